@@ -1,0 +1,38 @@
+package coordinator
+
+// Snapshot is an immutable view of the cluster metadata at one etcd revision.
+// Never modify a Snapshot or anything reachable from it.
+type Snapshot struct {
+	Revision     int64
+	ClusterID    string
+	ControllerID int32 // -1 when unknown
+	Brokers      map[int32]BrokerInfo
+	// BrokerIDs sorted ascending.
+	BrokerIDs  []int32
+	Topics     map[string]*TopicMeta
+	TopicsByID map[TopicID]*TopicMeta
+	// TopicNames sorted ascending.
+	TopicNames []string
+}
+
+// TopicMeta is one topic in a Snapshot.
+type TopicMeta struct {
+	Info       TopicInfo
+	Partitions []PartitionState // index = partition number
+}
+
+// Topic returns the topic or nil.
+func (s *Snapshot) Topic(name string) *TopicMeta { return s.Topics[name] }
+
+// TopicByID returns the topic or nil.
+func (s *Snapshot) TopicByID(id TopicID) *TopicMeta { return s.TopicsByID[id] }
+
+// Partition returns the partition's state; ok=false when the topic or
+// partition does not exist.
+func (s *Snapshot) Partition(topic string, p int32) (PartitionState, bool) {
+	t := s.Topics[topic]
+	if t == nil || p < 0 || int(p) >= len(t.Partitions) {
+		return PartitionState{}, false
+	}
+	return t.Partitions[p], true
+}

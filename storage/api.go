@@ -1,0 +1,74 @@
+package storage
+
+import (
+	"errors"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Sentinel errors. Callers test with errors.Is. The broker maps them to Kafka
+// error codes (noted beside each).
+var (
+	ErrClosed            = errors.New("storage: log closed")
+	ErrOffsetOutOfRange  = errors.New("storage: offset out of range")  // OFFSET_OUT_OF_RANGE
+	ErrDuplicateSequence = errors.New("storage: duplicate sequence")   // success with the original offsets
+	ErrOutOfOrderSeq     = errors.New("storage: out of order sequence") // OUT_OF_ORDER_SEQUENCE_NUMBER
+	ErrInvalidEpoch      = errors.New("storage: invalid producer epoch") // INVALID_PRODUCER_EPOCH
+	ErrUnknownProducer   = errors.New("storage: unknown producer id")    // UNKNOWN_PRODUCER_ID (kept for transactions)
+	ErrStorage           = errors.New("storage: i/o error")              // KAFKA_STORAGE_ERROR; sticky per log
+)
+
+// Config is one partition log's configuration, built by the broker from the
+// topic's effective configs. Zero fields take Kafka's defaults (see
+// DefaultConfig).
+type Config struct {
+	SegmentBytes       int64         // segment.bytes (1 GiB)
+	SegmentMs          time.Duration // segment.ms (7 days)
+	SegmentIndexBytes  int32         // segment.index.bytes (10 MiB)
+	IndexIntervalBytes int32         // index.interval.bytes (4096)
+	RetentionMs        time.Duration // retention.ms (7 days); <0 = unlimited
+	RetentionBytes     int64         // retention.bytes (-1 = unlimited)
+	FlushMessages      int64         // flush.messages (MaxInt64 = leave it to the OS)
+	FlushMs            time.Duration // flush.ms (MaxInt64)
+	FileDeleteDelay    time.Duration // file.delete.delay.ms (60 s)
+	// ProducerIDExpiration is producer.id.expiration.ms (1 day).
+	ProducerIDExpiration time.Duration
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config { panic("TODO") }
+
+// Options are the non-config dependencies of a Log.
+type Options struct {
+	FS     FS             // nil = the real OS file system
+	Logger zerolog.Logger // with topic/partition fields already set
+	Now    func() time.Time
+}
+
+// AppendResult describes a successful append.
+type AppendResult struct {
+	BaseOffset     int64
+	LastOffset     int64
+	LogAppendTime  int64 // -1 unless the batch was stamped with LogAppendTime
+	LogStartOffset int64
+}
+
+// ReadResult is the answer to a Read.
+type ReadResult struct {
+	// Records holds whole batches, byte-identical to what was appended
+	// (after offset/epoch assignment). Empty when there is nothing to read.
+	Records        []byte
+	HighWatermark  int64
+	LogStartOffset int64
+	LogEndOffset   int64
+}
+
+// ProducerEntry is the last known state of one producer on a partition.
+type ProducerEntry struct {
+	ProducerID    int64
+	ProducerEpoch int16
+	LastSequence  int32
+	LastOffset    int64
+	LastTimestamp int64
+}
