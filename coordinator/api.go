@@ -1,25 +1,14 @@
-// Package coordinator holds everything samsa keeps in etcd: the cluster id,
-// the broker registry, controller election, topics and partition state,
-// topic configs and producer-id blocks (later: consumer groups, offsets,
-// transactions, ACLs). Every broker keeps an immutable in-memory Snapshot of
-// the cluster metadata, kept current by a watch, so that Metadata, Produce
-// and Fetch never wait on etcd.
-//
-// Key layout under the prefix (default "/samsa/"):
-//
-//	<prefix>cluster-id                         the cluster id (created once)
-//	<prefix><cluster-id>/brokers/<id>          BrokerInfo JSON, under a lease
-//	<prefix><cluster-id>/controller            election key prefix
-//	<prefix><cluster-id>/topics/<name>         TopicInfo JSON
-//	<prefix><cluster-id>/partitions/<topic-id>/<n>  PartitionState JSON
-//	<prefix><cluster-id>/producer-ids          next free producer id block
-//
-// Every change to a partition's state is a transaction that compares the
-// key's mod revision, so a stale writer can never overwrite a newer state.
+// Shared types and sentinel errors of the coordinator; see doc.go for the
+// key layout.
+
 package coordinator
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"fmt"
 )
 
 // Sentinel errors.
@@ -29,6 +18,9 @@ var (
 	ErrConflict          = errors.New("coordinator: concurrent modification") // CAS lost
 	ErrInvalidPartitions = errors.New("coordinator: invalid partition count")
 	ErrClosed            = errors.New("coordinator: closed")
+	// ErrBrokerIDInUse: another live broker (a different host:port) holds
+	// the broker id.
+	ErrBrokerIDInUse = errors.New("coordinator: broker id already registered")
 )
 
 // BrokerInfo is what a broker registers.
@@ -41,16 +33,18 @@ type BrokerInfo struct {
 
 // TopicInfo is the value stored at topics/<name>.
 type TopicInfo struct {
-	Name    string   `json:"name"`
-	ID      TopicID  `json:"id"`
+	Name string  `json:"name"`
+	ID   TopicID `json:"id"`
 	// Replicas[p] lists the replica broker ids of partition p (the first is
 	// the preferred leader).
-	Replicas [][]int32        `json:"replicas"`
+	Replicas [][]int32         `json:"replicas"`
 	Configs  map[string]string `json:"configs,omitempty"` // only the overrides
 	Internal bool              `json:"internal,omitempty"`
 }
 
 // PartitionState is the value stored at partitions/<topic-id>/<n>.
+// In a Snapshot, a partition whose state key does not exist (yet) has
+// Leader, LeaderEpoch and PartitionEpoch -1 and the assigned Replicas.
 type PartitionState struct {
 	Leader         int32   `json:"leader"` // -1 = none
 	LeaderEpoch    int32   `json:"leader_epoch"`
@@ -63,14 +57,55 @@ type PartitionState struct {
 // way Kafka renders it: URL-safe base64 without padding.
 type TopicID [16]byte
 
-// String renders the id as Kafka does.
-func (id TopicID) String() string { panic("TODO") }
+// MetadataTopicID is Kafka's reserved id of the __cluster_metadata topic
+// (AAAAAAAAAAAAAAAAAAAAAQ); never assigned to a topic.
+var MetadataTopicID = TopicID{15: 1}
+
+// String renders the id as Kafka does (Uuid.toString): URL-safe base64 of
+// the 16 bytes without padding, 22 characters.
+func (id TopicID) String() string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// IsZero reports whether id is the zero uuid (Kafka's "no topic id").
+func (id TopicID) IsZero() bool { return id == TopicID{} }
 
 // MarshalText implements encoding.TextMarshaler.
-func (id TopicID) MarshalText() ([]byte, error) { panic("TODO") }
+func (id TopicID) MarshalText() ([]byte, error) {
+	b := make([]byte, base64.RawURLEncoding.EncodedLen(len(id)))
+	base64.RawURLEncoding.Encode(b, id[:])
+	return b, nil
+}
 
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (id *TopicID) UnmarshalText(b []byte) error { panic("TODO") }
+// UnmarshalText implements encoding.TextUnmarshaler. It accepts the 22
+// character form and, like Kafka's Uuid.fromString, a padded one.
+func (id *TopicID) UnmarshalText(b []byte) error {
+	b = bytes.TrimRight(b, "=")
+	if base64.RawURLEncoding.DecodedLen(len(b)) != len(id) {
+		return fmt.Errorf("coordinator: topic id %q: want 22 base64 characters", b)
+	}
+	var out TopicID
+	n, err := base64.RawURLEncoding.Strict().Decode(out[:], b)
+	if err != nil || n != len(out) {
+		return fmt.Errorf("coordinator: topic id %q: invalid base64: %v", b, err)
+	}
+	*id = out
+	return nil
+}
 
-// NewTopicID returns a random, non-zero topic id.
-func NewTopicID() TopicID { panic("TODO") }
+// NewTopicID returns a random (version 4) topic id that is neither the zero
+// uuid nor MetadataTopicID and whose string form does not start with '-'
+// (Kafka's Uuid.randomUuid rules, so command-line tools can take it as an
+// argument).
+func NewTopicID() TopicID {
+	for {
+		var id TopicID
+		if _, err := rand.Read(id[:]); err != nil {
+			panic(fmt.Sprintf("coordinator: crypto/rand: %v", err)) // never fails on supported platforms
+		}
+		id[6] = id[6]&0x0f | 0x40
+		id[8] = id[8]&0x3f | 0x80
+		if id.IsZero() || id == MetadataTopicID || id.String()[0] == '-' {
+			continue
+		}
+		return id
+	}
+}

@@ -2,10 +2,18 @@ package coordinator
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap/zapcore"
 )
 
 // Config configures a Store.
@@ -21,84 +29,296 @@ type Config struct {
 	Logger     zerolog.Logger
 }
 
+const (
+	defaultPrefix     = "/samsa/"
+	defaultSessionTTL = 10 * time.Second
+	clusterIDKey      = "cluster-id"
+	dialTimeout       = 5 * time.Second
+)
+
 // Store is a broker's connection to the cluster state in etcd. It starts the
 // embedded etcd when no endpoints are given, resolves the cluster id, and
 // keeps the metadata Snapshot current with a watch.
+//
+// Lock order: regMu before revMu. Neither is held across etcd calls.
 type Store struct {
-	// TODO
+	cfg       Config
+	log       zerolog.Logger
+	prefix    string // Config.Prefix, normalised
+	clusterID string
+	root      string // prefix + clusterID + "/"
+	embedded  *embeddedEtcd
+	client    *clientv3.Client
+
+	// ctx is cancelled by Close; every background goroutine derives from
+	// it and is tracked by wg.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+
+	// meta is the decoded metadata behind snap; owned by the watch
+	// goroutine (by Open before that starts).
+	meta    *metaState
+	snap    atomic.Pointer[Snapshot]
+	changes chan struct{} // capacity 1
+
+	revMu sync.Mutex
+	revCh chan struct{} // guarded by revMu; closed and replaced at every install
+
+	regMu sync.Mutex
+	reg   *registration // guarded by regMu; nil when not registered
+
+	isController atomic.Bool
+
+	timing OpenTiming
+}
+
+// OpenTiming reports where Open spent its time.
+type OpenTiming struct {
+	EmbeddedReady time.Duration // StartEtcd to ReadyNotify; 0 for an external etcd
+	Total         time.Duration // all of Open
 }
 
 // Open connects (starting the embedded etcd if needed), creates or reads
 // the cluster id, loads the current metadata and starts the watch. It returns
 // once the first Snapshot is available.
-func Open(ctx context.Context, cfg Config) (*Store, error) { panic("TODO") }
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	start := time.Now()
+	s := &Store{
+		cfg:     cfg,
+		log:     cfg.Logger.With().Str("component", "coordinator").Logger(),
+		prefix:  normalisePrefix(cfg.Prefix),
+		changes: make(chan struct{}, 1),
+		revCh:   make(chan struct{}),
+	}
+	if s.cfg.SessionTTL <= 0 {
+		s.cfg.SessionTTL = defaultSessionTTL
+	}
+	endpoints := cfg.Endpoints
+	if len(endpoints) == 0 {
+		if cfg.EmbeddedDir == "" {
+			return nil, errors.New("coordinator: neither Endpoints nor EmbeddedDir configured")
+		}
+		e, err := startEmbedded(cfg.EmbeddedDir, cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		s.embedded = e
+		s.timing.EmbeddedReady = e.ready
+		endpoints = []string{e.clientURL}
+	}
+	fail := func(err error) (*Store, error) {
+		if s.client != nil {
+			s.client.Close()
+		}
+		if s.embedded != nil {
+			s.embedded.Close()
+		}
+		return nil, err
+	}
+
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:            endpoints,
+		DialTimeout:          dialTimeout,
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 5 * time.Second,
+		Logger:               newZapLogger(cfg.Logger.With().Str("component", "etcd-client").Logger(), zapcore.ErrorLevel),
+		Context:              context.Background(),
+	})
+	if err != nil {
+		return fail(fmt.Errorf("coordinator: connect to etcd %v: %w", endpoints, err))
+	}
+	s.client = client
+
+	id, err := s.getOrCreateClusterID(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	s.clusterID = id
+	s.root = s.prefix + id + "/"
+	s.log = s.log.With().Str("cluster_id", id).Logger()
+
+	rev, err := s.relist(ctx)
+	if err != nil {
+		return fail(err)
+	}
+
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go s.watchLoop(rev)
+
+	s.timing.Total = time.Since(start)
+	ev := s.log.Info().Strs("endpoints", endpoints).Int64("revision", rev).
+		Dur("open_time", s.timing.Total)
+	if s.embedded != nil {
+		ev = ev.Str("embedded_dir", cfg.EmbeddedDir).Dur("etcd_ready_time", s.timing.EmbeddedReady)
+	}
+	ev.Msg("coordinator ready")
+	return s, nil
+}
+
+func normalisePrefix(p string) string {
+	if p == "" {
+		return defaultPrefix
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p
+}
+
+// getOrCreateClusterID reads <prefix>cluster-id, creating it if absent: the
+// first broker of a cluster picks the id, every later one adopts it.
+func (s *Store) getOrCreateClusterID(ctx context.Context) (string, error) {
+	key := s.prefix + clusterIDKey
+	candidate := newClusterID()
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, candidate)).
+		Else(clientv3.OpGet(key)).
+		Commit()
+	if err != nil {
+		return "", fmt.Errorf("coordinator: read cluster id %s: %w", key, err)
+	}
+	if resp.Succeeded {
+		s.log.Info().Str("cluster_id", candidate).Msg("created new cluster id")
+		return candidate, nil
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	if len(kvs) == 0 || len(kvs[0].Value) == 0 {
+		return "", fmt.Errorf("coordinator: cluster id key %s is empty", key)
+	}
+	return string(kvs[0].Value), nil
+}
+
+// newClusterID returns 22 characters of URL-safe base64 of 16 random bytes,
+// the shape of Kafka's cluster ids (Uuid.randomUuid().toString()).
+func newClusterID() string {
+	var b [16]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			panic(fmt.Sprintf("coordinator: crypto/rand: %v", err))
+		}
+		id := base64.RawURLEncoding.EncodeToString(b[:])
+		if id[0] != '-' {
+			return id
+		}
+	}
+}
 
 // ClusterID is the cluster id (22-char base64 like Kafka's).
-func (s *Store) ClusterID() string { panic("TODO") }
+func (s *Store) ClusterID() string { return s.clusterID }
+
+// Timing reports how long Open took (and the embedded etcd's start).
+func (s *Store) Timing() OpenTiming { return s.timing }
+
+// EmbeddedEndpoint is the client URL of the embedded etcd, "" when an
+// external cluster is used. Other processes (etcdctl, tests) can connect to
+// it while this Store is open; it changes at every start.
+func (s *Store) EmbeddedEndpoint() string {
+	if s.embedded == nil {
+		return ""
+	}
+	return s.embedded.clientURL
+}
 
 // Snapshot returns the current immutable metadata snapshot. Never blocks.
-func (s *Store) Snapshot() *Snapshot { panic("TODO") }
+func (s *Store) Snapshot() *Snapshot { return s.snap.Load() }
 
 // Changes returns a channel that receives a value (non-blocking, capacity 1)
-// each time a new Snapshot is installed. Used by the broker to react to
-// leadership and topic changes.
-func (s *Store) Changes() <-chan struct{} { panic("TODO") }
+// each time a new Snapshot is installed whose content (brokers, controller,
+// topics, partitions) differs from the previous one. Snapshots that only
+// advance the revision do not signal.
+func (s *Store) Changes() <-chan struct{} { return s.changes }
+
+// install publishes a snapshot and wakes WaitForRevision callers. Called by
+// the watch goroutine only (and by Open before it starts).
+func (s *Store) install(snap *Snapshot, changed bool) {
+	s.snap.Store(snap)
+	s.revMu.Lock()
+	close(s.revCh)
+	s.revCh = make(chan struct{})
+	s.revMu.Unlock()
+	if changed {
+		select {
+		case s.changes <- struct{}{}:
+		default:
+		}
+	}
+}
 
 // WaitForRevision blocks until the installed Snapshot reflects etcd revision
 // rev (or ctx ends). Handlers that write metadata call it so that their
 // response and the next Metadata request agree.
-func (s *Store) WaitForRevision(ctx context.Context, rev int64) error { panic("TODO") }
-
-// RegisterBroker registers this broker under a lease kept alive in the
-// background; the key disappears when the process dies (lease expiry) or on
-// Deregister. It also campaigns for the controller role.
-func (s *Store) RegisterBroker(ctx context.Context, info BrokerInfo) error { panic("TODO") }
-
-// Deregister removes the broker key and revokes the lease (clean shutdown).
-func (s *Store) Deregister(ctx context.Context) error { panic("TODO") }
-
-// IsController reports whether this broker currently holds the controller
-// election.
-func (s *Store) IsController() bool { panic("TODO") }
-
-// CreateTopic writes the topic and the initial state of each of its
-// partitions (leader = the first live replica, epoch 0, ISR = the live
-// replicas) in etcd transactions (chunked within etcd's limits), failing with
-// ErrTopicExists if the name is taken. Returns the etcd revision of the write.
-func (s *Store) CreateTopic(ctx context.Context, t TopicInfo) (int64, error) { panic("TODO") }
-
-// DeleteTopic removes the topic and its partition states. ErrUnknownTopic if
-// absent. Returns the revision.
-func (s *Store) DeleteTopic(ctx context.Context, name string) (int64, error) { panic("TODO") }
-
-// AddPartitions appends partitions with the given replica assignments
-// (CreatePartitions). Fails with ErrConflict if the topic changed meanwhile.
-func (s *Store) AddPartitions(ctx context.Context, name string, newReplicas [][]int32) (int64, error) {
-	panic("TODO")
+func (s *Store) WaitForRevision(ctx context.Context, rev int64) error {
+	// If rev belongs to a key outside the watched prefix, no event will
+	// carry us there; ask etcd for a progress notification after a while.
+	var progress <-chan time.Time
+	timer := time.NewTimer(50 * time.Millisecond)
+	defer timer.Stop()
+	progress = timer.C
+	for {
+		s.revMu.Lock()
+		ch := s.revCh
+		s.revMu.Unlock()
+		if s.snap.Load().Revision >= rev {
+			return nil
+		}
+		if s.closed.Load() {
+			return ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.ctx.Done():
+			return ErrClosed
+		case <-progress:
+			s.requestProgress()
+			timer.Reset(500 * time.Millisecond)
+		}
+	}
 }
-
-// SetTopicConfigs replaces the topic's config overrides.
-func (s *Store) SetTopicConfigs(ctx context.Context, name string, configs map[string]string) (int64, error) {
-	panic("TODO")
-}
-
-// UpdatePartitionState CASes a partition's state: it succeeds only if the
-// stored state's partition epoch equals expectedPartitionEpoch, and bumps the
-// partition epoch itself.
-func (s *Store) UpdatePartitionState(ctx context.Context, topicID TopicID, partition int32, expectedPartitionEpoch int32, st PartitionState) (int64, error) {
-	panic("TODO")
-}
-
-// AllocateProducerIDs reserves a block of n producer ids and returns its
-// first id. Ids are never reused.
-func (s *Store) AllocateProducerIDs(ctx context.Context, n int64) (int64, error) { panic("TODO") }
 
 // Client exposes the etcd client (tests, and later coordinator parts).
-func (s *Store) Client() *clientv3.Client { panic("TODO") }
+func (s *Store) Client() *clientv3.Client { return s.client }
 
 // Key returns the full etcd key for a path under the cluster's prefix, e.g.
 // Key("topics", "foo") = "/samsa/<cluster-id>/topics/foo".
-func (s *Store) Key(parts ...string) string { panic("TODO") }
+func (s *Store) Key(parts ...string) string { return s.root + strings.Join(parts, "/") }
 
-// Close stops the watch and keepalive, closes the client and the embedded etcd.
-func (s *Store) Close() error { panic("TODO") }
+// Close stops the watch and keepalive, closes the client and the embedded
+// etcd. It does not deregister: like a crash, the broker key disappears when
+// its lease expires (call Deregister first on a clean shutdown).
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.regMu.Lock()
+	reg := s.reg
+	s.reg = nil
+	s.regMu.Unlock()
+	s.cancel()
+	if reg != nil {
+		reg.stop()
+	}
+	s.wg.Wait()
+	s.isController.Store(false)
+	err := s.client.Close()
+	if s.embedded != nil {
+		s.embedded.Close()
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("coordinator: close etcd client: %w", err)
+	}
+	return nil
+}
+
+// checkOpen returns ErrClosed after Close.
+func (s *Store) checkOpen() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}

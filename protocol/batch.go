@@ -1,6 +1,10 @@
 package protocol
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
 
 // The v2 RecordBatch layout (all big-endian):
 //
@@ -110,47 +114,58 @@ func (h *BatchHeader) LastSequence() int32 {
 // that 61 bytes are present and that magic is 2 (ErrCorruptBatch /
 // ErrUnsupportedMagic); it does not check the CRC or that b holds the whole
 // batch.
+//
+// Magic is checked first when the 17 bytes up to it are present: v0/v1
+// message sets keep magic at the same offset but can be shorter than 61
+// bytes, and "unsupported magic" is the useful answer for them.
 func ParseBatchHeader(b []byte) (BatchHeader, error) {
-	panic("TODO")
-}
-
-// ValidateOptions tune ValidateProduceBatch.
-type ValidateOptions struct {
-	// RequireKeys rejects records with a null key (cleanup.policy=compact)
-	// with ErrInvalidRecord.
-	RequireKeys bool
-}
-
-// ValidateProduceBatch checks a produce request's record set for one
-// partition: exactly one v2 batch that fills b exactly, batchLength
-// consistent, CRC-32C correct, attributes sane, record count equal to
-// lastOffsetDelta+1 and to the records actually present, each record well
-// formed (varint lengths within bounds, offset deltas 0..n-1), decompressing
-// when compressed. It never modifies b and never panics. The returned errors
-// wrap one of the sentinel errors above with a human-readable reason.
-func ValidateProduceBatch(b []byte, opts ValidateOptions) (BatchHeader, error) {
-	panic("TODO")
+	var h BatchHeader
+	if len(b) >= 17 {
+		if m := int8(b[16]); m != 2 {
+			h.BaseOffset = int64(binary.BigEndian.Uint64(b))
+			h.BatchLength = int32(binary.BigEndian.Uint32(b[8:]))
+			h.PartitionLeaderEpoch = int32(binary.BigEndian.Uint32(b[12:]))
+			h.Magic = m
+			return h, fmt.Errorf("%w: magic %d, only v2 record batches are supported", ErrUnsupportedMagic, m)
+		}
+	}
+	if len(b) < BatchHeaderSize {
+		return h, fmt.Errorf("%w: %d bytes, shorter than the %d-byte batch header", ErrCorruptBatch, len(b), BatchHeaderSize)
+	}
+	h.BaseOffset = int64(binary.BigEndian.Uint64(b))
+	h.BatchLength = int32(binary.BigEndian.Uint32(b[8:]))
+	h.PartitionLeaderEpoch = int32(binary.BigEndian.Uint32(b[12:]))
+	h.Magic = int8(b[16])
+	h.CRC = binary.BigEndian.Uint32(b[17:])
+	h.Attributes = int16(binary.BigEndian.Uint16(b[21:]))
+	h.LastOffsetDelta = int32(binary.BigEndian.Uint32(b[23:]))
+	h.BaseTimestamp = int64(binary.BigEndian.Uint64(b[27:]))
+	h.MaxTimestamp = int64(binary.BigEndian.Uint64(b[35:]))
+	h.ProducerID = int64(binary.BigEndian.Uint64(b[43:]))
+	h.ProducerEpoch = int16(binary.BigEndian.Uint16(b[51:]))
+	h.BaseSequence = int32(binary.BigEndian.Uint32(b[53:]))
+	h.NumRecords = int32(binary.BigEndian.Uint32(b[57:]))
+	return h, nil
 }
 
 // SetBaseOffset writes baseOffset into the batch at the start of b (outside
 // the CRC).
 func SetBaseOffset(b []byte, baseOffset int64) {
-	panic("TODO")
+	binary.BigEndian.PutUint64(b, uint64(baseOffset))
 }
 
 // SetPartitionLeaderEpoch writes the leader epoch into the batch (outside the
 // CRC).
 func SetPartitionLeaderEpoch(b []byte, epoch int32) {
-	panic("TODO")
+	binary.BigEndian.PutUint32(b[12:], uint32(epoch))
 }
 
 // SetLogAppendTime sets the LogAppendTime attribute bit and maxTimestamp to ts
 // and recomputes the CRC, as Kafka does for message.timestamp.type=LogAppendTime.
+// b must hold a whole batch that passed validation.
 func SetLogAppendTime(b []byte, ts int64) {
-	panic("TODO")
-}
-
-// BatchCRC computes the CRC-32C the batch at the start of b should carry.
-func BatchCRC(b []byte) uint32 {
-	panic("TODO")
+	attrs := binary.BigEndian.Uint16(b[21:])
+	binary.BigEndian.PutUint16(b[21:], attrs|AttrTimestampTypeLog)
+	binary.BigEndian.PutUint64(b[35:], uint64(ts))
+	binary.BigEndian.PutUint32(b[crcOffset:], BatchCRC(b))
 }

@@ -1,54 +1,94 @@
 package protocol
 
 import (
+	"encoding/binary"
+	"fmt"
 	"io"
-
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// frameGrowStep is the largest body ReadFrame allocates in one go before any
+// of it has arrived. Bigger frames are read in growing steps so that a peer
+// that announces a 100 MiB frame and then stalls pins at most this much plus
+// what it actually sent.
+const frameGrowStep = 1 << 20
 
 // ReadFrame reads one size-prefixed frame from r. It returns the frame body
 // (without the 4-byte size), reusing buf when it is large enough. A size
 // above maxSize returns ErrFrameTooLarge before anything is allocated; a
 // negative size returns ErrMalformed.
+//
+// A clean close (EOF before the first byte of the size) returns io.EOF itself,
+// not wrapped, so the caller can tell it from a truncated frame
+// (io.ErrUnexpectedEOF, wrapped).
 func ReadFrame(r io.Reader, maxSize int32, buf []byte) ([]byte, error) {
-	panic("TODO")
+	// The size prefix is read into buf's own storage when it has room, so that
+	// a steady-state read loop allocates nothing (a local array would escape
+	// through the io.Reader interface).
+	var size int32
+	if cap(buf) >= 4 {
+		hdr := buf[:4]
+		if _, err := io.ReadFull(r, hdr); err != nil {
+			return nil, sizeErr(err)
+		}
+		size = int32(binary.BigEndian.Uint32(hdr))
+	} else {
+		hdr := make([]byte, 4)
+		if _, err := io.ReadFull(r, hdr); err != nil {
+			return nil, sizeErr(err)
+		}
+		size = int32(binary.BigEndian.Uint32(hdr))
+	}
+	switch {
+	case size < 0:
+		return nil, fmt.Errorf("%w: negative frame size %d", ErrMalformed, size)
+	case size > maxSize:
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, size, maxSize)
+	}
+	n := int(size)
+	if cap(buf) >= n {
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, bodyErr(n, err)
+		}
+		return buf, nil
+	}
+	if n <= frameGrowStep {
+		buf = make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, bodyErr(n, err)
+		}
+		return buf, nil
+	}
+	// Large frame, buf too small: do not trust the prefix with n bytes up
+	// front; grow (doubling) as the bytes arrive.
+	buf = make([]byte, 0, frameGrowStep)
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(n, 2*cap(buf)))
+			copy(grown, buf)
+			buf = grown
+		}
+		end := min(cap(buf), n)
+		if _, err := io.ReadFull(r, buf[len(buf):end]); err != nil {
+			return nil, bodyErr(n, err)
+		}
+		buf = buf[:end]
+	}
+	return buf, nil
 }
 
-// RequestHeader is a decoded Kafka request header (v1 or v2).
-type RequestHeader struct {
-	APIKey        int16
-	APIVersion    int16
-	CorrelationID int32
-	ClientID      string // "" when null
-	// Flexible is true when the request (and so its response, except
-	// ApiVersions) uses the flexible (tagged-field) encoding at this version.
-	// It is false when the API key is unknown or the version is above what
-	// kmsg knows.
-	Flexible bool
+func sizeErr(err error) error {
+	if err == io.EOF {
+		return io.EOF
+	}
+	return fmt.Errorf("protocol: reading frame size: %w", err)
 }
 
-// ParseRequestHeader parses the header at the front of a frame and returns the
-// remaining body. The key, version and correlation id are always filled when
-// at least 8 bytes are present, even when the rest fails to parse, so that the
-// broker can answer with an error. For unknown keys it returns
-// ErrUnknownAPIKey (with the header filled); a truncated header returns
-// ErrMalformed.
-func ParseRequestHeader(frame []byte) (RequestHeader, []byte, error) {
-	panic("TODO")
-}
-
-// DecodeRequest decodes the body of a request whose header was parsed by
-// ParseRequestHeader. The version must already be known to be supported by the
-// caller. Never panics: any decoding failure (including a panic inside kmsg,
-// which is recovered) returns an error wrapping ErrMalformed.
-func DecodeRequest(h RequestHeader, body []byte) (kmsg.Request, error) {
-	panic("TODO")
-}
-
-// AppendResponse appends a complete response frame (4-byte size, response
-// header, body) to dst. The response header is v1 (with an empty tag buffer)
-// when resp is flexible, v0 otherwise; ApiVersions always uses header v0.
-// resp's version must already be set.
-func AppendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte {
-	panic("TODO")
+func bodyErr(n int, err error) error {
+	if err == io.EOF {
+		// ReadFull reports io.EOF when no body byte arrived; after a size
+		// prefix that is a truncated frame, not a clean close.
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("protocol: reading %d-byte frame: %w", n, err)
 }

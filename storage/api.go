@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"math"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -31,13 +32,66 @@ type Config struct {
 	RetentionBytes     int64         // retention.bytes (-1 = unlimited)
 	FlushMessages      int64         // flush.messages (MaxInt64 = leave it to the OS)
 	FlushMs            time.Duration // flush.ms (MaxInt64)
-	FileDeleteDelay    time.Duration // file.delete.delay.ms (60 s)
+	FileDeleteDelay    time.Duration // file.delete.delay.ms (60 s); <0 = delete at once
 	// ProducerIDExpiration is producer.id.expiration.ms (1 day).
 	ProducerIDExpiration time.Duration
 }
 
 // DefaultConfig returns Kafka's defaults.
-func DefaultConfig() Config { panic("TODO") }
+func DefaultConfig() Config {
+	return Config{
+		SegmentBytes:         1 << 30,
+		SegmentMs:            7 * 24 * time.Hour,
+		SegmentIndexBytes:    10 << 20,
+		IndexIntervalBytes:   4096,
+		RetentionMs:          7 * 24 * time.Hour,
+		RetentionBytes:       -1,
+		FlushMessages:        math.MaxInt64,
+		FlushMs:              math.MaxInt64,
+		FileDeleteDelay:      60 * time.Second,
+		ProducerIDExpiration: 24 * time.Hour,
+	}
+}
+
+// withDefaults replaces zero fields by Kafka's defaults. FileDeleteDelay < 0
+// means "delete immediately" (zero already means the 60 s default).
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = d.SegmentBytes
+	}
+	if c.SegmentMs <= 0 {
+		c.SegmentMs = d.SegmentMs
+	}
+	if c.SegmentIndexBytes <= 0 {
+		c.SegmentIndexBytes = d.SegmentIndexBytes
+	}
+	if c.SegmentIndexBytes < timeEntrySize {
+		c.SegmentIndexBytes = timeEntrySize
+	}
+	if c.IndexIntervalBytes <= 0 {
+		c.IndexIntervalBytes = d.IndexIntervalBytes
+	}
+	if c.RetentionMs == 0 {
+		c.RetentionMs = d.RetentionMs
+	}
+	if c.RetentionBytes == 0 {
+		c.RetentionBytes = d.RetentionBytes
+	}
+	if c.FlushMessages <= 0 {
+		c.FlushMessages = d.FlushMessages
+	}
+	if c.FlushMs <= 0 {
+		c.FlushMs = d.FlushMs
+	}
+	if c.FileDeleteDelay == 0 {
+		c.FileDeleteDelay = d.FileDeleteDelay
+	}
+	if c.ProducerIDExpiration <= 0 {
+		c.ProducerIDExpiration = d.ProducerIDExpiration
+	}
+	return c
+}
 
 // Options are the non-config dependencies of a Log.
 type Options struct {

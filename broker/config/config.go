@@ -7,9 +7,10 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"net"
+	"strconv"
 	"time"
-
-	"github.com/samsa-io/samsa/storage"
 )
 
 // ErrInvalid wraps every unknown-key or bad-value error; the message names the
@@ -21,13 +22,13 @@ var ErrInvalid = errors.New("config: invalid")
 type Source int8
 
 const (
-	SourceUnknown           Source = 0
-	SourceDynamicTopic      Source = 1 // TOPIC_CONFIG
-	SourceDynamicBroker     Source = 2
-	SourceDynamicDefault    Source = 3
-	SourceStaticBroker      Source = 4 // server.properties / flags / env
-	SourceDefault           Source = 5 // DEFAULT_CONFIG
-	SourceDynamicBrokerLog  Source = 6
+	SourceUnknown          Source = 0
+	SourceDynamicTopic     Source = 1 // TOPIC_CONFIG
+	SourceDynamicBroker    Source = 2
+	SourceDynamicDefault   Source = 3
+	SourceStaticBroker     Source = 4 // server.properties / flags / env
+	SourceDefault          Source = 5 // DEFAULT_CONFIG
+	SourceDynamicBrokerLog Source = 6
 )
 
 // Type is a property's type as DescribeConfigs v3+ reports it.
@@ -52,6 +53,11 @@ type Listener struct {
 	Port int32
 }
 
+// String formats l as in listeners: NAME://host:port, IPv6 hosts bracketed.
+func (l Listener) String() string {
+	return l.Name + "://" + net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
+}
+
 // Entry is one effective value with its provenance.
 type Entry struct {
 	Name      string
@@ -61,63 +67,82 @@ type Entry struct {
 	Sensitive bool
 	ReadOnly  bool
 	Doc       string
+	// Null is set when the property has no value at all (an unset
+	// property whose default is null, such as log.retention.ms);
+	// DescribeConfigs then sends a null Value.
+	Null bool
 	// Synonyms, most specific first (e.g. for a topic's retention.ms:
 	// the topic override, then log.retention.ms from the broker, then the
 	// default).
 	Synonyms []Entry
 }
 
-// Broker is the parsed, validated broker configuration.
+// Error is the error for one bad property: an unknown key or a value that
+// does not parse or validate. It wraps ErrInvalid. NewBroker may return
+// several of them joined (errors.Join); errors.As finds the first.
+type Error struct {
+	Key     string
+	Value   string
+	Reason  string
+	Unknown bool // the key itself is not known
+}
+
+func (e *Error) Error() string {
+	if e.Unknown {
+		return "config: " + e.Reason
+	}
+	return fmt.Sprintf("config: invalid value %q for configuration %s: %s", e.Value, e.Key, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *Error) Unwrap() error { return ErrInvalid }
+
+// Message is the error text without the package prefix, in the form Kafka
+// puts into ErrorMessage fields ("Invalid value x for configuration y: ...").
+func (e *Error) Message() string {
+	if e.Unknown {
+		return e.Reason
+	}
+	return fmt.Sprintf("Invalid value %s for configuration %s: %s", e.Value, e.Key, e.Reason)
+}
+
+// Broker is the parsed, validated broker configuration. The typed fields are
+// the values the broker needs on hot paths; Get, Entries and the typed
+// accessors (Int64, Bool, Str) reach every other property.
 type Broker struct {
-	BrokerID                 int32
-	Listeners                []Listener
-	AdvertisedListeners      []Listener // defaults to Listeners
-	DataDir                  string     // log.dirs (first entry) / --data-dir
-	EtcdEndpoints            []string
-	EtcdPrefix               string
-	NumPartitions            int32
-	DefaultReplicationFactor int16
-	AutoCreateTopics         bool
-	SocketRequestMaxBytes    int32
-	RetentionCheckInterval   time.Duration
+	BrokerID                   int32 // node.id, else broker.id
+	Rack                       string
+	Listeners                  []Listener // controller.listener.names removed; Port 0 = ephemeral
+	AdvertisedListeners        []Listener // defaults to Listeners (empty host -> this host's name)
+	InterBrokerListener        string     // listener name followers use; first advertised by default
+	DataDir                    string     // log.dirs (first entry) / --data-dir, else log.dir
+	EtcdEndpoints              []string   // empty = embedded etcd
+	EtcdPrefix                 string
+	NumPartitions              int32
+	DefaultReplicationFactor   int16
+	AutoCreateTopics           bool
+	DeleteTopicEnable          bool
+	SocketRequestMaxBytes      int32
+	MessageMaxBytes            int32
+	MinInsyncReplicas          int32
+	RetentionCheckInterval     time.Duration
 	GroupInitialRebalanceDelay time.Duration
-	// values holds every known property's effective value and source.
-	values map[string]Entry
+	GroupMinSessionTimeout     time.Duration
+	GroupMaxSessionTimeout     time.Duration
+	OffsetsTopicNumPartitions  int32
+	OffsetsTopicReplication    int16
+	OffsetsRetention           time.Duration // offsets.retention.minutes
+	TxnTopicNumPartitions      int32         // transaction.state.log.num.partitions
+	TxnTopicReplication        int16         // transaction.state.log.replication.factor
+	TxnTopicMinISR             int32         // transaction.state.log.min.isr
+	TransactionMaxTimeout      time.Duration
+	TransactionalIDExpiration  time.Duration
+	ProducerIDExpiration       time.Duration
+
+	// static holds the properties set in server.properties, the
+	// environment or flags (trimmed), known broker properties only.
+	static map[string]string
+	// ignored holds accepted-but-meaningless properties (see IgnoredKeys).
+	ignored  map[string]string
+	warnings []string
 }
-
-// NewBroker validates props (key -> value, already merged with precedence
-// defaults < file < env < flags by the caller, each tagged static) and returns
-// the broker configuration. Unknown keys and bad values return an error
-// wrapping ErrInvalid that names the key.
-func NewBroker(props map[string]string) (*Broker, error) { panic("TODO") }
-
-// Entries returns every broker property for DescribeConfigs(BROKER), sorted
-// by name.
-func (b *Broker) Entries() []Entry { panic("TODO") }
-
-// Get returns one effective broker property.
-func (b *Broker) Get(name string) (Entry, bool) { panic("TODO") }
-
-// ValidateTopicConfigs checks topic-level overrides (CreateTopics,
-// AlterConfigs): every key must be a known topic config and every value valid.
-func ValidateTopicConfigs(overrides map[string]string) error { panic("TODO") }
-
-// Topic is a topic's resolved configuration.
-type Topic struct {
-	CleanupPolicyCompact bool  // cleanup.policy contains "compact"
-	MaxMessageBytes      int32 // max.message.bytes
-	LogAppendTime        bool  // message.timestamp.type=LogAppendTime
-	MinInsyncReplicas    int32
-	Log                  storage.Config
-}
-
-// ResolveTopic merges a topic's overrides over the broker's defaults.
-// overrides are assumed valid (ValidateTopicConfigs ran when they were set).
-func (b *Broker) ResolveTopic(overrides map[string]string) Topic { panic("TODO") }
-
-// TopicEntries returns every topic config's effective value and source for
-// DescribeConfigs(TOPIC), sorted by name.
-func (b *Broker) TopicEntries(overrides map[string]string) []Entry { panic("TODO") }
-
-// IsTopicConfig reports whether name is a known topic-level config.
-func IsTopicConfig(name string) bool { panic("TODO") }

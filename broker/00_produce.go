@@ -1,0 +1,231 @@
+package broker
+
+// Produce (key 0), served v3-v13, advertised from v0.
+//
+//	v0-v2: message sets v0/v1. Refused with UNSUPPORTED_VERSION, but listed
+//	       in ApiVersions because librdkafka decides whether the broker can
+//	       take compressed batches from Produce v0 being listed (KAFKA-18659;
+//	       Kafka 4 does the same).
+//	v3: record batches v2 only; transactional id.
+//	v4: KAFKA_STORAGE_ERROR may be returned.
+//	v5: log start offset in the response.
+//	v6-v7: same as v5 (throttling / zstd).
+//	v8: per-record errors and an error message.
+//	v9: flexible.
+//	v10: current leader and node endpoints on NOT_LEADER (KIP-951).
+//	v11: same as v10.
+//	v12: same as v11 (KIP-890 part 2 on the transactional side).
+//	v13: topics named by id (KIP-516).
+//
+// acks=0 gets no response at all; an error with acks=0 closes the
+// connection so the client notices, as Kafka does.
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/coordinator"
+	"github.com/samsa-io/samsa/protocol"
+	"github.com/samsa-io/samsa/storage"
+)
+
+func init() {
+	h := register(kmsg.Produce, 3, 13, handleProduce)
+	h.advertisedMin = 0
+	h.unsupportedFn = produceUnsupported
+}
+
+func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+
+	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
+	anyErr := false
+	var snap *coordinator.Snapshot
+	var leaders map[int32]bool // brokers to list in the response (v10+)
+
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		st.TopicID = rt.TopicID
+		name := rt.Topic
+		topicKnown := true
+		if req.Version >= 13 {
+			if snap == nil {
+				snap = b.store.Snapshot()
+			}
+			if tm := snap.TopicByID(coordinator.TopicID(rt.TopicID)); tm != nil {
+				name = tm.Info.Name
+			} else {
+				topicKnown = false
+			}
+		}
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset = -1
+			sp.LogAppendTime = -1
+			sp.LogStartOffset = -1
+
+			var kerrv *kerr.Error
+			var msg string
+			switch {
+			case !acksOK:
+				kerrv, msg = kerr.InvalidRequiredAcks, fmt.Sprintf("acks must be -1, 0 or 1, not %d", req.Acks)
+			case req.TransactionID != nil:
+				kerrv, msg = kerr.TransactionalIDAuthorizationFailed, "transactions are not supported by this broker yet"
+			case !topicKnown:
+				kerrv, msg = kerr.UnknownTopicID, "unknown topic id"
+			default:
+				p := b.partition(name, rp.Partition)
+				if p == nil {
+					if snap == nil {
+						snap = b.store.Snapshot()
+					}
+					kerrv, msg = notHostedError(snap, name, rp.Partition, req.Version >= 13)
+					if kerrv == kerr.NotLeaderForPartition && req.Version >= 10 {
+						if st, ok := snap.Partition(name, rp.Partition); ok && st.Leader >= 0 {
+							sp.CurrentLeader.LeaderID = st.Leader
+							sp.CurrentLeader.LeaderEpoch = st.LeaderEpoch
+							if leaders == nil {
+								leaders = map[int32]bool{}
+							}
+							leaders[st.Leader] = true
+						}
+					}
+					break
+				}
+				kerrv, msg = b.produceToPartition(p, rp.Records, sp)
+			}
+			if kerrv != nil {
+				anyErr = true
+				sp.ErrorCode = kerrv.Code
+				if msg != "" && req.Version >= 8 {
+					sp.ErrorMessage = strPtr(msg)
+				}
+			}
+		}
+	}
+	if req.Acks == 0 {
+		if anyErr {
+			rc.closeConn = true
+		}
+		return nil
+	}
+	if len(leaders) > 0 {
+		for id := range leaders {
+			if bi, ok := snap.Brokers[id]; ok {
+				nb := kmsg.NewProduceResponseBroker()
+				nb.NodeID, nb.Host, nb.Port, nb.Rack = bi.ID, bi.Host, bi.Port, bi.Rack
+				resp.Brokers = append(resp.Brokers, nb)
+			}
+		}
+	}
+	return resp
+}
+
+// produceToPartition validates and appends one partition's batch, filling
+// the offsets of sp on success.
+func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition) (*kerr.Error, string) {
+	cfg := p.cfg.Load()
+	if len(records) > int(cfg.MaxMessageBytes) {
+		return kerr.MessageTooLarge, fmt.Sprintf("the record batch is %d bytes, larger than max.message.bytes=%d of %s-%d",
+			len(records), cfg.MaxMessageBytes, p.topic, p.index)
+	}
+	hdr, err := protocol.ValidateProduceBatch(records, protocol.ValidateOptions{RequireKeys: cfg.CleanupPolicyCompact})
+	if err != nil {
+		return batchError(err), err.Error()
+	}
+	if hdr.IsTransactional() {
+		return kerr.InvalidRecord, "transactional record batches are not supported by this broker yet"
+	}
+	appendTime := int64(-1)
+	if cfg.LogAppendTime {
+		appendTime = time.Now().UnixMilli()
+	}
+	res, err := p.log.Append(records, p.leaderEpoch.Load(), appendTime)
+	switch {
+	case err == nil, errors.Is(err, storage.ErrDuplicateSequence):
+		// A retried duplicate is a success with the original offsets.
+	case errors.Is(err, storage.ErrOutOfOrderSeq):
+		return kerr.OutOfOrderSequenceNumber, err.Error()
+	case errors.Is(err, storage.ErrInvalidEpoch):
+		return kerr.InvalidProducerEpoch, err.Error()
+	case errors.Is(err, storage.ErrUnknownProducer):
+		return kerr.UnknownProducerID, err.Error()
+	case errors.Is(err, storage.ErrClosed):
+		return kerr.NotLeaderForPartition, "the partition is being closed"
+	default:
+		b.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("append failed")
+		return kerr.KafkaStorageError, err.Error()
+	}
+	// One replica: what is appended is committed.
+	p.log.SetHighWatermark(res.LastOffset + 1)
+	p.notify()
+	sp.BaseOffset = res.BaseOffset
+	sp.LogAppendTime = res.LogAppendTime
+	sp.LogStartOffset = res.LogStartOffset
+	return nil, ""
+}
+
+// batchError maps a protocol validation error to its Kafka error.
+func batchError(err error) *kerr.Error {
+	switch {
+	case errors.Is(err, protocol.ErrCorruptBatch):
+		return kerr.CorruptMessage
+	case errors.Is(err, protocol.ErrUnsupportedMagic):
+		return kerr.UnsupportedForMessageFormat
+	case errors.Is(err, protocol.ErrUnsupportedCompression):
+		return kerr.UnsupportedCompressionType
+	default:
+		return kerr.InvalidRecord
+	}
+}
+
+// notHostedError explains why a partition is not served here.
+func notHostedError(snap *coordinator.Snapshot, topic string, partition int32, byID bool) (*kerr.Error, string) {
+	tm := snap.Topic(topic)
+	if tm == nil {
+		if byID {
+			return kerr.UnknownTopicID, "unknown topic id"
+		}
+		return kerr.UnknownTopicOrPartition, fmt.Sprintf("topic %q does not exist", topic)
+	}
+	if partition < 0 || int(partition) >= len(tm.Partitions) {
+		return kerr.UnknownTopicOrPartition, fmt.Sprintf("topic %q has no partition %d", topic, partition)
+	}
+	return kerr.NotLeaderForPartition, fmt.Sprintf("this broker is not the leader of %s-%d", topic, partition)
+}
+
+// produceUnsupported answers Produce v0-v2 with UNSUPPORTED_VERSION on every
+// partition.
+func produceUnsupported(_ protocol.RequestHeader, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.ProduceRequest)
+	if req.Acks == 0 {
+		return nil
+	}
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = kerr.UnsupportedVersion.Code
+			sp.BaseOffset = -1
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}

@@ -1,0 +1,247 @@
+package broker
+
+// Fetch (key 1), v4-v18.
+//
+//	v4: isolation level; last stable offset; aborted transactions.
+//	v5: log start offset.
+//	v6: same as v5.
+//	v7: fetch sessions (KIP-227). samsa declines to create sessions: it
+//	    answers session id 0, so clients keep sending full fetches; an
+//	    incremental fetch naming a session gets FETCH_SESSION_ID_NOT_FOUND.
+//	v8: same as v7.
+//	v9: current leader epoch (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
+//	v10: same as v9.
+//	v11: rack id; preferred read replica (always -1 here).
+//	v12: flexible; last fetched epoch; diverging epoch (followers).
+//	v13: topic ids (UNKNOWN_TOPIC_ID).
+//	v14: same as v13.
+//	v15: replica state replaces replica id (KIP-903).
+//	v16: node endpoints and current leader on NOT_LEADER (KIP-951).
+//	v17: replica directory id (KIP-853).
+//	v18: high watermark in the request (KIP-1166, brokers only).
+//
+// min_bytes / max_wait_ms long-poll: a fetch that finds fewer than
+// min_bytes waits, woken by appends to any partition it asked for, until
+// it has enough or max_wait_ms passes. The first batch of the first
+// non-empty partition is always returned whole, even above max_bytes.
+
+import (
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/coordinator"
+	"github.com/samsa-io/samsa/storage"
+)
+
+func init() { register(kmsg.Fetch, 4, 18, handleFetch) }
+
+// fetchEntry is one requested partition, resolved once per request.
+type fetchEntry struct {
+	rp   *kmsg.FetchRequestTopicPartition
+	out  *kmsg.FetchResponseTopicPartition
+	p    *partition // nil when errCode is set
+	hwm  int64      // high watermark seen at the last read
+	code int16
+}
+
+func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.FetchRequest)
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+
+	if req.Version >= 7 && (req.SessionID != 0 || req.SessionEpoch > 0) {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		resp.SessionID = req.SessionID
+		return resp
+	}
+
+	var snap *coordinator.Snapshot
+	getSnap := func() *coordinator.Snapshot {
+		if snap == nil {
+			snap = b.store.Snapshot()
+		}
+		return snap
+	}
+	byID := req.Version >= 13
+	var leaders map[int32]bool
+
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	nparts := 0
+	for i := range req.Topics {
+		nparts += len(req.Topics[i].Partitions)
+	}
+	entries := make([]fetchEntry, 0, nparts)
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewFetchResponseTopic()
+		st.Topic = rt.Topic
+		st.TopicID = rt.TopicID
+		name := rt.Topic
+		known := true
+		if byID {
+			if tm := getSnap().TopicByID(coordinator.TopicID(rt.TopicID)); tm != nil {
+				name = tm.Info.Name
+			} else {
+				known = false
+			}
+		}
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark = -1
+			sp.LastStableOffset = -1
+			sp.LogStartOffset = -1
+			sp.PreferredReadReplica = -1
+			e := fetchEntry{rp: rp, out: sp}
+			switch {
+			case !known:
+				e.code = kerr.UnknownTopicID.Code
+			default:
+				e.p = b.partition(name, rp.Partition)
+				if e.p == nil {
+					ke, _ := notHostedError(getSnap(), name, rp.Partition, byID)
+					e.code = ke.Code
+					if ke == kerr.NotLeaderForPartition && req.Version >= 16 {
+						if ps, ok := getSnap().Partition(name, rp.Partition); ok && ps.Leader >= 0 {
+							sp.CurrentLeader.LeaderID = ps.Leader
+							sp.CurrentLeader.LeaderEpoch = ps.LeaderEpoch
+							if leaders == nil {
+								leaders = map[int32]bool{}
+							}
+							leaders[ps.Leader] = true
+						}
+					}
+				} else if rp.CurrentLeaderEpoch >= 0 {
+					if epoch := e.p.leaderEpoch.Load(); rp.CurrentLeaderEpoch < epoch {
+						e.code = kerr.FencedLeaderEpoch.Code
+					} else if rp.CurrentLeaderEpoch > epoch {
+						e.code = kerr.UnknownLeaderEpoch.Code
+					}
+				}
+			}
+			if e.code != 0 {
+				e.p = nil
+				sp.ErrorCode = e.code
+			}
+			entries = append(entries, e)
+		}
+	}
+	for id := range leaders {
+		if bi, ok := getSnap().Brokers[id]; ok {
+			nb := kmsg.NewFetchResponseBroker()
+			nb.NodeID, nb.Host, nb.Port, nb.Rack = bi.ID, bi.Host, bi.Port, bi.Rack
+			resp.Brokers = append(resp.Brokers, nb)
+		}
+	}
+
+	maxBytes := req.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = 0x7fffffff
+	}
+	total, hadError := b.fetchRead(entries, maxBytes)
+	for i := range entries {
+		hadError = hadError || entries[i].code != 0
+	}
+	if total >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || hadError {
+		return resp
+	}
+
+	// Long-poll: wait for appends to any requested partition.
+	wake := make(chan struct{}, 1)
+	for i := range entries {
+		if entries[i].p != nil {
+			entries[i].p.addWaiter(wake)
+		}
+	}
+	defer func() {
+		for i := range entries {
+			if entries[i].p != nil {
+				entries[i].p.removeWaiter(wake)
+			}
+		}
+	}()
+	deadline := time.NewTimer(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	defer deadline.Stop()
+	for {
+		moved := false
+		for i := range entries {
+			if p := entries[i].p; p != nil && p.log.HighWatermark() != entries[i].hwm {
+				moved = true
+				break
+			}
+		}
+		if !moved {
+			select {
+			case <-wake:
+			case <-deadline.C:
+				return resp
+			case <-rc.ctx.Done():
+				return resp
+			}
+		}
+		total, hadError = b.fetchRead(entries, maxBytes)
+		if total >= int(req.MinBytes) || hadError {
+			return resp
+		}
+	}
+}
+
+// fetchRead reads every resolved partition into its response slot, within
+// maxBytes for the whole response, and returns the bytes read and whether a
+// partition failed.
+func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32) (int, bool) {
+	total := 0
+	hadError := false
+	for i := range entries {
+		e := &entries[i]
+		if e.p == nil {
+			continue
+		}
+		sp := e.out
+		sp.RecordBatches = nil
+		l := e.p.log
+		hwm := l.HighWatermark()
+		e.hwm = hwm
+		lso := l.LogStartOffset()
+		sp.HighWatermark = hwm
+		sp.LastStableOffset = hwm
+		sp.LogStartOffset = lso
+		off := e.rp.FetchOffset
+		if off < lso || off > l.LogEndOffset() {
+			sp.ErrorCode = kerr.OffsetOutOfRange.Code
+			hadError = true
+			continue
+		}
+		sp.ErrorCode = 0
+		if off >= hwm {
+			continue
+		}
+		limit := e.rp.PartitionMaxBytes
+		if remaining := maxBytes - int32(total); remaining < limit {
+			limit = remaining
+		}
+		if limit <= 0 && total > 0 {
+			continue
+		}
+		res, err := l.Read(off, limit, hwm, total == 0)
+		if err != nil {
+			if errors.Is(err, storage.ErrOffsetOutOfRange) {
+				sp.ErrorCode = kerr.OffsetOutOfRange.Code
+			} else {
+				b.log.Error().Err(err).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
+				sp.ErrorCode = kerr.KafkaStorageError.Code
+			}
+			hadError = true
+			continue
+		}
+		sp.RecordBatches = res.Records
+		total += len(res.Records)
+	}
+	return total, hadError
+}

@@ -1,0 +1,147 @@
+package broker
+
+// ListOffsets (key 2), v1-v11.
+//
+//	v0: old-style offset arrays; removed by KIP-896, not served.
+//	v1: a single offset and its timestamp.
+//	v2: isolation level (READ_COMMITTED answers up to the last stable
+//	    offset, which equals the high watermark until transactions exist).
+//	v3: same as v2.
+//	v4: current leader epoch in the request, leader epoch in the response.
+//	v5: same as v4 (OFFSET_NOT_AVAILABLE may be returned).
+//	v6: flexible.
+//	v7: timestamp -3: the record with the largest timestamp (KIP-734).
+//	v8: timestamp -4: earliest local offset (= earliest, no tiered storage).
+//	v9: timestamp -5: latest tiered offset (none: -1).
+//	v10: timeout (unused: nothing here is remote).
+//	v11: timestamp -6: earliest pending upload (none: -1).
+//
+// Special timestamps: -2 earliest, -1 latest.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.ListOffsets, 1, 11, handleListOffsets) }
+
+const (
+	tsLatest             = -1
+	tsEarliest           = -2
+	tsMaxTimestamp       = -3
+	tsEarliestLocal      = -4
+	tsLatestTiered       = -5
+	tsEarliestPendingUpl = -6
+)
+
+func handleListOffsets(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.ListOffsetsRequest)
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	resp.Topics = make([]kmsg.ListOffsetsResponseTopic, len(req.Topics))
+	seen := make(map[string]map[int32]int, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.ListOffsetsResponseTopicPartition, len(rt.Partitions))
+		if seen[rt.Topic] == nil {
+			seen[rt.Topic] = map[int32]int{}
+		}
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.Timestamp = -1
+			sp.Offset = -1
+			sp.LeaderEpoch = -1
+			seen[rt.Topic][rp.Partition]++
+			if seen[rt.Topic][rp.Partition] > 1 {
+				sp.ErrorCode = kerr.InvalidRequest.Code
+				continue
+			}
+			sp.ErrorCode = b.listOffset(rt.Topic, rp, sp)
+		}
+	}
+	// Kafka answers every copy of a duplicated partition with INVALID_REQUEST.
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			sp := &resp.Topics[i].Partitions[j]
+			if seen[resp.Topics[i].Topic][sp.Partition] > 1 {
+				sp.ErrorCode = kerr.InvalidRequest.Code
+				sp.Offset, sp.Timestamp, sp.LeaderEpoch = -1, -1, -1
+			}
+		}
+	}
+	return resp
+}
+
+func (b *Broker) listOffset(topic string, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) int16 {
+	p := b.partition(topic, rp.Partition)
+	if p == nil {
+		ke, _ := notHostedError(b.store.Snapshot(), topic, rp.Partition, false)
+		return ke.Code
+	}
+	epoch := p.leaderEpoch.Load()
+	if rp.CurrentLeaderEpoch >= 0 {
+		if rp.CurrentLeaderEpoch < epoch {
+			return kerr.FencedLeaderEpoch.Code
+		} else if rp.CurrentLeaderEpoch > epoch {
+			return kerr.UnknownLeaderEpoch.Code
+		}
+	}
+	l := p.log
+	hwm := l.HighWatermark()
+	switch ts := rp.Timestamp; {
+	case ts == tsLatest:
+		sp.Offset = hwm
+		sp.LeaderEpoch = l.LatestEpoch()
+	case ts == tsEarliest || ts == tsEarliestLocal:
+		sp.Offset = l.LogStartOffset()
+		sp.LeaderEpoch = b.epochForOffset(p, sp.Offset)
+	case ts == tsMaxTimestamp:
+		off, mts, found, err := l.MaxTimestamp()
+		if err != nil {
+			return b.storageErr(p, err)
+		}
+		if found && off < hwm {
+			sp.Offset, sp.Timestamp = off, mts
+			sp.LeaderEpoch = b.epochForOffset(p, off)
+		}
+	case ts == tsLatestTiered || ts == tsEarliestPendingUpl:
+		// No tiered storage: nothing to report.
+	case ts < 0:
+		return kerr.InvalidRequest.Code
+	default:
+		off, fts, found, err := l.OffsetForTimestamp(ts)
+		if err != nil {
+			return b.storageErr(p, err)
+		}
+		if found && off < hwm {
+			sp.Offset, sp.Timestamp = off, fts
+			sp.LeaderEpoch = b.epochForOffset(p, off)
+		}
+	}
+	return 0
+}
+
+// epochForOffset is the leader epoch of the batch holding offset: the
+// smallest cached epoch whose end offset is above offset.
+func (b *Broker) epochForOffset(p *partition, offset int64) int32 {
+	candidate := int32(-1)
+	for e := p.log.LatestEpoch(); e >= 0; {
+		end, found := p.log.EndOffsetForEpoch(e)
+		if found < 0 || end <= offset {
+			break
+		}
+		candidate = found
+		e = found - 1
+	}
+	return candidate
+}
+
+func (b *Broker) storageErr(p *partition, err error) int16 {
+	b.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("storage lookup failed")
+	return kerr.KafkaStorageError.Code
+}

@@ -1,0 +1,174 @@
+package broker
+
+// Metadata (key 3), v0-v13.
+//
+//	v0: an empty topic list means all topics.
+//	v1: null topics means all topics (empty means none); controller id,
+//	    is-internal, racks.
+//	v2: cluster id.
+//	v3: throttle time.
+//	v4: allow_auto_topic_creation (before v4 auto-creation is always asked).
+//	v5: offline replicas.
+//	v6: same as v5.
+//	v7: leader epoch.
+//	v8: authorized operations (cluster-level until v10).
+//	v9: flexible.
+//	v10: topic ids (lookup by id when the name is null).
+//	v11: cluster authorized operations removed (DescribeCluster has them).
+//	v12: topic name nullable in the request.
+//	v13: top-level error code (KIP-1102 rebootstrap).
+//
+// Answered from the in-memory snapshot: Metadata never waits on etcd,
+// except to create a topic that auto-creation asks for.
+
+import (
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/coordinator"
+)
+
+func init() { register(kmsg.Metadata, 0, 13, handleMetadata) }
+
+// authorizedOpsNotRequested is Kafka's "not asked for" marker.
+const authorizedOpsNotRequested = -2147483648
+
+// topicAllOps is the bit set of topic operations (READ, WRITE, CREATE,
+// DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS) that everyone has
+// until ACLs exist.
+const topicAllOps int32 = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
+
+func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.MetadataRequest)
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	snap := b.store.Snapshot()
+
+	allTopics := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
+	autoCreate := req.Version < 4 || req.AllowAutoTopicCreation
+
+	if !allTopics {
+		// Auto-create what is missing first, then answer from the newest
+		// snapshot.
+		created := false
+		for _, rt := range req.Topics {
+			if rt.Topic == nil || snap.Topic(*rt.Topic) != nil || !autoCreate || !b.cfg.AutoCreateTopics {
+				continue
+			}
+			if validateTopicName(*rt.Topic) != nil {
+				continue
+			}
+			if e, _ := b.autoCreateTopic(rc.ctx, *rt.Topic); e == nil {
+				created = true
+			}
+		}
+		if created {
+			snap = b.store.Snapshot()
+		}
+	}
+
+	resp.Brokers = metadataBrokers(snap)
+	resp.ClusterID = strPtr(snap.ClusterID)
+	resp.ControllerID = snap.ControllerID
+	if resp.ControllerID < 0 {
+		resp.ControllerID = b.cfg.BrokerID
+	}
+	resp.AuthorizedOperations = authorizedOpsNotRequested
+
+	topicOps := int32(authorizedOpsNotRequested)
+	if req.IncludeTopicAuthorizedOperations {
+		topicOps = topicAllOps
+	}
+
+	if allTopics {
+		resp.Topics = make([]kmsg.MetadataResponseTopic, 0, len(snap.TopicNames))
+		for _, name := range snap.TopicNames {
+			resp.Topics = append(resp.Topics, metadataTopic(snap, snap.Topics[name], topicOps))
+		}
+		return resp
+	}
+
+	resp.Topics = make([]kmsg.MetadataResponseTopic, 0, len(req.Topics))
+	for _, rt := range req.Topics {
+		var tm *coordinator.TopicMeta
+		switch {
+		case rt.Topic != nil:
+			tm = snap.Topic(*rt.Topic)
+		case rt.TopicID != [16]byte{}:
+			tm = snap.TopicByID(coordinator.TopicID(rt.TopicID))
+		}
+		if tm != nil {
+			resp.Topics = append(resp.Topics, metadataTopic(snap, tm, topicOps))
+			continue
+		}
+		t := kmsg.NewMetadataResponseTopic()
+		t.Topic = rt.Topic
+		t.TopicID = rt.TopicID
+		t.AuthorizedOperations = topicOps
+		switch {
+		case rt.Topic == nil && rt.TopicID == [16]byte{}:
+			t.ErrorCode = kerr.InvalidRequest.Code
+		case rt.Topic == nil:
+			t.ErrorCode = kerr.UnknownTopicID.Code
+		case validateTopicName(*rt.Topic) != nil:
+			t.ErrorCode = kerr.InvalidTopicException.Code
+		default:
+			t.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return resp
+}
+
+func metadataBrokers(snap *coordinator.Snapshot) []kmsg.MetadataResponseBroker {
+	out := make([]kmsg.MetadataResponseBroker, 0, len(snap.BrokerIDs))
+	for _, id := range snap.BrokerIDs {
+		bi := snap.Brokers[id]
+		mb := kmsg.NewMetadataResponseBroker()
+		mb.NodeID = bi.ID
+		mb.Host = bi.Host
+		mb.Port = bi.Port
+		mb.Rack = bi.Rack
+		out = append(out, mb)
+	}
+	return out
+}
+
+func metadataTopic(snap *coordinator.Snapshot, tm *coordinator.TopicMeta, ops int32) kmsg.MetadataResponseTopic {
+	t := kmsg.NewMetadataResponseTopic()
+	name := tm.Info.Name
+	t.Topic = &name
+	t.TopicID = tm.Info.ID
+	t.IsInternal = tm.Info.Internal
+	t.AuthorizedOperations = ops
+	t.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(tm.Partitions))
+	for i, st := range tm.Partitions {
+		p := &t.Partitions[i]
+		*p = kmsg.NewMetadataResponseTopicPartition()
+		p.Partition = int32(i)
+		p.Leader = st.Leader
+		p.LeaderEpoch = st.LeaderEpoch
+		p.Replicas = st.Replicas
+		p.ISR = st.ISR
+		if p.Replicas == nil {
+			p.Replicas = []int32{}
+		}
+		if p.ISR == nil {
+			p.ISR = []int32{}
+		}
+		for _, r := range st.Replicas {
+			if _, live := snap.Brokers[r]; !live {
+				p.OfflineReplicas = append(p.OfflineReplicas, r)
+			}
+		}
+		if st.Leader < 0 {
+			p.ErrorCode = kerr.LeaderNotAvailable.Code
+		} else if _, live := snap.Brokers[st.Leader]; !live {
+			p.ErrorCode = kerr.LeaderNotAvailable.Code
+			p.Leader = -1
+		}
+	}
+	sort.Slice(t.Partitions, func(i, j int) bool { return t.Partitions[i].Partition < t.Partitions[j].Partition })
+	return t
+}

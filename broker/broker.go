@@ -1,0 +1,217 @@
+// Package broker is samsa's Kafka server: the listeners and connections, one
+// handler per Kafka API (files named by API key, e.g. 00_produce.go), and the
+// partition replicas this broker hosts.
+//
+// Lock order (take them only in this order, never hold one across etcd, the
+// network or a callback):
+//
+//	Broker.connsMu
+//	partition.waitMu
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/samsa-io/samsa/broker/config"
+	"github.com/samsa-io/samsa/coordinator"
+	"github.com/samsa-io/samsa/storage"
+)
+
+// Broker is one samsa broker.
+type Broker struct {
+	cfg   *config.Broker
+	log   zerolog.Logger
+	store *coordinator.Store
+	logs  *storage.Manager
+	start time.Time
+
+	// parts is the immutable map of partitions this broker hosts, replaced
+	// by the reconciler (copy on write) so the produce and fetch paths read it
+	// without locks.
+	parts atomic.Pointer[partitionMap]
+	// reconciled is the metadata revision the reconciler has applied.
+	reconciled   atomic.Int64
+	reconcileMu  sync.Mutex // serialises reconcile runs
+	reconcileSig chan struct{}
+
+	pids producerIDs
+
+	listeners []net.Listener
+
+	connsMu sync.Mutex
+	conns   map[*conn]struct{} // guarded by connsMu
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+}
+
+// New builds a broker from its configuration. Nothing is started.
+func New(cfg *config.Broker, logger zerolog.Logger) (*Broker, error) {
+	if cfg == nil {
+		return nil, errors.New("broker: nil config")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Broker{
+		cfg:          cfg,
+		log:          logger,
+		conns:        make(map[*conn]struct{}),
+		ctx:          ctx,
+		cancel:       cancel,
+		reconcileSig: make(chan struct{}, 1),
+		start:        time.Now(),
+	}
+	b.parts.Store(&partitionMap{})
+	b.pids.b = b
+	return b, nil
+}
+
+// Start opens the data directory and etcd, binds the listeners, registers
+// the broker and opens the partitions it leads. It returns once requests are
+// being accepted, after logging where.
+func (b *Broker) Start(ctx context.Context) error {
+	var err error
+	b.logs, err = storage.NewManager(b.cfg.DataDir, storage.ManagerOptions{
+		Logger:                 b.log.With().Str("component", "storage").Logger(),
+		RetentionCheckInterval: b.cfg.RetentionCheckInterval,
+		FlushCheckInterval:     time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)
+	}
+	b.store, err = coordinator.Open(ctx, coordinator.Config{
+		Endpoints:   b.cfg.EtcdEndpoints,
+		EmbeddedDir: filepath.Join(b.cfg.DataDir, "etcd"),
+		Prefix:      b.cfg.EtcdPrefix,
+		Logger:      b.log.With().Str("component", "coordinator").Logger(),
+	})
+	if err != nil {
+		b.logs.Close()
+		return fmt.Errorf("broker: open metadata store: %w", err)
+	}
+	for _, l := range b.cfg.Listeners {
+		ln, err := net.Listen("tcp", net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))))
+		if err != nil {
+			b.closeStarted()
+			return fmt.Errorf("broker: listen %s://%s:%d: %w", l.Name, l.Host, l.Port, err)
+		}
+		b.listeners = append(b.listeners, ln)
+	}
+	if err := b.store.RegisterBroker(ctx, b.brokerInfo()); err != nil {
+		b.closeStarted()
+		return fmt.Errorf("broker: register: %w", err)
+	}
+	// Open every partition this broker leads before accepting requests, so
+	// the first Produce after a restart does not see NOT_LEADER.
+	b.reconcile()
+	b.logs.Start()
+
+	b.wg.Add(1)
+	go b.reconcileLoop()
+	for i, ln := range b.listeners {
+		b.wg.Add(1)
+		go b.acceptLoop(ln)
+		b.log.Info().
+			Str("listener", b.cfg.Listeners[i].Name).
+			Str("addr", ln.Addr().String()).
+			Int32("broker_id", b.cfg.BrokerID).
+			Str("cluster_id", b.store.ClusterID()).
+			Dur("startup", time.Since(b.start)).
+			Msg("samsa is listening")
+	}
+	return nil
+}
+
+// Addrs returns the bound listener addresses (useful with port 0).
+func (b *Broker) Addrs() []net.Addr {
+	out := make([]net.Addr, len(b.listeners))
+	for i, ln := range b.listeners {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+// brokerInfo is what this broker registers: the first advertised listener,
+// with a port of 0 replaced by the bound port.
+func (b *Broker) brokerInfo() coordinator.BrokerInfo {
+	adv := b.cfg.AdvertisedListeners
+	if len(adv) == 0 {
+		adv = b.cfg.Listeners
+	}
+	l := adv[0]
+	host, port := l.Host, l.Port
+	if port == 0 && len(b.listeners) > 0 {
+		port = int32(b.listeners[0].Addr().(*net.TCPAddr).Port)
+	}
+	if host == "" {
+		host = "localhost"
+	}
+	return coordinator.BrokerInfo{ID: b.cfg.BrokerID, Host: host, Port: port}
+}
+
+// closeStarted undoes a partial Start.
+func (b *Broker) closeStarted() {
+	for _, ln := range b.listeners {
+		ln.Close()
+	}
+	if b.store != nil {
+		b.store.Close()
+	}
+	if b.logs != nil {
+		b.logs.Close()
+	}
+}
+
+// Close stops accepting, closes every connection, deregisters the broker,
+// closes the partition logs (flushed, clean-shutdown marker written) and the
+// metadata store. It returns after every goroutine it started has exited.
+func (b *Broker) Close() error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	b.cancel()
+	for _, ln := range b.listeners {
+		ln.Close()
+	}
+	b.connsMu.Lock()
+	for c := range b.conns {
+		c.nc.Close()
+	}
+	b.connsMu.Unlock()
+	b.wg.Wait()
+
+	var errs []error
+	if b.store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if err := b.store.Deregister(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
+	if b.logs != nil {
+		if err := b.logs.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if b.store != nil {
+		if err := b.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	b.log.Info().Msg("samsa stopped")
+	return errors.Join(errs...)
+}
+
+// Store exposes the metadata store (tests).
+func (b *Broker) Store() *coordinator.Store { return b.store }

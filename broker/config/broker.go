@@ -1,0 +1,286 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// NewBroker validates props (key -> value, already merged with precedence
+// defaults < file < env < flags by the caller; every one is static) and
+// returns the broker configuration. Unknown keys and bad values return an
+// error wrapping ErrInvalid that names the key; when several are wrong, the
+// *Error values are joined (errors.Join), ordered by key.
+//
+// Kafka-only properties that mean nothing to samsa (process.roles,
+// zookeeper.connect, num.io.threads, confluent.*, ...) are accepted and
+// reported by IgnoredKeys and Warnings.
+func NewBroker(props map[string]string) (*Broker, error) {
+	b := &Broker{
+		static:  make(map[string]string),
+		ignored: make(map[string]string),
+	}
+	keys := make([]string, 0, len(props))
+	for k := range props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	var errs []error
+	for _, k := range keys {
+		v := strings.TrimSpace(props[k])
+		d := brokerDefs[k]
+		switch {
+		case d != nil:
+			if err := d.validate(v); err != nil {
+				errs = append(errs, &Error{Key: k, Value: v, Reason: err.Error()})
+				continue
+			}
+			b.static[k] = v
+		case isIgnored(k):
+			b.ignored[k] = v
+		case topicDefs[k] != nil:
+			reason := fmt.Sprintf("unknown broker property %q: it is a topic config", k)
+			if s := topicDefs[k].synonyms; len(s) > 0 {
+				reason += "; its broker default is " + s[0].name
+			}
+			errs = append(errs, &Error{Key: k, Value: v, Unknown: true, Reason: reason})
+		default:
+			errs = append(errs, &Error{Key: k, Value: v, Unknown: true, Reason: fmt.Sprintf("unknown broker property %q", k)})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := b.derive(); err != nil {
+		return nil, err
+	}
+	for _, k := range b.IgnoredKeys() {
+		b.warnings = append(b.warnings, fmt.Sprintf("property %s is accepted for compatibility but has no effect in samsa", k))
+	}
+	return b, nil
+}
+
+// derive fills the typed fields and checks the rules that span properties.
+func (b *Broker) derive() error {
+	var errs []error
+	bad := func(key, reason string) {
+		v, _ := b.raw(key)
+		errs = append(errs, &Error{Key: key, Value: v, Reason: reason})
+	}
+
+	// Identity: node.id is Kafka 4's name; broker.id the older one.
+	b.BrokerID = int32(b.Int64("broker.id"))
+	if nid, ok := b.static["node.id"]; ok {
+		if bid, ok := b.static["broker.id"]; ok && bid != nid {
+			bad("node.id", fmt.Sprintf("broker.id (%s) and node.id (%s) are both set and differ", bid, nid))
+		}
+		b.BrokerID = int32(b.Int64("node.id"))
+	}
+	b.Rack = b.Str("broker.rack")
+
+	// Data directory: the first of log.dirs, else log.dir.
+	b.DataDir = b.Str("log.dir")
+	if _, ok := b.static["log.dirs"]; ok {
+		dirs := splitList(b.static["log.dirs"])
+		if len(dirs) == 0 {
+			bad("log.dirs", "must name at least one directory")
+		} else {
+			b.DataDir = dirs[0]
+			if len(dirs) > 1 {
+				b.warnings = append(b.warnings, fmt.Sprintf("log.dirs lists %d directories; samsa uses only the first, %s", len(dirs), dirs[0]))
+			}
+		}
+	}
+	if b.DataDir == "" {
+		bad("log.dir", "must not be empty")
+	}
+
+	b.EtcdEndpoints = splitList(b.Str("etcd.endpoints"))
+	b.EtcdPrefix = b.Str("etcd.prefix")
+
+	if err := b.deriveListeners(); err != nil {
+		errs = append(errs, err)
+	}
+
+	b.NumPartitions = int32(b.Int64("num.partitions"))
+	b.DefaultReplicationFactor = int16(b.Int64("default.replication.factor"))
+	b.AutoCreateTopics = b.Bool("auto.create.topics.enable")
+	b.DeleteTopicEnable = b.Bool("delete.topic.enable")
+	b.SocketRequestMaxBytes = int32(b.Int64("socket.request.max.bytes"))
+	b.MessageMaxBytes = int32(b.Int64("message.max.bytes"))
+	b.MinInsyncReplicas = int32(b.Int64("min.insync.replicas"))
+	b.RetentionCheckInterval = msToDuration(b.Int64("log.retention.check.interval.ms"))
+	b.GroupInitialRebalanceDelay = msToDuration(b.Int64("group.initial.rebalance.delay.ms"))
+	b.GroupMinSessionTimeout = msToDuration(b.Int64("group.min.session.timeout.ms"))
+	b.GroupMaxSessionTimeout = msToDuration(b.Int64("group.max.session.timeout.ms"))
+	b.OffsetsTopicNumPartitions = int32(b.Int64("offsets.topic.num.partitions"))
+	b.OffsetsTopicReplication = int16(b.Int64("offsets.topic.replication.factor"))
+	b.OffsetsRetention = msToDuration(b.Int64("offsets.retention.minutes") * msPerMinute)
+	b.TxnTopicNumPartitions = int32(b.Int64("transaction.state.log.num.partitions"))
+	b.TxnTopicReplication = int16(b.Int64("transaction.state.log.replication.factor"))
+	b.TxnTopicMinISR = int32(b.Int64("transaction.state.log.min.isr"))
+	b.TransactionMaxTimeout = msToDuration(b.Int64("transaction.max.timeout.ms"))
+	b.TransactionalIDExpiration = msToDuration(b.Int64("transactional.id.expiration.ms"))
+	b.ProducerIDExpiration = msToDuration(b.Int64("producer.id.expiration.ms"))
+
+	if b.GroupMinSessionTimeout > b.GroupMaxSessionTimeout {
+		bad("group.min.session.timeout.ms", "must not exceed group.max.session.timeout.ms")
+	}
+	// KafkaConfig: the effective retention (ms > minutes > hours) must be
+	// -1 (any negative) or at least 1 ms.
+	if ms, _ := strconv.ParseInt(b.topicDefault(topicDefs["retention.ms"]), 10, 64); ms == 0 {
+		key := "log.retention.hours"
+		for _, s := range topicDefs["retention.ms"].synonyms {
+			if _, ok := b.static[s.name]; ok {
+				key = s.name
+				break
+			}
+		}
+		bad(key, "log.retention.ms must be unlimited (-1) or, equal or greater than 1")
+	}
+	if b.Int64("log.cleaner.min.compaction.lag.ms") > b.Int64("log.cleaner.max.compaction.lag.ms") {
+		bad("log.cleaner.min.compaction.lag.ms", "must not exceed log.cleaner.max.compaction.lag.ms")
+	}
+	return errors.Join(errs...)
+}
+
+// Entries returns every broker property for DescribeConfigs(BROKER), sorted
+// by name, each with its synonyms (the property itself first; for a member
+// of a group such as log.retention.{ms,minutes,hours}, the whole group in
+// precedence order).
+func (b *Broker) Entries() []Entry {
+	names := sortedNames(brokerDefs)
+	out := make([]Entry, 0, len(names))
+	for _, n := range names {
+		e, _ := b.Get(n)
+		out = append(out, e)
+	}
+	return out
+}
+
+// Get returns one effective broker property.
+func (b *Broker) Get(name string) (Entry, bool) {
+	d := brokerDefs[name]
+	if d == nil {
+		return Entry{}, false
+	}
+	e := Entry{
+		Name:     name,
+		Type:     d.typ,
+		ReadOnly: d.readOnly,
+		Doc:      d.doc,
+		Source:   SourceDefault,
+	}
+	if v, ok := b.static[name]; ok {
+		e.Value, e.Source = v, SourceStaticBroker
+	} else if d.noDefault {
+		e.Null = true
+	} else {
+		e.Value = d.dflt
+	}
+	group := brokerGroups[name]
+	if group == nil {
+		group = []synonym{{name, 1}}
+	}
+	for _, s := range group {
+		e.Synonyms = append(e.Synonyms, b.brokerSynonyms(s.name)...)
+	}
+	return e, true
+}
+
+// brokerSynonyms returns the static and default entries of one broker
+// property, in that order (Kafka lists each synonym's sources from most to
+// least specific).
+func (b *Broker) brokerSynonyms(name string) []Entry {
+	d := brokerDefs[name]
+	var out []Entry
+	if v, ok := b.static[name]; ok {
+		out = append(out, Entry{Name: name, Value: v, Source: SourceStaticBroker, Type: d.typ})
+	}
+	if !d.noDefault {
+		out = append(out, Entry{Name: name, Value: d.dflt, Source: SourceDefault, Type: d.typ})
+	}
+	return out
+}
+
+// IgnoredKeys returns, sorted, the Kafka properties that were set but have
+// no effect in samsa (KRaft/ZooKeeper settings, thread pools, confluent.*).
+func (b *Broker) IgnoredKeys() []string {
+	out := make([]string, 0, len(b.ignored))
+	for k := range b.ignored {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Warnings returns human-readable notes about accepted settings that samsa
+// does not honour fully (ignored keys, dropped controller listeners, extra
+// log.dirs). The caller logs them at warn level.
+func (b *Broker) Warnings() []string { return append([]string(nil), b.warnings...) }
+
+// raw returns the value of a broker property as set, else its default; ok is
+// false when it is unset with a null default.
+func (b *Broker) raw(name string) (string, bool) {
+	if v, ok := b.static[name]; ok {
+		return v, true
+	}
+	if d := brokerDefs[name]; d != nil && !d.noDefault {
+		return d.dflt, true
+	}
+	return "", false
+}
+
+func (b *Broker) mustDef(name string) *def {
+	d := brokerDefs[name]
+	if d == nil {
+		panic("config: unknown broker property " + name)
+	}
+	return d
+}
+
+// Int64 returns a numeric broker property (SHORT, INT or LONG); 0 if it is
+// unset with a null default. It panics on a name that is not a numeric
+// broker property: that is a bug in the caller, not bad input.
+func (b *Broker) Int64(name string) int64 {
+	if t := b.mustDef(name).typ; t != TypeShort && t != TypeInt && t != TypeLong {
+		panic("config: " + name + " is not numeric")
+	}
+	v, _ := b.raw(name)
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
+// Bool returns a BOOLEAN broker property; it panics like Int64.
+func (b *Broker) Bool(name string) bool {
+	if b.mustDef(name).typ != TypeBoolean {
+		panic("config: " + name + " is not a boolean")
+	}
+	v, _ := b.raw(name)
+	return strings.EqualFold(v, "true")
+}
+
+// Str returns any broker property as its string value ("" when null).
+func (b *Broker) Str(name string) string {
+	b.mustDef(name)
+	v, _ := b.raw(name)
+	return v
+}
+
+// msToDuration converts milliseconds to a Duration, saturating instead of
+// overflowing (Kafka's "forever" is Long.MAX_VALUE ms).
+func msToDuration(ms int64) time.Duration {
+	const maxMs = int64(math.MaxInt64 / int64(time.Millisecond))
+	switch {
+	case ms > maxMs:
+		return time.Duration(math.MaxInt64)
+	case ms < -maxMs:
+		return time.Duration(math.MinInt64)
+	}
+	return time.Duration(ms) * time.Millisecond
+}

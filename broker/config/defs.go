@@ -1,0 +1,608 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// This file is the property table: every broker property and topic config
+// samsa knows, with Kafka's name, type, default and validation. Kafka's
+// sources of truth are KafkaConfig/ServerLogConfigs (broker), LogConfig and
+// TopicConfig (topic), and ServerTopicConfigSynonyms (which broker property
+// supplies a topic config's default).
+
+// def describes one property.
+type def struct {
+	name string
+	typ  Type
+	// dflt is the default value as Kafka prints it; noDefault marks a
+	// property whose default is null (e.g. log.retention.ms).
+	dflt      string
+	noDefault bool
+	doc       string
+	// check validates a trimmed value that already parsed as typ.
+	check    func(v string) error
+	readOnly bool
+	// internal properties are accepted but never listed (Kafka's
+	// defineInternal).
+	internal bool
+
+	// synonyms, for a topic config: the broker properties that supply its
+	// default, in precedence order (ServerTopicConfigSynonyms).
+	synonyms []synonym
+}
+
+// synonym is a broker property standing in for a topic config; the broker
+// value times factor is the topic value (hours -> ms and so on).
+type synonym struct {
+	name   string
+	factor int64
+}
+
+const (
+	msPerMinute = int64(60 * 1000)
+	msPerHour   = 60 * msPerMinute
+	maxLongStr  = "9223372036854775807"
+	maxIntStr   = "2147483647"
+)
+
+// Topic configs (LogConfig in Kafka 4.x). Each with a broker default names
+// its synonyms; the broker properties themselves are in brokerTable.
+var topicTable = []*def{
+	{name: "cleanup.policy", typ: TypeList, dflt: "delete", check: listIn("compact", "delete"),
+		doc:      "Retention policy for old log segments: a list of delete (drop by time/size) and compact (keep the latest value per key).",
+		synonyms: syn("log.cleanup.policy")},
+	{name: "compression.type", typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
+		doc:      "Final compression of the topic's batches; producer keeps what the producer sent.",
+		synonyms: syn("compression.type")},
+	{name: "compression.gzip.level", typ: TypeInt, dflt: "-1", check: gzipLevel,
+		doc:      "gzip level used when compression.type is gzip.",
+		synonyms: syn("compression.gzip.level")},
+	{name: "compression.lz4.level", typ: TypeInt, dflt: "9", check: between(1, 17),
+		doc:      "lz4 level used when compression.type is lz4.",
+		synonyms: syn("compression.lz4.level")},
+	{name: "compression.zstd.level", typ: TypeInt, dflt: "3", check: between(-131072, 22),
+		doc:      "zstd level used when compression.type is zstd.",
+		synonyms: syn("compression.zstd.level")},
+	{name: "delete.retention.ms", typ: TypeLong, dflt: "86400000", check: atLeast(0),
+		doc:      "How long delete tombstones are kept in a compacted topic.",
+		synonyms: syn("log.cleaner.delete.retention.ms")},
+	{name: "file.delete.delay.ms", typ: TypeLong, dflt: "60000", check: atLeast(0),
+		doc:      "Time to wait before deleting a segment file from the file system.",
+		synonyms: syn("log.segment.delete.delay.ms")},
+	{name: "flush.messages", typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
+		doc:      "Force an fsync after this many messages; the default leaves flushing to the OS.",
+		synonyms: syn("log.flush.interval.messages")},
+	{name: "flush.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(0),
+		doc:      "Force an fsync when data is older than this; the default leaves flushing to the OS.",
+		synonyms: syn("log.flush.interval.ms", "log.flush.scheduler.interval.ms")},
+	{name: "follower.replication.throttled.replicas", typ: TypeList, dflt: "",
+		doc: "Replicas whose follower replication is throttled (accepted; samsa does not throttle)."},
+	{name: "index.interval.bytes", typ: TypeInt, dflt: "4096", check: atLeast(0),
+		doc:      "Bytes between offset index entries.",
+		synonyms: syn("log.index.interval.bytes")},
+	{name: "leader.replication.throttled.replicas", typ: TypeList, dflt: "",
+		doc: "Replicas whose leader replication is throttled (accepted; samsa does not throttle)."},
+	{name: "local.retention.bytes", typ: TypeLong, dflt: "-2", check: atLeast(-2),
+		doc:      "Tiered storage local retention; -2 means retention.bytes (samsa has no tiered storage).",
+		synonyms: syn("log.local.retention.bytes")},
+	{name: "local.retention.ms", typ: TypeLong, dflt: "-2", check: atLeast(-2),
+		doc:      "Tiered storage local retention; -2 means retention.ms (samsa has no tiered storage).",
+		synonyms: syn("log.local.retention.ms")},
+	{name: "max.compaction.lag.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
+		doc:      "Maximum time a message stays ineligible for compaction.",
+		synonyms: syn("log.cleaner.max.compaction.lag.ms")},
+	{name: "max.message.bytes", typ: TypeInt, dflt: "1048588", check: atLeast(0),
+		doc:      "Largest record batch size allowed (after compression).",
+		synonyms: syn("message.max.bytes")},
+	{name: "message.timestamp.after.max.ms", typ: TypeLong, dflt: "3600000", check: atLeast(0),
+		doc:      "With CreateTime, reject batches whose timestamp is more than this ahead of the broker's clock.",
+		synonyms: syn("log.message.timestamp.after.max.ms")},
+	{name: "message.timestamp.before.max.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(0),
+		doc:      "With CreateTime, reject batches whose timestamp is more than this behind the broker's clock.",
+		synonyms: syn("log.message.timestamp.before.max.ms")},
+	{name: "message.timestamp.type", typ: TypeString, dflt: "CreateTime", check: stringIn("CreateTime", "LogAppendTime"),
+		doc:      "Whether record timestamps are the producer's (CreateTime) or the broker's (LogAppendTime).",
+		synonyms: syn("log.message.timestamp.type")},
+	{name: "min.cleanable.dirty.ratio", typ: TypeDouble, dflt: "0.5", check: floatBetween(0, 1),
+		doc:      "Dirty-to-total ratio above which the log is compacted.",
+		synonyms: syn("log.cleaner.min.cleanable.ratio")},
+	{name: "min.compaction.lag.ms", typ: TypeLong, dflt: "0", check: atLeast(0),
+		doc:      "Minimum time a message stays uncompacted.",
+		synonyms: syn("log.cleaner.min.compaction.lag.ms")},
+	{name: "min.insync.replicas", typ: TypeInt, dflt: "1", check: atLeast(1),
+		doc:      "Minimum in-sync replicas for an acks=all produce to succeed.",
+		synonyms: syn("min.insync.replicas")},
+	{name: "preallocate", typ: TypeBoolean, dflt: "false",
+		doc:      "Preallocate segment files.",
+		synonyms: syn("log.preallocate")},
+	{name: "remote.storage.enable", typ: TypeBoolean, dflt: "false", check: noTieredStorage,
+		doc: "Tiered storage (not supported by samsa; only false is accepted)."},
+	{name: "retention.bytes", typ: TypeLong, dflt: "-1",
+		doc:      "Maximum partition size before old segments are deleted; -1 means no limit.",
+		synonyms: syn("log.retention.bytes")},
+	{name: "retention.ms", typ: TypeLong, dflt: "604800000", check: atLeast(-1),
+		doc: "Maximum age of a segment before it is deleted; -1 means no limit.",
+		synonyms: []synonym{
+			{"log.retention.ms", 1},
+			{"log.retention.minutes", msPerMinute},
+			{"log.retention.hours", msPerHour},
+		}},
+	{name: "segment.bytes", typ: TypeInt, dflt: "1073741824", check: atLeast(1024 * 1024),
+		doc:      "Segment file size; a new segment is rolled past it.",
+		synonyms: syn("log.segment.bytes")},
+	{name: "segment.index.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(4),
+		doc:      "Maximum size of a segment's offset and time indexes.",
+		synonyms: syn("log.index.size.max.bytes")},
+	{name: "segment.jitter.ms", typ: TypeLong, dflt: "0", check: atLeast(0),
+		doc: "Random jitter subtracted from segment.ms to spread rolls.",
+		synonyms: []synonym{
+			{"log.roll.jitter.ms", 1},
+			{"log.roll.jitter.hours", msPerHour},
+		}},
+	{name: "segment.ms", typ: TypeLong, dflt: "604800000", check: atLeast(1),
+		doc: "Roll a new segment after this long even if it is not full.",
+		synonyms: []synonym{
+			{"log.roll.ms", 1},
+			{"log.roll.hours", msPerHour},
+		}},
+	{name: "unclean.leader.election.enable", typ: TypeBoolean, dflt: "false",
+		doc:      "Allow an out-of-sync replica to become leader (may lose data).",
+		synonyms: syn("unclean.leader.election.enable")},
+
+	// Kafka's internal.segment.bytes (LogConfig.defineInternal): a segment
+	// size below segment.bytes' 1 MiB floor, for tests. Never listed.
+	{name: "internal.segment.bytes", typ: TypeInt, noDefault: true, check: atLeast(1), internal: true,
+		doc: "Testing only: segment size overriding segment.bytes, without its 1 MiB minimum."},
+}
+
+// Broker properties. Those that are the broker default of a topic config are
+// not read-only (Kafka can change them cluster-wide); samsa has no dynamic
+// broker configs yet, so everything is static for now.
+var brokerTable = []*def{
+	// Identity, listeners, cluster.
+	{name: "broker.id", typ: TypeInt, dflt: "1", check: atLeast(0), readOnly: true,
+		doc: "This broker's id; node.id wins if both are set (they must then be equal)."},
+	{name: "node.id", typ: TypeInt, noDefault: true, check: atLeast(0), readOnly: true,
+		doc: "This broker's id (Kafka 4 name for broker.id)."},
+	{name: "broker.rack", typ: TypeString, noDefault: true, readOnly: true,
+		doc: "Rack of this broker, reported in Metadata."},
+	{name: "listeners", typ: TypeString, dflt: "PLAINTEXT://localhost:9092", readOnly: true,
+		doc: "Comma-separated NAME://host:port listeners; an empty host binds every interface."},
+	{name: "advertised.listeners", typ: TypeString, noDefault: true, readOnly: true,
+		doc: "Listeners published to clients; defaults to listeners."},
+	{name: "listener.security.protocol.map", typ: TypeString, readOnly: true,
+		dflt: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
+		doc:  "NAME:PROTOCOL pairs mapping listener names to security protocols (samsa supports PLAINTEXT only)."},
+	{name: "inter.broker.listener.name", typ: TypeString, noDefault: true, readOnly: true,
+		doc: "Listener other brokers use to reach this one; defaults to the first advertised listener."},
+	{name: "log.dir", typ: TypeString, dflt: "./samsa-data", readOnly: true,
+		doc: "Data directory, used when log.dirs is not set."},
+	{name: "log.dirs", typ: TypeList, noDefault: true, readOnly: true,
+		doc: "Data directories; samsa uses the first."},
+	{name: "etcd.endpoints", typ: TypeList, dflt: "", readOnly: true,
+		doc: "etcd endpoints (host:port,...); empty runs an embedded etcd inside the data directory."},
+	{name: "etcd.prefix", typ: TypeString, dflt: "/samsa/", check: nonEmpty, readOnly: true,
+		doc: "Key prefix for samsa's state in etcd."},
+
+	// Requests and connections.
+	{name: "socket.request.max.bytes", typ: TypeInt, dflt: "104857600", check: atLeast(1), readOnly: true,
+		doc: "Largest request frame accepted."},
+	{name: "connections.max.idle.ms", typ: TypeLong, dflt: "600000", readOnly: true,
+		doc: "Close connections idle for longer than this."},
+	{name: "fetch.max.bytes", typ: TypeInt, dflt: "57671680", check: atLeast(1024), readOnly: true,
+		doc: "Maximum bytes returned for one Fetch request."},
+
+	// Topics.
+	{name: "num.partitions", typ: TypeInt, dflt: "1", check: atLeast(1), readOnly: true,
+		doc: "Partitions of an auto-created topic (and of CreateTopics without a count)."},
+	{name: "default.replication.factor", typ: TypeInt, dflt: "1", check: between(1, math.MaxInt16), readOnly: true,
+		doc: "Replication factor of an auto-created topic (and of CreateTopics without one)."},
+	{name: "auto.create.topics.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
+		doc: "Create a topic on first Metadata or Produce for it."},
+	{name: "delete.topic.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
+		doc: "Allow DeleteTopics."},
+
+	// Log housekeeping.
+	{name: "log.retention.check.interval.ms", typ: TypeLong, dflt: "300000", check: atLeast(1), readOnly: true,
+		doc: "How often retention is checked."},
+	{name: "log.cleaner.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
+		doc: "Run the log cleaner (compaction)."},
+	{name: "log.cleaner.threads", typ: TypeInt, dflt: "1", check: atLeast(0),
+		doc: "Log cleaner threads."},
+	{name: "log.cleaner.backoff.ms", typ: TypeLong, dflt: "15000", check: atLeast(0),
+		doc: "Sleep between cleaner runs when there is nothing to clean."},
+	{name: "log.flush.offset.checkpoint.interval.ms", typ: TypeInt, dflt: "60000", check: atLeast(0), readOnly: true,
+		doc: "How often the recovery point is checkpointed."},
+	{name: "log.flush.start.offset.checkpoint.interval.ms", typ: TypeInt, dflt: "60000", check: atLeast(0), readOnly: true,
+		doc: "How often the log start offset is checkpointed."},
+	{name: "num.recovery.threads.per.data.dir", typ: TypeInt, dflt: "2", check: atLeast(1),
+		doc: "Threads used to recover logs at start-up."},
+	{name: "producer.id.expiration.ms", typ: TypeInt, dflt: "86400000", check: atLeast(1),
+		doc: "Forget an idle producer's state after this long."},
+
+	// Replication.
+	{name: "replica.lag.time.max.ms", typ: TypeLong, dflt: "30000", readOnly: true,
+		doc: "A follower that has not caught up for this long leaves the ISR."},
+	{name: "replica.fetch.max.bytes", typ: TypeInt, dflt: "1048576", check: atLeast(0), readOnly: true,
+		doc: "Bytes a follower fetches per partition."},
+	{name: "replica.fetch.min.bytes", typ: TypeInt, dflt: "1", readOnly: true,
+		doc: "Minimum bytes a follower's fetch waits for."},
+	{name: "replica.fetch.wait.max.ms", typ: TypeInt, dflt: "500", readOnly: true,
+		doc: "Maximum wait of a follower's fetch."},
+	{name: "replica.fetch.response.max.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(0), readOnly: true,
+		doc: "Maximum bytes of a follower's fetch response."},
+	{name: "num.replica.fetchers", typ: TypeInt, dflt: "1",
+		doc: "Fetcher goroutines per source broker."},
+
+	// Groups and offsets.
+	{name: "group.initial.rebalance.delay.ms", typ: TypeInt, dflt: "0", check: atLeast(0), readOnly: true,
+		doc: "Wait for more members before the first rebalance of an empty group (Kafka's default is 3000; samsa's is 0 for fast tests)."},
+	{name: "group.min.session.timeout.ms", typ: TypeInt, dflt: "6000", readOnly: true,
+		doc: "Smallest session timeout a member may ask for."},
+	{name: "group.max.session.timeout.ms", typ: TypeInt, dflt: "1800000", readOnly: true,
+		doc: "Largest session timeout a member may ask for."},
+	{name: "group.max.size", typ: TypeInt, dflt: maxIntStr, check: atLeast(1), readOnly: true,
+		doc: "Maximum members in one group."},
+	{name: "offsets.topic.num.partitions", typ: TypeInt, dflt: "50", check: atLeast(1), readOnly: true,
+		doc: "Partitions of __consumer_offsets (fixes group coordinator placement)."},
+	{name: "offsets.topic.replication.factor", typ: TypeShort, dflt: "1", check: atLeast(1), readOnly: true,
+		doc: "Replication factor of __consumer_offsets (Kafka's default is 3; samsa's is 1)."},
+	{name: "offsets.retention.minutes", typ: TypeInt, dflt: "10080", check: atLeast(1), readOnly: true,
+		doc: "Committed offsets of an empty group expire after this long."},
+	{name: "offsets.retention.check.interval.ms", typ: TypeLong, dflt: "600000", check: atLeast(1), readOnly: true,
+		doc: "How often expired offsets are removed."},
+
+	// Transactions.
+	{name: "transaction.state.log.num.partitions", typ: TypeInt, dflt: "50", check: atLeast(1), readOnly: true,
+		doc: "Partitions of __transaction_state (fixes transaction coordinator placement)."},
+	{name: "transaction.state.log.replication.factor", typ: TypeShort, dflt: "1", check: atLeast(1), readOnly: true,
+		doc: "Replication factor of __transaction_state (Kafka's default is 3; samsa's is 1)."},
+	{name: "transaction.state.log.min.isr", typ: TypeInt, dflt: "1", check: atLeast(1), readOnly: true,
+		doc: "min.insync.replicas of __transaction_state."},
+	{name: "transaction.max.timeout.ms", typ: TypeInt, dflt: "900000", check: atLeast(1), readOnly: true,
+		doc: "Largest transaction timeout a producer may ask for."},
+	{name: "transactional.id.expiration.ms", typ: TypeInt, dflt: "604800000", check: atLeast(1), readOnly: true,
+		doc: "Forget an idle transactional id after this long."},
+
+	// Authorization.
+	{name: "authorizer.class.name", typ: TypeString, dflt: "", readOnly: true,
+		doc: "Any non-empty value turns on ACL authorization (the class itself is not loaded)."},
+	{name: "super.users", typ: TypeString, noDefault: true, readOnly: true,
+		doc: "Semicolon-separated principals that bypass ACLs."},
+	{name: "allow.everyone.if.no.acl.found", typ: TypeBoolean, dflt: "false", readOnly: true,
+		doc: "With an authorizer, allow access to resources that have no ACL."},
+
+	// Broker defaults of topic configs (ServerTopicConfigSynonyms).
+	{name: "log.cleanup.policy", typ: TypeList, dflt: "delete", check: listIn("compact", "delete"),
+		doc: "Default cleanup.policy."},
+	{name: "compression.type", typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
+		doc: "Default compression.type."},
+	{name: "compression.gzip.level", typ: TypeInt, dflt: "-1", check: gzipLevel,
+		doc: "Default compression.gzip.level."},
+	{name: "compression.lz4.level", typ: TypeInt, dflt: "9", check: between(1, 17),
+		doc: "Default compression.lz4.level."},
+	{name: "compression.zstd.level", typ: TypeInt, dflt: "3", check: between(-131072, 22),
+		doc: "Default compression.zstd.level."},
+	{name: "log.cleaner.delete.retention.ms", typ: TypeLong, dflt: "86400000", check: atLeast(0),
+		doc: "Default delete.retention.ms."},
+	{name: "log.segment.delete.delay.ms", typ: TypeLong, dflt: "60000", check: atLeast(0),
+		doc: "Default file.delete.delay.ms."},
+	{name: "log.flush.interval.messages", typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
+		doc: "Default flush.messages."},
+	{name: "log.flush.interval.ms", typ: TypeLong, noDefault: true, check: atLeast(0),
+		doc: "Default flush.ms; when unset, log.flush.scheduler.interval.ms."},
+	{name: "log.flush.scheduler.interval.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(0),
+		doc: "How often logs are checked for a flush; also flush.ms's last-resort default."},
+	{name: "log.index.interval.bytes", typ: TypeInt, dflt: "4096", check: atLeast(0),
+		doc: "Default index.interval.bytes."},
+	{name: "log.local.retention.bytes", typ: TypeLong, dflt: "-2", check: atLeast(-2),
+		doc: "Default local.retention.bytes (no tiered storage in samsa)."},
+	{name: "log.local.retention.ms", typ: TypeLong, dflt: "-2", check: atLeast(-2),
+		doc: "Default local.retention.ms (no tiered storage in samsa)."},
+	{name: "log.cleaner.max.compaction.lag.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
+		doc: "Default max.compaction.lag.ms."},
+	{name: "message.max.bytes", typ: TypeInt, dflt: "1048588", check: atLeast(0),
+		doc: "Default max.message.bytes: the largest record batch accepted."},
+	{name: "log.message.timestamp.after.max.ms", typ: TypeLong, dflt: "3600000", check: atLeast(0),
+		doc: "Default message.timestamp.after.max.ms."},
+	{name: "log.message.timestamp.before.max.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(0),
+		doc: "Default message.timestamp.before.max.ms."},
+	{name: "log.message.timestamp.type", typ: TypeString, dflt: "CreateTime", check: stringIn("CreateTime", "LogAppendTime"),
+		doc: "Default message.timestamp.type."},
+	{name: "log.cleaner.min.cleanable.ratio", typ: TypeDouble, dflt: "0.5", check: floatBetween(0, 1),
+		doc: "Default min.cleanable.dirty.ratio."},
+	{name: "log.cleaner.min.compaction.lag.ms", typ: TypeLong, dflt: "0", check: atLeast(0),
+		doc: "Default min.compaction.lag.ms."},
+	{name: "min.insync.replicas", typ: TypeInt, dflt: "1", check: atLeast(1),
+		doc: "Default min.insync.replicas."},
+	{name: "log.preallocate", typ: TypeBoolean, dflt: "false",
+		doc: "Default preallocate."},
+	{name: "log.retention.bytes", typ: TypeLong, dflt: "-1",
+		doc: "Default retention.bytes."},
+	{name: "log.retention.ms", typ: TypeLong, noDefault: true,
+		doc: "Default retention.ms; wins over log.retention.minutes and log.retention.hours."},
+	{name: "log.retention.minutes", typ: TypeInt, noDefault: true,
+		doc: "Default retention.ms in minutes; wins over log.retention.hours."},
+	{name: "log.retention.hours", typ: TypeInt, dflt: "168",
+		doc: "Default retention.ms in hours."},
+	{name: "log.segment.bytes", typ: TypeInt, dflt: "1073741824", check: atLeast(1024 * 1024),
+		doc: "Default segment.bytes."},
+	{name: "log.index.size.max.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(4),
+		doc: "Default segment.index.bytes."},
+	{name: "log.roll.jitter.ms", typ: TypeLong, noDefault: true, check: atLeast(0),
+		doc: "Default segment.jitter.ms; wins over log.roll.jitter.hours."},
+	{name: "log.roll.jitter.hours", typ: TypeInt, dflt: "0", check: atLeast(0),
+		doc: "Default segment.jitter.ms in hours."},
+	{name: "log.roll.ms", typ: TypeLong, noDefault: true, check: atLeast(1),
+		doc: "Default segment.ms; wins over log.roll.hours."},
+	{name: "log.roll.hours", typ: TypeInt, dflt: "168", check: atLeast(1),
+		doc: "Default segment.ms in hours."},
+	{name: "unclean.leader.election.enable", typ: TypeBoolean, dflt: "false",
+		doc: "Default unclean.leader.election.enable."},
+}
+
+// ignoredKeys are Kafka properties that real compose files and
+// server.properties set but that mean nothing to samsa (KRaft/ZooKeeper,
+// thread pools, socket buffers). They are accepted so those files work, and
+// reported by Broker.IgnoredKeys.
+var ignoredKeys = map[string]bool{
+	"process.roles":                                    true,
+	"controller.quorum.voters":                         true,
+	"controller.quorum.bootstrap.servers":              true,
+	"controller.listener.names":                        true, // its listeners are dropped, see listeners.go
+	"zookeeper.connect":                                true,
+	"zookeeper.connection.timeout.ms":                  true,
+	"zookeeper.session.timeout.ms":                     true,
+	"security.inter.broker.protocol":                   true,
+	"num.network.threads":                              true,
+	"num.io.threads":                                   true,
+	"background.threads":                               true,
+	"queued.max.requests":                              true,
+	"socket.send.buffer.bytes":                         true,
+	"socket.receive.buffer.bytes":                      true,
+	"auto.leader.rebalance.enable":                     true,
+	"leader.imbalance.check.interval.seconds":          true,
+	"metric.reporters":                                 true,
+	"kafka.metrics.reporters":                          true,
+	"metadata.log.dir":                                 true,
+	"share.coordinator.state.topic.replication.factor": true,
+	"share.coordinator.state.topic.min.isr":            true,
+	"group.coordinator.rebalance.protocols":            true,
+	"log.message.format.version":                       true,
+	"inter.broker.protocol.version":                    true,
+	"unstable.api.versions.enable":                     true,
+}
+
+// ignoredPrefixes are namespaces accepted wholesale for the same reason
+// (confluent.* from the Confluent images, per-listener and TLS/SASL settings
+// whose listeners are refused anyway, KRaft internals).
+var ignoredPrefixes = []string{
+	"confluent.", "controller.", "metadata.", "zookeeper.", "share.",
+	"listener.name.", "ssl.", "sasl.", "remote.log.", "kraft.",
+}
+
+func isIgnored(name string) bool {
+	if ignoredKeys[name] {
+		return true
+	}
+	for _, p := range ignoredPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	topicDefs  = index(topicTable)
+	brokerDefs = index(brokerTable)
+	// brokerGroups maps a broker property that is one of several synonyms
+	// of a topic config (log.retention.{ms,minutes,hours}, ...) to the whole
+	// group, in precedence order.
+	brokerGroups = groups()
+)
+
+func index(table []*def) map[string]*def {
+	m := make(map[string]*def, len(table))
+	for _, d := range table {
+		if m[d.name] != nil {
+			panic("config: duplicate property " + d.name)
+		}
+		if !d.noDefault {
+			if err := d.validate(d.dflt); err != nil {
+				panic(fmt.Sprintf("config: bad default for %s: %v", d.name, err))
+			}
+		}
+		m[d.name] = d
+	}
+	return m
+}
+
+func groups() map[string][]synonym {
+	g := make(map[string][]synonym)
+	for _, t := range topicTable {
+		for _, s := range t.synonyms {
+			if brokerDefs[s.name] == nil {
+				panic("config: synonym " + s.name + " of " + t.name + " is not a broker property")
+			}
+			if len(t.synonyms) > 1 {
+				g[s.name] = t.synonyms
+			}
+		}
+	}
+	return g
+}
+
+func syn(names ...string) []synonym {
+	out := make([]synonym, len(names))
+	for i, n := range names {
+		out[i] = synonym{n, 1}
+	}
+	return out
+}
+
+// sortedNames returns the listed (non-internal) names of a table, sorted.
+func sortedNames(m map[string]*def) []string {
+	out := make([]string, 0, len(m))
+	for n, d := range m {
+		if !d.internal {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// validate checks that v (already trimmed) parses as d's type and passes its
+// check. The returned error is only the reason; callers wrap it.
+func (d *def) validate(v string) error {
+	switch d.typ {
+	case TypeBoolean:
+		if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
+			return fmt.Errorf("expected a boolean (true or false)")
+		}
+	case TypeShort, TypeInt, TypeLong:
+		bits := map[Type]int{TypeShort: 16, TypeInt: 32, TypeLong: 64}[d.typ]
+		if _, err := strconv.ParseInt(v, 10, bits); err != nil {
+			return fmt.Errorf("not a number of type %s", typeName(d.typ))
+		}
+	case TypeDouble:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) {
+			return fmt.Errorf("not a number of type DOUBLE")
+		}
+	}
+	if d.check != nil {
+		return d.check(v)
+	}
+	return nil
+}
+
+func typeName(t Type) string {
+	switch t {
+	case TypeBoolean:
+		return "BOOLEAN"
+	case TypeString:
+		return "STRING"
+	case TypeInt:
+		return "INT"
+	case TypeShort:
+		return "SHORT"
+	case TypeLong:
+		return "LONG"
+	case TypeDouble:
+		return "DOUBLE"
+	case TypeList:
+		return "LIST"
+	case TypeClass:
+		return "CLASS"
+	case TypePassword:
+		return "PASSWORD"
+	}
+	return "UNKNOWN"
+}
+
+// Validators. Each runs on a value that already parsed as the def's type.
+
+func atLeast(min int64) func(string) error {
+	return func(v string) error {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if n < min {
+			return fmt.Errorf("value must be at least %d", min)
+		}
+		return nil
+	}
+}
+
+func between(min, max int64) func(string) error {
+	return func(v string) error {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if n < min || n > max {
+			return fmt.Errorf("value must be in [%d,...,%d]", min, max)
+		}
+		return nil
+	}
+}
+
+func floatBetween(min, max float64) func(string) error {
+	return func(v string) error {
+		f, _ := strconv.ParseFloat(v, 64)
+		if f < min || f > max {
+			return fmt.Errorf("value must be in [%g,...,%g]", min, max)
+		}
+		return nil
+	}
+}
+
+// stringIn is Kafka's ValidString.in: exact, case-sensitive.
+func stringIn(allowed ...string) func(string) error {
+	return func(v string) error {
+		for _, a := range allowed {
+			if v == a {
+				return nil
+			}
+		}
+		return fmt.Errorf("string must be one of: %s", strings.Join(allowed, ", "))
+	}
+}
+
+// listIn is Kafka's ValidList.in: every element exact and allowed; samsa
+// also refuses an empty list.
+func listIn(allowed ...string) func(string) error {
+	one := stringIn(allowed...)
+	return func(v string) error {
+		items := splitList(v)
+		if len(items) == 0 {
+			return fmt.Errorf("list must not be empty; allowed values: %s", strings.Join(allowed, ", "))
+		}
+		for _, it := range items {
+			if one(it) != nil {
+				return fmt.Errorf("invalid value %q in list; allowed values: %s", it, strings.Join(allowed, ", "))
+			}
+		}
+		return nil
+	}
+}
+
+func gzipLevel(v string) error {
+	n, _ := strconv.ParseInt(v, 10, 64)
+	if n == -1 || (n >= 1 && n <= 9) {
+		return nil
+	}
+	return fmt.Errorf("value must be -1 or in [1,...,9]")
+}
+
+func nonEmpty(v string) error {
+	if v == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	return nil
+}
+
+func noTieredStorage(v string) error {
+	if strings.EqualFold(v, "true") {
+		return fmt.Errorf("tiered storage is not supported by samsa")
+	}
+	return nil
+}
+
+// splitList splits a Kafka LIST value: comma-separated, elements trimmed,
+// empty input is the empty list.
+func splitList(v string) []string {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil
+	}
+	parts := strings.Split(v, ",")
+	out := parts[:0]
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

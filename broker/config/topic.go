@@ -1,0 +1,198 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/samsa-io/samsa/storage"
+)
+
+// Topic is a topic's resolved configuration.
+type Topic struct {
+	CleanupPolicyCompact bool  // cleanup.policy contains "compact"
+	CleanupPolicyDelete  bool  // cleanup.policy contains "delete"
+	MaxMessageBytes      int32 // max.message.bytes
+	LogAppendTime        bool  // message.timestamp.type=LogAppendTime
+	MinInsyncReplicas    int32
+	// CompressionType is compression.type: producer, uncompressed, gzip,
+	// snappy, lz4 or zstd.
+	CompressionType string
+	// TimestampBeforeMaxMs and TimestampAfterMaxMs bound a CreateTime
+	// batch's timestamp against the broker clock
+	// (message.timestamp.{before,after}.max.ms); Kafka 4 rejects batches
+	// more than an hour in the future by default.
+	TimestampBeforeMaxMs   int64
+	TimestampAfterMaxMs    int64
+	UncleanLeaderElection  bool
+	Preallocate            bool
+	SegmentJitterMs        int64   // segment.jitter.ms
+	DeleteRetentionMs      int64   // delete.retention.ms
+	MinCompactionLagMs     int64   // min.compaction.lag.ms
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio
+	Log                    storage.Config
+}
+
+// IsTopicConfig reports whether name is a known topic-level config.
+func IsTopicConfig(name string) bool { return topicDefs[name] != nil }
+
+// ValidateTopicConfigs checks topic-level overrides (CreateTopics,
+// AlterConfigs): every key must be a known topic config and every value
+// valid. Errors are *Error values (joined when several), ordered by key.
+func ValidateTopicConfigs(overrides map[string]string) error {
+	keys := make([]string, 0, len(overrides))
+	for k := range overrides {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []error
+	for _, k := range keys {
+		v := strings.TrimSpace(overrides[k])
+		d := topicDefs[k]
+		if d == nil {
+			errs = append(errs, &Error{Key: k, Value: v, Unknown: true, Reason: "Unknown topic config name: " + k})
+			continue
+		}
+		if err := d.validate(v); err != nil {
+			errs = append(errs, &Error{Key: k, Value: v, Reason: err.Error()})
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// LogConfig.validateValues, for the pair when both are given.
+	if lo, ok := overrides["min.compaction.lag.ms"]; ok {
+		if hi, ok := overrides["max.compaction.lag.ms"]; ok {
+			l, _ := strconv.ParseInt(strings.TrimSpace(lo), 10, 64)
+			h, _ := strconv.ParseInt(strings.TrimSpace(hi), 10, 64)
+			if l > h {
+				return &Error{Key: "min.compaction.lag.ms", Value: strings.TrimSpace(lo),
+					Reason: fmt.Sprintf("conflict topic config setting min.compaction.lag.ms (%d) > max.compaction.lag.ms (%d)", l, h)}
+			}
+		}
+	}
+	return nil
+}
+
+// topicDefault returns topic config d's value when the topic does not
+// override it: the first broker synonym set statically, converted to the
+// topic's unit, else the default.
+func (b *Broker) topicDefault(d *def) string {
+	for _, s := range d.synonyms {
+		v, ok := b.static[s.name]
+		if !ok {
+			continue
+		}
+		if s.factor == 1 && d.name != "retention.ms" {
+			return v
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		n *= s.factor
+		if d.name == "retention.ms" && n < 0 {
+			n = -1 // KafkaConfig.logRetentionTimeMillis: any negative is "forever"
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	return d.dflt
+}
+
+// topicValue returns topic config d's effective value and its source.
+func (b *Broker) topicValue(d *def, overrides map[string]string) (string, Source) {
+	if v, ok := overrides[d.name]; ok {
+		return strings.TrimSpace(v), SourceDynamicTopic
+	}
+	for _, s := range d.synonyms {
+		if _, ok := b.static[s.name]; ok {
+			return b.topicDefault(d), SourceStaticBroker
+		}
+	}
+	return d.dflt, SourceDefault
+}
+
+// ResolveTopic merges a topic's overrides over the broker's defaults.
+// overrides are assumed valid (ValidateTopicConfigs ran when they were set);
+// an invalid one reads as zero.
+func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
+	str := func(name string) string {
+		v, _ := b.topicValue(topicDefs[name], overrides)
+		return v
+	}
+	i64 := func(name string) int64 {
+		n, _ := strconv.ParseInt(str(name), 10, 64)
+		return n
+	}
+	boolean := func(name string) bool { return strings.EqualFold(str(name), "true") }
+
+	t := Topic{
+		MaxMessageBytes:       int32(i64("max.message.bytes")),
+		LogAppendTime:         str("message.timestamp.type") == "LogAppendTime",
+		MinInsyncReplicas:     int32(i64("min.insync.replicas")),
+		CompressionType:       str("compression.type"),
+		TimestampBeforeMaxMs:  i64("message.timestamp.before.max.ms"),
+		TimestampAfterMaxMs:   i64("message.timestamp.after.max.ms"),
+		UncleanLeaderElection: boolean("unclean.leader.election.enable"),
+		Preallocate:           boolean("preallocate"),
+		SegmentJitterMs:       i64("segment.jitter.ms"),
+		DeleteRetentionMs:     i64("delete.retention.ms"),
+		MinCompactionLagMs:    i64("min.compaction.lag.ms"),
+		MaxCompactionLagMs:    i64("max.compaction.lag.ms"),
+	}
+	t.MinCleanableDirtyRatio, _ = strconv.ParseFloat(str("min.cleanable.dirty.ratio"), 64)
+	for _, p := range splitList(str("cleanup.policy")) {
+		switch strings.ToLower(p) {
+		case "compact":
+			t.CleanupPolicyCompact = true
+		case "delete":
+			t.CleanupPolicyDelete = true
+		}
+	}
+
+	segmentBytes := i64("segment.bytes")
+	if v, ok := overrides["internal.segment.bytes"]; ok {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err == nil && n > 0 {
+			segmentBytes = n
+		}
+	}
+	t.Log = storage.Config{
+		SegmentBytes:         segmentBytes,
+		SegmentMs:            msToDuration(i64("segment.ms")),
+		SegmentIndexBytes:    int32(i64("segment.index.bytes")),
+		IndexIntervalBytes:   int32(i64("index.interval.bytes")),
+		RetentionMs:          msToDuration(i64("retention.ms")),
+		RetentionBytes:       i64("retention.bytes"),
+		FlushMessages:        i64("flush.messages"),
+		FlushMs:              msToDuration(i64("flush.ms")),
+		FileDeleteDelay:      msToDuration(i64("file.delete.delay.ms")),
+		ProducerIDExpiration: b.ProducerIDExpiration,
+	}
+	return t
+}
+
+// TopicEntries returns every topic config's effective value and source for
+// DescribeConfigs(TOPIC), sorted by name. Synonyms follow Kafka: the topic
+// override (TOPIC_CONFIG), then each broker synonym in precedence order with
+// its static value (STATIC_BROKER_CONFIG) and its default (DEFAULT_CONFIG),
+// in the broker property's own unit (log.retention.hours=168).
+func (b *Broker) TopicEntries(overrides map[string]string) []Entry {
+	names := sortedNames(topicDefs)
+	out := make([]Entry, 0, len(names))
+	for _, n := range names {
+		d := topicDefs[n]
+		v, src := b.topicValue(d, overrides)
+		e := Entry{Name: n, Value: v, Source: src, Type: d.typ, Doc: d.doc}
+		if src == SourceDynamicTopic {
+			e.Synonyms = append(e.Synonyms, Entry{Name: n, Value: v, Source: SourceDynamicTopic, Type: d.typ})
+		}
+		for _, s := range d.synonyms {
+			e.Synonyms = append(e.Synonyms, b.brokerSynonyms(s.name)...)
+		}
+		if len(d.synonyms) == 0 {
+			e.Synonyms = append(e.Synonyms, Entry{Name: n, Value: d.dflt, Source: SourceDefault, Type: d.typ})
+		}
+		out = append(out, e)
+	}
+	return out
+}

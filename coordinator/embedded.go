@@ -1,0 +1,216 @@
+package coordinator
+
+// The embedded single-node etcd that makes `samsa` work with no setup.
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+const (
+	embeddedName = "samsa"
+	// embeddedStartAttempts bounds the retries when a port chosen as free
+	// was taken by someone else before etcd bound it.
+	embeddedStartAttempts = 5
+	// embeddedReadyTimeout bounds the wait for the single member to elect
+	// itself and serve.
+	embeddedReadyTimeout = 30 * time.Second
+	// Quota: a few GiB; samsa's metadata is tiny next to it, but consumer
+	// offsets and transactions will live here too.
+	embeddedQuotaBytes = 4 << 30
+)
+
+// embeddedEtcd is a running single-member etcd.
+type embeddedEtcd struct {
+	etcd      *embed.Etcd
+	clientURL string
+	peerURL   string
+	ready     time.Duration // StartEtcd to ReadyNotify
+}
+
+// startEmbedded starts a single-member etcd with its data in dir, listening
+// for clients and peers on 127.0.0.1 ports that are free right now. The ports
+// change at every start: a single member never dials its own peer URL, and
+// on a restart etcd takes the member from the WAL and ignores the initial
+// cluster, so the stale peer URL stored in the membership is harmless (see
+// TestEmbeddedRestart). Fresh ports mean two samsa processes on one machine
+// never collide, and no port is left for a stale process to hold.
+func startEmbedded(dir string, log zerolog.Logger) (*embeddedEtcd, error) {
+	var lastErr error
+	for attempt := 0; attempt < embeddedStartAttempts; attempt++ {
+		e, err := startEmbeddedOnce(dir, log)
+		if err == nil {
+			return e, nil
+		}
+		lastErr = err
+		if !isAddrInUse(err) {
+			break
+		}
+		log.Debug().Err(err).Int("attempt", attempt+1).Msg("embedded etcd port taken, retrying with new ports")
+	}
+	return nil, fmt.Errorf("coordinator: start embedded etcd in %s: %w", dir, lastErr)
+}
+
+func startEmbeddedOnce(dir string, log zerolog.Logger) (*embeddedEtcd, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	curl := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))}
+	purl := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))}
+
+	cfg := embed.NewConfig()
+	cfg.Name = embeddedName
+	cfg.Dir = dir
+	cfg.ListenClientUrls = []url.URL{curl}
+	cfg.AdvertiseClientUrls = []url.URL{curl}
+	cfg.ListenPeerUrls = []url.URL{purl}
+	cfg.AdvertisePeerUrls = []url.URL{purl}
+	cfg.InitialCluster = embeddedName + "=" + purl.String()
+	cfg.InitialClusterToken = "samsa"
+	cfg.ClusterState = embed.ClusterStateFlagNew // ignored once the WAL exists
+
+	// A single member has nobody to wait for: short ticks only shorten the
+	// initial self-election (ready in tens of ms instead of ~1 s).
+	cfg.TickMs = 10
+	cfg.ElectionMs = 100
+	cfg.InitialElectionTickAdvance = true
+
+	// Durability stays on (no UnsafeNoFsync). Small snapshot count keeps
+	// the WAL replay on restart short.
+	cfg.SnapshotCount = 10000
+	cfg.SnapshotCatchUpEntries = 1000
+	cfg.QuotaBackendBytes = embeddedQuotaBytes
+	cfg.AutoCompactionMode = embed.CompactorModePeriodic
+	cfg.AutoCompactionRetention = "1h"
+
+	// Nothing that is not needed: no gateway, no pprof, no metrics listener.
+	cfg.EnableGRPCGateway = false
+	cfg.EnablePprof = false
+	cfg.ListenMetricsUrls = nil
+	cfg.Metrics = "basic"
+
+	cfg.Logger = "zap"
+	cfg.LogLevel = "error"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(log.With().Str("component", "etcd").Logger(), zapcore.ErrorLevel))
+
+	start := time.Now()
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd failed: %w", err)
+	case <-time.After(embeddedReadyTimeout):
+		e.Server.Stop()
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd not ready after %s", embeddedReadyTimeout)
+	}
+	return &embeddedEtcd{etcd: e, clientURL: curl.String(), peerURL: purl.String(), ready: time.Since(start)}, nil
+}
+
+// Close stops the server and waits until it has released the data dir.
+func (e *embeddedEtcd) Close() {
+	e.etcd.Close()
+	<-e.etcd.Server.StopNotify()
+}
+
+// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a
+// moment ago. All listeners are held until all ports are known, so the n are
+// distinct.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("coordinator: find a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func isAddrInUse(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return strings.Contains(oe.Err.Error(), "address already in use")
+	}
+	return strings.Contains(err.Error(), "address already in use")
+}
+
+// newZapLogger returns a zap logger (for etcd's server and client) that
+// writes to the zerolog logger, dropping entries below min.
+func newZapLogger(log zerolog.Logger, min zapcore.Level) *zap.Logger {
+	return zap.New(&zerologCore{log: log, min: min})
+}
+
+// zerologCore is a zapcore.Core writing to zerolog.
+type zerologCore struct {
+	log    zerolog.Logger
+	min    zapcore.Level
+	fields []zapcore.Field
+}
+
+func (c *zerologCore) Enabled(l zapcore.Level) bool { return l >= c.min }
+
+func (c *zerologCore) With(fields []zapcore.Field) zapcore.Core {
+	cc := *c
+	cc.fields = append(append([]zapcore.Field(nil), c.fields...), fields...)
+	return &cc
+}
+
+func (c *zerologCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(ent.Level) {
+		return ce.AddCore(ent, c)
+	}
+	return ce
+}
+
+func (c *zerologCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+	var lvl zerolog.Level
+	switch {
+	case ent.Level <= zapcore.DebugLevel:
+		lvl = zerolog.DebugLevel
+	case ent.Level == zapcore.InfoLevel:
+		lvl = zerolog.InfoLevel
+	case ent.Level == zapcore.WarnLevel:
+		lvl = zerolog.WarnLevel
+	default:
+		lvl = zerolog.ErrorLevel
+	}
+	enc := zapcore.NewMapObjectEncoder()
+	for _, f := range c.fields {
+		f.AddTo(enc)
+	}
+	for _, f := range fields {
+		f.AddTo(enc)
+	}
+	ev := c.log.WithLevel(lvl)
+	if ent.LoggerName != "" {
+		ev = ev.Str("logger", ent.LoggerName)
+	}
+	ev.Fields(enc.Fields).Msg(ent.Message)
+	return nil
+}
+
+func (c *zerologCore) Sync() error { return nil }

@@ -1,0 +1,345 @@
+package coordinator
+
+// The broker registry (brokers/<id> under a lease) and the controller
+// election (controller/<lease-hex>, concurrency.Election on the same lease).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// registration is this broker's live registration. Its goroutine keeps the
+// session, campaigns, and re-registers after a lost lease.
+type registration struct {
+	info   BrokerInfo
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the goroutine has exited
+
+	mu      sync.Mutex
+	session *concurrency.Session // guarded by mu; the current lease
+}
+
+func (r *registration) stop() {
+	r.cancel()
+	<-r.done
+}
+
+func (r *registration) currentSession() *concurrency.Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.session
+}
+
+func (r *registration) setSession(sess *concurrency.Session) {
+	r.mu.Lock()
+	r.session = sess
+	r.mu.Unlock()
+}
+
+// brokerIDInUseError is returned (wrapping ErrBrokerIDInUse) when another
+// live broker holds the id.
+type brokerIDInUseError struct {
+	id int32
+	by string
+}
+
+func (e *brokerIDInUseError) Error() string {
+	return fmt.Sprintf("coordinator: broker id %d is already registered by %s", e.id, e.by)
+}
+
+func (e *brokerIDInUseError) Unwrap() error { return ErrBrokerIDInUse }
+
+// RegisterBroker registers this broker under a lease kept alive in the
+// background; the key disappears when the process dies (lease expiry) or on
+// Deregister. It also campaigns for the controller role.
+//
+// If the id is held by a live lease of a registration with the same
+// host:port, it is taken to be this broker's previous incarnation (a restart
+// within the lease TTL): its key is taken over and its lease revoked. A
+// registration with another host:port fails with ErrBrokerIDInUse. When the
+// lease is lost (etcd unreachable for longer than the TTL), the broker
+// re-registers by itself and logs it.
+func (s *Store) RegisterBroker(ctx context.Context, info BrokerInfo) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if info.ID < 0 {
+		return fmt.Errorf("coordinator: invalid broker id %d", info.ID)
+	}
+	rctx, cancel := context.WithCancel(s.ctx)
+	r := &registration{info: info, ctx: rctx, cancel: cancel, done: make(chan struct{})}
+	s.regMu.Lock()
+	if s.reg != nil {
+		s.regMu.Unlock()
+		cancel()
+		return fmt.Errorf("coordinator: broker %d is already registered by this store", s.reg.info.ID)
+	}
+	s.reg = r // reserve; cleared below on failure
+	s.regMu.Unlock()
+
+	sess, err := s.registerOnce(ctx, rctx, info)
+	if err != nil {
+		cancel()
+		s.regMu.Lock()
+		if s.reg == r {
+			s.reg = nil
+		}
+		s.regMu.Unlock()
+		return err
+	}
+	r.setSession(sess)
+	s.wg.Add(1)
+	go s.runRegistration(r)
+	s.log.Info().Int32("broker_id", info.ID).Str("addr", brokerAddr(info)).
+		Str("lease", fmt.Sprintf("%x", int64(sess.Lease()))).Msg("broker registered")
+	return nil
+}
+
+func brokerAddr(b BrokerInfo) string {
+	return net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+}
+
+func (s *Store) sessionTTLSeconds() int64 {
+	return max(1, int64(math.Ceil(s.cfg.SessionTTL.Seconds())))
+}
+
+// registerOnce grants a lease, writes brokers/<id> under it and returns a
+// session keeping the lease alive until sessCtx ends.
+func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo) (*concurrency.Session, error) {
+	ttl := s.sessionTTLSeconds()
+	grant, err := s.client.Grant(ctx, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: grant broker lease: %w", err)
+	}
+	lease := grant.ID
+	revoke := func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, _ = s.client.Revoke(rctx, lease)
+	}
+	val, err := json.Marshal(info)
+	if err != nil {
+		revoke()
+		return nil, fmt.Errorf("coordinator: encode broker info: %w", err)
+	}
+	key := s.Key("brokers", strconv.Itoa(int(info.ID)))
+
+	registered := false
+	for attempt := 0; attempt < 5 && !registered; attempt++ {
+		resp, err := s.client.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, string(val), clientv3.WithLease(lease))).
+			Else(clientv3.OpGet(key)).
+			Commit()
+		if err != nil {
+			revoke()
+			return nil, fmt.Errorf("coordinator: register broker %d: %w", info.ID, err)
+		}
+		if resp.Succeeded {
+			registered = true
+			break
+		}
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 {
+			continue // deleted in between; try again
+		}
+		old := kvs[0]
+		var existing BrokerInfo
+		if err := json.Unmarshal(old.Value, &existing); err != nil || existing.Host != info.Host || existing.Port != info.Port {
+			revoke()
+			return nil, &brokerIDInUseError{id: info.ID, by: brokerAddr(existing)}
+		}
+		// Our previous incarnation: take the key over.
+		resp, err = s.client.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(key), "=", old.ModRevision)).
+			Then(clientv3.OpPut(key, string(val), clientv3.WithLease(lease))).
+			Commit()
+		if err != nil {
+			revoke()
+			return nil, fmt.Errorf("coordinator: register broker %d: %w", info.ID, err)
+		}
+		if !resp.Succeeded {
+			continue
+		}
+		registered = true
+		if oldLease := clientv3.LeaseID(old.Lease); oldLease != clientv3.NoLease && oldLease != lease {
+			// Also drops the old incarnation's election key, so a new
+			// controller is elected now rather than after the TTL.
+			if _, err := s.client.Revoke(ctx, oldLease); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+				s.log.Warn().Err(err).Msg("revoking the previous registration's lease failed")
+			}
+		}
+		s.log.Info().Int32("broker_id", info.ID).Msg("took over the registration of this broker's previous incarnation")
+	}
+	if !registered {
+		revoke()
+		return nil, fmt.Errorf("coordinator: register broker %d: %w", info.ID, ErrConflict)
+	}
+	sess, err := concurrency.NewSession(s.client, concurrency.WithLease(lease),
+		concurrency.WithTTL(int(ttl)), concurrency.WithContext(sessCtx))
+	if err != nil {
+		revoke()
+		return nil, fmt.Errorf("coordinator: keep broker lease alive: %w", err)
+	}
+	return sess, nil
+}
+
+// runRegistration campaigns for the controller while the session lives and
+// re-registers after the lease is lost, until the registration is stopped.
+func (s *Store) runRegistration(r *registration) {
+	defer s.wg.Done()
+	defer close(r.done)
+	log := s.log.With().Int32("broker_id", r.info.ID).Logger()
+	for {
+		sess := r.currentSession()
+		s.campaign(r, sess)
+		if r.ctx.Err() != nil {
+			sess.Orphan() // ends its keepalive goroutine
+			return
+		}
+		log.Warn().Msg("broker lease lost, registering again")
+		backoff := 100 * time.Millisecond
+		for {
+			ns, err := s.registerOnce(r.ctx, r.ctx, r.info)
+			if err == nil {
+				r.setSession(ns)
+				log.Info().Str("lease", fmt.Sprintf("%x", int64(ns.Lease()))).Msg("broker registered again")
+				break
+			}
+			if r.ctx.Err() != nil {
+				return
+			}
+			log.Error().Err(err).Dur("retry_in", backoff).Msg("re-registering broker failed")
+			select {
+			case <-time.After(backoff):
+			case <-r.ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	}
+}
+
+// campaign runs the controller election on sess until the session ends or
+// the registration is stopped, keeping isController current.
+func (s *Store) campaign(r *registration, sess *concurrency.Session) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	stop := context.AfterFunc(sess.Ctx(), cancel)
+	defer stop()
+
+	el := concurrency.NewElection(sess, s.Key("controller"))
+	val := strconv.Itoa(int(r.info.ID))
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		if err := el.Campaign(ctx, val); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn().Err(err).Dur("retry_in", backoff).Msg("controller campaign failed")
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		s.isController.Store(true)
+		s.log.Info().Int32("broker_id", r.info.ID).Msg("elected controller")
+		err := s.waitDeleted(ctx, el.Key(), el.Rev())
+		s.isController.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn().Err(err).Int32("broker_id", r.info.ID).Msg("lost the controller role, campaigning again")
+	}
+}
+
+// waitDeleted returns when key (created at createRev) is gone or ctx ends.
+func (s *Store) waitDeleted(ctx context.Context, key string, createRev int64) error {
+	rev := createRev
+	for ctx.Err() == nil {
+		wch := s.client.Watch(clientv3.WithRequireLeader(ctx), key, clientv3.WithRev(rev+1), clientv3.WithFilterPut())
+		for resp := range wch {
+			if resp.Err() != nil || resp.CompactRevision != 0 {
+				break
+			}
+			for _, ev := range resp.Events {
+				if ev.Type == mvccpb.DELETE {
+					return errors.New("election key deleted")
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The watch broke: check the key directly, then watch again.
+		resp, err := s.client.Get(ctx, key)
+		if err != nil {
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != createRev {
+			return errors.New("election key deleted")
+		}
+		rev = resp.Header.Revision
+	}
+	return ctx.Err()
+}
+
+// Deregister removes the broker key and revokes the lease (clean shutdown).
+// Resigning the controller role is part of it: the election key goes too.
+func (s *Store) Deregister(ctx context.Context) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	s.regMu.Lock()
+	r := s.reg
+	s.reg = nil
+	s.regMu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.stop()
+	s.isController.Store(false)
+	sess := r.currentSession()
+	lease := sess.Lease()
+	bkey := s.Key("brokers", strconv.Itoa(int(r.info.ID)))
+	ekey := fmt.Sprintf("%s/%x", s.Key("controller"), int64(lease))
+	// Delete the broker key only if it is still ours (a newer incarnation
+	// may have taken it over).
+	_, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.LeaseValue(bkey), "=", lease)).
+		Then(clientv3.OpDelete(bkey), clientv3.OpDelete(ekey)).
+		Else(clientv3.OpDelete(ekey)).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("coordinator: deregister broker %d: %w", r.info.ID, err)
+	}
+	if _, err := s.client.Revoke(ctx, lease); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		return fmt.Errorf("coordinator: revoke broker lease: %w", err)
+	}
+	s.log.Info().Int32("broker_id", r.info.ID).Msg("broker deregistered")
+	return nil
+}
+
+// IsController reports whether this broker currently holds the controller
+// election.
+func (s *Store) IsController() bool { return s.isController.Load() }

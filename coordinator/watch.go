@@ -1,0 +1,389 @@
+package coordinator
+
+// Snapshot building: one watch on the cluster's key prefix feeds a metaState
+// (the decoded keys, owned by the watch goroutine) which produces a new
+// immutable Snapshot per watch response, copying only what changed.
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// metadataDirs are the subtrees the Snapshot is built from; relist reads
+// exactly these, the watch filters on them.
+var metadataDirs = []string{"brokers/", "controller/", "topics/", "partitions/"}
+
+// metaState is the decoded metadata keys plus the last Snapshot built from
+// them. Owned by one goroutine (Open, then the watch loop).
+type metaState struct {
+	root        string
+	clusterID   string
+	brokers     map[int32]BrokerInfo
+	controllers map[string]controllerCandidate // by key
+	topics      map[string]TopicInfo           // by name
+	topicByID   map[TopicID]string             // topic id -> name
+	parts       map[TopicID]map[int32]PartitionState
+	snap        *Snapshot
+}
+
+type controllerCandidate struct {
+	createRev int64
+	id        int32
+}
+
+// dirtySet records what a batch of events touched.
+type dirtySet struct {
+	brokers    bool
+	controller bool
+	topics     map[string]struct{}            // topic key changed: rebuild the topic
+	parts      map[TopicID]map[int32]struct{} // only these partitions changed
+}
+
+func (d *dirtySet) any() bool {
+	return d.brokers || d.controller || len(d.topics) > 0 || len(d.parts) > 0
+}
+
+func newMetaState(root, clusterID string) *metaState {
+	return &metaState{
+		root:        root,
+		clusterID:   clusterID,
+		brokers:     map[int32]BrokerInfo{},
+		controllers: map[string]controllerCandidate{},
+		topics:      map[string]TopicInfo{},
+		topicByID:   map[TopicID]string{},
+		parts:       map[TopicID]map[int32]PartitionState{},
+		snap: &Snapshot{
+			ClusterID:    clusterID,
+			ControllerID: -1,
+			Brokers:      map[int32]BrokerInfo{},
+			Topics:       map[string]*TopicMeta{},
+			TopicsByID:   map[TopicID]*TopicMeta{},
+		},
+	}
+}
+
+// apply decodes one key change into the state and marks it dirty. A value
+// that does not decode is logged by the caller and treated as absent, so a
+// hand-edited key cannot stop the watch.
+func (m *metaState) apply(d *dirtySet, key string, value []byte, createRev int64, deleted bool) error {
+	rel, ok := strings.CutPrefix(key, m.root)
+	if !ok {
+		return nil
+	}
+	dir, rest, _ := strings.Cut(rel, "/")
+	switch dir {
+	case "brokers":
+		id, err := strconv.ParseInt(rest, 10, 32)
+		if err != nil {
+			return fmt.Errorf("broker key %q: %w", key, err)
+		}
+		d.brokers = true
+		if deleted {
+			delete(m.brokers, int32(id))
+			return nil
+		}
+		var b BrokerInfo
+		if err := json.Unmarshal(value, &b); err != nil {
+			delete(m.brokers, int32(id))
+			return fmt.Errorf("broker key %q: %w", key, err)
+		}
+		b.ID = int32(id) // the key is authoritative
+		m.brokers[int32(id)] = b
+
+	case "controller":
+		d.controller = true
+		if deleted {
+			delete(m.controllers, key)
+			return nil
+		}
+		id, err := strconv.ParseInt(string(value), 10, 32)
+		if err != nil {
+			delete(m.controllers, key)
+			return fmt.Errorf("controller key %q: %w", key, err)
+		}
+		m.controllers[key] = controllerCandidate{createRev: createRev, id: int32(id)}
+
+	case "topics":
+		name := rest
+		if name == "" {
+			return nil
+		}
+		d.topics[name] = struct{}{}
+		if old, ok := m.topics[name]; ok {
+			delete(m.topicByID, old.ID)
+			delete(m.topics, name)
+		}
+		if deleted {
+			return nil
+		}
+		var t TopicInfo
+		if err := json.Unmarshal(value, &t); err != nil {
+			return fmt.Errorf("topic key %q: %w", key, err)
+		}
+		t.Name = name
+		m.topics[name] = t
+		m.topicByID[t.ID] = name
+
+	case "partitions":
+		idStr, nStr, ok := strings.Cut(rest, "/")
+		if !ok {
+			return nil
+		}
+		var id TopicID
+		if err := id.UnmarshalText([]byte(idStr)); err != nil {
+			return fmt.Errorf("partition key %q: %w", key, err)
+		}
+		n, err := strconv.ParseInt(nStr, 10, 32)
+		if err != nil || n < 0 {
+			return fmt.Errorf("partition key %q: bad partition number", key)
+		}
+		p := int32(n)
+		dp := d.parts[id]
+		if dp == nil {
+			dp = map[int32]struct{}{}
+			d.parts[id] = dp
+		}
+		dp[p] = struct{}{}
+		ps := m.parts[id]
+		if deleted {
+			delete(ps, p)
+			if len(ps) == 0 {
+				delete(m.parts, id)
+			}
+			return nil
+		}
+		var st PartitionState
+		if err := json.Unmarshal(value, &st); err != nil {
+			delete(ps, p)
+			return fmt.Errorf("partition key %q: %w", key, err)
+		}
+		if ps == nil {
+			ps = map[int32]PartitionState{}
+			m.parts[id] = ps
+		}
+		ps[p] = st
+	}
+	return nil
+}
+
+// build returns the Snapshot at rev: the previous one with the dirty parts
+// replaced. Unchanged maps, topics and partition slices are shared.
+func (m *metaState) build(rev int64, d *dirtySet) *Snapshot {
+	old := m.snap
+	ns := *old
+	ns.Revision = rev
+	if d.brokers {
+		ns.Brokers = maps.Clone(m.brokers)
+		ns.BrokerIDs = slices.Sorted(maps.Keys(m.brokers))
+	}
+	if d.controller {
+		ns.ControllerID = m.controllerID()
+	}
+	if len(d.topics) > 0 || len(d.parts) > 0 {
+		ns.Topics = maps.Clone(old.Topics)
+		ns.TopicsByID = maps.Clone(old.TopicsByID)
+		namesChanged := false
+		for name := range d.topics {
+			if prev := ns.Topics[name]; prev != nil {
+				delete(ns.Topics, name)
+				if ns.TopicsByID[prev.Info.ID] == prev {
+					delete(ns.TopicsByID, prev.Info.ID)
+				}
+			}
+			info, ok := m.topics[name]
+			if ok {
+				tm := m.topicMeta(info)
+				ns.Topics[name] = tm
+				ns.TopicsByID[info.ID] = tm
+			}
+			if (old.Topics[name] != nil) != ok {
+				namesChanged = true
+			}
+		}
+		for id, ps := range d.parts {
+			name, ok := m.topicByID[id]
+			if !ok {
+				continue // no topic (yet, or any more): nothing to show
+			}
+			if _, rebuilt := d.topics[name]; rebuilt {
+				continue
+			}
+			prev := ns.Topics[name]
+			if prev == nil {
+				continue
+			}
+			tm := &TopicMeta{Info: prev.Info, Partitions: slices.Clone(prev.Partitions)}
+			for p := range ps {
+				if int(p) < len(tm.Partitions) {
+					tm.Partitions[p] = m.partition(prev.Info, p)
+				}
+			}
+			ns.Topics[name] = tm
+			ns.TopicsByID[id] = tm
+		}
+		if namesChanged {
+			ns.TopicNames = slices.Sorted(maps.Keys(ns.Topics))
+		}
+	}
+	m.snap = &ns
+	return &ns
+}
+
+func (m *metaState) topicMeta(info TopicInfo) *TopicMeta {
+	tm := &TopicMeta{Info: info, Partitions: make([]PartitionState, len(info.Replicas))}
+	for p := range tm.Partitions {
+		tm.Partitions[p] = m.partition(info, int32(p))
+	}
+	return tm
+}
+
+// partition returns the stored state, or the placeholder for a partition
+// whose state key is missing (see doc.go).
+func (m *metaState) partition(info TopicInfo, p int32) PartitionState {
+	if st, ok := m.parts[info.ID][p]; ok {
+		return st
+	}
+	return PartitionState{Leader: -1, LeaderEpoch: -1, PartitionEpoch: -1, Replicas: info.Replicas[p]}
+}
+
+// controllerID is the value of the candidate key with the lowest create
+// revision: the election's leader.
+func (m *metaState) controllerID() int32 {
+	if len(m.controllers) == 0 {
+		return -1
+	}
+	best := slices.MinFunc(slices.Collect(maps.Values(m.controllers)), func(a, b controllerCandidate) int {
+		return cmp.Compare(a.createRev, b.createRev)
+	})
+	return best.id
+}
+
+func newDirtySet() *dirtySet {
+	return &dirtySet{topics: map[string]struct{}{}, parts: map[TopicID]map[int32]struct{}{}}
+}
+
+// relist reads all metadata keys at one revision (one Txn of ranged Gets),
+// installs a Snapshot built from scratch and returns the revision.
+func (s *Store) relist(ctx context.Context) (int64, error) {
+	ops := make([]clientv3.Op, len(metadataDirs))
+	for i, dir := range metadataDirs {
+		ops[i] = clientv3.OpGet(s.root+dir, clientv3.WithPrefix())
+	}
+	resp, err := s.client.Txn(ctx).Then(ops...).Commit()
+	if err != nil {
+		return 0, fmt.Errorf("coordinator: load metadata: %w", err)
+	}
+	m := newMetaState(s.root, s.clusterID)
+	d := newDirtySet()
+	for _, r := range resp.Responses {
+		for _, kv := range r.GetResponseRange().Kvs {
+			if err := m.apply(d, string(kv.Key), kv.Value, kv.CreateRevision, false); err != nil {
+				s.log.Warn().Err(err).Msg("ignoring undecodable metadata key")
+			}
+		}
+	}
+	rev := resp.Header.Revision
+	d.brokers, d.controller = true, true
+	// Every topic is new to the empty base snapshot; force the name list.
+	snap := m.build(rev, d)
+	if snap.TopicNames == nil {
+		snap.TopicNames = slices.Sorted(maps.Keys(snap.Topics))
+	}
+	s.meta = m
+	s.install(snap, true)
+	return rev, nil
+}
+
+// watchCtx is the context of the metadata watch. Progress requests must
+// use a context with the same metadata to reach the same gRPC stream.
+func (s *Store) watchCtx() context.Context { return clientv3.WithRequireLeader(s.ctx) }
+
+// requestProgress asks etcd to tell the watch the current revision, so that
+// WaitForRevision returns for revisions that touched no watched key.
+func (s *Store) requestProgress() {
+	if err := s.client.RequestProgress(s.watchCtx()); err != nil && s.ctx.Err() == nil {
+		s.log.Debug().Err(err).Msg("watch progress request failed")
+	}
+}
+
+// watchLoop keeps the Snapshot current from rev+1 on. On compaction, a lost
+// leader or any watch error it re-reads everything and watches again.
+func (s *Store) watchLoop(rev int64) {
+	defer s.wg.Done()
+	backoff := 50 * time.Millisecond
+	for {
+		err := s.watchFrom(rev)
+		if s.ctx.Err() != nil {
+			return
+		}
+		s.log.Warn().Err(err).Int64("revision", rev).Msg("metadata watch ended, re-reading metadata")
+		for {
+			var lerr error
+			rev, lerr = s.relist(s.ctx)
+			if lerr == nil {
+				backoff = 50 * time.Millisecond
+				break
+			}
+			if s.ctx.Err() != nil {
+				return
+			}
+			s.log.Warn().Err(lerr).Dur("retry_in", backoff).Msg("re-reading metadata failed")
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, 2*time.Second)
+		}
+	}
+}
+
+// watchFrom applies watch responses until the watch fails.
+func (s *Store) watchFrom(rev int64) error {
+	ctx, cancel := context.WithCancel(s.watchCtx())
+	defer cancel()
+	wch := s.client.Watch(ctx, s.root, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
+	for resp := range wch {
+		if resp.CompactRevision != 0 {
+			return fmt.Errorf("watch compacted at revision %d", resp.CompactRevision)
+		}
+		if err := resp.Err(); err != nil {
+			return err
+		}
+		if resp.Canceled {
+			return fmt.Errorf("watch cancelled: %s", resp.CancelReason)
+		}
+		s.applyWatchResponse(resp)
+	}
+	return fmt.Errorf("watch channel closed")
+}
+
+func (s *Store) applyWatchResponse(resp clientv3.WatchResponse) {
+	m := s.meta
+	d := newDirtySet()
+	rev := resp.Header.Revision
+	for _, ev := range resp.Events {
+		kv := ev.Kv
+		if kv.ModRevision > rev {
+			rev = kv.ModRevision
+		}
+		if err := m.apply(d, string(kv.Key), kv.Value, kv.CreateRevision, ev.Type == mvccpb.DELETE); err != nil {
+			s.log.Warn().Err(err).Msg("ignoring undecodable metadata key")
+		}
+	}
+	if rev <= m.snap.Revision && !d.any() {
+		return
+	}
+	rev = max(rev, m.snap.Revision)
+	s.install(m.build(rev, d), d.any())
+}

@@ -1,0 +1,202 @@
+package storage
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+const leaderEpochFile = "leader-epoch-checkpoint"
+
+type epochEntry struct {
+	epoch int32
+	start int64
+}
+
+// leaderEpochCache is Kafka's LeaderEpochFileCache: the start offset of every
+// leader epoch, checkpointed to leader-epoch-checkpoint in Kafka's text
+// format on every change.
+type leaderEpochCache struct {
+	fs  FS
+	dir string
+
+	mu      sync.RWMutex // guards entries; writers also hold Log.mu
+	entries []epochEntry
+}
+
+func loadLeaderEpochCache(fsys FS, dir string) (*leaderEpochCache, error) {
+	c := &leaderEpochCache{fs: fsys, dir: dir}
+	b, err := readFile(fsys, filepath.Join(dir, leaderEpochFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	entries, err := parseEpochCheckpoint(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", leaderEpochFile, err)
+	}
+	c.entries = entries
+	return c, nil
+}
+
+// parseEpochCheckpoint reads Kafka's CheckpointFile format: version "0",
+// the entry count, then "epoch startOffset" lines.
+func parseEpochCheckpoint(b []byte) ([]epochEntry, error) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	line := func() (string, bool) {
+		if !sc.Scan() {
+			return "", false
+		}
+		return strings.TrimSpace(sc.Text()), true
+	}
+	v, ok := line()
+	if !ok || v != "0" {
+		return nil, fmt.Errorf("unsupported version %q", v)
+	}
+	cs, ok := line()
+	n, err := strconv.Atoi(cs)
+	if !ok || err != nil || n < 0 {
+		return nil, fmt.Errorf("bad count %q", cs)
+	}
+	out := make([]epochEntry, 0, n)
+	for i := 0; i < n; i++ {
+		l, ok := line()
+		f := strings.Fields(l)
+		if !ok || len(f) != 2 {
+			return nil, fmt.Errorf("bad entry %q", l)
+		}
+		e, err1 := strconv.ParseInt(f[0], 10, 32)
+		o, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("bad entry %q", l)
+		}
+		out = append(out, epochEntry{epoch: int32(e), start: o})
+	}
+	return out, nil
+}
+
+func (c *leaderEpochCache) encode() []byte {
+	b := make([]byte, 0, 8+len(c.entries)*16)
+	b = append(b, "0\n"...)
+	b = strconv.AppendInt(b, int64(len(c.entries)), 10)
+	b = append(b, '\n')
+	for _, e := range c.entries {
+		b = strconv.AppendInt(b, int64(e.epoch), 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, e.start, 10)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// persistLocked writes the checkpoint; c.mu must be held.
+func (c *leaderEpochCache) persistLocked() error {
+	return writeFileAtomic(c.fs, filepath.Join(c.dir, leaderEpochFile), c.encode())
+}
+
+func (c *leaderEpochCache) latest() (epochEntry, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if len(c.entries) == 0 {
+		return epochEntry{}, false
+	}
+	return c.entries[len(c.entries)-1], true
+}
+
+func (c *leaderEpochCache) latestEpoch() int32 {
+	if e, ok := c.latest(); ok {
+		return e.epoch
+	}
+	return -1
+}
+
+// assign records that epoch starts at offset when epoch is newer than the
+// latest one, dropping entries it supersedes (Kafka's assign).
+func (c *leaderEpochCache) assign(epoch int32, offset int64) error {
+	if epoch < 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.entries); n > 0 && c.entries[n-1].epoch >= epoch {
+		return nil
+	}
+	kept := c.entries[:0]
+	for _, e := range c.entries {
+		if e.epoch < epoch && e.start < offset {
+			kept = append(kept, e)
+		}
+	}
+	c.entries = append(kept, epochEntry{epoch: epoch, start: offset})
+	return c.persistLocked()
+}
+
+// truncateFromEnd removes the epochs that start at or after endOffset.
+func (c *leaderEpochCache) truncateFromEnd(endOffset int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.entries)
+	for n > 0 && c.entries[n-1].start >= endOffset {
+		n--
+	}
+	if n == len(c.entries) {
+		return nil
+	}
+	c.entries = c.entries[:n]
+	return c.persistLocked()
+}
+
+// truncateFromStart drops epochs that end before startOffset and moves the
+// start of the epoch holding startOffset up to it.
+func (c *leaderEpochCache) truncateFromStart(startOffset int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := 0
+	for i < len(c.entries) && c.entries[i].start <= startOffset {
+		i++
+	}
+	if i == 0 || (i == 1 && c.entries[0].start == startOffset) {
+		return nil
+	}
+	keep := c.entries[i-1]
+	keep.start = startOffset
+	rest := append([]epochEntry{keep}, c.entries[i:]...)
+	c.entries = rest
+	return c.persistLocked()
+}
+
+// endOffsetFor answers OffsetForLeaderEpoch (see Log.EndOffsetForEpoch).
+func (c *leaderEpochCache) endOffsetFor(epoch int32, leo int64) (int64, int32) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n := len(c.entries)
+	if epoch < 0 || n == 0 || epoch < c.entries[0].epoch {
+		return -1, -1
+	}
+	if epoch >= c.entries[n-1].epoch {
+		if epoch == c.entries[n-1].epoch {
+			return leo, epoch
+		}
+		return -1, -1
+	}
+	// floor: largest epoch <= requested; its end is the next entry's start.
+	i := n - 1
+	for c.entries[i].epoch > epoch {
+		i--
+	}
+	return c.entries[i+1].start, c.entries[i].epoch
+}
+
+func (c *leaderEpochCache) snapshot() []epochEntry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return append([]epochEntry(nil), c.entries...)
+}

@@ -1,0 +1,284 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// producerBatchesKept is how many recent batches per producer are kept for
+// duplicate detection (Kafka's NUM_BATCHES_TO_RETAIN).
+const producerBatchesKept = 5
+
+// batchMeta is what a retried duplicate needs to be answered.
+type batchMeta struct {
+	firstSeq, lastSeq       int32
+	firstOffset, lastOffset int64
+	timestamp               int64 // batch maxTimestamp
+	appendTime              int64 // LogAppendTime stamped, or -1
+}
+
+// producerEntry is Kafka's ProducerStateEntry for idempotent producers.
+type producerEntry struct {
+	epoch      int16
+	batches    [producerBatchesKept]batchMeta // ring, oldest first from head
+	head, n    int
+	lastUpdate int64 // ms, wall clock of the last append (expiration)
+}
+
+func (e *producerEntry) batch(i int) *batchMeta {
+	return &e.batches[(e.head+i)%producerBatchesKept]
+}
+
+func (e *producerEntry) last() *batchMeta { return e.batch(e.n - 1) }
+
+func (e *producerEntry) push(m batchMeta) {
+	if e.n < producerBatchesKept {
+		e.batches[(e.head+e.n)%producerBatchesKept] = m
+		e.n++
+		return
+	}
+	e.batches[e.head] = m
+	e.head = (e.head + 1) % producerBatchesKept
+}
+
+// producerState is Kafka's ProducerStateManager, restricted to idempotent
+// (non-transactional) semantics. Guarded by Log.mu.
+type producerState struct {
+	producers map[int64]*producerEntry
+}
+
+func newProducerState() *producerState {
+	return &producerState{producers: make(map[int64]*producerEntry)}
+}
+
+func inSequence(last, next int32) bool {
+	return next == last+1 || (last == math.MaxInt32 && next == 0)
+}
+
+// check validates h against the producer's state. It returns the original
+// batch for a duplicate (with ErrDuplicateSequence).
+func (p *producerState) check(h *batchInfo) (batchMeta, error) {
+	if h.producerID < 0 || h.baseSequence < 0 || h.isControl() {
+		return batchMeta{}, nil
+	}
+	e := p.producers[h.producerID]
+	if e == nil {
+		// Unknown producer: its state may have expired or been deleted with
+		// old segments; Kafka (>= 2.5) accepts any sequence.
+		return batchMeta{}, nil
+	}
+	switch {
+	case h.producerEpoch < e.epoch:
+		return batchMeta{}, ErrInvalidEpoch
+	case h.producerEpoch > e.epoch:
+		if h.baseSequence != 0 {
+			return batchMeta{}, ErrOutOfOrderSeq
+		}
+		return batchMeta{}, nil
+	}
+	last := h.lastSequence()
+	for i := 0; i < e.n; i++ {
+		if b := e.batch(i); b.firstSeq == h.baseSequence && b.lastSeq == last {
+			return *b, ErrDuplicateSequence
+		}
+	}
+	if e.n > 0 && !inSequence(e.last().lastSeq, h.baseSequence) {
+		return batchMeta{}, ErrOutOfOrderSeq
+	}
+	return batchMeta{}, nil
+}
+
+// update records an appended batch (also used to replay the log).
+func (p *producerState) update(h *batchInfo, appendTime, nowMs int64) {
+	if h.producerID < 0 || h.baseSequence < 0 || h.isControl() {
+		return
+	}
+	e := p.producers[h.producerID]
+	if e == nil {
+		e = &producerEntry{epoch: h.producerEpoch}
+		p.producers[h.producerID] = e
+	}
+	if h.producerEpoch != e.epoch {
+		*e = producerEntry{epoch: h.producerEpoch}
+	}
+	e.push(batchMeta{
+		firstSeq: h.baseSequence, lastSeq: h.lastSequence(),
+		firstOffset: h.baseOffset, lastOffset: h.lastOffset(),
+		timestamp: h.maxTimestamp, appendTime: appendTime,
+	})
+	e.lastUpdate = nowMs
+}
+
+// expire drops producers idle for longer than expirationMs.
+func (p *producerState) expire(nowMs, expirationMs int64) {
+	for id, e := range p.producers {
+		if nowMs-e.lastUpdate >= expirationMs {
+			delete(p.producers, id)
+		}
+	}
+}
+
+// entry is the exported view of one producer.
+func (p *producerState) entry(id int64) (ProducerEntry, bool) {
+	e := p.producers[id]
+	if e == nil || e.n == 0 {
+		return ProducerEntry{}, false
+	}
+	l := e.last()
+	return ProducerEntry{ProducerID: id, ProducerEpoch: e.epoch, LastSequence: l.lastSeq,
+		LastOffset: l.lastOffset, LastTimestamp: l.timestamp}, true
+}
+
+// Snapshot file ("%020d.snapshot", named by the offset it is valid at):
+//
+//	version  int16  (100; Kafka's own snapshots are version 1)
+//	crc      uint32 CRC-32C of everything after this field
+//	count    int32
+//	count x { producerId int64, epoch int16, lastUpdate int64, nbatches int8,
+//	          nbatches x { firstSeq int32, lastSeq int32, firstOffset int64,
+//	                       lastOffset int64, timestamp int64, appendTime int64 } }
+const (
+	snapshotVersion   = 100
+	snapshotBatchSize = 4 + 4 + 8 + 8 + 8 + 8
+)
+
+var errCorruptSnapshot = errors.New("corrupt producer snapshot")
+
+func (p *producerState) encode() []byte {
+	ids := make([]int64, 0, len(p.producers))
+	for id := range p.producers {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	b := make([]byte, 10, 10+len(ids)*(19+producerBatchesKept*snapshotBatchSize))
+	binary.BigEndian.PutUint16(b, snapshotVersion)
+	binary.BigEndian.PutUint32(b[6:], uint32(len(ids)))
+	for _, id := range ids {
+		e := p.producers[id]
+		b = binary.BigEndian.AppendUint64(b, uint64(id))
+		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.lastUpdate))
+		b = append(b, byte(e.n))
+		for i := 0; i < e.n; i++ {
+			m := e.batch(i)
+			b = binary.BigEndian.AppendUint32(b, uint32(m.firstSeq))
+			b = binary.BigEndian.AppendUint32(b, uint32(m.lastSeq))
+			b = binary.BigEndian.AppendUint64(b, uint64(m.firstOffset))
+			b = binary.BigEndian.AppendUint64(b, uint64(m.lastOffset))
+			b = binary.BigEndian.AppendUint64(b, uint64(m.timestamp))
+			b = binary.BigEndian.AppendUint64(b, uint64(m.appendTime))
+		}
+	}
+	binary.BigEndian.PutUint32(b[2:], crc32.Checksum(b[6:], castagnoli))
+	return b
+}
+
+func decodeProducerSnapshot(b []byte) (*producerState, error) {
+	if len(b) < 10 || binary.BigEndian.Uint16(b) != snapshotVersion ||
+		crc32.Checksum(b[6:], castagnoli) != binary.BigEndian.Uint32(b[2:]) {
+		return nil, errCorruptSnapshot
+	}
+	n := int(int32(binary.BigEndian.Uint32(b[6:])))
+	b = b[10:]
+	p := newProducerState()
+	for i := 0; i < n; i++ {
+		if len(b) < 19 {
+			return nil, errCorruptSnapshot
+		}
+		id := int64(binary.BigEndian.Uint64(b))
+		e := &producerEntry{
+			epoch:      int16(binary.BigEndian.Uint16(b[8:])),
+			lastUpdate: int64(binary.BigEndian.Uint64(b[10:])),
+		}
+		nb := int(b[18])
+		b = b[19:]
+		if nb > producerBatchesKept || len(b) < nb*snapshotBatchSize {
+			return nil, errCorruptSnapshot
+		}
+		for j := 0; j < nb; j++ {
+			e.push(batchMeta{
+				firstSeq:    int32(binary.BigEndian.Uint32(b)),
+				lastSeq:     int32(binary.BigEndian.Uint32(b[4:])),
+				firstOffset: int64(binary.BigEndian.Uint64(b[8:])),
+				lastOffset:  int64(binary.BigEndian.Uint64(b[16:])),
+				timestamp:   int64(binary.BigEndian.Uint64(b[24:])),
+				appendTime:  int64(binary.BigEndian.Uint64(b[32:])),
+			})
+			b = b[snapshotBatchSize:]
+		}
+		p.producers[id] = e
+	}
+	if len(b) != 0 {
+		return nil, errCorruptSnapshot
+	}
+	return p, nil
+}
+
+// snapshotOffsets lists the producer snapshots in dir, ascending.
+func snapshotOffsets(fsys FS, dir string) ([]int64, error) {
+	ents, err := fsys.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []int64
+	for _, e := range ents {
+		if off, ok := parseOffsetFileName(e.Name(), snapshotSuffix); ok {
+			out = append(out, off)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+func writeProducerSnapshot(fsys FS, dir string, offset int64, data []byte) error {
+	return writeFileAtomic(fsys, offsetFileName(dir, offset, snapshotSuffix), data)
+}
+
+// loadLatestSnapshot loads the newest valid snapshot at or below maxOffset,
+// deleting snapshots above it (they describe truncated data) and corrupt ones.
+func loadLatestSnapshot(fsys FS, dir string, maxOffset int64) (*producerState, int64, error) {
+	offs, err := snapshotOffsets(fsys, dir)
+	if err != nil {
+		return nil, -1, err
+	}
+	for i := len(offs) - 1; i >= 0; i-- {
+		name := offsetFileName(dir, offs[i], snapshotSuffix)
+		if offs[i] > maxOffset {
+			_ = fsys.Remove(name)
+			continue
+		}
+		b, err := readFile(fsys, name)
+		if err == nil {
+			if p, derr := decodeProducerSnapshot(b); derr == nil {
+				return p, offs[i], nil
+			}
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, -1, err
+		}
+		_ = fsys.Remove(name)
+	}
+	return newProducerState(), -1, nil
+}
+
+// pruneSnapshots keeps the newest keep snapshots and those not below
+// minOffset's segment; older ones are removed.
+func pruneSnapshots(fsys FS, dir string, minOffset int64, keep int) {
+	offs, err := snapshotOffsets(fsys, dir)
+	if err != nil {
+		return
+	}
+	for i, off := range offs {
+		if i < len(offs)-keep || off < minOffset {
+			if i == len(offs)-1 {
+				break // never remove the newest
+			}
+			_ = fsys.Remove(filepath.Join(dir, filepath.Base(offsetFileName(dir, off, snapshotSuffix))))
+		}
+	}
+}

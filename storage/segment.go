@@ -1,0 +1,454 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+// File suffixes of a segment, as Kafka names them.
+const (
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+	snapshotSuffix  = ".snapshot"
+	deletedSuffix   = ".deleted"
+	cleanedSuffix   = ".cleaned"
+	swapSuffix      = ".swap"
+	tmpSuffix       = ".tmp"
+)
+
+// offsetFileName is Kafka's "%020d" + suffix.
+func offsetFileName(dir string, offset int64, suffix string) string {
+	var b [20]byte
+	s := strconv.AppendInt(b[:0], offset, 10)
+	name := make([]byte, 0, 20+len(suffix))
+	for i := len(s); i < 20; i++ {
+		name = append(name, '0')
+	}
+	name = append(name, s...)
+	name = append(name, suffix...)
+	return filepath.Join(dir, string(name))
+}
+
+// parseOffsetFileName returns the base offset of a "%020d.suffix" name.
+func parseOffsetFileName(name, suffix string) (int64, bool) {
+	if len(name) != 20+len(suffix) || name[20:] != suffix {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(name[:20], 10, 64)
+	if err != nil || v < 0 {
+		return 0, false
+	}
+	return v, true
+}
+
+// segment is Kafka's LogSegment: a .log file of batches plus its offset and
+// time indexes.
+type segment struct {
+	base int64
+	dir  string
+	log  File
+	oi   offsetIndex
+	ti   timeIndex
+
+	// size is the published byte size of the log file: readers never look
+	// past it. Stored after the bytes are written.
+	size atomic.Int64
+
+	// Guarded by Log.mu.
+	next            int64 // offset after the last batch (base when empty)
+	bytesSinceIndex int64
+	maxTs           int64 // largest batch maxTimestamp, -1 when none
+	maxTsOffset     int64 // last offset of the batch holding maxTs
+	rollTime        int64 // ms: first append (or first batch's timestamp on load); -1 when empty
+}
+
+func (s *segment) paths() [3]string {
+	return [3]string{
+		offsetFileName(s.dir, s.base, logSuffix),
+		offsetFileName(s.dir, s.base, indexSuffix),
+		offsetFileName(s.dir, s.base, timeIndexSuffix),
+	}
+}
+
+func (s *segment) files() [3]File { return [3]File{s.log, s.oi.f, s.ti.f} }
+
+// openSegment opens (create: creates, truncating leftovers) the three files.
+func openSegment(fsys FS, dir string, base int64, cfg *Config, create bool) (*segment, error) {
+	s := &segment{base: base, dir: dir, next: base, maxTs: -1, maxTsOffset: base, rollTime: -1}
+	flag := os.O_RDWR | os.O_CREATE
+	if create {
+		flag |= os.O_TRUNC
+	}
+	p := s.paths()
+	var err error
+	if s.log, err = fsys.OpenFile(p[0], flag, 0o644); err != nil {
+		return nil, err
+	}
+	if s.oi.f, err = fsys.OpenFile(p[1], flag, 0o644); err != nil {
+		s.log.Close()
+		return nil, err
+	}
+	if s.ti.f, err = fsys.OpenFile(p[2], flag, 0o644); err != nil {
+		s.log.Close()
+		s.oi.f.Close()
+		return nil, err
+	}
+	s.oi.base, s.ti.base = base, base
+	s.setIndexLimits(cfg)
+	if !create {
+		st, err := s.log.Stat()
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.size.Store(st.Size())
+	}
+	return s, nil
+}
+
+func (s *segment) setIndexLimits(cfg *Config) {
+	s.oi.maxEntries = int(cfg.SegmentIndexBytes) / offsetEntrySize
+	s.ti.maxEntries = int(cfg.SegmentIndexBytes) / timeEntrySize
+}
+
+func (s *segment) close() error {
+	var first error
+	for _, f := range s.files() {
+		if f != nil {
+			if err := f.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+func (s *segment) sync() error {
+	for _, f := range s.files() {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renameDeleted renames the three files to "*.deleted" (Kafka's async delete).
+func (s *segment) renameDeleted(fsys FS) []string {
+	var out []string
+	for _, p := range s.paths() {
+		if err := fsys.Rename(p, p+deletedSuffix); err == nil {
+			out = append(out, p+deletedSuffix)
+		}
+	}
+	return out
+}
+
+// shouldRoll reports whether a batch of the given size and last offset
+// must go to a new segment (LogSegment.shouldRoll).
+func (s *segment) shouldRoll(cfg *Config, batchSize, lastOffset, nowMs int64) bool {
+	size := s.size.Load()
+	if size == 0 {
+		return false
+	}
+	return size+batchSize > cfg.SegmentBytes ||
+		(s.rollTime >= 0 && nowMs-s.rollTime >= cfg.SegmentMs.Milliseconds()) ||
+		lastOffset-s.base > math.MaxInt32 ||
+		s.oi.full() || s.ti.full()
+}
+
+// appendBatch writes a whole batch (offsets already assigned) at the end of
+// the file and updates the indexes. The caller publishes the size.
+func (s *segment) appendBatch(b []byte, h *batchInfo, indexInterval int64) error {
+	pos := s.size.Load()
+	if _, err := s.log.WriteAt(b, pos); err != nil {
+		return err
+	}
+	if h.maxTimestamp > s.maxTs {
+		s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
+	}
+	if s.bytesSinceIndex > indexInterval {
+		if err := s.oi.append(h.lastOffset(), pos); err != nil {
+			return err
+		}
+		if err := s.ti.maybeAppend(s.maxTs, s.maxTsOffset, false); err != nil {
+			return err
+		}
+		s.bytesSinceIndex = 0
+	}
+	s.bytesSinceIndex += h.size
+	s.next = h.nextOffset()
+	return nil
+}
+
+// onBecomeInactive writes the final time-index entry (Kafka does the same on
+// roll and close), so the last entry holds the segment's max timestamp.
+func (s *segment) onBecomeInactive() error {
+	return s.ti.maybeAppend(s.maxTs, s.maxTsOffset, true)
+}
+
+// scanner walks the batches of a segment file through a read buffer.
+type scanner struct {
+	f        File
+	pos, end int64 // next batch position; scan limit (exclusive)
+	buf      []byte
+	bufStart int64
+	bufLen   int
+	full     bool // read whole batches and check their CRC
+}
+
+var scannerPool = sync.Pool{New: func() any { return &scanner{buf: make([]byte, 8<<10)} }}
+
+func getScanner(f File, pos, end int64) *scanner {
+	sc := scannerPool.Get().(*scanner)
+	sc.f, sc.pos, sc.end, sc.bufStart, sc.bufLen, sc.full = f, pos, end, 0, 0, false
+	return sc
+}
+
+func putScanner(sc *scanner) {
+	sc.f = nil
+	if cap(sc.buf) <= 64<<10 {
+		scannerPool.Put(sc)
+	}
+}
+
+var errTorn = errors.New("incomplete batch at end of segment")
+
+func (sc *scanner) window(n int) ([]byte, error) {
+	if sc.pos >= sc.bufStart && sc.pos+int64(n) <= sc.bufStart+int64(sc.bufLen) {
+		o := sc.pos - sc.bufStart
+		return sc.buf[o : o+int64(n)], nil
+	}
+	if sc.pos+int64(n) > sc.end {
+		return nil, errTorn
+	}
+	want := int64(max(n, cap(sc.buf)))
+	if want > sc.end-sc.pos {
+		want = sc.end - sc.pos
+	}
+	if int64(cap(sc.buf)) < want {
+		sc.buf = make([]byte, want)
+	}
+	m, err := sc.f.ReadAt(sc.buf[:want], sc.pos)
+	if m < n {
+		if err == nil || errors.Is(err, io.EOF) {
+			return nil, errTorn
+		}
+		return nil, err
+	}
+	sc.bufStart, sc.bufLen = sc.pos, m
+	return sc.buf[:n], nil
+}
+
+// next returns the next batch's header, its bytes (the whole batch when
+// sc.full, else the header) and its position. io.EOF at the end; errTorn
+// for an incomplete tail; other errors for corruption or I/O.
+func (sc *scanner) next() (batchInfo, []byte, int64, error) {
+	if sc.pos >= sc.end {
+		return batchInfo{}, nil, 0, io.EOF
+	}
+	hb, err := sc.window(batchHeaderSize)
+	if err != nil {
+		return batchInfo{}, nil, 0, err
+	}
+	h, err := decodeBatchHeader(hb)
+	if err != nil {
+		return batchInfo{}, nil, 0, err
+	}
+	if sc.pos+h.size > sc.end {
+		return batchInfo{}, nil, 0, errTorn
+	}
+	data := hb
+	if sc.full {
+		if data, err = sc.window(int(h.size)); err != nil {
+			return batchInfo{}, nil, 0, err
+		}
+		if !batchCRCValid(data) {
+			return batchInfo{}, nil, 0, errBadCRC
+		}
+	}
+	pos := sc.pos
+	sc.pos += h.size
+	return h, data, pos, nil
+}
+
+// findBatch returns the position and header of the first batch whose last
+// offset is >= offset, scanning from the index hint. found=false when the
+// segment ends first.
+func (s *segment) findBatch(offset, size int64) (batchInfo, int64, bool, error) {
+	sc := getScanner(s.log, s.oi.lookup(offset), size)
+	defer putScanner(sc)
+	for {
+		h, _, pos, err := sc.next()
+		if err == io.EOF {
+			return batchInfo{}, 0, false, nil
+		}
+		if err != nil {
+			return batchInfo{}, 0, false, err
+		}
+		if h.lastOffset() >= offset {
+			return h, pos, true, nil
+		}
+	}
+}
+
+// read returns whole batches from the one holding offset, within maxBytes
+// (the first batch whole when minOneBatch), before upTo. found=false when
+// offset is past this segment's data.
+func (s *segment) read(offset int64, maxBytes int32, upTo int64, minOneBatch bool) ([]byte, bool, error) {
+	size := s.size.Load()
+	first, start, found, err := s.findBatch(offset, size)
+	if err != nil || !found {
+		return nil, found, err
+	}
+	if first.baseOffset >= upTo {
+		return nil, true, nil
+	}
+	limit := size
+	if ub := s.oi.upperBound(upTo); ub > start && ub < limit {
+		limit = ub
+	}
+	want := min(limit-start, int64(max(maxBytes, 0)))
+	if first.size > want {
+		if !minOneBatch {
+			return nil, true, nil
+		}
+		want = first.size
+	}
+	buf := make([]byte, want)
+	n, err := s.log.ReadAt(buf, start)
+	if n < len(buf) && err != nil && !errors.Is(err, io.EOF) {
+		return nil, true, err
+	}
+	buf = buf[:n]
+	// Keep whole batches below upTo.
+	end := 0
+	for end+batchHeaderSize <= len(buf) {
+		base := int64(binary.BigEndian.Uint64(buf[end:]))
+		bsize := int(int32(binary.BigEndian.Uint32(buf[end+offBatchLength:]))) + logOverhead
+		if base >= upTo || bsize < batchHeaderSize || end+bsize > len(buf) {
+			break
+		}
+		end += bsize
+	}
+	if end == 0 {
+		return nil, true, nil
+	}
+	return buf[:end:end], true, nil
+}
+
+// recover is LogSegment.recover: it validates every batch from the start,
+// rebuilds both indexes, truncates the file at the first invalid or torn
+// batch and returns the bytes cut. fn sees every valid batch.
+func (s *segment) recover(indexInterval int64, fn func(h *batchInfo)) (truncated int64, reason error, err error) {
+	st, err := s.log.Stat()
+	if err != nil {
+		return 0, nil, err
+	}
+	fileSize := st.Size()
+	if err := s.oi.clear(); err != nil {
+		return 0, nil, err
+	}
+	if err := s.ti.clear(); err != nil {
+		return 0, nil, err
+	}
+	s.next, s.maxTs, s.maxTsOffset, s.bytesSinceIndex, s.rollTime = s.base, -1, s.base, 0, -1
+	sc := &scanner{f: s.log, end: fileSize, buf: make([]byte, 1<<20), full: true}
+	valid := int64(0)
+	for {
+		h, _, pos, err := sc.next()
+		if err == io.EOF {
+			break
+		}
+		if err == nil && (h.baseOffset < s.next || h.lastOffset()-s.base > math.MaxInt32) {
+			err = errBadOffsets
+		}
+		if err != nil {
+			if !isDataError(err) {
+				return 0, nil, err
+			}
+			reason = err
+			break
+		}
+		if s.rollTime < 0 {
+			s.rollTime = h.maxTimestamp
+		}
+		if h.maxTimestamp > s.maxTs {
+			s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
+		}
+		if s.bytesSinceIndex > indexInterval {
+			if err := s.oi.append(h.lastOffset(), pos); err != nil {
+				return 0, nil, err
+			}
+			if err := s.ti.maybeAppend(s.maxTs, s.maxTsOffset, false); err != nil {
+				return 0, nil, err
+			}
+			s.bytesSinceIndex = 0
+		}
+		s.bytesSinceIndex += h.size
+		valid = pos + h.size
+		s.next = h.nextOffset()
+		if fn != nil {
+			fn(&h)
+		}
+	}
+	if valid < fileSize {
+		if err := s.log.Truncate(valid); err != nil {
+			return 0, nil, err
+		}
+	}
+	s.size.Store(valid)
+	return fileSize - valid, reason, nil
+}
+
+func isDataError(err error) bool {
+	return errors.Is(err, errTorn) || errors.Is(err, errShortBatch) || errors.Is(err, errBadLength) ||
+		errors.Is(err, errBadMagic) || errors.Is(err, errBadCRC) || errors.Is(err, errBadOffsets)
+}
+
+// loadTail restores the in-memory state of a segment whose offset index was
+// loaded and trusted: it scans from the last index entry to the end for the
+// next offset, the index bookkeeping and the tail's max timestamp (Kafka's
+// readNextOffset). The time index's last entry is merged in by the caller.
+func (s *segment) loadTail() error {
+	size := s.size.Load()
+	s.next, s.maxTs, s.maxTsOffset, s.rollTime = s.base, -1, s.base, -1
+	if size == 0 {
+		return nil
+	}
+	sc := getScanner(s.log, 0, size)
+	defer putScanner(sc)
+	h, _, _, err := sc.next()
+	if err != nil {
+		return fmt.Errorf("first batch: %w", err)
+	}
+	s.rollTime = h.maxTimestamp
+	var lastIdx int64
+	if es := s.oi.entries.view(); len(es) > 0 {
+		lastIdx = int64(es[len(es)-1].pos)
+	}
+	sc.pos = lastIdx
+	s.bytesSinceIndex = 0
+	for {
+		h, _, _, err := sc.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		s.bytesSinceIndex += h.size
+		if h.maxTimestamp > s.maxTs {
+			s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
+		}
+		s.next = h.nextOffset()
+	}
+}
