@@ -21,6 +21,8 @@ package broker
 // apply them.
 
 import (
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -135,7 +137,7 @@ func orderAssignments(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) ([][]
 			return nil, "Partitions should be a consecutive 0-based integer sequence."
 		}
 		if out[a.Partition] != nil {
-			return nil, "Found multiple manual partition assignments for partition " + brokerIDString(a.Partition)
+			return nil, fmt.Sprintf("Found multiple manual partition assignments for partition %d", a.Partition)
 		}
 		rs := a.Replicas
 		if rs == nil {

@@ -5,6 +5,7 @@ import (
 	"hash/crc32"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -47,6 +48,7 @@ func produceRaw(t *testing.T, addr, topic string, batch []byte) kmsg.ProduceResp
 	req.TimeoutMillis = 5000
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
+	rt.TopicID = topicID(t, addr, topic)
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Records = batch
 	rt.Partitions = append(rt.Partitions, rp)
@@ -120,4 +122,15 @@ func TestCorruptBatchRejected(t *testing.T) {
 	if ok.ErrorCode != 0 || ok.BaseOffset != 0 {
 		t.Fatalf("after a rejected batch the log must be untouched: error %d base %d", ok.ErrorCode, ok.BaseOffset)
 	}
+}
+
+// topicID looks a topic's id up with a Metadata request.
+func topicID(t *testing.T, addr, topic string) [16]byte {
+	t.Helper()
+	adm := kadm.NewClient(newClient(t, addr))
+	md, err := adm.Metadata(testCtx(t), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return md.Topics[topic].ID
 }

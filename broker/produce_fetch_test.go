@@ -228,15 +228,16 @@ func TestFetchLongPollWokenByAppend(t *testing.T) {
 	createTopic(t, addr, "lp", 1, nil)
 	cl := newClient(t, addr)
 	ctx := testCtx(t)
+	id := topicID(t, addr, "lp")
 	got := make(chan *kmsg.FetchResponse, 1)
 	go func() {
 		req := kmsg.NewPtrFetchRequest()
-		req.Version = 12
 		req.MaxWaitMillis = 20000
 		req.MinBytes = 1
 		req.MaxBytes = 1 << 20
 		rt := kmsg.NewFetchRequestTopic()
 		rt.Topic = "lp"
+		rt.TopicID = id
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.PartitionMaxBytes = 1 << 20
 		rt.Partitions = append(rt.Partitions, rp)

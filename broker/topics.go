@@ -69,13 +69,25 @@ func collidingTopic(snap *coordinator.Snapshot, name string, pending map[string]
 }
 
 // configErrMessage turns a config validation error into the message a
-// client shows, without our package prefixes.
+// client shows (Kafka's form, without our package prefix); several errors
+// are joined with "; ".
 func configErrMessage(err error) string {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, config.ErrInvalid.Error()+": ")
-	msg = strings.TrimSuffix(msg, ": "+config.ErrInvalid.Error())
-	msg = strings.TrimPrefix(msg, "config: ")
-	return msg
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		var ce *config.Error
+		if errors.As(e, &ce) {
+			msgs = append(msgs, ce.Message())
+		} else {
+			msgs = append(msgs, strings.TrimPrefix(e.Error(), "config: "))
+		}
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // topicPlan is a validated topic creation, ready to be written.

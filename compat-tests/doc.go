@@ -11,6 +11,9 @@
 //
 //	cd compat-tests && go test -count=1 -timeout 15m ./...
 //
+// SAMSA_BIN=/path/to/samsa makes the tests use that binary instead of
+// building one (a race-enabled build, a release binary).
+//
 // This is its own Go module so that its dependencies and its slow tests stay
 // out of the root module's `go test ./...`.
 package compat

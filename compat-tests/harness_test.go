@@ -60,10 +60,16 @@ func repoRoot() (string, error) {
 	return root, nil
 }
 
-// samsaBinary builds cmd/samsa once per test binary run and returns its path.
+// samsaBinary builds cmd/samsa once per test binary run and returns its
+// path; $SAMSA_BIN, if set, names a binary to use instead.
 func samsaBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if bin := os.Getenv("SAMSA_BIN"); bin != "" {
+			buildBin, buildErr = filepath.Abs(bin)
+			fmt.Fprintf(os.Stderr, "compat: using SAMSA_BIN=%s\n", buildBin)
+			return
+		}
 		root, err := repoRoot()
 		if err != nil {
 			buildErr = err
@@ -336,10 +342,10 @@ func (s *Samsa) Kill9() {
 	if !s.Running() {
 		s.t.Fatalf("samsa: Kill9 while not running (%v)", s.exitErr())
 	}
-	s.kill()
 	s.mu.Lock()
-	fmt.Fprintf(s.logFile, "=== harness: sent SIGKILL\n")
+	fmt.Fprintf(s.logFile, "=== harness: sending SIGKILL\n")
 	s.mu.Unlock()
+	s.kill()
 }
 
 // Stop sends SIGTERM and waits up to timeout (stopTimeout if zero) for the
@@ -405,7 +411,7 @@ func (s *Samsa) dumpLogTail() {
 func exitString(ps *os.ProcessState, err error) string {
 	if ps != nil {
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "killed by " + ws.Signal().String()
+			return fmt.Sprintf("killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
 		}
 		return fmt.Sprintf("exit status %d", ps.ExitCode())
 	}

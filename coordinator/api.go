@@ -83,7 +83,7 @@ func (id *TopicID) UnmarshalText(b []byte) error {
 		return fmt.Errorf("coordinator: topic id %q: want 22 base64 characters", b)
 	}
 	var out TopicID
-	n, err := base64.RawURLEncoding.Strict().Decode(out[:], b)
+	n, err := base64.RawURLEncoding.Decode(out[:], b)
 	if err != nil || n != len(out) {
 		return fmt.Errorf("coordinator: topic id %q: invalid base64: %v", b, err)
 	}

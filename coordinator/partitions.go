@@ -31,7 +31,7 @@ func (s *Store) UpdatePartitionState(ctx context.Context, topicID TopicID, parti
 	if err != nil {
 		return 0, fmt.Errorf("coordinator: read partition %s/%d: %w", topicID, partition, err)
 	}
-	var cmp clientv3.Cmp
+	var cmps []clientv3.Cmp
 	if len(resp.Kvs) == 0 {
 		if expectedPartitionEpoch != -1 {
 			return 0, fmt.Errorf("%w: no state for partition %s/%d", ErrUnknownTopic, topicID, partition)
@@ -45,7 +45,9 @@ func (s *Store) UpdatePartitionState(ctx context.Context, topicID TopicID, parti
 			st.Replicas = slices.Clone(meta.Info.Replicas[partition])
 		}
 		st.PartitionEpoch = 0
-		cmp = clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0),
+			// and the topic was not deleted meanwhile
+			clientv3.Compare(clientv3.CreateRevision(s.topicKey(meta.Info.Name)), ">", 0))
 	} else {
 		var cur PartitionState
 		if err := json.Unmarshal(resp.Kvs[0].Value, &cur); err != nil {
@@ -59,13 +61,13 @@ func (s *Store) UpdatePartitionState(ctx context.Context, topicID TopicID, parti
 			st.Replicas = cur.Replicas
 		}
 		st.PartitionEpoch = cur.PartitionEpoch + 1
-		cmp = clientv3.Compare(clientv3.ModRevision(key), "=", resp.Kvs[0].ModRevision)
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", resp.Kvs[0].ModRevision))
 	}
 	val, err := json.Marshal(st)
 	if err != nil {
 		return 0, fmt.Errorf("coordinator: encode partition state: %w", err)
 	}
-	tresp, err := s.client.Txn(ctx).If(cmp).Then(clientv3.OpPut(key, string(val))).Commit()
+	tresp, err := s.client.Txn(ctx).If(cmps...).Then(clientv3.OpPut(key, string(val))).Commit()
 	if err != nil {
 		return 0, fmt.Errorf("coordinator: write partition %s/%d: %w", topicID, partition, err)
 	}

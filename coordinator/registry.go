@@ -28,6 +28,8 @@ type registration struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the goroutine has exited
 
+	running bool // guarded by Store.regMu; the goroutine was started
+
 	mu      sync.Mutex
 	session *concurrency.Session // guarded by mu; the current lease
 }
@@ -90,7 +92,15 @@ func (s *Store) RegisterBroker(ctx context.Context, info BrokerInfo) error {
 	s.reg = r // reserve; cleared below on failure
 	s.regMu.Unlock()
 
-	sess, err := s.registerOnce(ctx, rctx, info)
+	sess, rev, err := s.registerOnce(ctx, rctx, info)
+	if err == nil {
+		// Return once our own Snapshot lists us: topics created next see
+		// this broker as live.
+		err = s.WaitForRevision(ctx, rev)
+		if err != nil {
+			sess.Close()
+		}
+	}
 	if err != nil {
 		cancel()
 		s.regMu.Lock()
@@ -101,8 +111,20 @@ func (s *Store) RegisterBroker(ctx context.Context, info BrokerInfo) error {
 		return err
 	}
 	r.setSession(sess)
+	// Start the goroutine unless Close came first (Close sets closed
+	// before it takes regMu, so either it waits for this goroutine or we
+	// see closed here).
+	s.regMu.Lock()
+	if s.reg != r || s.closed.Load() {
+		s.regMu.Unlock()
+		cancel()
+		sess.Orphan()
+		return ErrClosed
+	}
+	r.running = true
 	s.wg.Add(1)
 	go s.runRegistration(r)
+	s.regMu.Unlock()
 	s.log.Info().Int32("broker_id", info.ID).Str("addr", brokerAddr(info)).
 		Str("lease", fmt.Sprintf("%x", int64(sess.Lease()))).Msg("broker registered")
 	return nil
@@ -117,12 +139,13 @@ func (s *Store) sessionTTLSeconds() int64 {
 }
 
 // registerOnce grants a lease, writes brokers/<id> under it and returns a
-// session keeping the lease alive until sessCtx ends.
-func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo) (*concurrency.Session, error) {
+// session keeping the lease alive until sessCtx ends, and the revision of
+// the write.
+func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo) (*concurrency.Session, int64, error) {
 	ttl := s.sessionTTLSeconds()
 	grant, err := s.client.Grant(ctx, ttl)
 	if err != nil {
-		return nil, fmt.Errorf("coordinator: grant broker lease: %w", err)
+		return nil, 0, fmt.Errorf("coordinator: grant broker lease: %w", err)
 	}
 	lease := grant.ID
 	revoke := func() {
@@ -133,11 +156,11 @@ func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo) (*co
 	val, err := json.Marshal(info)
 	if err != nil {
 		revoke()
-		return nil, fmt.Errorf("coordinator: encode broker info: %w", err)
+		return nil, 0, fmt.Errorf("coordinator: encode broker info: %w", err)
 	}
 	key := s.Key("brokers", strconv.Itoa(int(info.ID)))
 
-	registered := false
+	registered, rev := false, int64(0)
 	for attempt := 0; attempt < 5 && !registered; attempt++ {
 		resp, err := s.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
@@ -146,10 +169,10 @@ func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo) (*co
 			Commit()
 		if err != nil {
 			revoke()
-			return nil, fmt.Errorf("coordinator: register broker %d: %w", info.ID, err)
+			return nil, 0, fmt.Errorf("coordinator: register broker %d: %w", info.ID, err)
 		}
 		if resp.Succeeded {
-			registered = true
+			registered, rev = true, resp.Header.Revision
 			break
 		}
 		kvs := resp.Responses[0].GetResponseRange().Kvs
@@ -160,7 +183,7 @@ func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo) (*co
 		var existing BrokerInfo
 		if err := json.Unmarshal(old.Value, &existing); err != nil || existing.Host != info.Host || existing.Port != info.Port {
 			revoke()
-			return nil, &brokerIDInUseError{id: info.ID, by: brokerAddr(existing)}
+			return nil, 0, &brokerIDInUseError{id: info.ID, by: brokerAddr(existing)}
 		}
 		// Our previous incarnation: take the key over.
 		resp, err = s.client.Txn(ctx).
@@ -169,12 +192,12 @@ func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo) (*co
 			Commit()
 		if err != nil {
 			revoke()
-			return nil, fmt.Errorf("coordinator: register broker %d: %w", info.ID, err)
+			return nil, 0, fmt.Errorf("coordinator: register broker %d: %w", info.ID, err)
 		}
 		if !resp.Succeeded {
 			continue
 		}
-		registered = true
+		registered, rev = true, resp.Header.Revision
 		if oldLease := clientv3.LeaseID(old.Lease); oldLease != clientv3.NoLease && oldLease != lease {
 			// Also drops the old incarnation's election key, so a new
 			// controller is elected now rather than after the TTL.
@@ -186,15 +209,15 @@ func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo) (*co
 	}
 	if !registered {
 		revoke()
-		return nil, fmt.Errorf("coordinator: register broker %d: %w", info.ID, ErrConflict)
+		return nil, 0, fmt.Errorf("coordinator: register broker %d: %w", info.ID, ErrConflict)
 	}
 	sess, err := concurrency.NewSession(s.client, concurrency.WithLease(lease),
 		concurrency.WithTTL(int(ttl)), concurrency.WithContext(sessCtx))
 	if err != nil {
 		revoke()
-		return nil, fmt.Errorf("coordinator: keep broker lease alive: %w", err)
+		return nil, 0, fmt.Errorf("coordinator: keep broker lease alive: %w", err)
 	}
-	return sess, nil
+	return sess, rev, nil
 }
 
 // runRegistration campaigns for the controller while the session lives and
@@ -213,7 +236,7 @@ func (s *Store) runRegistration(r *registration) {
 		log.Warn().Msg("broker lease lost, registering again")
 		backoff := 100 * time.Millisecond
 		for {
-			ns, err := s.registerOnce(r.ctx, r.ctx, r.info)
+			ns, _, err := s.registerOnce(r.ctx, r.ctx, r.info)
 			if err == nil {
 				r.setSession(ns)
 				log.Info().Str("lease", fmt.Sprintf("%x", int64(ns.Lease()))).Msg("broker registered again")
@@ -312,6 +335,10 @@ func (s *Store) Deregister(ctx context.Context) error {
 	}
 	s.regMu.Lock()
 	r := s.reg
+	if r != nil && !r.running {
+		s.regMu.Unlock()
+		return errors.New("coordinator: deregister: registration still in progress")
+	}
 	s.reg = nil
 	s.regMu.Unlock()
 	if r == nil {

@@ -139,7 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.root = s.prefix + id + "/"
 	s.log = s.log.With().Str("cluster_id", id).Logger()
 
-	rev, err := s.relist(ctx)
+	rev, err := s.relist(ctx, false)
 	if err != nil {
 		return fail(err)
 	}
@@ -295,14 +295,11 @@ func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	// The registration goroutine (if any) derives from s.ctx and is in wg.
 	s.regMu.Lock()
-	reg := s.reg
 	s.reg = nil
 	s.regMu.Unlock()
 	s.cancel()
-	if reg != nil {
-		reg.stop()
-	}
 	s.wg.Wait()
 	s.isController.Store(false)
 	err := s.client.Close()

@@ -273,8 +273,9 @@ func newDirtySet() *dirtySet {
 }
 
 // relist reads all metadata keys at one revision (one Txn of ranged Gets),
-// installs a Snapshot built from scratch and returns the revision.
-func (s *Store) relist(ctx context.Context) (int64, error) {
+// installs a Snapshot built from scratch and returns the revision. notify
+// signals Changes (not for the first Snapshot).
+func (s *Store) relist(ctx context.Context, notify bool) (int64, error) {
 	ops := make([]clientv3.Op, len(metadataDirs))
 	for i, dir := range metadataDirs {
 		ops[i] = clientv3.OpGet(s.root+dir, clientv3.WithPrefix())
@@ -300,7 +301,7 @@ func (s *Store) relist(ctx context.Context) (int64, error) {
 		snap.TopicNames = slices.Sorted(maps.Keys(snap.Topics))
 	}
 	s.meta = m
-	s.install(snap, true)
+	s.install(snap, notify)
 	return rev, nil
 }
 
@@ -329,7 +330,7 @@ func (s *Store) watchLoop(rev int64) {
 		s.log.Warn().Err(err).Int64("revision", rev).Msg("metadata watch ended, re-reading metadata")
 		for {
 			var lerr error
-			rev, lerr = s.relist(s.ctx)
+			rev, lerr = s.relist(s.ctx, true)
 			if lerr == nil {
 				backoff = 50 * time.Millisecond
 				break
@@ -369,14 +370,22 @@ func (s *Store) watchFrom(rev int64) error {
 }
 
 func (s *Store) applyWatchResponse(resp clientv3.WatchResponse) {
+	if resp.Created {
+		return // its header revision runs ahead of the events still to come
+	}
 	m := s.meta
 	d := newDirtySet()
+	// A response with events is complete up to its last event only: while
+	// etcd catches a slow watcher up it sends batches stamped with the
+	// current store revision and more events after them. A response
+	// without events is a progress notification, sent only to a watcher
+	// that has caught up: everything up to its header revision was seen.
 	rev := resp.Header.Revision
+	if n := len(resp.Events); n > 0 {
+		rev = resp.Events[n-1].Kv.ModRevision
+	}
 	for _, ev := range resp.Events {
 		kv := ev.Kv
-		if kv.ModRevision > rev {
-			rev = kv.ModRevision
-		}
 		if err := m.apply(d, string(kv.Key), kv.Value, kv.CreateRevision, ev.Type == mvccpb.DELETE); err != nil {
 			s.log.Warn().Err(err).Msg("ignoring undecodable metadata key")
 		}

@@ -192,7 +192,9 @@ func TestDecodeRequestHugeArrayCount(t *testing.T) {
 	ratio := float64(alloc) / size
 	t.Logf("forged Produce topic count: %d bytes allocated for a %d-byte body (%.1fx; ProduceRequestTopic is %d bytes in memory)",
 		alloc, size, ratio, unsafe.Sizeof(kmsg.ProduceRequestTopic{}))
-	if ratio > 64 {
+	// 32x normally; the race detector disables the append(make) fusion in
+	// kmsg and doubles it.
+	if ratio > 2*float64(unsafe.Sizeof(kmsg.ProduceRequestTopic{})) {
 		t.Fatalf("amplification %.1fx", ratio)
 	}
 }

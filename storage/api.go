@@ -12,9 +12,9 @@ import (
 // error codes (noted beside each).
 var (
 	ErrClosed            = errors.New("storage: log closed")
-	ErrOffsetOutOfRange  = errors.New("storage: offset out of range")  // OFFSET_OUT_OF_RANGE
-	ErrDuplicateSequence = errors.New("storage: duplicate sequence")   // success with the original offsets
-	ErrOutOfOrderSeq     = errors.New("storage: out of order sequence") // OUT_OF_ORDER_SEQUENCE_NUMBER
+	ErrOffsetOutOfRange  = errors.New("storage: offset out of range")    // OFFSET_OUT_OF_RANGE
+	ErrDuplicateSequence = errors.New("storage: duplicate sequence")     // success with the original offsets
+	ErrOutOfOrderSeq     = errors.New("storage: out of order sequence")  // OUT_OF_ORDER_SEQUENCE_NUMBER
 	ErrInvalidEpoch      = errors.New("storage: invalid producer epoch") // INVALID_PRODUCER_EPOCH
 	ErrUnknownProducer   = errors.New("storage: unknown producer id")    // UNKNOWN_PRODUCER_ID (kept for transactions)
 	ErrStorage           = errors.New("storage: i/o error")              // KAFKA_STORAGE_ERROR; sticky per log

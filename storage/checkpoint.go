@@ -133,4 +133,3 @@ func exists(fsys FS, name string) bool {
 	_, err := fsys.Stat(name)
 	return err == nil || !errors.Is(err, os.ErrNotExist)
 }
-

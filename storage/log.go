@@ -1,23 +1,96 @@
 package storage
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/samsa-io/samsa/protocol"
 )
 
 // Log is one partition's log (Kafka's UnifiedLog): a directory of segments,
 // the leader-epoch cache and the producer state. Safe for concurrent use;
 // appends are serialised, reads run concurrently with appends.
+//
+// Lock order: mu -> flushMu -> truncMu -> epochs.mu.
 type Log struct {
-	// TODO
+	dir     string
+	topicID [16]byte
+	fs      FS
+	logger  zerolog.Logger
+	now     func() time.Time
+
+	// Published to lock-free readers. Appends store a segment's size before
+	// the log end offset, readers load the log end offset first.
+	leo           atomic.Int64
+	hw            atomic.Int64
+	logStart      atomic.Int64
+	recoveryPoint atomic.Int64
+	lastFlushMs   atomic.Int64
+	segs          atomic.Pointer[[]*segment] // ascending base offsets; copy on write
+	closed        atomic.Bool                // no new operations
+	filesClosed   atomic.Bool                // set with truncMu held for writing
+	sticky        atomic.Pointer[error]      // first I/O error; every later write fails with it
+
+	// truncMu is held for reading by whoever touches segment files without
+	// mu (Read, timestamp lookups, flushes) and for writing while bytes are
+	// cut or files closed (retention, truncation, Close).
+	truncMu sync.RWMutex
+
+	// mu serialises appends and every structural change; it guards the
+	// fields below and the unexported append-side fields of the segments.
+	mu        sync.Mutex
+	cfg       Config
+	producers *producerState
+	unflushed int64 // records appended since the last flush
+	pending   []pendingDelete
+
+	epochs *leaderEpochCache // own lock; writers also hold mu
+
+	// flushMu serialises fsyncs and writes of samsa-checkpoint.
+	flushMu sync.Mutex
+
+	bg sync.WaitGroup // post-roll flushes; Close waits for them
 }
 
-// Open opens (or creates) the partition log in dir, recovering it when the
-// previous shutdown was unclean (no clean-shutdown marker): the tail past the
-// recovery point is scanned, the log is truncated at the first invalid batch
-// (the number of bytes cut is logged), and missing or corrupt indexes are
-// rebuilt. topicID is written to partition.metadata.
-func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) {
-	panic("TODO")
+type pendingDelete struct {
+	paths    []string
+	deadline time.Time
+}
+
+func (l *Log) segments() []*segment { return *l.segs.Load() }
+
+func (l *Log) active() *segment {
+	s := l.segments()
+	return s[len(s)-1]
+}
+
+// fail makes err sticky (wrapped in ErrStorage) and returns it.
+func (l *Log) fail(op string, err error) error {
+	e := fmt.Errorf("%w: %s: %w", ErrStorage, op, err)
+	if l.sticky.CompareAndSwap(nil, &e) {
+		l.logger.Error().Err(err).Str("op", op).Msg("log storage error; further writes refused")
+	}
+	return *l.sticky.Load()
+}
+
+func (l *Log) writable() error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if e := l.sticky.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // Append writes one already-validated v2 batch (protocol.ValidateProduceBatch)
@@ -31,86 +104,378 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 // last five batches of that producer) returns ErrDuplicateSequence together
 // with the AppendResult of the original batch; nothing is written.
 func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (AppendResult, error) {
-	panic("TODO")
+	h, err := decodeBatchHeader(batch)
+	if err == nil && int64(len(batch)) != h.size {
+		err = errBadLength
+	}
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("storage: append: %w: %w", protocol.ErrCorruptBatch, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writable(); err != nil {
+		return AppendResult{}, err
+	}
+	if orig, err := l.producers.check(&h); err != nil {
+		if errors.Is(err, ErrDuplicateSequence) {
+			return AppendResult{BaseOffset: orig.firstOffset, LastOffset: orig.lastOffset,
+				LogAppendTime: orig.appendTime, LogStartOffset: l.logStart.Load()}, err
+		}
+		return AppendResult{}, err
+	}
+	nowMs := l.now().UnixMilli()
+	base := l.leo.Load()
+	h.baseOffset = base
+	seg := l.active()
+	if seg.shouldRoll(&l.cfg, h.size, h.lastOffset(), nowMs) {
+		if err := l.rollLocked(base); err != nil {
+			return AppendResult{}, l.fail("roll", err)
+		}
+		seg = l.active()
+	}
+	binary.BigEndian.PutUint64(batch[offBaseOffset:], uint64(base))
+	binary.BigEndian.PutUint32(batch[offLeaderEpoch:], uint32(leaderEpoch))
+	h.leaderEpoch = leaderEpoch
+	appendTime := int64(-1)
+	if logAppendTime >= 0 {
+		stampLogAppendTime(batch, logAppendTime)
+		h.maxTimestamp, appendTime = logAppendTime, logAppendTime
+		h.attributes |= protocol.AttrTimestampTypeLog
+	}
+	if leaderEpoch > l.epochs.latestEpoch() {
+		if err := l.epochs.assign(leaderEpoch, base); err != nil {
+			return AppendResult{}, l.fail("leader epoch checkpoint", err)
+		}
+	}
+	if seg.rollTime < 0 {
+		seg.rollTime = nowMs
+	}
+	if err := seg.appendBatch(batch, &h, int64(l.cfg.IndexIntervalBytes)); err != nil {
+		return AppendResult{}, l.fail("append", err)
+	}
+	seg.size.Add(h.size)
+	l.producers.update(&h, appendTime, nowMs)
+	l.leo.Store(h.nextOffset())
+	l.unflushed += int64(h.lastOffsetDelta) + 1
+	if l.unflushed >= l.cfg.FlushMessages {
+		if err := l.flushUpTo(h.nextOffset(), false); err != nil {
+			return AppendResult{}, err
+		}
+	}
+	return AppendResult{BaseOffset: base, LastOffset: h.lastOffset(), LogAppendTime: appendTime,
+		LogStartOffset: l.logStart.Load()}, nil
+}
+
+// rollLocked makes a new active segment at newBase. The old segment and a
+// producer snapshot are flushed in the background (Kafka flushes rolled
+// segments asynchronously too), which advances the recovery point.
+func (l *Log) rollLocked(newBase int64) error {
+	old := l.active()
+	if err := old.onBecomeInactive(); err != nil {
+		return err
+	}
+	seg, err := openSegment(l.fs, l.dir, newBase, &l.cfg, true)
+	if err != nil {
+		return err
+	}
+	cur := l.segments()
+	next := make([]*segment, len(cur), len(cur)+1)
+	copy(next, cur)
+	next = append(next, seg)
+	l.segs.Store(&next)
+	snap := l.producers.encode()
+	l.logger.Info().Int64("base_offset", newBase).Int64("previous_size", old.size.Load()).Msg("segment rolled")
+	l.bg.Add(1)
+	go func() {
+		defer l.bg.Done()
+		if err := writeProducerSnapshot(l.fs, l.dir, newBase, snap); err != nil {
+			l.logger.Warn().Err(err).Int64("offset", newBase).Msg("producer snapshot not written")
+		} else {
+			pruneSnapshots(l.fs, l.dir, l.segments()[0].base, 3)
+		}
+		_ = l.flushUpTo(newBase, true)
+	}()
+	return nil
+}
+
+// flushUpTo fsyncs every segment holding data below end and moves the
+// recovery point there; with checkpoint it also writes samsa-checkpoint.
+func (l *Log) flushUpTo(end int64, checkpoint bool) error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	if e := l.sticky.Load(); e != nil {
+		return *e
+	}
+	rp := l.recoveryPoint.Load()
+	if end > rp {
+		l.truncMu.RLock()
+		if l.filesClosed.Load() {
+			l.truncMu.RUnlock()
+			return ErrClosed
+		}
+		segs := l.segments()
+		var err error
+		for i, s := range segs {
+			if s.base >= end {
+				break
+			}
+			if i+1 < len(segs) && segs[i+1].base <= rp {
+				continue
+			}
+			if err = s.sync(); err != nil {
+				break
+			}
+		}
+		l.truncMu.RUnlock()
+		if err != nil {
+			return l.fail("fsync", err)
+		}
+		l.recoveryPoint.Store(end)
+	}
+	l.lastFlushMs.Store(l.now().UnixMilli())
+	if checkpoint {
+		return l.writeCheckpointFlushLocked()
+	}
+	return nil
+}
+
+// writeCheckpointFlushLocked writes samsa-checkpoint; flushMu must be held.
+func (l *Log) writeCheckpointFlushLocked() error {
+	cp := logCheckpoint{recoveryPoint: l.recoveryPoint.Load(), highWatermark: l.hw.Load(),
+		logStartOffset: l.logStart.Load()}
+	if err := writeFileAtomic(l.fs, filepath.Join(l.dir, checkpointFile), cp.encode()); err != nil {
+		return l.fail("checkpoint", err)
+	}
+	return nil
+}
+
+func (l *Log) writeCheckpoint() error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	return l.writeCheckpointFlushLocked()
 }
 
 // Read returns whole batches starting at the batch containing offset, up to
 // maxBytes in total, stopping before upTo (exclusive; pass the high watermark
-// for consumers). When minOneBatch is set the first batch is returned whole
-// even when it is larger than maxBytes. offset past upTo-or-LEO, or below the
-// log start offset, returns ErrOffsetOutOfRange.
+// for consumers; <0 means the log end offset). When minOneBatch is set the
+// first batch is returned whole even when it is larger than maxBytes. Offset
+// below the log start offset or above the log end offset returns
+// ErrOffsetOutOfRange; offset in [upTo, log end offset] returns no records.
 func (l *Log) Read(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (ReadResult, error) {
-	panic("TODO")
+	leo := l.leo.Load()
+	res := ReadResult{HighWatermark: l.hw.Load(), LogStartOffset: l.logStart.Load(), LogEndOffset: leo}
+	if l.closed.Load() {
+		return res, ErrClosed
+	}
+	if offset < res.LogStartOffset || offset > leo {
+		return res, fmt.Errorf("storage: read offset %d outside [%d, %d]: %w",
+			offset, res.LogStartOffset, leo, ErrOffsetOutOfRange)
+	}
+	if upTo < 0 || upTo > leo {
+		upTo = leo
+	}
+	if offset >= upTo {
+		return res, nil
+	}
+	l.truncMu.RLock()
+	defer l.truncMu.RUnlock()
+	if l.filesClosed.Load() {
+		return res, ErrClosed
+	}
+	segs := l.segments()
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
+	if i < 0 {
+		i = 0
+	}
+	for ; i < len(segs) && segs[i].base < upTo; i++ {
+		recs, found, err := segs[i].read(offset, maxBytes, upTo, minOneBatch)
+		if err != nil {
+			return res, fmt.Errorf("storage: read offset %d: %w", offset, err)
+		}
+		if found {
+			res.Records = recs
+			return res, nil
+		}
+	}
+	return res, nil
 }
 
 // LogStartOffset is the first offset a consumer can read.
-func (l *Log) LogStartOffset() int64 { panic("TODO") }
+func (l *Log) LogStartOffset() int64 { return l.logStart.Load() }
 
 // LogEndOffset is the offset the next appended record will get.
-func (l *Log) LogEndOffset() int64 { panic("TODO") }
+func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
 
 // HighWatermark is the last committed offset + 1 as set by SetHighWatermark
 // (the broker's replica layer owns it; for a single replica it follows the
 // log end offset). It is checkpointed on Close.
-func (l *Log) HighWatermark() int64 { panic("TODO") }
+func (l *Log) HighWatermark() int64 { return l.hw.Load() }
 
 // SetHighWatermark moves the high watermark (never above the log end offset).
-func (l *Log) SetHighWatermark(hw int64) { panic("TODO") }
-
-// OffsetForTimestamp returns the first offset whose record timestamp is >= ts
-// and that record's timestamp, as ListOffsets does. found=false when no such
-// record exists.
-func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool, err error) {
-	panic("TODO")
-}
-
-// MaxTimestamp returns the offset and timestamp of the record with the largest
-// timestamp (ListOffsets MAX_TIMESTAMP, KIP-734). found=false on an empty log.
-func (l *Log) MaxTimestamp() (offset int64, timestamp int64, found bool, err error) {
-	panic("TODO")
+func (l *Log) SetHighWatermark(hw int64) {
+	if leo := l.leo.Load(); hw > leo {
+		hw = leo
+	}
+	if hw < 0 {
+		hw = 0
+	}
+	l.hw.Store(hw)
 }
 
 // LatestEpoch returns the newest leader epoch in the leader-epoch cache, or -1.
-func (l *Log) LatestEpoch() int32 { panic("TODO") }
+func (l *Log) LatestEpoch() int32 { return l.epochs.latestEpoch() }
 
 // EndOffsetForEpoch answers OffsetForLeaderEpoch: the end offset of the
 // requested epoch (the start offset of the next larger epoch, or the log end
 // offset when epoch is the latest) and the largest epoch <= the requested one.
-// Unknown (smaller than the first epoch) returns (-1, -1).
+// Unknown (smaller than the first epoch, or larger than the latest) returns
+// (-1, -1).
 func (l *Log) EndOffsetForEpoch(epoch int32) (endOffset int64, foundEpoch int32) {
-	panic("TODO")
+	return l.epochs.endOffsetFor(epoch, l.leo.Load())
 }
-
-// DeleteRecordsBefore moves the log start offset forward to offset (Kafka's
-// DeleteRecords), deleting segments entirely below it.
-func (l *Log) DeleteRecordsBefore(offset int64) (newLogStartOffset int64, err error) {
-	panic("TODO")
-}
-
-// TruncateTo removes everything at and above offset (followers, after a
-// leader change). Also truncates the leader-epoch cache and producer state.
-func (l *Log) TruncateTo(offset int64) error { panic("TODO") }
-
-// ApplyRetention deletes segments past retention.ms / retention.bytes (never
-// the active segment), rolls the active segment when segment.ms elapsed, and
-// returns the bytes freed.
-func (l *Log) ApplyRetention(now time.Time) (int64, error) { panic("TODO") }
 
 // UpdateConfig applies a new configuration (AlterConfigs) to an open log.
-func (l *Log) UpdateConfig(cfg Config) { panic("TODO") }
+func (l *Log) UpdateConfig(cfg Config) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cfg = cfg.withDefaults()
+	for _, s := range l.segments() {
+		s.setIndexLimits(&l.cfg)
+	}
+}
 
 // Flush fsyncs everything written so far and advances the recovery point.
-func (l *Log) Flush() error { panic("TODO") }
+func (l *Log) Flush() error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	l.mu.Lock()
+	l.unflushed = 0
+	leo := l.leo.Load()
+	l.mu.Unlock()
+	return l.flushUpTo(leo, true)
+}
+
+// maybeFlushByTime flushes when flush.ms elapsed since the last flush.
+func (l *Log) maybeFlushByTime(now time.Time) error {
+	l.mu.Lock()
+	ms := l.cfg.FlushMs
+	l.mu.Unlock()
+	if ms == math.MaxInt64 || l.closed.Load() || now.UnixMilli()-l.lastFlushMs.Load() < ms.Milliseconds() {
+		return nil
+	}
+	return l.Flush()
+}
 
 // ProducerState returns the last known state of a producer, if any.
-func (l *Log) ProducerState(producerID int64) (ProducerEntry, bool) { panic("TODO") }
+func (l *Log) ProducerState(producerID int64) (ProducerEntry, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.producers.entry(producerID)
+}
 
 // Size is the total bytes of all segments.
-func (l *Log) Size() int64 { panic("TODO") }
+func (l *Log) Size() int64 {
+	var n int64
+	for _, s := range l.segments() {
+		n += s.size.Load()
+	}
+	return n
+}
 
 // Close flushes, writes the producer-state snapshot, the checkpoints and the
 // clean-shutdown marker, and closes every file.
-func (l *Log) Close() error { panic("TODO") }
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Swap(true) {
+		return nil
+	}
+	l.bg.Wait()
+	err := l.shutdownLocked()
+	if err == nil {
+		err = l.writeCleanMarker()
+	}
+	if cerr := l.closeFilesLocked(); err == nil && cerr != nil {
+		err = fmt.Errorf("storage: close: %w", cerr)
+	}
+	return err
+}
+
+// shutdownLocked persists everything a clean open needs.
+func (l *Log) shutdownLocked() error {
+	if e := l.sticky.Load(); e != nil {
+		return *e
+	}
+	leo := l.leo.Load()
+	if err := l.active().onBecomeInactive(); err != nil {
+		return l.fail("time index", err)
+	}
+	// Close syncs the active segment even when the recovery point is at the
+	// log end offset: the final time-index entry was just written.
+	l.recoveryPoint.Store(min(l.recoveryPoint.Load(), l.active().base))
+	if err := l.flushUpTo(leo, false); err != nil {
+		return err
+	}
+	if err := writeProducerSnapshot(l.fs, l.dir, leo, l.producers.encode()); err != nil {
+		return l.fail("producer snapshot", err)
+	}
+	pruneSnapshots(l.fs, l.dir, l.segments()[0].base, 3)
+	return l.writeCheckpoint()
+}
+
+func (l *Log) writeCleanMarker() error {
+	f, err := l.fs.OpenFile(filepath.Join(l.dir, cleanShutdownFile), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("storage: clean-shutdown marker: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("storage: clean-shutdown marker: %w", err)
+	}
+	if err := syncDir(l.fs, l.dir); err != nil {
+		return fmt.Errorf("storage: clean-shutdown marker: %w", err)
+	}
+	return nil
+}
+
+func (l *Log) closeFilesLocked() error {
+	l.truncMu.Lock()
+	defer l.truncMu.Unlock()
+	l.filesClosed.Store(true)
+	var first error
+	for _, s := range l.segments() {
+		if err := s.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	l.removePendingLocked(time.Time{}, true)
+	return first
+}
 
 // Delete closes the log and removes its directory.
-func (l *Log) Delete() error { panic("TODO") }
+func (l *Log) Delete() error {
+	dir, err := l.closeForDelete()
+	if err != nil {
+		return err
+	}
+	if err := l.fs.RemoveAll(dir); err != nil {
+		return fmt.Errorf("storage: delete %s: %w", dir, err)
+	}
+	return nil
+}
+
+// closeForDelete closes the files without a clean-shutdown marker and
+// renames the directory to "<dir>.<hex id>-delete", returning the new name.
+func (l *Log) closeForDelete() (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed.Swap(true) {
+		l.bg.Wait()
+		_ = l.closeFilesLocked()
+	}
+	dst := deleteDirName(l.dir)
+	if err := l.fs.Rename(l.dir, dst); err != nil {
+		return "", fmt.Errorf("storage: delete %s: %w", l.dir, err)
+	}
+	return dst, nil
+}

@@ -418,7 +418,7 @@ func isDataError(err error) bool {
 // loaded and trusted: it scans from the last index entry to the end for the
 // next offset, the index bookkeeping and the tail's max timestamp (Kafka's
 // readNextOffset). The time index's last entry is merged in by the caller.
-func (s *segment) loadTail() error {
+func (s *segment) loadTail(indexInterval int64) error {
 	size := s.size.Load()
 	s.next, s.maxTs, s.maxTsOffset, s.rollTime = s.base, -1, s.base, -1
 	if size == 0 {
@@ -444,6 +444,9 @@ func (s *segment) loadTail() error {
 		}
 		if err != nil {
 			return err
+		}
+		if s.bytesSinceIndex > indexInterval && !s.oi.full() {
+			return errCorruptIndex // this batch should have an index entry
 		}
 		s.bytesSinceIndex += h.size
 		if h.maxTimestamp > s.maxTs {

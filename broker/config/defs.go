@@ -170,9 +170,9 @@ var brokerTable = []*def{
 		doc: "This broker's id (Kafka 4 name for broker.id)."},
 	{name: "broker.rack", typ: TypeString, noDefault: true, readOnly: true,
 		doc: "Rack of this broker, reported in Metadata."},
-	{name: "listeners", typ: TypeString, dflt: "PLAINTEXT://localhost:9092", readOnly: true,
+	{name: "listeners", typ: TypeString, dflt: "PLAINTEXT://localhost:9092", check: listenersSyntax, readOnly: true,
 		doc: "Comma-separated NAME://host:port listeners; an empty host binds every interface."},
-	{name: "advertised.listeners", typ: TypeString, noDefault: true, readOnly: true,
+	{name: "advertised.listeners", typ: TypeString, noDefault: true, check: listenersSyntax, readOnly: true,
 		doc: "Listeners published to clients; defaults to listeners."},
 	{name: "listener.security.protocol.map", typ: TypeString, readOnly: true,
 		dflt: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
@@ -463,17 +463,17 @@ func (d *def) validate(v string) error {
 	switch d.typ {
 	case TypeBoolean:
 		if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
-			return fmt.Errorf("expected a boolean (true or false)")
+			return fmt.Errorf("Expected value to be either true or false")
 		}
 	case TypeShort, TypeInt, TypeLong:
 		bits := map[Type]int{TypeShort: 16, TypeInt: 32, TypeLong: 64}[d.typ]
 		if _, err := strconv.ParseInt(v, 10, bits); err != nil {
-			return fmt.Errorf("not a number of type %s", typeName(d.typ))
+			return fmt.Errorf("Not a number of type %s", typeName(d.typ))
 		}
 	case TypeDouble:
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || math.IsNaN(f) {
-			return fmt.Errorf("not a number of type DOUBLE")
+			return fmt.Errorf("Not a number of type DOUBLE")
 		}
 	}
 	if d.check != nil {
@@ -574,6 +574,11 @@ func gzipLevel(v string) error {
 		return nil
 	}
 	return fmt.Errorf("value must be -1 or in [1,...,9]")
+}
+
+func listenersSyntax(v string) error {
+	_, err := ParseListeners(v)
+	return err
 }
 
 func nonEmpty(v string) error {

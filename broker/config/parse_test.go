@@ -42,7 +42,7 @@ func TestParseProperties(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %q\nwant %q", got, tt.want)
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
 			}
 		})
 	}

@@ -1,0 +1,127 @@
+package broker
+
+// AlterConfigs (key 33), v0-v2: the legacy, non-incremental alter.
+//
+//	v0: resources with the complete set of configs; ValidateOnly.
+//	v1: same as v0 (throttle applied after the response).
+//	v2: flexible.
+//
+// A TOPIC resource's configs replace all of the topic's overrides (a config
+// left out returns to the broker's value). BROKER resources are refused
+// with INVALID_REQUEST: broker properties are static here (Kafka's answer
+// for a config it cannot update dynamically). A resource named twice is
+// INVALID_REQUEST for each entry.
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/broker/config"
+)
+
+func init() { register(kmsg.AlterConfigs, 0, 2, handleAlterConfigs) }
+
+type configResource struct {
+	typ  kmsg.ConfigResourceType
+	name string
+}
+
+func handleAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.AlterConfigsRequest)
+	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+
+	counts := make(map[configResource]int, len(req.Resources))
+	for _, rr := range req.Resources {
+		counts[configResource{rr.ResourceType, rr.ResourceName}]++
+	}
+
+	ctx, cancel, _ := adminCtx(rc.ctx, 30_000)
+	defer cancel()
+	snap := b.store.Snapshot()
+	var maxRev int64
+	var done []int
+
+	for _, rr := range req.Resources {
+		r := kmsg.NewAlterConfigsResponseResource()
+		r.ResourceType = rr.ResourceType
+		r.ResourceName = rr.ResourceName
+		fail := func(e *kerr.Error, msg string) {
+			r.ErrorCode = e.Code
+			r.ErrorMessage = strPtr(msg)
+			resp.Resources = append(resp.Resources, r)
+		}
+		if counts[configResource{rr.ResourceType, rr.ResourceName}] > 1 {
+			fail(kerr.InvalidRequest, "Duplicate resource.")
+			continue
+		}
+		switch rr.ResourceType {
+		case kmsg.ConfigResourceTypeTopic:
+		case kmsg.ConfigResourceTypeBroker:
+			if e, msg := b.checkBrokerResource(rr.ResourceName, true); e != nil {
+				fail(e, msg)
+				continue
+			}
+			if len(rr.Configs) == 0 {
+				resp.Resources = append(resp.Resources, r)
+				continue
+			}
+			fail(kerr.InvalidRequest, "Broker configs cannot be altered dynamically; set them in server.properties, flags or KAFKA_* environment variables and restart.")
+			continue
+		default:
+			fail(kerr.InvalidRequest, fmt.Sprintf("Unexpected resource type %s.", rr.ResourceType))
+			continue
+		}
+
+		if err := validateTopicName(rr.ResourceName); err != nil {
+			fail(kerr.InvalidTopicException, err.Error())
+			continue
+		}
+		if snap.Topic(rr.ResourceName) == nil {
+			fail(kerr.UnknownTopicOrPartition, fmt.Sprintf("Topic '%s' does not exist.", rr.ResourceName))
+			continue
+		}
+		overrides := make(map[string]string, len(rr.Configs))
+		var bad string
+		for _, c := range rr.Configs {
+			if c.Value == nil {
+				bad = c.Name
+				break
+			}
+			overrides[c.Name] = *c.Value
+		}
+		if bad != "" {
+			fail(kerr.InvalidRequest, "Null value not supported for : "+bad)
+			continue
+		}
+		if err := config.ValidateTopicConfigs(overrides); err != nil {
+			fail(kerr.InvalidConfig, configErrMessage(err))
+			continue
+		}
+		if req.ValidateOnly {
+			resp.Resources = append(resp.Resources, r)
+			continue
+		}
+		rev, err := b.store.SetTopicConfigs(ctx, rr.ResourceName, overrides)
+		if err != nil {
+			fail(storeError(err, rr.ResourceName))
+			continue
+		}
+		b.log.Info().Str("topic", rr.ResourceName).Int("overrides", len(overrides)).Msg("topic configs replaced")
+		maxRev = max(maxRev, rev)
+		done = append(done, len(resp.Resources))
+		resp.Resources = append(resp.Resources, r)
+	}
+
+	if maxRev > 0 {
+		if err := b.waitApplied(ctx, maxRev); err != nil {
+			e, msg := waitError(err)
+			for _, i := range done {
+				resp.Resources[i].ErrorCode = e.Code
+				resp.Resources[i].ErrorMessage = strPtr(msg)
+			}
+		}
+	}
+	return resp
+}

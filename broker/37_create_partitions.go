@@ -1,0 +1,150 @@
+package broker
+
+// CreatePartitions (key 37), v0-v3.
+//
+//	v0: per topic the new total count and optionally the replicas of each
+//	    new partition; timeout; ValidateOnly.
+//	v1: same as v0 (throttle applied after the response).
+//	v2: flexible.
+//	v3: quota violations answered with THROTTLING_QUOTA_EXCEEDED (no quotas
+//	    here, so no change).
+//
+// The count is the new total and must exceed the current one. Without an
+// assignment the new partitions are placed round-robin like a new topic's,
+// with the topic's current replication factor. Duplicate topics in one
+// request are INVALID_REQUEST for each entry of that name.
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/coordinator"
+)
+
+func init() { register(kmsg.CreatePartitions, 0, 3, handleCreatePartitions) }
+
+func handleCreatePartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.CreatePartitionsRequest)
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+
+	counts := make(map[string]int, len(req.Topics))
+	for _, t := range req.Topics {
+		counts[t.Topic]++
+	}
+	add := func(topic string, e *kerr.Error, msg string) {
+		st := kmsg.NewCreatePartitionsResponseTopic()
+		st.Topic = topic
+		st.ErrorCode = errCode(e)
+		if e != nil {
+			st.ErrorMessage = strPtr(msg)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+
+	ctx, cancel, wait := adminCtx(rc.ctx, req.TimeoutMillis)
+	defer cancel()
+	snap := b.store.Snapshot()
+	var maxRev int64
+	var done []int
+
+	for _, rt := range req.Topics {
+		if counts[rt.Topic] > 1 {
+			add(rt.Topic, kerr.InvalidRequest, "Duplicate topic name.")
+			continue
+		}
+		newReplicas, e, msg := planPartitions(snap, rt)
+		if e != nil {
+			add(rt.Topic, e, msg)
+			continue
+		}
+		if req.ValidateOnly {
+			add(rt.Topic, nil, "")
+			continue
+		}
+		rev, err := b.store.AddPartitions(ctx, rt.Topic, newReplicas)
+		if err != nil {
+			e, msg := storeError(err, rt.Topic)
+			add(rt.Topic, e, msg)
+			continue
+		}
+		b.log.Info().Str("topic", rt.Topic).Int32("partitions", rt.Count).Msg("partitions added")
+		maxRev = max(maxRev, rev)
+		done = append(done, len(resp.Topics))
+		add(rt.Topic, nil, "")
+	}
+
+	if maxRev > 0 && wait {
+		if err := b.waitApplied(ctx, maxRev); err != nil {
+			e, msg := waitError(err)
+			for _, i := range done {
+				resp.Topics[i].ErrorCode = e.Code
+				resp.Topics[i].ErrorMessage = strPtr(msg)
+			}
+		}
+	}
+	return resp
+}
+
+// planPartitions validates one topic of a CreatePartitions request and
+// returns the replicas of the partitions to add.
+func planPartitions(snap *coordinator.Snapshot, rt kmsg.CreatePartitionsRequestTopic) ([][]int32, *kerr.Error, string) {
+	tm := snap.Topic(rt.Topic)
+	if tm == nil {
+		return nil, kerr.UnknownTopicOrPartition, fmt.Sprintf("Topic '%s' does not exist.", rt.Topic)
+	}
+	current := int32(len(tm.Partitions))
+	switch {
+	case rt.Count < current:
+		return nil, kerr.InvalidPartitions,
+			fmt.Sprintf("Topic currently has %d partitions, which is higher than the requested %d.", current, rt.Count)
+	case rt.Count == current:
+		return nil, kerr.InvalidPartitions, fmt.Sprintf("Topic already has %d partitions.", current)
+	}
+	addCount := int(rt.Count - current)
+
+	rf := 0
+	if current > 0 {
+		rf = len(tm.Partitions[0].Replicas)
+	}
+	if rf == 0 && len(tm.Info.Replicas) > 0 {
+		rf = len(tm.Info.Replicas[0])
+	}
+	if rf == 0 {
+		rf = 1
+	}
+	live := snap.BrokerIDs
+
+	if rt.Assignment != nil {
+		if len(rt.Assignment) != addCount {
+			return nil, kerr.InvalidReplicaAssignment,
+				fmt.Sprintf("Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", addCount, len(rt.Assignment))
+		}
+		out := make([][]int32, 0, addCount)
+		for _, a := range rt.Assignment {
+			if msg := validateManualAssignment(a.Replicas, live, rf); msg != "" {
+				return nil, kerr.InvalidReplicaAssignment, msg
+			}
+			out = append(out, a.Replicas)
+		}
+		return out, nil, ""
+	}
+
+	if rf > len(live) {
+		return nil, kerr.InvalidReplicationFactor,
+			fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", rf, len(live))
+	}
+	// Continue the topic's round-robin where partition 0 started, as
+	// Kafka's AdminUtils does when adding partitions.
+	start := 0
+	if current > 0 && len(tm.Partitions[0].Replicas) > 0 {
+		for i, id := range live {
+			if id >= tm.Partitions[0].Replicas[0] {
+				start = i
+				break
+			}
+		}
+	}
+	return assignReplicas(live, int(current), addCount, rf, start, placementStart(rt.Topic, len(live))), nil, ""
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/samsa-io/samsa/broker"
+	"github.com/samsa-io/samsa/broker/config"
+	"github.com/samsa-io/samsa/cmd/samsa/internal/cli"
+)
+
+// serve runs the broker until SIGINT or SIGTERM and returns the exit code.
+func serve(ctx context.Context, cfg *config.Broker, log zerolog.Logger) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	b, err := broker.New(cfg, log)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot create broker")
+		return 1
+	}
+	// Start logs the "listening" line itself once requests are accepted.
+	if err := b.Start(ctx); err != nil {
+		log.Error().Err(err).Msg("cannot start broker")
+		return 1
+	}
+
+	<-ctx.Done()
+	// From here a second signal kills the process the default way.
+	stop()
+	log.Info().Msg("shutting down")
+	return closeWithin(b.Close, cli.ShutdownTimeout, log)
+}
+
+// closeWithin runs closeFn and waits at most timeout for it.
+func closeWithin(closeFn func() error, timeout time.Duration, log zerolog.Logger) int {
+	done := make(chan error, 1)
+	go func() { done <- closeFn() }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Error().Err(err).Msg("shutdown failed")
+			return 1
+		}
+		return 0 // the broker logs its own "stopped" line
+	case <-t.C:
+		log.Error().Dur("timeout", timeout).Msg("shutdown timed out; exiting")
+		return 1
+	}
+}

@@ -1,0 +1,311 @@
+package group
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// etcd's default limits are 128 operations per transaction and 1.5 MiB per
+// request; stay well inside both.
+const (
+	maxTxnOps   = 128
+	maxTxnBytes = 1 << 20
+)
+
+// groupRecord is the JSON value at groups/<group>.
+type groupRecord struct {
+	Type           string         `json:"type"` // "classic" or "consumer"
+	ProtocolType   string         `json:"protocol_type,omitempty"`
+	Protocol       string         `json:"protocol,omitempty"`
+	Generation     int32          `json:"generation"`
+	Leader         string         `json:"leader,omitempty"`
+	StateTimestamp int64          `json:"state_timestamp"` // unix ms of the last state change
+	Members        []memberRecord `json:"members"`
+
+	// KIP-848 consumer groups.
+	GroupEpoch      int32 `json:"group_epoch,omitempty"`
+	AssignmentEpoch int32 `json:"assignment_epoch,omitempty"`
+}
+
+// memberRecord is one member in a groupRecord; []byte fields are base64.
+type memberRecord struct {
+	ID                 string          `json:"id"`
+	InstanceID         *string         `json:"instance_id,omitempty"`
+	ClientID           string          `json:"client_id"`
+	ClientHost         string          `json:"client_host"`
+	SessionTimeoutMs   int32           `json:"session_timeout_ms,omitempty"`
+	RebalanceTimeoutMs int32           `json:"rebalance_timeout_ms"`
+	Protocols          []protocolEntry `json:"protocols,omitempty"`
+	Assignment         []byte          `json:"assignment,omitempty"`
+
+	// KIP-848.
+	RackID           *string      `json:"rack_id,omitempty"`
+	SubscribedTopics []string     `json:"subscribed_topics,omitempty"`
+	SubscribedRegex  string       `json:"subscribed_regex,omitempty"`
+	Assignor         string       `json:"assignor,omitempty"`
+	Epoch            int32        `json:"epoch,omitempty"`
+	PrevEpoch        int32        `json:"prev_epoch,omitempty"`
+	Assigned         []topicParts `json:"assigned,omitempty"`
+	Revoking         []topicParts `json:"revoking,omitempty"`
+	Target           []topicParts `json:"target,omitempty"`
+}
+
+type protocolEntry struct {
+	Name     string `json:"name"`
+	Metadata []byte `json:"metadata"`
+}
+
+type topicParts struct {
+	TopicID    []byte  `json:"topic_id"`
+	Partitions []int32 `json:"partitions"`
+}
+
+// offsetRecord is the JSON value at offsets/<group>/<topic>/<partition>.
+type offsetRecord struct {
+	Offset          int64  `json:"offset"`
+	LeaderEpoch     int32  `json:"leader_epoch"`
+	Metadata        string `json:"metadata"`
+	CommitTimestamp int64  `json:"commit_timestamp"`           // unix ms
+	ExpireTimestamp int64  `json:"expire_timestamp,omitempty"` // unix ms; OffsetCommit v2-v4 retention
+}
+
+// escapeGroup makes a group id a single etcd key segment: '%', '/' and
+// control bytes are %XX-escaped, and the empty id is "%".
+func escapeGroup(s string) string {
+	if s == "" {
+		return "%"
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch == '%' || ch == '/' || ch < 0x20 || ch == 0x7f {
+			fmt.Fprintf(&b, "%%%02X", ch)
+		} else {
+			b.WriteByte(ch)
+		}
+	}
+	return b.String()
+}
+
+func unescapeGroup(s string) (string, error) {
+	if s == "%" {
+		return "", nil
+	}
+	return url.PathUnescape(s)
+}
+
+func (c *Coordinator) groupKey(id string) string { return c.cfg.Key("groups", escapeGroup(id)) }
+
+func (c *Coordinator) offsetsPrefix(id string) string {
+	return c.cfg.Key("offsets", escapeGroup(id)) + "/"
+}
+
+func (c *Coordinator) offsetKey(id, topic string, partition int32) string {
+	return c.offsetsPrefix(id) + topic + "/" + strconv.Itoa(int(partition))
+}
+
+// txnBatcher accumulates operations and commits them in transactions
+// within etcd's limits. Each transaction is atomic; a sequence is not.
+type txnBatcher struct {
+	ops    []clientv3.Op
+	bytes  int
+	chunks [][]clientv3.Op
+}
+
+func (t *txnBatcher) add(op clientv3.Op, size int) {
+	if len(t.ops) > 0 && (len(t.ops) >= maxTxnOps || t.bytes+size > maxTxnBytes) {
+		t.chunks = append(t.chunks, t.ops)
+		t.ops, t.bytes = nil, 0
+	}
+	t.ops = append(t.ops, op)
+	t.bytes += size + 16
+}
+
+func (t *txnBatcher) done() [][]clientv3.Op {
+	if len(t.ops) > 0 {
+		t.chunks = append(t.chunks, t.ops)
+		t.ops = nil
+	}
+	return t.chunks
+}
+
+// writeGroupRecord stores (or, with data nil, deletes) the group's record
+// if seq is newer than what was last written. Serialised per group by wmu.
+func (g *group) writeRecord(ctx context.Context, seq uint64, data []byte) error {
+	if seq == 0 {
+		return nil
+	}
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	if seq <= g.written {
+		return nil // a newer state is already stored
+	}
+	ctx, cancel := g.c.opCtx(ctx)
+	defer cancel()
+	var err error
+	if data == nil {
+		_, err = g.c.cli.Delete(ctx, g.c.groupKey(g.id))
+	} else {
+		_, err = g.c.cli.Put(ctx, g.c.groupKey(g.id), string(data))
+	}
+	if err != nil {
+		g.c.log.Warn().Err(err).Str("group", g.id).Msg("cannot store group metadata")
+		return fmt.Errorf("group: store %s: %w", g.id, err)
+	}
+	g.written = seq
+	return nil
+}
+
+// pendingRecord is a group record snapshot taken under g.mu, written after
+// it is released.
+type pendingRecord struct {
+	seq  uint64
+	data []byte
+}
+
+func (g *group) flush(ctx context.Context, p pendingRecord) error {
+	return g.writeRecord(ctx, p.seq, p.data)
+}
+
+// recordLocked snapshots the group's metadata for writing. g.mu held.
+func (g *group) recordLocked() pendingRecord {
+	rec := g.toRecordLocked()
+	data, err := json.Marshal(rec)
+	if err != nil { // cannot happen for these types
+		g.c.log.Error().Err(err).Str("group", g.id).Msg("cannot encode group")
+		return pendingRecord{}
+	}
+	g.wseq++
+	return pendingRecord{seq: g.wseq, data: data}
+}
+
+// commitTxns runs the transactions in order and returns how many succeeded
+// and the first error.
+func (c *Coordinator) commitTxns(ctx context.Context, chunks [][]clientv3.Op) (int, error) {
+	for i, ops := range chunks {
+		cctx, cancel := c.opCtx(ctx)
+		_, err := c.cli.Txn(cctx).Then(ops...).Commit()
+		cancel()
+		if err != nil {
+			return i, err
+		}
+	}
+	return len(chunks), nil
+}
+
+// getPrefix pages through every key under prefix at one revision.
+func (c *Coordinator) getPrefix(ctx context.Context, prefix string, rev int64, fn func(key string, val []byte) error) (int64, error) {
+	const page = 1000
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	from := prefix
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)}
+		if rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := c.cli.Get(ctx, from, opts...)
+		if err != nil {
+			return rev, err
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		for _, kv := range resp.Kvs {
+			if err := fn(string(kv.Key), kv.Value); err != nil {
+				return rev, err
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return rev, nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// load reads every group and offset from etcd and installs them.
+func (c *Coordinator) load(ctx context.Context) error {
+	groups := make(map[string]*group)
+	get := func(id string) *group {
+		g := groups[id]
+		if g == nil {
+			g = newGroup(c, id)
+			groups[id] = g
+		}
+		return g
+	}
+	gprefix := c.cfg.Key("groups") + "/"
+	rev, err := c.getPrefix(ctx, gprefix, 0, func(key string, val []byte) error {
+		id, err := unescapeGroup(strings.TrimPrefix(key, gprefix))
+		if err != nil {
+			c.log.Warn().Str("key", key).Msg("ignoring group key that does not unescape")
+			return nil
+		}
+		var rec groupRecord
+		if err := json.Unmarshal(val, &rec); err != nil {
+			c.log.Warn().Err(err).Str("key", key).Msg("ignoring undecodable group record")
+			return nil
+		}
+		get(id).fromRecord(&rec)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("group: load groups: %w", err)
+	}
+	oprefix := c.cfg.Key("offsets") + "/"
+	n := 0
+	_, err = c.getPrefix(ctx, oprefix, rev, func(key string, val []byte) error {
+		rest := strings.TrimPrefix(key, oprefix)
+		// <group>/<topic>/<partition>; neither an escaped group nor a
+		// topic contains '/'.
+		parts := strings.Split(rest, "/")
+		if len(parts) != 3 {
+			return nil
+		}
+		id, err := unescapeGroup(parts[0])
+		if err != nil {
+			return nil
+		}
+		p, err := strconv.ParseInt(parts[2], 10, 32)
+		if err != nil {
+			return nil
+		}
+		var rec offsetRecord
+		if err := json.Unmarshal(val, &rec); err != nil {
+			c.log.Warn().Err(err).Str("key", key).Msg("ignoring undecodable offset record")
+			return nil
+		}
+		g := get(id)
+		g.setOffsetLocked(parts[1], int32(p), rec)
+		n++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("group: load offsets: %w", err)
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	for id, g := range groups {
+		if c.groups[id] == nil {
+			c.groups[id] = g
+		}
+	}
+	c.mu.Unlock()
+	// Restart the session timers of the loaded members: a member that
+	// does not come back within its session is removed.
+	for _, g := range groups {
+		g.mu.Lock()
+		g.afterLoadLocked()
+		g.mu.Unlock()
+	}
+	c.log.Info().Int("groups", len(groups)).Int("offsets", n).Int64("revision", rev).Msg("groups loaded")
+	return nil
+}

@@ -1,0 +1,204 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// testRecord is one record of a test batch.
+type testRecord struct {
+	key, value []byte
+	headers    [][2][]byte
+	tsDelta    int64
+}
+
+// testBatch describes a v2 batch for makeBatch.
+type testBatch struct {
+	records       []testRecord
+	baseTimestamp int64
+	producerID    int64
+	producerEpoch int16
+	baseSequence  int32
+}
+
+func appendVarint(b []byte, v int64) []byte { return binary.AppendVarint(b, v) }
+
+func appendBytes(b, v []byte) []byte {
+	if v == nil {
+		return appendVarint(b, -1)
+	}
+	return append(appendVarint(b, int64(len(v))), v...)
+}
+
+// makeBatch encodes a valid, uncompressed v2 RecordBatch.
+func makeBatch(tb testBatch) []byte {
+	var recs []byte
+	maxDelta := int64(0)
+	for i, r := range tb.records {
+		var body []byte
+		body = append(body, 0) // attributes
+		body = appendVarint(body, r.tsDelta)
+		body = appendVarint(body, int64(i))
+		body = appendBytes(body, r.key)
+		body = appendBytes(body, r.value)
+		body = appendVarint(body, int64(len(r.headers)))
+		for _, h := range r.headers {
+			body = appendBytes(body, h[0])
+			body = appendBytes(body, h[1])
+		}
+		recs = appendVarint(recs, int64(len(body)))
+		recs = append(recs, body...)
+		maxDelta = max(maxDelta, r.tsDelta)
+	}
+	b := make([]byte, batchHeaderSize, batchHeaderSize+len(recs))
+	binary.BigEndian.PutUint64(b[0:], 0)
+	binary.BigEndian.PutUint32(b[8:], uint32(batchHeaderSize-logOverhead+len(recs)))
+	binary.BigEndian.PutUint32(b[12:], 0xffffffff)
+	b[16] = 2
+	binary.BigEndian.PutUint16(b[21:], 0)
+	binary.BigEndian.PutUint32(b[23:], uint32(len(tb.records)-1))
+	binary.BigEndian.PutUint64(b[27:], uint64(tb.baseTimestamp))
+	binary.BigEndian.PutUint64(b[35:], uint64(tb.baseTimestamp+maxDelta))
+	binary.BigEndian.PutUint64(b[43:], uint64(tb.producerID))
+	binary.BigEndian.PutUint16(b[51:], uint16(tb.producerEpoch))
+	binary.BigEndian.PutUint32(b[53:], uint32(tb.baseSequence))
+	binary.BigEndian.PutUint32(b[57:], uint32(len(tb.records)))
+	b = append(b, recs...)
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return b
+}
+
+// simpleBatch has n records with a key, a value of valueSize bytes and one
+// header, timestamps ts, ts+1, ...; no producer id.
+func simpleBatch(n, valueSize int, ts int64) []byte {
+	return makeBatch(testBatch{records: records(n, valueSize), baseTimestamp: ts, producerID: -1,
+		producerEpoch: -1, baseSequence: -1})
+}
+
+func records(n, valueSize int) []testRecord {
+	rs := make([]testRecord, n)
+	for i := range rs {
+		v := []byte(strings.Repeat(string(rune('a'+i%26)), valueSize))
+		rs[i] = testRecord{key: []byte{'k', byte(i)}, value: v, tsDelta: int64(i),
+			headers: [][2][]byte{{[]byte("h"), []byte("v")}}}
+	}
+	return rs
+}
+
+func idemBatch(n int, pid int64, epoch int16, seq int32) []byte {
+	return makeBatch(testBatch{records: records(n, 10), baseTimestamp: 1000, producerID: pid,
+		producerEpoch: epoch, baseSequence: seq})
+}
+
+// fakeClock is an injectable Now.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func testOpts(t testing.TB, fsys FS, clock *fakeClock) Options {
+	o := Options{FS: fsys, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+	if clock != nil {
+		o.Now = clock.Now
+	}
+	return o
+}
+
+func mustOpen(t testing.TB, dir string, cfg Config, opts Options) *Log {
+	t.Helper()
+	l, err := Open(dir, [16]byte{1, 2, 3}, cfg, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return l
+}
+
+func mustAppend(t testing.TB, l *Log, b []byte, epoch int32) AppendResult {
+	t.Helper()
+	r, err := l.Append(b, epoch, -1)
+	if err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	return r
+}
+
+// faultFS injects failures into writes and fsyncs of files whose name
+// contains match.
+type faultFS struct {
+	OSFS
+	mu         sync.Mutex
+	match      string
+	tornAfter  int64 // >=0: the next write writes only this many bytes, then fails
+	failSync   bool  // the next Sync fails
+	failWrites bool  // every write fails
+}
+
+var errInjected = errors.New("injected fault")
+
+func newFaultFS() *faultFS { return &faultFS{match: ".log", tornAfter: -1} }
+
+func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
+	file, err := f.OSFS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{File: file, fs: f, name: name}, nil
+}
+
+type faultFile struct {
+	File
+	fs   *faultFS
+	name string
+}
+
+func (f *faultFile) hit() bool { return strings.Contains(f.name, f.fs.match) }
+
+func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	torn, fail := f.fs.tornAfter, f.fs.failWrites
+	if f.hit() && torn >= 0 {
+		f.fs.tornAfter = -1
+	}
+	f.fs.mu.Unlock()
+	if f.hit() && fail {
+		return 0, errInjected
+	}
+	if f.hit() && torn >= 0 {
+		n, _ := f.File.WriteAt(p[:min(int(torn), len(p))], off)
+		return n, errInjected
+	}
+	return f.File.WriteAt(p, off)
+}
+
+func (f *faultFile) Sync() error {
+	f.fs.mu.Lock()
+	fail := f.fs.failSync && f.hit()
+	if fail {
+		f.fs.failSync = false
+	}
+	f.fs.mu.Unlock()
+	if fail {
+		return errInjected
+	}
+	return f.File.Sync()
+}
