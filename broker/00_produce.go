@@ -169,8 +169,9 @@ func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.Produ
 		b.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("append failed")
 		return kerr.KafkaStorageError, err.Error()
 	}
-	// One replica: what is appended is committed.
-	p.log.SetHighWatermark(res.LastOffset + 1)
+	// One replica: what is appended is committed. (Not res.LastOffset+1: a
+	// duplicate's result points into the past.)
+	p.log.SetHighWatermark(p.log.LogEndOffset())
 	p.notify()
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime

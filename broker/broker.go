@@ -94,7 +94,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		Endpoints:   b.cfg.EtcdEndpoints,
 		EmbeddedDir: filepath.Join(b.cfg.DataDir, "etcd"),
 		Prefix:      b.cfg.EtcdPrefix,
-		Logger:      b.log.With().Str("component", "coordinator").Logger(),
+		Logger:      b.log,
 	})
 	if err != nil {
 		b.logs.Close()

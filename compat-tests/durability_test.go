@@ -3,6 +3,7 @@ package compat
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"sort"
@@ -63,7 +64,9 @@ func TestSIGTERMCleanShutdown(t *testing.T) {
 		numRecords = 2_000
 		numKeys    = 100
 	)
-	s := StartSamsa(t)
+	// Debug level: storage then logs, per partition log, whether it found
+	// a clean shutdown ("log loaded", clean=true|false).
+	s := StartSamsa(t, "--log-level", "debug")
 	createTopic(t, s.Addr, topic, partitions)
 	acked := produceRecords(t, s.Addr, topic, numRecords, numKeys, 2)
 
@@ -77,6 +80,20 @@ func TestSIGTERMCleanShutdown(t *testing.T) {
 	if trunc := logLinesMatching(s.Lines(), "truncat"); len(trunc) > 0 {
 		t.Errorf("after a clean shutdown the restarted broker logged truncation:\n%s", joinLines(trunc, 20))
 	}
+	loaded, unclean := 0, 0
+	for _, m := range jsonLines(s.Lines()) {
+		if m["message"] != "log loaded" {
+			continue
+		}
+		if clean, ok := m["clean"].(bool); ok {
+			loaded++
+			if !clean {
+				unclean++
+				t.Errorf("after SIGTERM a partition log was loaded as unclean: %v", m)
+			}
+		}
+	}
+	t.Logf("restart: %d partition logs loaded, %d unclean", loaded, unclean)
 	consumed := consumeAll(t, s.Addr, topic, partitions, countPerPartition(acked), 60*time.Second)
 	verifyRecords(t, acked, consumed)
 	checkEndOffsets(t, s.Addr, topic, acked)
@@ -410,6 +427,18 @@ func checkEndOffsets(t testing.TB, addr, topic string, acked []*ackedRecord) {
 			t.Errorf("partition %d: end offset %d, want %d (last acked offset + 1)", p, lo.Offset, w)
 		}
 	}
+}
+
+// jsonLines decodes the JSON log lines (others are skipped).
+func jsonLines(lines []string) []map[string]any {
+	var out []map[string]any
+	for _, l := range lines {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func joinLines(lines []string, max int) string {

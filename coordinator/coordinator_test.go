@@ -379,12 +379,20 @@ func TestLargeTopicChunked(t *testing.T) {
 			}
 		}
 	}
+	// AddPartitions is chunked too.
+	rev, err := s.AddPartitions(ctx, "big-1000", assignment(300, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm := waitRev(t, s2, rev).Topic("big-1000"); len(tm.Partitions) != 1300 || tm.Partitions[1299].PartitionEpoch != 0 {
+		t.Fatalf("after AddPartitions: %d partitions, last %+v", len(tm.Partitions), tm.Partitions[len(tm.Partitions)-1])
+	}
 	// Patching one partition of the 10k topic is cheap and shares the
 	// other topics.
 	before := s2.Snapshot()
 	id := before.Topic("big-10000").Info.ID
 	t0 := time.Now()
-	rev, err := s.UpdatePartitionState(ctx, id, 9999, 0, PartitionState{Leader: 1, LeaderEpoch: 1, ISR: []int32{1}})
+	rev, err = s.UpdatePartitionState(ctx, id, 9999, 0, PartitionState{Leader: 1, LeaderEpoch: 1, ISR: []int32{1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -671,5 +679,84 @@ func TestCloseThenUse(t *testing.T) {
 	}
 	if err := s.WaitForRevision(context.Background(), 1<<40); !errors.Is(err, ErrClosed) {
 		t.Fatalf("WaitForRevision after Close: %v", err)
+	}
+}
+
+func TestWatchRelist(t *testing.T) {
+	s := openEmbedded(t, "")
+	defer closeStore(t, s)
+	w := openClient(t, s, 0)
+	defer closeStore(t, w)
+	ctx := testCtx(t)
+	rev, err := s.CreateTopic(ctx, TopicInfo{Name: "a", Replicas: assignment(4, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRev(t, w, rev)
+	for len(w.Changes()) > 0 {
+		<-w.Changes()
+	}
+	// Changes that happen while the watch is down are picked up by the
+	// re-read, then the watch goes on.
+	w.relistNow <- struct{}{}
+	if _, err := s.DeleteTopic(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	rev, err = s.CreateTopic(ctx, TopicInfo{Name: "b", Replicas: assignment(2, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := waitRev(t, w, rev)
+	if snap.Topic("a") != nil || snap.Topic("b") == nil || !slices.Equal(snap.TopicNames, []string{"b"}) {
+		t.Fatalf("after re-read: %v", snap.TopicNames)
+	}
+	select {
+	case <-w.Changes():
+	default:
+		t.Fatal("no change signalled")
+	}
+	rev, err = s.AddPartitions(ctx, "b", [][]int32{{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(waitRev(t, w, rev).Topic("b").Partitions); n != 3 {
+		t.Fatalf("%d partitions", n)
+	}
+}
+
+func TestCreateTopicRace(t *testing.T) {
+	s1 := openEmbedded(t, "")
+	defer closeStore(t, s1)
+	s2 := openClient(t, s1, 0)
+	defer closeStore(t, s2)
+	ctx := testCtx(t)
+	for round := range 5 {
+		name := fmt.Sprintf("race-%d", round)
+		errs := make([]error, 4)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = []*Store{s1, s2}[i%2].CreateTopic(ctx, TopicInfo{Name: name, Replicas: assignment(200, 1)})
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, ErrTopicExists):
+				t.Fatalf("create: %v", err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d creates succeeded", ok)
+		}
+		resp, err := s1.Client().Get(ctx, s1.Key("partitions")+"/", clientWithPrefix()...)
+		if err != nil || resp.Count != int64(200*(round+1)) {
+			t.Fatalf("partition keys: %d %v", resp.Count, err)
+		}
 	}
 }

@@ -62,6 +62,9 @@ type Store struct {
 	meta    *metaState
 	snap    atomic.Pointer[Snapshot]
 	changes chan struct{} // capacity 1
+	// relistNow makes the watch loop re-read everything, as after a
+	// compacted or cancelled watch (tests).
+	relistNow chan struct{}
 
 	revMu sync.Mutex
 	revCh chan struct{} // guarded by revMu; closed and replaced at every install
@@ -86,11 +89,12 @@ type OpenTiming struct {
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	start := time.Now()
 	s := &Store{
-		cfg:     cfg,
-		log:     cfg.Logger.With().Str("component", "coordinator").Logger(),
-		prefix:  normalisePrefix(cfg.Prefix),
-		changes: make(chan struct{}, 1),
-		revCh:   make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger.With().Str("component", "coordinator").Logger(),
+		prefix:    normalisePrefix(cfg.Prefix),
+		changes:   make(chan struct{}, 1),
+		relistNow: make(chan struct{}, 1),
+		revCh:     make(chan struct{}),
 	}
 	if s.cfg.SessionTTL <= 0 {
 		s.cfg.SessionTTL = defaultSessionTTL

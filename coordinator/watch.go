@@ -354,7 +354,17 @@ func (s *Store) watchFrom(rev int64) error {
 	ctx, cancel := context.WithCancel(s.watchCtx())
 	defer cancel()
 	wch := s.client.Watch(ctx, s.root, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
-	for resp := range wch {
+	for {
+		var resp clientv3.WatchResponse
+		var ok bool
+		select {
+		case resp, ok = <-wch:
+		case <-s.relistNow:
+			return fmt.Errorf("re-read requested")
+		}
+		if !ok {
+			return fmt.Errorf("watch channel closed")
+		}
 		if resp.CompactRevision != 0 {
 			return fmt.Errorf("watch compacted at revision %d", resp.CompactRevision)
 		}
@@ -366,7 +376,6 @@ func (s *Store) watchFrom(rev int64) error {
 		}
 		s.applyWatchResponse(resp)
 	}
-	return fmt.Errorf("watch channel closed")
 }
 
 func (s *Store) applyWatchResponse(resp clientv3.WatchResponse) {

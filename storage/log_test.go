@@ -290,6 +290,22 @@ func TestOffsetForTimestampAndMax(t *testing.T) {
 	if err != nil || !found || off != 23 || ts != 100_003 {
 		t.Fatalf("MaxTimestamp: %d %d %v %v", off, ts, found, err)
 	}
+	// Timestamps out of order inside a batch: the answer is a record in the
+	// middle of the batch, and the max is its first record.
+	rs := records(4, 10)
+	for i, d := range []int64{900_000, 10, 500_000, 20} {
+		rs[i].tsDelta = d
+	}
+	mustAppend(t, l, makeBatch(testBatch{records: rs, baseTimestamp: 0, producerID: -1, producerEpoch: -1, baseSequence: -1}), 0)
+	if off, ts, found, _ := l.OffsetForTimestamp(200_000); !found || off != 48 || ts != 900_000 {
+		t.Fatalf("out-of-order batch: %d %d %v", off, ts, found)
+	}
+	if off, ts, found, _ := l.OffsetForTimestamp(400_000); !found || off != 48 || ts != 900_000 {
+		t.Fatalf("first record >= ts: %d %d %v", off, ts, found)
+	}
+	if off, ts, found, _ := l.MaxTimestamp(); !found || off != 48 || ts != 900_000 {
+		t.Fatalf("MaxTimestamp first record: %d %d %v", off, ts, found)
+	}
 	empty := mustOpen(t, t.TempDir(), Config{}, testOpts(t, nil, nil))
 	defer empty.Close()
 	if _, _, found, _ := empty.MaxTimestamp(); found {

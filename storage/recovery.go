@@ -148,6 +148,13 @@ func (l *Log) load() error {
 		}
 	}
 
+	// Inactive segments end with their max timestamp in the time index
+	// (rebuilt ones do not yet).
+	for _, s := range segs[:len(segs)-1] {
+		if err := s.onBecomeInactive(); err != nil {
+			return err
+		}
+	}
 	leo := segs[len(segs)-1].next
 	logStart := min(max(cp.logStartOffset, segs[0].base), leo)
 	l.leo.Store(leo)

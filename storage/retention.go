@@ -243,14 +243,14 @@ func (l *Log) TruncateTo(offset int64) error {
 // record exists.
 func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool, err error) {
 	type cand struct {
-		s     *segment
-		maxTs int64
+		s           *segment
+		maxTs, next int64
 	}
 	l.mu.Lock()
 	segs := l.segments()
 	cands := make([]cand, len(segs))
 	for i, s := range segs {
-		cands[i] = cand{s, s.maxTs}
+		cands[i] = cand{s, s.maxTs, s.next}
 	}
 	logStart := l.logStart.Load()
 	l.mu.Unlock()
@@ -261,7 +261,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 		return 0, 0, false, ErrClosed
 	}
 	for _, c := range cands {
-		if c.maxTs < ts || c.s.next <= logStart {
+		if c.maxTs < ts || c.next <= logStart {
 			continue
 		}
 		start := max(c.s.ti.lookup(ts), logStart)
@@ -311,7 +311,7 @@ func (l *Log) MaxTimestamp() (offset int64, timestamp int64, found bool, err err
 	return offset, timestamp, found, err
 }
 
-// scanRecords visits, from the batch holding offset from, the records of the
+// scanRecords visits, from the batch holding offset from, every record of the
 // batches selected by want, until fn returns false. truncMu must be held.
 func (l *Log) scanRecords(s *segment, from int64, want func(*batchInfo) bool, fn func(off, ts int64) bool) error {
 	sc := &scanner{f: s.log, pos: s.oi.lookup(from), end: s.size.Load(), buf: make([]byte, 64<<10), full: true}
@@ -328,9 +328,6 @@ func (l *Log) scanRecords(s *segment, from int64, want func(*batchInfo) bool, fn
 			continue
 		}
 		if err := recordTimestamps(data, func(off, ts int64) bool {
-			if off < from {
-				return true
-			}
 			stopped = !fn(off, ts)
 			return !stopped
 		}); err != nil {

@@ -1,0 +1,88 @@
+// Package storage is samsa's partition-log layer, laid out on disk as Apache
+// Kafka lays out its logs so that Kafka's own tools (kafka-dump-log /
+// DumpLogSegments) read our segments. Names follow Kafka's log layer: Log is
+// UnifiedLog, segment is LogSegment, offsetIndex/timeIndex are OffsetIndex and
+// TimeIndex, leaderEpochCache is LeaderEpochFileCache, producerState is
+// ProducerStateManager (idempotence only; no transactions yet), Manager is
+// LogManager.
+//
+// # Files
+//
+// One directory per partition, "<data-dir>/<topic>-<partition>/":
+//
+//	%020d.log          batches, byte-identical to the v2 RecordBatch wire format;
+//	                   baseOffset and partitionLeaderEpoch assigned in place
+//	                   (outside the CRC); LogAppendTime stamping rewrites
+//	                   attributes/maxTimestamp and the CRC-32C.
+//	%020d.index        Kafka's offset index: 8-byte big-endian entries
+//	                   (int32 lastOffset-base of a batch, int32 file position of
+//	                   that batch), one per index.interval.bytes. Written
+//	                   append-only at its exact size: no pre-allocation, so the
+//	                   file holds exactly its entries at all times.
+//	%020d.timeindex    Kafka's time index: 12-byte entries (int64 max timestamp
+//	                   so far, int32 relative offset of the batch holding it),
+//	                   appended with the offset index when the timestamp grows,
+//	                   and once more on roll and on close so that the last entry
+//	                   is the segment's max timestamp.
+//	%020d.snapshot     producer state valid at that offset (samsa's format):
+//	                   int16 version (100), uint32 CRC-32C of the rest, int32
+//	                   count, then per producer: int64 id, int16 epoch, int64
+//	                   last-append wall time (ms), int8 n, n x (int32 firstSeq,
+//	                   int32 lastSeq, int64 firstOffset, int64 lastOffset, int64
+//	                   maxTimestamp, int64 logAppendTime or -1). Written on roll
+//	                   (at the new base offset) and on Close (at the log end
+//	                   offset); the newest three are kept.
+//	leader-epoch-checkpoint  Kafka's text format: "0", the count, then
+//	                   "<epoch> <startOffset>" lines. Rewritten (temp file,
+//	                   fsync, rename, directory fsync) on every change.
+//	partition.metadata "version: 0\ntopic_id: <base64url, no padding>\n".
+//	samsa-checkpoint   "0\nrecovery-point N\nhigh-watermark N\nlog-start-offset N\n";
+//	                   what Kafka keeps in the data directory's
+//	                   recovery-point-offset-checkpoint, replication-offset-
+//	                   checkpoint and log-start-offset-checkpoint.
+//	.samsa-clean-shutdown  written by Close after everything above is durable;
+//	                   removed by Open.
+//
+// Deleted segments are renamed to "*.deleted" and removed after
+// file.delete.delay.ms (<0: at once); a deleted partition directory is renamed
+// to "<topic>-<partition>.<hex id>-delete" and removed in the background.
+//
+// # Durability and recovery
+//
+// Appends are written with pwrite and are not fsynced unless flush.messages /
+// flush.ms ask for it (Kafka's default): an acknowledged record survives a
+// process kill because it is in the OS page cache, and survives a machine
+// crash only once flushed. Flushing fsyncs the segments and indexes up to an
+// offset and advances the recovery point; a rolled segment is flushed in the
+// background right after the roll, so the recovery point normally trails the
+// active segment's base offset.
+//
+// Open without the clean-shutdown marker recovers every segment from the one
+// holding the recovery point to the end, as Kafka's LogSegment.recover: each
+// batch is checked (length sane, magic 2, CRC-32C, offsets increasing, within
+// the segment's int32 range); the file is truncated at the first invalid or
+// torn batch (the bytes cut are logged), both indexes are rebuilt from the
+// scanned batches, every later segment is deleted, and the leader-epoch cache
+// tail is rebuilt from the batches' partitionLeaderEpoch. Recovered segments
+// are fsynced and the recovery point becomes the log end offset. Segments not
+// recovered (all of them after a clean shutdown) keep their indexes unless a
+// sanity check fails — odd size, offsets or positions not increasing or out of
+// range, a batch past index.interval.bytes without an entry, a max timestamp
+// the time index lacks — in which case they are rebuilt the same way.
+// Producer state is loaded from the newest snapshot at or below the log end
+// offset and the batches after it are replayed. Leftover "*.deleted",
+// "*.cleaned", "*.swap" and "*.tmp" files are removed.
+//
+// # Concurrency
+//
+// Appends and structural changes (roll, retention, truncation) hold Log.mu.
+// Reads take no lock but truncMu for reading: they load the log end offset,
+// the copy-on-write segment list and each segment's published size, and read
+// with ReadAt, so they run beside appends; bytes are written before the size
+// and the log end offset are published. truncMu is taken for writing only
+// where bytes disappear or files close. Lock order:
+// Log.mu -> Log.flushMu -> Log.truncMu -> leaderEpochCache.mu.
+//
+// After any write or fsync error the log refuses every later write with the
+// same error (wrapping ErrStorage); reads keep working.
+package storage
