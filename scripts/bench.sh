@@ -176,7 +176,7 @@ run_samsa_workloads() {
 if [[ "$mode" == smoke ]]; then
 	start_samsa
 	line="$(bench --mode produce --topic bench-smoke --partitions 8 --acks 1 \
-		--record-size "$record_size" --duration 3s --records 300000)"
+		--record-size "$record_size" --duration 3s --records 1000000)"
 	echo "$line"
 	records="$(field "$line" records)"
 	errors="$(field "$line" errors)"

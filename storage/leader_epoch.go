@@ -178,8 +178,13 @@ func (c *leaderEpochCache) endOffsetFor(epoch int32, leo int64) (int64, int32) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	n := len(c.entries)
-	if epoch < 0 || n == 0 || epoch < c.entries[0].epoch {
+	if epoch < 0 || n == 0 {
 		return -1, -1
+	}
+	if epoch < c.entries[0].epoch {
+		// Older than anything known: as Kafka, the requested epoch ends
+		// where the first known one starts.
+		return c.entries[0].start, epoch
 	}
 	if epoch >= c.entries[n-1].epoch {
 		if epoch == c.entries[n-1].epoch {

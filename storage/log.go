@@ -283,10 +283,12 @@ func (l *Log) Read(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (
 		return res, ErrClosed
 	}
 	segs := l.segments()
-	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
-	if i < 0 {
-		i = 0
+	if start := l.logStart.Load(); offset < start || offset < segs[0].base {
+		// Retention moved the start between the check above and the lock.
+		res.LogStartOffset = start
+		return res, fmt.Errorf("storage: read offset %d below log start %d: %w", offset, start, ErrOffsetOutOfRange)
 	}
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
 	for ; i < len(segs) && segs[i].base < upTo; i++ {
 		recs, found, err := segs[i].read(offset, maxBytes, upTo, minOneBatch)
 		if err != nil {
@@ -328,8 +330,9 @@ func (l *Log) LatestEpoch() int32 { return l.epochs.latestEpoch() }
 // EndOffsetForEpoch answers OffsetForLeaderEpoch: the end offset of the
 // requested epoch (the start offset of the next larger epoch, or the log end
 // offset when epoch is the latest) and the largest epoch <= the requested one.
-// Unknown (smaller than the first epoch, or larger than the latest) returns
-// (-1, -1).
+// An epoch larger than the latest returns (-1, -1); one smaller than the
+// first known epoch returns (start of the first known epoch, epoch), as
+// Kafka's LeaderEpochFileCache does.
 func (l *Log) EndOffsetForEpoch(epoch int32) (endOffset int64, foundEpoch int32) {
 	return l.epochs.endOffsetFor(epoch, l.leo.Load())
 }

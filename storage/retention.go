@@ -81,16 +81,18 @@ func (l *Log) deleteSegmentsLocked(now time.Time, reason string, pred func(s *se
 		return 0, nil
 	}
 	rest := append([]*segment(nil), segs[n:]...)
+	// Readers check the log start offset and pick a segment under truncMu:
+	// publish both together.
 	l.truncMu.Lock()
 	l.segs.Store(&rest)
+	if rest[0].base > l.logStart.Load() {
+		l.logStart.Store(rest[0].base)
+	}
 	l.truncMu.Unlock()
 	var freed int64
 	for _, s := range segs[:n] {
 		freed += s.size.Load()
 		l.retireSegmentLocked(s, now)
-	}
-	if rest[0].base > l.logStart.Load() {
-		l.logStart.Store(rest[0].base)
 	}
 	l.logger.Info().Str("reason", reason).Int("segments", n).Int64("bytes", freed).
 		Int64("log_start_offset", l.logStart.Load()).Msg("deleted old segments")

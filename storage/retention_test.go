@@ -135,9 +135,11 @@ func TestDeleteRecordsBefore(t *testing.T) {
 	if _, err := l.Read(12, 1000, -1, true); !errors.Is(err, ErrOffsetOutOfRange) {
 		t.Fatal("read below log start")
 	}
-	// The epoch holding the new start begins there.
-	if end, e := l.EndOffsetForEpoch(5); end != -1 || e != -1 {
-		t.Fatalf("epoch 5 should be gone: (%d,%d)", end, e)
+	// The epoch holding the new start begins there; epoch 5 is gone, and
+	// as in Kafka an epoch older than the first known one ends where the
+	// first known one starts.
+	if end, e := l.EndOffsetForEpoch(5); end != 13 || e != 5 {
+		t.Fatalf("epoch 5 should be gone: (%d,%d), want (13,5)", end, e)
 	}
 	if end, e := l.EndOffsetForEpoch(6); end != 14 || e != 6 {
 		t.Fatalf("epoch 6: (%d,%d)", end, e)

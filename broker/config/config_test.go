@@ -319,8 +319,11 @@ func TestResolveTopicDurations(t *testing.T) {
 			func(t Topic) (any, any) { return t.Log.FlushMs, 2 * time.Second }},
 		{"flush.ms interval beats scheduler", map[string]string{"log.flush.scheduler.interval.ms": "2000", "log.flush.interval.ms": "1000"}, nil,
 			func(t Topic) (any, any) { return t.Log.FlushMs, time.Second }},
+		// storage reads 0 as "default" and a negative delay as "at once".
 		{"file delete delay", map[string]string{"log.segment.delete.delay.ms": "0"}, nil,
-			func(t Topic) (any, any) { return t.Log.FileDeleteDelay, time.Duration(0) }},
+			func(t Topic) (any, any) { return t.Log.FileDeleteDelay, time.Duration(-1) }},
+		{"retention.ms=0 deletes at once", nil, map[string]string{"retention.ms": "0"},
+			func(t Topic) (any, any) { return t.Log.RetentionMs, time.Nanosecond }},
 		{"segment bytes from broker", map[string]string{"log.segment.bytes": "2097152"}, nil,
 			func(t Topic) (any, any) { return t.Log.SegmentBytes, int64(2097152) }},
 		{"internal.segment.bytes for tests", nil, map[string]string{"segment.bytes": "1048576", "internal.segment.bytes": "1024"},

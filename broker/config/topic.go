@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/samsa-io/samsa/storage"
 )
@@ -167,6 +168,24 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 		FlushMs:              msToDuration(i64("flush.ms")),
 		FileDeleteDelay:      msToDuration(i64("file.delete.delay.ms")),
 		ProducerIDExpiration: b.ProducerIDExpiration,
+	}
+	// storage.Config reads a zero field as "Kafka's default"; Kafka's own
+	// zeros mean "at once" / "every time", so map them to the smallest value
+	// storage takes with that meaning.
+	if t.Log.RetentionMs == 0 {
+		t.Log.RetentionMs = time.Nanosecond
+	}
+	if t.Log.RetentionBytes == 0 {
+		t.Log.RetentionBytes = 1
+	}
+	if t.Log.FlushMs == 0 {
+		t.Log.FlushMs = time.Nanosecond
+	}
+	if t.Log.FileDeleteDelay == 0 {
+		t.Log.FileDeleteDelay = -1
+	}
+	if t.Log.IndexIntervalBytes == 0 {
+		t.Log.IndexIntervalBytes = 1
 	}
 	return t
 }
