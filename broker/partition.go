@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -113,6 +114,9 @@ func (b *Broker) reconcile() {
 	next := &partitionMap{byTopic: make(map[string][]*partition, len(snap.Topics))}
 
 	for name, tm := range snap.Topics {
+		if tm.Info.Internal {
+			continue // group and transaction state lives in etcd, not in logs
+		}
 		oldParts := old.byTopic[name]
 		parts := make([]*partition, len(tm.Partitions))
 		for i, st := range tm.Partitions {
@@ -126,6 +130,14 @@ func (b *Broker) reconcile() {
 			if p == nil {
 				cfg := b.cfg.ResolveTopic(tm.Info.Configs)
 				l, err := b.logs.GetOrCreate(name, int32(i), tm.Info.ID, cfg.Log)
+				if errors.Is(err, storage.ErrTopicIDMismatch) {
+					// A topic of the same name was deleted and re-created
+					// while we were down: the old data is not this topic's.
+					b.log.Info().Str("topic", name).Int("partition", i).Msg("removing the log of a deleted topic of the same name")
+					if err = b.logs.Delete(name, int32(i)); err == nil {
+						l, err = b.logs.GetOrCreate(name, int32(i), tm.Info.ID, cfg.Log)
+					}
+				}
 				if err != nil {
 					b.log.Error().Err(err).Str("topic", name).Int("partition", i).Msg("cannot open partition log")
 					continue

@@ -760,3 +760,67 @@ func TestCreateTopicRace(t *testing.T) {
 		}
 	}
 }
+
+func TestEmbeddedDirInUseAndSideBySide(t *testing.T) {
+	dir := t.TempDir()
+	s := openEmbedded(t, dir)
+	defer closeStore(t, s)
+	// A second process on the same dir fails at once (etcd itself would
+	// block on its bbolt lock).
+	if _, err := Open(testCtx(t), Config{EmbeddedDir: dir, Logger: testLogger(t)}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second Open on the same dir: %v", err)
+	}
+	// Two embedded etcds side by side never collide on ports.
+	other := openEmbedded(t, "")
+	defer closeStore(t, other)
+	if other.EmbeddedEndpoint() == s.EmbeddedEndpoint() || other.ClusterID() == s.ClusterID() {
+		t.Fatal("two embedded stores share an endpoint or cluster id")
+	}
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if _, err := Open(ctx, Config{Endpoints: []string{"127.0.0.1:1"}, Logger: testLogger(t)}); err == nil {
+		t.Fatal("Open of an unreachable etcd succeeded")
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Fatalf("Open took %s", d)
+	}
+}
+
+func TestLeaseLostReRegisters(t *testing.T) {
+	s := openEmbedded(t, "")
+	defer closeStore(t, s)
+	ctx := testCtx(t)
+	if err := s.RegisterBroker(ctx, BrokerInfo{ID: 1, Host: "h", Port: 1}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "controller", s.IsController)
+	key := s.Key("brokers", "1")
+	resp, err := s.Client().Get(ctx, key)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("broker key: %v", err)
+	}
+	lease := clientv3.LeaseID(resp.Kvs[0].Lease)
+	// The lease vanishes behind our back (as when etcd expired it during a
+	// partition): the broker registers again by itself.
+	if _, err := s.Client().Revoke(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "re-registration under a new lease", func() bool {
+		resp, err := s.Client().Get(ctx, key)
+		return err == nil && len(resp.Kvs) == 1 && clientv3.LeaseID(resp.Kvs[0].Lease) != lease
+	})
+	eventually(t, 10*time.Second, "controller again", func() bool {
+		return s.IsController() && s.Snapshot().ControllerID == 1
+	})
+	if err := s.Deregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitRev(t, s, mustRev(t, s))
+	if len(s.Snapshot().Brokers) != 0 || s.Snapshot().ControllerID != -1 {
+		t.Fatalf("after Deregister: %v controller %d", s.Snapshot().BrokerIDs, s.Snapshot().ControllerID)
+	}
+}

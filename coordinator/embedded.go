@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -29,6 +32,8 @@ const (
 	// Quota: a few GiB; samsa's metadata is tiny next to it, but consumer
 	// offsets and transactions will live here too.
 	embeddedQuotaBytes = 4 << 30
+	// embeddedLockFile in the data dir is held while the etcd runs.
+	embeddedLockFile = "samsa.lock"
 )
 
 // embeddedEtcd is a running single-member etcd.
@@ -37,6 +42,7 @@ type embeddedEtcd struct {
 	clientURL string
 	peerURL   string
 	ready     time.Duration // StartEtcd to ReadyNotify
+	lock      *fileutil.LockedFile
 	// closing turns etcd's shutdown chatter ("serving failed: server
 	// closed", logged at error level) down to debug.
 	closing *atomic.Bool
@@ -50,10 +56,23 @@ type embeddedEtcd struct {
 // TestEmbeddedRestart). Fresh ports mean two samsa processes on one machine
 // never collide, and no port is left for a stale process to hold.
 func startEmbedded(dir string, log zerolog.Logger) (*embeddedEtcd, error) {
+	// etcd would block forever on the bbolt file lock of a data dir in use
+	// by another process; fail at once instead.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("coordinator: embedded etcd dir: %w", err)
+	}
+	lock, err := fileutil.TryLockFile(filepath.Join(dir, embeddedLockFile), os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		if errors.Is(err, fileutil.ErrLocked) {
+			return nil, fmt.Errorf("coordinator: embedded etcd dir %s is in use by another samsa process", dir)
+		}
+		return nil, fmt.Errorf("coordinator: lock embedded etcd dir: %w", err)
+	}
 	var lastErr error
 	for attempt := 0; attempt < embeddedStartAttempts; attempt++ {
 		e, err := startEmbeddedOnce(dir, log)
 		if err == nil {
+			e.lock = lock
 			return e, nil
 		}
 		lastErr = err
@@ -62,6 +81,7 @@ func startEmbedded(dir string, log zerolog.Logger) (*embeddedEtcd, error) {
 		}
 		log.Debug().Err(err).Int("attempt", attempt+1).Msg("embedded etcd port taken, retrying with new ports")
 	}
+	lock.Close()
 	return nil, fmt.Errorf("coordinator: start embedded etcd in %s: %w", dir, lastErr)
 }
 
@@ -140,6 +160,7 @@ func (e *embeddedEtcd) Close() {
 	e.closing.Store(true)
 	e.etcd.Close()
 	<-e.etcd.Server.StopNotify()
+	e.lock.Close()
 }
 
 // freePorts returns n distinct TCP ports on 127.0.0.1 that were free a

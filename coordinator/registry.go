@@ -92,7 +92,7 @@ func (s *Store) RegisterBroker(ctx context.Context, info BrokerInfo) error {
 	s.reg = r // reserve; cleared below on failure
 	s.regMu.Unlock()
 
-	sess, rev, err := s.registerOnce(ctx, rctx, info)
+	sess, rev, err := s.registerOnce(ctx, rctx, info, clientv3.NoLease)
 	if err == nil {
 		// Return once our own Snapshot lists us: topics created next see
 		// this broker as live.
@@ -141,7 +141,14 @@ func (s *Store) sessionTTLSeconds() int64 {
 // registerOnce grants a lease, writes brokers/<id> under it and returns a
 // session keeping the lease alive until sessCtx ends, and the revision of
 // the write.
-func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo) (*concurrency.Session, int64, error) {
+//
+// An existing key is taken over on a first registration (prevLease ==
+// NoLease) if it has the same host:port (our previous incarnation), and on
+// a re-registration only if it is still under prevLease (our own lease,
+// which we stopped renewing). The asymmetry stops two misconfigured
+// brokers with the same id and address from taking the key from each other
+// forever: the later one wins once, the earlier one then waits.
+func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo, prevLease clientv3.LeaseID) (*concurrency.Session, int64, error) {
 	ttl := s.sessionTTLSeconds()
 	grant, err := s.client.Grant(ctx, ttl)
 	if err != nil {
@@ -181,7 +188,11 @@ func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo) (*co
 		}
 		old := kvs[0]
 		var existing BrokerInfo
-		if err := json.Unmarshal(old.Value, &existing); err != nil || existing.Host != info.Host || existing.Port != info.Port {
+		ours := json.Unmarshal(old.Value, &existing) == nil && existing.Host == info.Host && existing.Port == info.Port
+		if prevLease != clientv3.NoLease {
+			ours = clientv3.LeaseID(old.Lease) == prevLease
+		}
+		if !ours {
 			revoke()
 			return nil, 0, &brokerIDInUseError{id: info.ID, by: brokerAddr(existing)}
 		}
@@ -229,14 +240,14 @@ func (s *Store) runRegistration(r *registration) {
 	for {
 		sess := r.currentSession()
 		s.campaign(r, sess)
+		sess.Orphan() // ends its keepalive goroutine
 		if r.ctx.Err() != nil {
-			sess.Orphan() // ends its keepalive goroutine
 			return
 		}
 		log.Warn().Msg("broker lease lost, registering again")
 		backoff := 100 * time.Millisecond
 		for {
-			ns, _, err := s.registerOnce(r.ctx, r.ctx, r.info)
+			ns, _, err := s.registerOnce(r.ctx, r.ctx, r.info, sess.Lease())
 			if err == nil {
 				r.setSession(ns)
 				log.Info().Str("lease", fmt.Sprintf("%x", int64(ns.Lease()))).Msg("broker registered again")
@@ -269,8 +280,8 @@ func (s *Store) campaign(r *registration, sess *concurrency.Session) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		if err := el.Campaign(ctx, val); err != nil {
-			if ctx.Err() != nil {
-				return
+			if ctx.Err() != nil || errors.Is(err, rpctypes.ErrLeaseNotFound) {
+				return // stopped, or the lease is gone: re-register
 			}
 			s.log.Warn().Err(err).Dur("retry_in", backoff).Msg("controller campaign failed")
 			select {

@@ -34,6 +34,7 @@ const (
 	defaultSessionTTL = 10 * time.Second
 	clusterIDKey      = "cluster-id"
 	dialTimeout       = 5 * time.Second
+	openTimeout       = 30 * time.Second
 )
 
 // Store is a broker's connection to the cluster state in etcd. It starts the
@@ -135,6 +136,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.client = client
 
+	// An unreachable etcd makes the client retry forever; give up like
+	// Kafka gives up on an unreachable ZooKeeper.
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
 	id, err := s.getOrCreateClusterID(ctx)
 	if err != nil {
 		return fail(err)

@@ -17,7 +17,10 @@ var (
 	ErrOutOfOrderSeq     = errors.New("storage: out of order sequence")  // OUT_OF_ORDER_SEQUENCE_NUMBER
 	ErrInvalidEpoch      = errors.New("storage: invalid producer epoch") // INVALID_PRODUCER_EPOCH
 	ErrUnknownProducer   = errors.New("storage: unknown producer id")    // UNKNOWN_PRODUCER_ID (kept for transactions)
-	ErrStorage           = errors.New("storage: i/o error")              // KAFKA_STORAGE_ERROR; sticky per log
+	// ErrTopicIDMismatch: the directory belongs to an older topic of the same
+	// name (deleted and re-created while this broker was down).
+	ErrTopicIDMismatch = errors.New("storage: topic id mismatch")
+	ErrStorage         = errors.New("storage: i/o error") // KAFKA_STORAGE_ERROR; sticky per log
 )
 
 // Config is one partition log's configuration, built by the broker from the

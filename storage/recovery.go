@@ -194,7 +194,7 @@ func (l *Log) checkPartitionMetadata() error {
 			return nil
 		}
 		if perr == nil {
-			return fmt.Errorf("partition.metadata holds topic id %x, expected %x", id, l.topicID)
+			return fmt.Errorf("%w: partition.metadata holds topic id %x, expected %x", ErrTopicIDMismatch, id, l.topicID)
 		}
 		l.logger.Warn().Err(perr).Msg("rewriting unreadable partition.metadata")
 	} else if !errors.Is(err, os.ErrNotExist) {
