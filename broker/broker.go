@@ -24,6 +24,7 @@ import (
 
 	"github.com/samsa-io/samsa/broker/config"
 	"github.com/samsa-io/samsa/coordinator"
+	"github.com/samsa-io/samsa/coordinator/group"
 	"github.com/samsa-io/samsa/storage"
 )
 
@@ -45,6 +46,9 @@ type Broker struct {
 	reconcileSig chan struct{}
 
 	pids producerIDs
+
+	// groups is the group coordinator (groups.go); nil until Start.
+	groups *group.Coordinator
 
 	listeners []net.Listener
 
@@ -112,6 +116,10 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.closeStarted()
 		return fmt.Errorf("broker: register: %w", err)
 	}
+	if err := b.startGroups(ctx); err != nil {
+		b.closeStarted()
+		return fmt.Errorf("broker: start group coordinator: %w", err)
+	}
 	// Open every partition this broker leads before accepting requests, so
 	// the first Produce after a restart does not see NOT_LEADER.
 	b.reconcile()
@@ -162,6 +170,9 @@ func (b *Broker) brokerInfo() coordinator.BrokerInfo {
 
 // closeStarted undoes a partial Start.
 func (b *Broker) closeStarted() {
+	if b.groups != nil {
+		b.groups.Close()
+	}
 	for _, ln := range b.listeners {
 		ln.Close()
 	}
@@ -190,6 +201,9 @@ func (b *Broker) Close() error {
 	}
 	b.connsMu.Unlock()
 	b.wg.Wait()
+	if b.groups != nil {
+		b.groups.Close()
+	}
 
 	var errs []error
 	if b.store != nil {

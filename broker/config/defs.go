@@ -255,6 +255,14 @@ var brokerTable = []*def{
 		doc: "Committed offsets of an empty group expire after this long."},
 	{name: "offsets.retention.check.interval.ms", typ: TypeLong, dflt: "600000", check: atLeast(1), readOnly: true,
 		doc: "How often expired offsets are removed."},
+	{name: "offset.metadata.max.bytes", typ: TypeInt, dflt: "4096", check: atLeast(0), readOnly: true,
+		doc: "Largest metadata string an offset commit may carry."},
+	{name: "group.consumer.session.timeout.ms", typ: TypeInt, dflt: "45000", check: atLeast(1), readOnly: true,
+		doc: "Session timeout of KIP-848 consumer group members."},
+	{name: "group.consumer.heartbeat.interval.ms", typ: TypeInt, dflt: "5000", check: atLeast(1), readOnly: true,
+		doc: "Heartbeat interval the coordinator gives KIP-848 consumer group members."},
+	{name: "group.consumer.assignors", typ: TypeList, dflt: "uniform,range", readOnly: true,
+		doc: "Server-side assignors of KIP-848 consumer groups (uniform, range); the first is the default."},
 
 	// Transactions.
 	{name: "transaction.state.log.num.partitions", typ: TypeInt, dflt: "50", check: atLeast(1), readOnly: true,

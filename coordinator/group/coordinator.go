@@ -290,4 +290,6 @@ func (c *Coordinator) opCtx(parent context.Context) (context.Context, context.Ca
 	return ctx, func() { stop(); cancel() }
 }
 
-func (c *Coordinator) String() string { return fmt.Sprintf("group.Coordinator(%d groups)", len(c.all())) }
+func (c *Coordinator) String() string {
+	return fmt.Sprintf("group.Coordinator(%d groups)", len(c.all()))
+}

@@ -1,0 +1,212 @@
+package broker
+
+// Wiring of the group coordinator (coordinator/group): placement of groups
+// and transactional ids on the internal topics, creation of those topics,
+// and the helpers the group API handlers share.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-io/samsa/coordinator"
+	"github.com/samsa-io/samsa/coordinator/group"
+)
+
+const (
+	offsetsTopic     = "__consumer_offsets"
+	transactionTopic = "__transaction_state"
+)
+
+// javaStringHashCode is Java's String.hashCode: s[0]*31^(n-1) + ... over
+// UTF-16 code units, in int32 arithmetic.
+func javaStringHashCode(s string) int32 {
+	var h int32
+	for _, u := range utf16.Encode([]rune(s)) {
+		h = 31*h + int32(u)
+	}
+	return h
+}
+
+// coordinatorPartition is Kafka's Utils.abs(key.hashCode) % n.
+func coordinatorPartition(key string, n int32) int32 {
+	h := javaStringHashCode(key)
+	if h == -1<<31 {
+		h = 0
+	} else if h < 0 {
+		h = -h
+	}
+	return h % n
+}
+
+// startGroups builds and starts the group coordinator and makes sure the
+// internal topics exist. Called from Start once the broker is registered.
+func (b *Broker) startGroups(ctx context.Context) error {
+	cfg := b.cfg
+	ms := func(name string, dflt time.Duration) time.Duration {
+		if e, ok := cfg.Get(name); ok && !e.Null {
+			if n, err := strconv.ParseInt(e.Value, 10, 64); err == nil {
+				return time.Duration(n) * time.Millisecond
+			}
+		}
+		return dflt
+	}
+	intProp := func(name string, dflt int) int {
+		if e, ok := cfg.Get(name); ok && !e.Null {
+			if n, err := strconv.Atoi(e.Value); err == nil {
+				return n
+			}
+		}
+		return dflt
+	}
+	var assignors []string
+	if e, ok := cfg.Get("group.consumer.assignors"); ok && !e.Null {
+		for _, a := range strings.Split(e.Value, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				// Kafka also accepts the class names.
+				switch {
+				case strings.HasSuffix(a, "UniformAssignor"):
+					a = "uniform"
+				case strings.HasSuffix(a, "RangeAssignor"):
+					a = "range"
+				}
+				assignors = append(assignors, a)
+			}
+		}
+	}
+	gc, err := group.New(group.Config{
+		Client:                    b.store.Client(),
+		Key:                       b.store.Key,
+		Logger:                    b.log,
+		InitialRebalanceDelay:     cfg.GroupInitialRebalanceDelay,
+		MinSessionTimeout:         cfg.GroupMinSessionTimeout,
+		MaxSessionTimeout:         cfg.GroupMaxSessionTimeout,
+		MaxGroupSize:              intProp("group.max.size", 0),
+		OffsetsRetention:          cfg.OffsetsRetention,
+		RetentionCheckInterval:    ms("offsets.retention.check.interval.ms", 10*time.Minute),
+		OffsetMetadataMaxBytes:    intProp("offset.metadata.max.bytes", 4096),
+		ConsumerSessionTimeout:    ms("group.consumer.session.timeout.ms", 45*time.Second),
+		ConsumerHeartbeatInterval: ms("group.consumer.heartbeat.interval.ms", 5*time.Second),
+		ConsumerAssignors:         assignors,
+		Topics:                    b.groupTopics,
+	})
+	if err != nil {
+		return err
+	}
+	b.groups = gc
+	gc.Start()
+	for _, t := range []struct {
+		name string
+		n    int32
+		rf   int16
+	}{
+		{offsetsTopic, cfg.OffsetsTopicNumPartitions, cfg.OffsetsTopicReplication},
+		{transactionTopic, cfg.TxnTopicNumPartitions, cfg.TxnTopicReplication},
+	} {
+		if err := b.ensureInternalTopic(ctx, t.name, t.n, t.rf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureInternalTopic creates an internal topic if it does not exist (any
+// broker may; losing the race is fine). The replication factor is capped
+// by the live brokers, as for a single-node cluster.
+func (b *Broker) ensureInternalTopic(ctx context.Context, name string, partitions int32, rf int16) error {
+	snap := b.store.Snapshot()
+	if snap.Topic(name) != nil {
+		return nil
+	}
+	if n := int16(len(snap.BrokerIDs)); n > 0 && rf > n {
+		rf = n
+	}
+	plan, e, msg := b.planTopic(snap, name, partitions, rf, nil, nil, nil)
+	if e != nil {
+		if e == kerr.TopicAlreadyExists {
+			return nil
+		}
+		return fmt.Errorf("broker: plan internal topic %s: %s: %s", name, e.Message, msg)
+	}
+	plan.info.Internal = true
+	plan.info.ID = coordinator.NewTopicID()
+	rev, err := b.store.CreateTopic(ctx, plan.info)
+	if errors.Is(err, coordinator.ErrTopicExists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("broker: create internal topic %s: %w", name, err)
+	}
+	b.log.Info().Str("topic", name).Int32("partitions", partitions).Msg("internal topic created")
+	return b.waitApplied(ctx, rev)
+}
+
+// groupTopics is the group coordinator's view of the topics.
+func (b *Broker) groupTopics() map[string]group.TopicMeta {
+	snap := b.store.Snapshot()
+	out := make(map[string]group.TopicMeta, len(snap.Topics))
+	for name, tm := range snap.Topics {
+		out[name] = group.TopicMeta{ID: tm.Info.ID, Partitions: int32(len(tm.Partitions)), Internal: tm.Info.Internal}
+	}
+	return out
+}
+
+// coordinatorFor returns the broker that coordinates key (a group id or
+// a transactional id, by keyType 0 or 1), or an error.
+func (b *Broker) coordinatorFor(key string, keyType int8) (coordinator.BrokerInfo, *kerr.Error, string) {
+	topic := offsetsTopic
+	if keyType == 1 {
+		topic = transactionTopic
+	}
+	snap := b.store.Snapshot()
+	tm := snap.Topic(topic)
+	if tm == nil || len(tm.Partitions) == 0 {
+		return coordinator.BrokerInfo{}, kerr.CoordinatorNotAvailable, fmt.Sprintf("The coordinator is not available: %s does not exist yet.", topic)
+	}
+	p := coordinatorPartition(key, int32(len(tm.Partitions)))
+	leader := tm.Partitions[p].Leader
+	info, ok := snap.Brokers[leader]
+	if leader < 0 || !ok {
+		return coordinator.BrokerInfo{}, kerr.CoordinatorNotAvailable, fmt.Sprintf("The coordinator is not available: %s-%d has no leader.", topic, p)
+	}
+	return info, nil, ""
+}
+
+// groupError is the error of a group request reaching this broker:
+// NOT_COORDINATOR when another broker coordinates the group,
+// COORDINATOR_LOAD_IN_PROGRESS while the groups load, else nil.
+func (b *Broker) groupError(groupID string) *kerr.Error {
+	if b.groups == nil {
+		return kerr.CoordinatorNotAvailable
+	}
+	info, e, _ := b.coordinatorFor(groupID, 0)
+	if e != nil {
+		return e
+	}
+	if info.ID != b.cfg.BrokerID {
+		return kerr.NotCoordinator
+	}
+	if !b.groups.Loaded() {
+		return kerr.CoordinatorLoadInProgress
+	}
+	return nil
+}
+
+// clientHost is the client address as Kafka shows it ("/127.0.0.1").
+func (rc *reqCtx) clientHost() string {
+	if rc.conn == nil || rc.conn.nc == nil {
+		return ""
+	}
+	addr := rc.conn.nc.RemoteAddr()
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		return "/" + ta.IP.String()
+	}
+	return "/" + addr.String()
+}

@@ -1,0 +1,55 @@
+// Package group is samsa's group coordinator: classic consumer groups
+// (JoinGroup/SyncGroup/Heartbeat/LeaveGroup, Kafka's ClassicGroup state
+// machine with KIP-394 member ids and KIP-345 static membership), KIP-848
+// consumer groups (ConsumerGroupHeartbeat with the server-side "uniform"
+// and "range" assignors) and committed offsets, all persisted in etcd.
+//
+// The broker decides placement (a group belongs to the leader of its
+// __consumer_offsets partition) and answers NOT_COORDINATOR itself; a
+// Coordinator serves every group it is asked about. Until Start has loaded
+// the groups from etcd, requests get COORDINATOR_LOAD_IN_PROGRESS.
+//
+// # Keys (under the cluster prefix, values JSON)
+//
+//	groups/<group>                     groupRecord: type (classic|consumer), protocol type,
+//	                                   protocol, generation, leader, state timestamp, members
+//	                                   (with protocol metadata and assignments as base64;
+//	                                   KIP-848: epochs, subscriptions, assigned/revoking/target
+//	                                   partitions by topic id)
+//	offsets/<group>/<topic>/<partition> offsetRecord: offset, leader epoch, metadata,
+//	                                   commit timestamp (ms), optional expire timestamp
+//
+// <group> is the group id with '%', '/' and control bytes %XX-escaped (the
+// empty id is "%"), so a group id is always one key segment and a prefix
+// delete of offsets/<group>/ never touches another group.
+//
+// The group record is written when the group's membership settles (a
+// classic SyncGroup from the leader, before it is answered; a generation
+// that leaves the group empty; a static member replaced) and on every
+// KIP-848 change of epoch or assignment. After a restart a classic group
+// with members is Stable and every member must heartbeat within its
+// session timeout or be removed, as in Kafka.
+//
+// # Atomicity
+//
+// etcd takes at most 128 operations and 1.5 MiB per request. An offset
+// commit is written in transactions of at most 128 keys and 1 MiB: each is
+// atomic, a larger commit is not (the partitions of the transactions that
+// succeeded are stored and acknowledged, the rest get an error). Deleting
+// a group is one transaction (its record and a range delete of its
+// offsets).
+//
+// # Locks
+//
+// Each group has a state mutex (group.mu) and a write mutex (group.wmu).
+// mu is never held across etcd or a callback; wmu serialises one group's
+// etcd writes (offset commits and deletes, record writes, deletion) so the
+// order in etcd is the order in memory, and is held across etcd. Lock
+// order: group.wmu, then group.mu, then Coordinator.mu (a leaf).
+//
+// # Goroutines
+//
+// Start runs a loader and the offset-expiry loop; timers (sessions,
+// rebalances, KIP-394 pending members) run through the Clock seam. Close
+// stops them all and waits.
+package group
