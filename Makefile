@@ -51,7 +51,7 @@ fmt-check:
 	echo "gofmt: ok"
 
 test-race:
-	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
+	$(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
 
 # Each fuzz target for FUZZTIME. A target that does not exist is an error
 # (go test -fuzz would otherwise pass silently).
