@@ -38,6 +38,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	printMatrix(os.Stdout)
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
