@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,6 +20,17 @@ import (
 func serve(ctx context.Context, cfg *config.Broker, log zerolog.Logger) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	// SAMSA_PPROF_ADDR (e.g. 127.0.0.1:6060) serves net/http/pprof for
+	// profiling; off unless set.
+	if addr := os.Getenv("SAMSA_PPROF_ADDR"); addr != "" {
+		go func() {
+			log.Info().Str("addr", addr).Msg("pprof listening")
+			if err := http.ListenAndServe(addr, nil); err != nil {
+				log.Warn().Err(err).Msg("pprof listener failed")
+			}
+		}()
+	}
 
 	b, err := broker.New(cfg, log)
 	if err != nil {
