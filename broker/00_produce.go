@@ -149,9 +149,12 @@ func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.Produ
 	if hdr.IsTransactional() {
 		return kerr.InvalidRecord, "transactional record batches are not supported by this broker yet"
 	}
+	now := time.Now().UnixMilli()
 	appendTime := int64(-1)
 	if cfg.LogAppendTime {
-		appendTime = time.Now().UnixMilli()
+		appendTime = now
+	} else if msg := timestampOutOfBounds(&hdr, now, cfg.TimestampBeforeMaxMs, cfg.TimestampAfterMaxMs); msg != "" {
+		return kerr.InvalidTimestamp, msg
 	}
 	res, err := p.log.Append(records, p.leaderEpoch.Load(), appendTime)
 	switch {
@@ -177,6 +180,19 @@ func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.Produ
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
 	return nil, ""
+}
+
+// timestampOutOfBounds applies message.timestamp.before.max.ms and
+// message.timestamp.after.max.ms to a CreateTime batch, using its first and
+// largest timestamps as the bounds of its records'.
+func timestampOutOfBounds(h *protocol.BatchHeader, now, beforeMax, afterMax int64) string {
+	if h.BaseTimestamp >= 0 && now-h.BaseTimestamp > beforeMax {
+		return fmt.Sprintf("timestamp %d of a record is more than message.timestamp.before.max.ms=%d before the broker's time %d", h.BaseTimestamp, beforeMax, now)
+	}
+	if h.MaxTimestamp >= 0 && h.MaxTimestamp-now > afterMax {
+		return fmt.Sprintf("timestamp %d of a record is more than message.timestamp.after.max.ms=%d after the broker's time %d", h.MaxTimestamp, afterMax, now)
+	}
+	return ""
 }
 
 // batchError maps a protocol validation error to its Kafka error.

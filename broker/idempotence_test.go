@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -133,4 +134,54 @@ func topicID(t *testing.T, addr, topic string) [16]byte {
 		t.Fatal(err)
 	}
 	return md.Topics[topic].ID
+}
+
+func TestProduceTimestampInTheFutureRejected(t *testing.T) {
+	_, addr := startTestBroker(t)
+	createTopic(t, addr, "future", 1, nil)
+	batch := testBatch(-1, -1, -1, 1)
+	// Two hours ahead: beyond Kafka 4's default message.timestamp.after.max.ms (1 h).
+	ts := time.Now().Add(2 * time.Hour).UnixMilli()
+	binary.BigEndian.PutUint64(batch[27:], uint64(ts))
+	binary.BigEndian.PutUint64(batch[35:], uint64(ts))
+	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
+	resp := produceRaw(t, addr, "future", batch)
+	if resp.ErrorCode != kerr.InvalidTimestamp.Code {
+		t.Fatalf("future timestamp: error %d, want INVALID_TIMESTAMP", resp.ErrorCode)
+	}
+}
+
+func TestProduceV0ToV2RefusedWithUnsupportedVersion(t *testing.T) {
+	_, addr := startTestBroker(t)
+	createTopic(t, addr, "old", 1, nil)
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = 2
+	req.Acks = 1
+	req.TimeoutMillis = 1000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "old"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 1, 2, 3, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("old-client")).AppendRequest(nil, req, 42)
+	raw, err := rawRequest(t, addr, frame)
+	if err != nil {
+		t.Fatalf("broker closed the connection on Produce v2: %v", err)
+	}
+	resp := kmsg.NewPtrProduceResponse()
+	resp.Version = 2
+	if err := resp.ReadFrom(raw[4:]); err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Topics[0].Partitions[0].ErrorCode; got != kerr.UnsupportedVersion.Code {
+		t.Fatalf("Produce v2: error %d, want UNSUPPORTED_VERSION", got)
+	}
+	recs, err := kadm.NewClient(newClient(t, addr)).ListEndOffsets(testCtx(t), "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := recs.Lookup("old", 0); o.Offset != 0 {
+		t.Fatalf("a refused v2 produce wrote to the log: end offset %d", o.Offset)
+	}
 }
