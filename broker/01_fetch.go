@@ -27,6 +27,7 @@ package broker
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -37,6 +38,17 @@ import (
 )
 
 func init() { register(kmsg.Fetch, 4, 18, handleFetch) }
+
+// noRecords is the records field of a partition with nothing to return.
+// Like Kafka (MemoryRecords.EMPTY), never null: librdkafka before 2.1
+// (Debian's kcat) fails the whole fetch on a null (-1) MessageSetSize.
+var noRecords = []byte{}
+
+// fetchBufPool holds the buffers Fetch reads records into; buffers that grew
+// past maxPooledFetchBuf are left to the GC.
+var fetchBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+
+const maxPooledFetchBuf = 16 << 20
 
 // fetchEntry is one requested partition, resolved once per request.
 type fetchEntry struct {
@@ -98,6 +110,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			sp.LastStableOffset = -1
 			sp.LogStartOffset = -1
 			sp.PreferredReadReplica = -1
+			sp.RecordBatches = noRecords
 			e := fetchEntry{rp: rp, out: sp}
 			switch {
 			case !known:
@@ -144,7 +157,16 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	if maxBytes <= 0 {
 		maxBytes = 0x7fffffff
 	}
-	total, hadError := b.fetchRead(entries, maxBytes)
+	// Records are read into one pooled buffer per request, returned to the
+	// pool once the response is encoded.
+	bufp := fetchBufPool.Get().(*[]byte)
+	rc.release = func() {
+		if cap(*bufp) <= maxPooledFetchBuf {
+			*bufp = (*bufp)[:0]
+			fetchBufPool.Put(bufp)
+		}
+	}
+	total, hadError := b.fetchRead(entries, maxBytes, bufp)
 	for i := range entries {
 		hadError = hadError || entries[i].code != 0
 	}
@@ -185,7 +207,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 				return resp
 			}
 		}
-		total, hadError = b.fetchRead(entries, maxBytes)
+		total, hadError = b.fetchRead(entries, maxBytes, bufp)
 		if total >= int(req.MinBytes) || hadError {
 			return resp
 		}
@@ -195,16 +217,18 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 // fetchRead reads every resolved partition into its response slot, within
 // maxBytes for the whole response, and returns the bytes read and whether a
 // partition failed.
-func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32) (int, bool) {
+func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (int, bool) {
 	total := 0
 	hadError := false
+	buf := (*bufp)[:0]
+	defer func() { *bufp = buf }()
 	for i := range entries {
 		e := &entries[i]
 		if e.p == nil {
 			continue
 		}
 		sp := e.out
-		sp.RecordBatches = nil
+		sp.RecordBatches = noRecords
 		l := e.p.log
 		hwm := l.HighWatermark()
 		e.hwm = hwm
@@ -229,7 +253,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32) (int, bool) {
 		if limit <= 0 && total > 0 {
 			continue
 		}
-		res, err := l.Read(off, limit, hwm, total == 0)
+		res, err := l.ReadInto(buf, off, limit, hwm, total == 0)
 		if err != nil {
 			if errors.Is(err, storage.ErrOffsetOutOfRange) {
 				sp.ErrorCode = kerr.OffsetOutOfRange.Code
@@ -240,7 +264,12 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32) (int, bool) {
 			hadError = true
 			continue
 		}
-		sp.RecordBatches = res.Records
+		if res.Buf != nil {
+			buf = res.Buf
+		}
+		if len(res.Records) > 0 {
+			sp.RecordBatches = res.Records
+		}
 		total += len(res.Records)
 	}
 	return total, hadError

@@ -28,6 +28,10 @@ type conn struct {
 	done chan struct{}
 }
 
+// maxPooledRespBuf bounds the response buffers kept for reuse: large enough
+// for the usual fetch responses (several partitions of 1 MiB each).
+const maxPooledRespBuf = 16 << 20
+
 var respBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 func (b *Broker) acceptLoop(ln net.Listener) {
@@ -110,14 +114,18 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		// Keep the buffer for the next frame unless it was huge.
-		if cap(frame) <= 1<<20 {
+		if !c.handleFrame(frame) {
+			return
+		}
+		// kmsg's decoded []byte fields alias the frame. Only Produce,
+		// whose records are written before its handler returns, lets the
+		// next request reuse the buffer; any other request may have handed
+		// slices of it to state that outlives the handler (group
+		// assignments, ...), so it keeps its buffer.
+		if len(frame) >= 2 && int16(frame[0])<<8|int16(frame[1]) == kmsg.Produce.Int16() && cap(frame) <= 1<<20 {
 			buf = frame[:0]
 		} else {
 			buf = nil
-		}
-		if !c.handleFrame(frame) {
-			return
 		}
 	}
 }
@@ -159,6 +167,11 @@ func (c *conn) handleFrame(frame []byte) bool {
 	}
 	rc := &reqCtx{ctx: c.ctx, hdr: hdr, conn: c}
 	resp := h.fn(c.b, rc, req)
+	if rc.release != nil {
+		// After send: the encoded frame no longer refers to what the
+		// handler borrowed.
+		defer rc.release()
+	}
 	if rc.closeConn {
 		return false
 	}
@@ -208,7 +221,7 @@ func (c *conn) writeLoop() {
 				c.nc.Close() // unblocks the read loop
 			}
 		}
-		if cap(frame) <= 1<<20 {
+		if cap(frame) <= maxPooledRespBuf {
 			f := frame[:0]
 			respBufPool.Put(&f)
 		}
@@ -223,4 +236,7 @@ type reqCtx struct {
 	// closeConn asks the connection to be closed after the handler returns
 	// (acks=0 produce errors, as Kafka does).
 	closeConn bool
+	// release, when set, runs once the response has been encoded (Fetch
+	// returns its pooled read buffer).
+	release func()
 }

@@ -115,7 +115,10 @@ type AppendResult struct {
 type ReadResult struct {
 	// Records holds whole batches, byte-identical to what was appended
 	// (after offset/epoch assignment). Empty when there is nothing to read.
-	Records        []byte
+	Records []byte
+	// Buf is ReadInto's dst with Records appended (possibly reallocated),
+	// for the caller's next ReadInto.
+	Buf            []byte
 	HighWatermark  int64
 	LogStartOffset int64
 	LogEndOffset   int64

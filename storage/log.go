@@ -262,6 +262,12 @@ func (l *Log) writeCheckpoint() error {
 // below the log start offset or above the log end offset returns
 // ErrOffsetOutOfRange; offset in [upTo, log end offset] returns no records.
 func (l *Log) Read(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (ReadResult, error) {
+	return l.ReadInto(nil, offset, maxBytes, upTo, minOneBatch)
+}
+
+// ReadInto is Read that appends the batches to dst (Records is the
+// appended part), so a caller can reuse its buffers on the fetch path.
+func (l *Log) ReadInto(dst []byte, offset int64, maxBytes int32, upTo int64, minOneBatch bool) (ReadResult, error) {
 	leo := l.leo.Load()
 	res := ReadResult{HighWatermark: l.hw.Load(), LogStartOffset: l.logStart.Load(), LogEndOffset: leo}
 	if l.closed.Load() {
@@ -290,12 +296,16 @@ func (l *Log) Read(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (
 	}
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
 	for ; i < len(segs) && segs[i].base < upTo; i++ {
-		recs, found, err := segs[i].read(offset, maxBytes, upTo, minOneBatch)
+		base := len(dst)
+		recs, found, err := segs[i].read(dst, offset, maxBytes, upTo, minOneBatch)
 		if err != nil {
 			return res, fmt.Errorf("storage: read offset %d: %w", offset, err)
 		}
 		if found {
-			res.Records = recs
+			if len(recs) > base {
+				res.Records = recs[base:len(recs):len(recs)]
+			}
+			res.Buf = recs
 			return res, nil
 		}
 	}

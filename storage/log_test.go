@@ -414,3 +414,32 @@ func TestTruncateFully(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestReadIntoAppendsAfterCallerBytes(t *testing.T) {
+	l := mustOpen(t, t.TempDir(), Config{}, testOpts(t, nil, nil))
+	defer l.Close()
+	var want []byte
+	for i := 0; i < 4; i++ {
+		b := simpleBatch(2, 100, int64(1000+i))
+		want = append(want, stamped(b, int64(2*i), 0)...)
+		mustAppend(t, l, b, 0)
+	}
+	l.SetHighWatermark(8)
+	prefix := []byte("caller's bytes")
+	for _, capacity := range []int{len(prefix), 1 << 20} { // grow, and reuse
+		dst := append(make([]byte, 0, capacity), prefix...)
+		res, err := l.ReadInto(dst, 0, 1<<20, -1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(res.Records, want) {
+			t.Fatalf("cap %d: records differ from what was appended", capacity)
+		}
+		if !bytes.Equal(res.Buf[:len(prefix)], prefix) || len(res.Buf) != len(prefix)+len(want) {
+			t.Fatalf("cap %d: Buf must be the caller's bytes followed by the records", capacity)
+		}
+		if capacity > len(prefix)+len(want) && &res.Buf[0] != &dst[0] {
+			t.Fatalf("a large enough dst must be reused")
+		}
+	}
+}

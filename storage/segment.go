@@ -303,7 +303,9 @@ func (s *segment) findBatch(offset, size int64) (batchInfo, int64, bool, error) 
 // read returns whole batches from the one holding offset, within maxBytes
 // (the first batch whole when minOneBatch), before upTo. found=false when
 // offset is past this segment's data.
-func (s *segment) read(offset int64, maxBytes int32, upTo int64, minOneBatch bool) ([]byte, bool, error) {
+// read appends to dst the whole batches from the one holding offset, up to
+// maxBytes (the first batch whole when minOneBatch), stopping before upTo.
+func (s *segment) read(dst []byte, offset int64, maxBytes int32, upTo int64, minOneBatch bool) ([]byte, bool, error) {
 	size := s.size.Load()
 	first, start, found, err := s.findBatch(offset, size)
 	if err != nil || !found {
@@ -323,7 +325,13 @@ func (s *segment) read(offset int64, maxBytes int32, upTo int64, minOneBatch boo
 		}
 		want = first.size
 	}
-	buf := make([]byte, want)
+	base := len(dst)
+	if free := cap(dst) - base; int64(free) < want {
+		grown := make([]byte, base, max(int64(base)+want, 2*int64(cap(dst))))
+		copy(grown, dst)
+		dst = grown
+	}
+	buf := dst[base : int64(base)+want]
 	n, err := s.log.ReadAt(buf, start)
 	if n < len(buf) && err != nil && !errors.Is(err, io.EOF) {
 		return nil, true, err
@@ -340,9 +348,9 @@ func (s *segment) read(offset int64, maxBytes int32, upTo int64, minOneBatch boo
 		end += bsize
 	}
 	if end == 0 {
-		return nil, true, nil
+		return dst[:base], true, nil
 	}
-	return buf[:end:end], true, nil
+	return dst[:base+end], true, nil
 }
 
 // recover is LogSegment.recover: it validates every batch from the start,

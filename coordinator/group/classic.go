@@ -858,7 +858,9 @@ func (c *Coordinator) syncGroup(ctx context.Context, req *kmsg.SyncGroupRequest)
 	}
 	assignments := make(map[string][]byte, len(req.GroupAssignment))
 	for _, a := range req.GroupAssignment {
-		assignments[a.MemberID] = a.MemberAssignment
+		// Copy: the request aliases the connection's read buffer, which
+		// the next request on that connection overwrites.
+		assignments[a.MemberID] = append([]byte{}, a.MemberAssignment...)
 	}
 	for id, om := range g.members {
 		om.assignment = assignments[id] // missing members get an empty one
