@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -27,6 +28,10 @@ type conn struct {
 	out  chan []byte // encoded response frames, in order
 	done chan struct{}
 }
+
+// maxKeptFrame bounds the request buffer a connection keeps between Produce
+// requests.
+const maxKeptFrame = 16 << 20
 
 // maxPooledRespBuf bounds the response buffers kept for reuse: large enough
 // for the usual fetch responses (several partitions of 1 MiB each).
@@ -101,6 +106,16 @@ func (c *conn) readLoop() {
 	}
 	var buf []byte
 	for {
+		// Size the buffer from the prefix once, up to maxKeptFrame, rather
+		// than letting ReadFrame grow it step by step (a producer writing
+		// to many partitions sends multi-MiB requests). Larger frames still
+		// grow as their bytes arrive, so a peer cannot pin memory by
+		// announcing a size and stalling.
+		if hdr, err := br.Peek(4); err == nil {
+			if n := int32(binary.BigEndian.Uint32(hdr)); n > int32(cap(buf)) && n <= maxKeptFrame && n <= maxSize {
+				buf = make([]byte, 0, n)
+			}
+		}
 		frame, err := protocol.ReadFrame(br, maxSize, buf)
 		if err != nil {
 			switch {
@@ -122,7 +137,7 @@ func (c *conn) readLoop() {
 		// next request reuse the buffer; any other request may have handed
 		// slices of it to state that outlives the handler (group
 		// assignments, ...), so it keeps its buffer.
-		if len(frame) >= 2 && int16(frame[0])<<8|int16(frame[1]) == kmsg.Produce.Int16() && cap(frame) <= 1<<20 {
+		if len(frame) >= 2 && int16(frame[0])<<8|int16(frame[1]) == kmsg.Produce.Int16() && cap(frame) <= maxKeptFrame {
 			buf = frame[:0]
 		} else {
 			buf = nil
