@@ -11,13 +11,14 @@ FUZZTIME  ?= 5s
 # `make fuzz` fuzzes each target for this long.
 FUZZLONG  ?= 2m
 # Packages tested with -race (compat-tests is its own module, run by `make compat`).
-RACE_PKGS := ./protocol/ ./storage/ ./coordinator/ ./broker/... ./cmd/...
+RACE_PKGS := ./protocol/... ./storage/... ./coordinator/... ./broker/... ./cmd/...
 # Fuzz targets as PACKAGE:TARGET.
 FUZZ_TARGETS := ./protocol/:FuzzParseRequest ./protocol/:FuzzValidateProduceBatch
 # Go files gofmt checks (not vendored/generated trees of other ecosystems).
 GOFILES = $(shell find . -name '*.go' -not -path './.cache/*' -not -path './bin/*' -not -path '*/node_modules/*' -not -path '*/target/*' -not -path '*/.venv/*')
 
 .PHONY: all build run test setup vet fmt-check test-race fuzz-smoke fuzz compat bench bench-smoke clean
+.PHONY: compat-setup compat-setup-java compat-setup-python compat-setup-node compat-setup-kafka compat-setup-kcat
 
 all: build
 
@@ -68,14 +69,73 @@ fuzz:
 
 # Black-box tests of the real binary with stock clients (SAMSA_BIN: use the
 # binary just built instead of letting the harness build its own).
-compat: build
-	cd compat-tests && SAMSA_BIN=$(CURDIR)/$(BIN)/samsa $(GO) test -count=1 -timeout 15m ./...
+compat: build compat-setup
+	@mkdir -p .cache
+	@rm -f .cache/compat-matrix.md
+	cd compat-tests && SAMSA_BIN=$(CURDIR)/$(BIN)/samsa COMPAT_MATRIX_FILE=$(CURDIR)/.cache/compat-matrix.md \
+		$(GO) test -count=1 -timeout 15m ./... ; status=$$?; \
+		cat $(CURDIR)/.cache/compat-matrix.md 2>/dev/null; exit $$status
+
+# Everything `make compat` needs beyond the Go toolchain and modules.
+compat-setup: compat-setup-java compat-setup-python compat-setup-node compat-setup-kafka compat-setup-kcat
+
+# Apache Kafka's jars for its command-line tools (compat-tests/cli_test.go),
+# from Maven Central into .cache/kafka/<version>/libs, once; Maven's
+# repository is the Java suite's, .cache/m2.
+compat-setup-kafka:
+	@command -v java >/dev/null || { echo "compat-setup-kafka: java not found (apt-get install openjdk-17-jdk-headless)"; exit 1; }
+	MAVEN_OPTS="$$MAVEN_OPTS -Dmaven.repo.local=$(COMPAT_M2)" ./scripts/kafka.sh fetch
+
+# kcat from Debian's package, installed when missing and we are root. If it
+# cannot be, the kcat row of the matrix fails with that reason.
+compat-setup-kcat:
+	@if command -v kcat >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat; } || \
+		echo "compat-setup-kcat: apt-get install kcat failed: the kcat cells of the compat matrix will fail"; \
+	else \
+		echo "compat-setup-kcat: kcat is missing and cannot be installed here (needs root and apt-get): run 'sudo apt-get install kcat'; the kcat cells of the compat matrix will fail"; \
+	fi
+
+# Set-up of the Java, Python and Node suites (compat-tests/ecosystems_test.go).
+# Downloads stay in gitignored folders: Maven's repository in .cache/m2 (the
+# run itself is offline, mvn -o), pip's cache in .cache/pip, npm's in
+# .cache/npm; the venv and node_modules beside their suites. Each is redone
+# only when its pom.xml / requirements.txt / package-lock.json changes.
+COMPAT_M2  := $(CURDIR)/.cache/m2
+COMPAT_MVN := mvn -q -B -Dmaven.repo.local=$(COMPAT_M2)
+
+compat-setup-java: $(COMPAT_M2)/.compat-java.stamp
+$(COMPAT_M2)/.compat-java.stamp: compat-tests/java/pom.xml
+	@command -v mvn >/dev/null || { echo "compat-setup-java: mvn not found (apt-get install maven openjdk-17-jdk-headless)"; exit 1; }
+	cd compat-tests/java && $(COMPAT_MVN) dependency:go-offline
+	@# Surefire resolves its JUnit runtime only when it runs tests: run it on a
+	@# filter that selects none, so that the offline run finds everything.
+	cd compat-tests/java && $(COMPAT_MVN) test -Dtest='KafkaClientsTest#resolveOnly' -Dsurefire.failIfNoSpecifiedTests=false
+	touch $@
+
+compat-setup-python: compat-tests/python/.venv/.compat.stamp
+compat-tests/python/.venv/.compat.stamp: compat-tests/python/requirements.txt
+	@command -v python3 >/dev/null || { echo "compat-setup-python: python3 not found (apt-get install python3 python3-venv)"; exit 1; }
+	python3 -m venv compat-tests/python/.venv
+	PIP_CACHE_DIR=$(CURDIR)/.cache/pip compat-tests/python/.venv/bin/pip install -q --disable-pip-version-check -r compat-tests/python/requirements.txt
+	touch $@
+
+compat-setup-node: compat-tests/node/node_modules/.compat.stamp
+compat-tests/node/node_modules/.compat.stamp: compat-tests/node/package.json compat-tests/node/package-lock.json
+	@command -v npm >/dev/null || { echo "compat-setup-node: npm not found (apt-get install nodejs npm)"; exit 1; }
+	@# npm ci builds kafkajs's native codecs (lz4, zstd) with node-gyp: needs make and g++.
+	cd compat-tests/node && npm ci --cache $(CURDIR)/.cache/npm --no-audit --no-fund
+	touch $@
 
 # ---- benchmarks ---------------------------------------------------------------
 
+# The Go micro-benchmarks, then samsa against Apache Kafka on this machine
+# (~17 min; BENCH_ROUNDS=1 BENCH_RECORDS=300000 BENCH_DURATION=3 for a ~4 min look).
+# Results in bench-results/<timestamp>/; see bench/README.md.
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./storage/ ./protocol/
-	./scripts/bench.sh full
+	./scripts/bench-compare.sh
 
 bench-smoke:
 	./scripts/bench.sh smoke

@@ -39,6 +39,14 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	printMatrix(os.Stdout)
+	// go test shows a passing package's output only with -v, so the matrix
+	// also goes to a file that `make compat` prints after every run.
+	if path := os.Getenv("COMPAT_MATRIX_FILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			printMatrix(f)
+			f.Close()
+		}
+	}
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}

@@ -9,6 +9,10 @@
 //	         from the start of every partition; reports records/s and MiB/s
 //	e2e      produce at a fixed --rate and consume the same records; reports
 //	         end-to-end latency (produce call -> consumer poll) p50/p99/p99.9
+//	ready    poll the first of --brokers with ApiVersions (a new connection
+//	         every --poll-interval) until one is answered without error;
+//	         reports the time since --since (a Unix time in nanoseconds,
+//	         e.g. taken just before the broker process was started)
 //
 // Every run is bounded: by --duration and/or --records, and in any case by
 // --timeout. It talks only to --brokers (default 127.0.0.1:9092).
@@ -57,6 +61,8 @@ type config struct {
 	timeout     time.Duration
 	compression string
 	linger      time.Duration
+	since       int64
+	pollEvery   time.Duration
 }
 
 const mib = 1024 * 1024
@@ -82,6 +88,8 @@ func main() {
 		runErr = runConsume(ctx, cfg)
 	case "e2e":
 		runErr = runE2E(ctx, cfg)
+	case "ready":
+		runErr = runReady(ctx, cfg)
 	}
 	if runErr != nil {
 		fmt.Fprintln(os.Stderr, "samsa-bench:", runErr)
@@ -104,11 +112,13 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to produce/consume (0: until --records)")
 	fs.Int64Var(&cfg.records, "records", 0, "stop after this many records (0: until --duration; consume: everything present at start)")
 	fs.BoolVar(&cfg.createTopic, "create-topic", true, "create the topic first (an existing topic is used as it is)")
-	fs.StringVar(&cfg.mode, "mode", "produce", "produce, consume or e2e")
+	fs.StringVar(&cfg.mode, "mode", "produce", "produce, consume, e2e or ready")
 	fs.IntVar(&cfg.rate, "rate", 1000, "e2e: records per second")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
 	fs.StringVar(&cfg.compression, "compression", "none", "producer compression: none, gzip, snappy, lz4, zstd")
 	fs.DurationVar(&cfg.linger, "linger", -1, "producer linger (default: 5ms for produce, 0 for e2e)")
+	fs.Int64Var(&cfg.since, "since", 0, "ready: start time as Unix nanoseconds (default: when samsa-bench started)")
+	fs.DurationVar(&cfg.pollEvery, "poll-interval", 2*time.Millisecond, "ready: pause between attempts")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -123,8 +133,8 @@ func parseFlags(args []string) (*config, error) {
 	switch {
 	case len(cfg.brokers) == 0:
 		return nil, errors.New("--brokers is empty")
-	case cfg.mode != "produce" && cfg.mode != "consume" && cfg.mode != "e2e":
-		return nil, fmt.Errorf("--mode %q: want produce, consume or e2e", cfg.mode)
+	case cfg.mode != "produce" && cfg.mode != "consume" && cfg.mode != "e2e" && cfg.mode != "ready":
+		return nil, fmt.Errorf("--mode %q: want produce, consume, e2e or ready", cfg.mode)
 	case cfg.acks != "0" && cfg.acks != "1" && cfg.acks != "all" && cfg.acks != "-1":
 		return nil, fmt.Errorf("--acks %q: want 0, 1 or all", cfg.acks)
 	case cfg.recordSize < 0 || (cfg.mode == "e2e" && cfg.recordSize < 8):
@@ -135,7 +145,9 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("--timeout must be positive")
 	case cfg.mode == "e2e" && cfg.rate <= 0:
 		return nil, errors.New("--rate must be positive")
-	case cfg.mode != "consume" && cfg.duration <= 0 && cfg.records <= 0:
+	case cfg.mode == "ready" && cfg.pollEvery <= 0:
+		return nil, errors.New("--poll-interval must be positive")
+	case cfg.mode != "consume" && cfg.mode != "ready" && cfg.duration <= 0 && cfg.records <= 0:
 		return nil, errors.New("set --duration or --records: every run is bounded")
 	}
 	if cfg.acks == "-1" {

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# samsa against Apache Kafka on this machine: the same workloads against each
+# broker, one at a time, alternating rounds; one table of medians with
+# samsa/Kafka ratios, a chart and the raw numbers under
+# bench-results/<UTC timestamp>/. See bench/README.md for how to read them.
+#
+#   scripts/bench-compare.sh            the full comparison (~17 min)
+#   BENCH_ROUNDS=1 BENCH_RECORDS=300000 BENCH_DURATION=3 scripts/bench-compare.sh
+#                                       a quick look (~4 min; numbers noisier)
+#
+# Environment (defaults in brackets):
+#   BENCH_ROUNDS        rounds per broker, alternating samsa, Kafka [3]
+#   BENCH_RECORDS       records per kafka-producer-perf-test run [1000000]
+#   BENCH_DURATION      seconds per samsa-bench produce run [8]
+#   BENCH_MAX_RECORDS   records per samsa-bench produce run at most [4000000]
+#   BENCH_RECORD_SIZE   record value size in bytes [1024]
+#   BENCH_E2E_RATE      records/s of the fixed-rate latency run [1000]
+#   BENCH_E2E_DURATION  length of the fixed-rate latency run [15s]
+#   BENCH_SYSTEMS       brokers to run, in round order [samsa,kafka]
+#   BENCH_OUT           results folder [bench-results/<UTC timestamp>]
+#   BENCH_ARGS          more samsa-benchcmp flags (see bin/samsa-benchcmp --help)
+#   KAFKA_VERSION       Apache Kafka release from Maven Central [4.4.0]
+#   SAMSA_BIN           benchmark this samsa binary instead of building bin/samsa
+#
+# Kafka's jars are fetched once with Maven into .cache/kafka/<version>/libs
+# (scripts/kafka.sh); it needs java (17+) and mvn. Only 127.0.0.1 is used.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+GO="${GO:-go}"
+
+command -v java >/dev/null || { echo "bench-compare: java (17 or newer) is needed to run Apache Kafka" >&2; exit 1; }
+
+# Private copies: a `make build` running meanwhile must not swap the binaries
+# under a run.
+bindir="$root/bin/bench"
+mkdir -p "$bindir"
+if [[ -n "${SAMSA_BIN:-}" ]]; then
+	cp "$SAMSA_BIN" "$bindir/samsa"
+else
+	"$GO" build -o "$bindir/samsa" ./cmd/samsa
+fi
+"$GO" build -o "$bindir/samsa-bench" ./cmd/samsa-bench
+"$GO" build -o "$bindir/samsa-benchcmp" ./cmd/samsa-benchcmp
+rev="$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
+
+args=(
+	--samsa "$bindir/samsa" --samsa-bench "$bindir/samsa-bench" --kafka-sh scripts/kafka.sh
+	--note "samsa source: $rev"
+	--rounds "${BENCH_ROUNDS:-3}"
+	--records "${BENCH_RECORDS:-1000000}"
+	--bench-duration "${BENCH_DURATION:-8}s"
+	--bench-max-records "${BENCH_MAX_RECORDS:-4000000}"
+	--record-size "${BENCH_RECORD_SIZE:-1024}"
+	--e2e-rate "${BENCH_E2E_RATE:-1000}"
+	--e2e-duration "${BENCH_E2E_DURATION:-15s}"
+	--systems "${BENCH_SYSTEMS:-samsa,kafka}"
+)
+[[ -n "${BENCH_OUT:-}" ]] && args+=(--out "$BENCH_OUT")
+# shellcheck disable=SC2206
+[[ -n "${BENCH_ARGS:-}" ]] && args+=(${BENCH_ARGS})
+exec "$bindir/samsa-benchcmp" "${args[@]}"
