@@ -238,7 +238,8 @@ func (g *group) staticMemberJoinLocked(j *joinArgs, newID string) (*kmsg.JoinGro
 	m.hbSeq++
 	g.members[newID] = m
 	g.static[*req.InstanceID] = newID
-	wasLeader := g.leader == oldID
+	prevLeader := g.leader
+	wasLeader := prevLeader == oldID
 	if wasLeader {
 		g.leader = newID
 	}
@@ -252,14 +253,14 @@ func (g *group) staticMemberJoinLocked(j *joinArgs, newID string) (*kmsg.JoinGro
 	case stateStable:
 		if g.selectProtocolLocked() == g.protocol {
 			// No rebalance: the member keeps its assignment (it will
-			// SyncGroup for it). The leader is told to skip assigning.
+			// SyncGroup for it). From v9 (KIP-814) a new leader is told
+			// to skip assigning; before, as Kafka, the answer names the
+			// previous leader so the member does not act as leader.
 			resp := g.joinResponseLocked(req.Version, m, false)
-			if wasLeader {
-				resp.SkipAssignment = req.Version >= 9
-				if req.Version < 9 {
-					resp.Members = nil
-				}
+			if req.Version >= 9 {
+				resp.SkipAssignment = wasLeader
 			} else {
+				resp.LeaderID = prevLeader
 				resp.Members = nil
 			}
 			return resp, nil, g.recordLocked()
@@ -366,6 +367,26 @@ func (m *member) metadataFor(protocol string) []byte {
 		}
 	}
 	return nil
+}
+
+// validateMemberLocked is Kafka's ClassicGroup.validateMember: with an
+// instance id, the instance must be known (else UNKNOWN_MEMBER_ID) and
+// mapped to memberID (else FENCED_INSTANCE_ID); the member must exist.
+func (g *group) validateMemberLocked(memberID string, instanceID *string) (*member, int16) {
+	if instanceID != nil {
+		id, ok := g.static[*instanceID]
+		if !ok {
+			return nil, kerr.UnknownMemberID.Code
+		}
+		if id != memberID {
+			return nil, kerr.FencedInstanceID.Code
+		}
+	}
+	m := g.members[memberID]
+	if m == nil {
+		return nil, kerr.UnknownMemberID.Code
+	}
+	return m, 0
 }
 
 func (g *group) staticFencedLocked(instanceID *string, memberID string) bool {
@@ -817,15 +838,12 @@ func (c *Coordinator) syncGroup(ctx context.Context, req *kmsg.SyncGroupRequest)
 	case g.kind == kindConsumer:
 		g.mu.Unlock()
 		return syncError(kerr.UnknownMemberID.Code), nil
-	case g.staticFencedLocked(req.InstanceID, req.MemberID):
-		g.mu.Unlock()
-		return syncError(kerr.FencedInstanceID.Code), nil
 	}
-	m := g.members[req.MemberID]
+	m, code := g.validateMemberLocked(req.MemberID, req.InstanceID)
 	switch {
-	case m == nil:
+	case code != 0:
 		g.mu.Unlock()
-		return syncError(kerr.UnknownMemberID.Code), nil
+		return syncError(code), nil
 	case req.Generation != g.generation:
 		g.mu.Unlock()
 		return syncError(kerr.IllegalGeneration.Code), nil
@@ -941,12 +959,10 @@ func (c *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
 		return kerr.CoordinatorNotAvailable.Code
 	case g.kind == kindConsumer:
 		return kerr.UnknownMemberID.Code
-	case g.staticFencedLocked(req.InstanceID, req.MemberID):
-		return kerr.FencedInstanceID.Code
 	}
-	m := g.members[req.MemberID]
-	if m == nil {
-		return kerr.UnknownMemberID.Code
+	m, code := g.validateMemberLocked(req.MemberID, req.InstanceID)
+	if code != 0 {
+		return code
 	}
 	if req.Generation != g.generation {
 		return kerr.IllegalGeneration.Code
@@ -1020,9 +1036,6 @@ func (c *Coordinator) leaveGroup(groupID string, leaving []kmsg.LeaveGroupReques
 	}
 	for i, l := range leaving {
 		id := l.MemberID
-		if id == "" && l.InstanceID != nil {
-			id = g.static[*l.InstanceID]
-		}
 		if t, ok := g.pending[id]; ok && id != "" {
 			t.Stop()
 			delete(g.pending, id)
@@ -1031,14 +1044,23 @@ func (c *Coordinator) leaveGroup(groupID string, leaving []kmsg.LeaveGroupReques
 			}
 			continue
 		}
-		if g.staticFencedLocked(l.InstanceID, id) {
-			codes[i] = kerr.FencedInstanceID.Code
-			continue
-		}
-		m := g.members[id]
-		if m == nil {
-			codes[i] = kerr.UnknownMemberID.Code
-			continue
+		var m *member
+		if id == "" {
+			// The admin client removes static members by instance id.
+			if l.InstanceID != nil {
+				m = g.members[g.static[*l.InstanceID]]
+			}
+			if m == nil {
+				codes[i] = kerr.UnknownMemberID.Code
+				continue
+			}
+			id = m.id
+		} else {
+			var code int16
+			if m, code = g.validateMemberLocked(id, l.InstanceID); code != 0 {
+				codes[i] = code
+				continue
+			}
 		}
 		g.c.log.Debug().Str("group", g.id).Str("member", id).Msg("member left")
 		g.removeMemberAndUpdateGroupLocked(m)

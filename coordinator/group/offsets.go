@@ -190,12 +190,9 @@ func (g *group) validateCommitLocked(a CommitArgs, commits []Commit) int16 {
 	if a.Generation < 0 && g.state == stateEmpty {
 		return 0 // a simple group: only offsets
 	}
-	if g.staticFencedLocked(a.InstanceID, a.MemberID) {
-		return kerr.FencedInstanceID.Code
-	}
-	m := g.members[a.MemberID]
-	if m == nil {
-		return kerr.UnknownMemberID.Code
+	m, code := g.validateMemberLocked(a.MemberID, a.InstanceID)
+	if code != 0 {
+		return code
 	}
 	if a.Generation != g.generation {
 		return kerr.IllegalGeneration.Code
