@@ -158,7 +158,8 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		maxBytes = 0x7fffffff
 	}
 	// Records are read into one pooled buffer per request, returned to the
-	// pool once the response is encoded.
+	// pool once the response has been written to the socket (the frame
+	// refers to the records in place; see conn.sendFetch).
 	bufp := fetchBufPool.Get().(*[]byte)
 	rc.release = func() {
 		if cap(*bufp) <= maxPooledFetchBuf {

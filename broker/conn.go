@@ -25,8 +25,39 @@ type conn struct {
 	log zerolog.Logger
 	ctx context.Context
 
-	out  chan []byte // encoded response frames, in order
+	out  chan outFrame // encoded responses, in order
 	done chan struct{}
+}
+
+// outFrame is one encoded response queued for the write loop, which owns it
+// from then on and calls finish once it is written (or dropped).
+type outFrame struct {
+	rb *respBuf
+	// release, when set, returns what the vector borrowed (Fetch's pooled
+	// read buffer). It may only run once the bytes are on the socket.
+	release func()
+}
+
+// respBuf holds an encoded response: the whole frame in buf or, when vec is
+// set, the frame as a vector whose parts are slices of buf and record
+// batches referenced in place (Fetch, written with writev).
+type respBuf struct {
+	buf []byte
+	vec [][]byte
+}
+
+// finish returns the buffers of f to their pools.
+func (f outFrame) finish() {
+	if f.release != nil {
+		f.release()
+	}
+	rb := f.rb
+	if cap(rb.buf) > maxPooledRespBuf || cap(rb.vec) > maxPooledRespVec {
+		return
+	}
+	clear(rb.vec) // do not keep record buffers reachable from the pool
+	rb.buf, rb.vec = rb.buf[:0], rb.vec[:0]
+	respBufPool.Put(rb)
 }
 
 // maxKeptFrame bounds the request buffer a connection keeps between Produce
@@ -37,7 +68,15 @@ const maxKeptFrame = 16 << 20
 // for the usual fetch responses (several partitions of 1 MiB each).
 const maxPooledRespBuf = 16 << 20
 
-var respBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+// maxPooledRespVec bounds the vectors kept for reuse (parts, not bytes).
+const maxPooledRespVec = 1024
+
+// vecCopyMax is the size up to which a vector is copied into the write
+// buffer rather than written with writev, so that small responses (empty
+// long-poll answers, ...) still share write calls.
+const vecCopyMax = 16 << 10
+
+var respBufPool = sync.Pool{New: func() any { return &respBuf{buf: make([]byte, 0, 64<<10)} }}
 
 func (b *Broker) acceptLoop(ln net.Listener) {
 	defer b.wg.Done()
@@ -67,7 +106,7 @@ func (b *Broker) acceptLoop(ln net.Listener) {
 			nc:   nc,
 			log:  b.log.With().Str("remote", nc.RemoteAddr().String()).Logger(),
 			ctx:  b.ctx,
-			out:  make(chan []byte, 64),
+			out:  make(chan outFrame, 64),
 			done: make(chan struct{}),
 		}
 		b.connsMu.Lock()
@@ -182,30 +221,49 @@ func (c *conn) handleFrame(frame []byte) bool {
 	}
 	rc := &reqCtx{ctx: c.ctx, hdr: hdr, conn: c}
 	resp := h.fn(c.b, rc, req)
+	if rc.closeConn || resp == nil { // resp nil: acks=0 produce
+		if rc.release != nil {
+			rc.release()
+		}
+		return !rc.closeConn
+	}
+	resp.SetVersion(hdr.APIVersion)
+	if fr, ok := resp.(*kmsg.FetchResponse); ok {
+		// The vector refers to the records the handler borrowed: the
+		// write loop releases them once they are on the socket.
+		c.sendFetch(hdr.CorrelationID, fr, rc.release)
+		return true
+	}
+	c.send(hdr.CorrelationID, resp)
 	if rc.release != nil {
 		// After send: the encoded frame no longer refers to what the
 		// handler borrowed.
-		defer rc.release()
+		rc.release()
 	}
-	if rc.closeConn {
-		return false
-	}
-	if resp == nil { // acks=0 produce
-		return true
-	}
-	resp.SetVersion(hdr.APIVersion)
-	c.send(hdr.CorrelationID, resp)
 	return true
 }
 
 // send encodes resp and queues it for the write loop.
 func (c *conn) send(correlationID int32, resp kmsg.Response) {
-	bp := respBufPool.Get().(*[]byte)
-	frame := protocol.AppendResponse((*bp)[:0], correlationID, resp)
-	*bp = frame
+	rb := respBufPool.Get().(*respBuf)
+	rb.buf, rb.vec = protocol.AppendResponse(rb.buf[:0], correlationID, resp), rb.vec[:0]
+	c.queue(outFrame{rb: rb})
+}
+
+// sendFetch queues resp as a vector that refers to its record batches
+// rather than copying them (the largest cost of a consume); release runs
+// once they have been written.
+func (c *conn) sendFetch(correlationID int32, resp *kmsg.FetchResponse, release func()) {
+	rb := respBufPool.Get().(*respBuf)
+	rb.buf, rb.vec = protocol.AppendFetchResponseVec(rb.buf[:0], rb.vec[:0], correlationID, resp)
+	c.queue(outFrame{rb: rb, release: release})
+}
+
+func (c *conn) queue(f outFrame) {
 	select {
-	case c.out <- frame:
+	case c.out <- f:
 	case <-c.ctx.Done():
+		f.finish()
 	}
 }
 
@@ -214,33 +272,63 @@ func (c *conn) writeLoop() {
 	defer c.nc.Close()
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
 	failed := false
-	for frame := range c.out {
+	for f := range c.out {
 		if !failed {
-			if len(frame) >= bw.Available() && bw.Buffered() > 0 {
-				if err := bw.Flush(); err != nil {
-					failed = true
-				}
-			}
-			if !failed {
-				if _, err := bw.Write(frame); err != nil {
-					failed = true
-				}
+			var err error
+			if len(f.rb.vec) > 0 {
+				err = writeVec(bw, c.nc, f.rb.vec)
+			} else {
+				err = writeFrame(bw, f.rb.buf)
 			}
 			// Flush when nothing else is queued.
-			if !failed && len(c.out) == 0 {
-				if err := bw.Flush(); err != nil {
-					failed = true
-				}
+			if err == nil && len(c.out) == 0 {
+				err = bw.Flush()
 			}
-			if failed {
+			if err != nil {
+				failed = true
 				c.nc.Close() // unblocks the read loop
 			}
 		}
-		if cap(frame) <= maxPooledRespBuf {
-			f := frame[:0]
-			respBufPool.Put(&f)
+		f.finish()
+	}
+}
+
+func writeFrame(bw *bufio.Writer, frame []byte) error {
+	if len(frame) >= bw.Available() && bw.Buffered() > 0 {
+		if err := bw.Flush(); err != nil {
+			return err
 		}
 	}
+	_, err := bw.Write(frame)
+	return err
+}
+
+// writeVec writes a vector frame: small ones through the write buffer, the
+// others with one writev after flushing what is buffered (order matters).
+func writeVec(bw *bufio.Writer, nc net.Conn, vec [][]byte) error {
+	n := 0
+	for _, b := range vec {
+		n += len(b)
+	}
+	if n <= vecCopyMax {
+		if n >= bw.Available() && bw.Buffered() > 0 {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+		}
+		for _, b := range vec {
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	bufs := net.Buffers(vec) // WriteTo consumes (clears) vec's parts
+	_, err := bufs.WriteTo(nc)
+	return err
 }
 
 // reqCtx carries one request through its handler.
@@ -251,7 +339,8 @@ type reqCtx struct {
 	// closeConn asks the connection to be closed after the handler returns
 	// (acks=0 produce errors, as Kafka does).
 	closeConn bool
-	// release, when set, runs once the response has been encoded (Fetch
-	// returns its pooled read buffer).
+	// release, when set, runs once the response no longer refers to what
+	// the handler borrowed: after encoding, or for Fetch, whose records are
+	// written in place, after the write (it returns its pooled read buffer).
 	release func()
 }

@@ -1,0 +1,179 @@
+package broker
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Fetch responses above vecCopyMax go out with writev, their records
+// referenced in the pooled read buffer: these tests check what arrives.
+
+func produceBig(t *testing.T, addr, topic string, partitions int32, n, size int) {
+	t.Helper()
+	createTopic(t, addr, topic, partitions, nil)
+	cl := newClient(t, addr, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+		kgo.ProducerBatchCompression(kgo.NoCompression())) // real sizes: records go out in place
+	ctx := testCtx(t)
+	for i := range n {
+		v := bytes.Repeat([]byte{byte(i)}, size)
+		copy(v, fmt.Sprintf("value-%d-", i))
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Value: v}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFetchLargeRecordsRoundTrip(t *testing.T) {
+	_, addr := startTestBroker(t)
+	const n, size = 400, 10 << 10
+	produceBig(t, addr, "big", 4, n, size)
+	recs := consumeN(t, addr, "big", n)
+	seen := map[int]bool{}
+	for _, r := range recs {
+		var i int
+		if _, err := fmt.Sscanf(string(r.Value), "value-%d-", &i); err != nil || len(r.Value) != size {
+			t.Fatalf("record %d bytes: %q...", len(r.Value), r.Value[:min(len(r.Value), 32)])
+		}
+		want := bytes.Repeat([]byte{byte(i)}, size)
+		copy(want, fmt.Sprintf("value-%d-", i))
+		if !bytes.Equal(r.Value, want) {
+			t.Fatalf("record %d: value corrupted", i)
+		}
+		seen[i] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct records, want %d", len(seen), n)
+	}
+}
+
+// TestFetchVectorsKeepResponseOrder pipelines small responses (buffered)
+// and large Fetch responses (writev) on one connection: they must arrive
+// whole and in request order.
+func TestFetchVectorsKeepResponseOrder(t *testing.T) {
+	_, addr := startTestBroker(t)
+	produceBig(t, addr, "ord", 3, 120, 6<<10)
+
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("vec-test"))
+	fetch := func(v int16, partMax int32) kmsg.Request {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version = v
+		req.ReplicaID = -1
+		req.MaxBytes = 50 << 20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "ord"
+		for p := range int32(3) {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition = p
+			rp.PartitionMaxBytes = partMax
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		return req
+	}
+	apiVersions := func() kmsg.Request {
+		r := kmsg.NewPtrApiVersionsRequest()
+		r.Version = 0
+		return r
+	}
+	reqs := []kmsg.Request{
+		apiVersions(), fetch(12, 1<<20), apiVersions(), fetch(4, 1<<20),
+		fetch(11, 100), // first batch only: may be small enough to buffer
+		fetch(12, 1<<20), fetch(12, 1<<20), apiVersions(),
+	}
+	var out []byte
+	for i, r := range reqs {
+		// AppendRequest sizes the frame from dst[0]: encode each alone.
+		out = append(out, f.AppendRequest(nil, r, int32(1000+i))...)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	var full [][]byte // records per partition of the full fetches
+	for i, r := range reqs {
+		var size [4]byte
+		if _, err := readFull(c, size[:]); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		buf := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := readFull(c, buf); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		if corr := int32(binary.BigEndian.Uint32(buf)); corr != int32(1000+i) {
+			t.Fatalf("response %d: correlation id %d", i, corr)
+		}
+		body := buf[4:]
+		resp := r.ResponseKind()
+		resp.SetVersion(r.GetVersion())
+		if resp.IsFlexible() && r.Key() != kmsg.ApiVersions.Int16() {
+			body = body[1:]
+		}
+		if err := resp.ReadFrom(body); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		fr, ok := resp.(*kmsg.FetchResponse)
+		if !ok {
+			continue
+		}
+		var got [][]byte
+		total := 0
+		for _, p := range fr.Topics[0].Partitions {
+			if p.ErrorCode != 0 {
+				t.Fatalf("response %d partition %d: error %d", i, p.Partition, p.ErrorCode)
+			}
+			got = append(got, p.RecordBatches)
+			total += countRecords(t, p.RecordBatches)
+		}
+		if r.(*kmsg.FetchRequest).Topics[0].Partitions[0].PartitionMaxBytes == 100 {
+			if total == 0 {
+				t.Fatalf("response %d: no records", i)
+			}
+			continue
+		}
+		if total != 120 {
+			t.Fatalf("response %d: %d records, want 120", i, total)
+		}
+		if full == nil {
+			full = got
+		}
+		for p := range got {
+			if !bytes.Equal(got[p], full[p]) {
+				t.Fatalf("response %d partition %d: records differ from the first fetch", i, p)
+			}
+		}
+	}
+}
+
+func countRecords(t *testing.T, b []byte) int {
+	t.Helper()
+	n := 0
+	for len(b) > 0 {
+		var rb kmsg.RecordBatch
+		if len(b) < 12 {
+			t.Fatalf("truncated batch header")
+		}
+		l := 12 + int(binary.BigEndian.Uint32(b[8:]))
+		if l > len(b) {
+			t.Fatalf("truncated batch")
+		}
+		if err := rb.ReadFrom(b[:l]); err != nil {
+			t.Fatal(err)
+		}
+		n += int(rb.NumRecords)
+		b = b[l:]
+	}
+	return n
+}
