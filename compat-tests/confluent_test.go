@@ -241,6 +241,32 @@ func TestConfluent(t *testing.T) {
 		return compareRecords(recs[5:], got, 5)
 	})
 
+	runScenario(t, c, scGroupCommitResumeKIP848, func(ctx context.Context, t *testing.T) error {
+		topic := topicName(c, scGroupCommitResumeKIP848)
+		group := topic + ".group"
+		if err := fxCreateTopic(ctx, addr, topic, 1, nil); err != nil {
+			return err
+		}
+		recs := makeRecords(topic, seqRecords, baseTime())
+		if err := confluentProduce(addr, topic, recs, nil); err != nil {
+			return err
+		}
+		if _, err := confluentGroupReadProto(ctx, addr, group, topic, 5, true, "consumer"); err != nil {
+			return fmt.Errorf("first consumer: %w", err)
+		}
+		if typ, err := fxGroupType(ctx, addr, group); err != nil || typ != "consumer" {
+			return fmt.Errorf("group type %q (%v), want consumer (KIP-848)", typ, err)
+		}
+		if off, err := fxCommittedOffset(ctx, addr, group, topic, 0); err != nil || off != 5 {
+			return fmt.Errorf("committed offset %d (%v), want 5", off, err)
+		}
+		got, err := confluentGroupReadProto(ctx, addr, group, topic, seqRecords-5, false, "consumer")
+		if err != nil {
+			return fmt.Errorf("second consumer: %w", err)
+		}
+		return compareRecords(recs[5:], got, 5)
+	})
+
 	runScenario(t, c, scErrUnknownTopic, func(ctx context.Context, t *testing.T) error {
 		s2 := StartSamsa(t, "--override", "auto.create.topics.enable=false")
 		// librdkafka waits topic.metadata.propagation.max.ms (30 s) for a
@@ -364,9 +390,18 @@ func confluentPoll(ctx context.Context, cons *kafka.Consumer, n int) ([]testReco
 // confluentGroupRead subscribes as a member of group, reads n records and,
 // if commit, commits the offset after the last one before closing.
 func confluentGroupRead(ctx context.Context, addr, group, topic string, n int, commit bool) ([]testRecord, error) {
-	cons, err := kafka.NewConsumer(confluentConfig(addr, kafka.ConfigMap{
+	return confluentGroupReadProto(ctx, addr, group, topic, n, commit, "classic")
+}
+
+// confluentGroupReadProto is confluentGroupRead with librdkafka's
+// group.protocol: "classic" (JoinGroup/SyncGroup) or "consumer" (KIP-848,
+// ConsumerGroupHeartbeat with the broker's assignor).
+func confluentGroupReadProto(ctx context.Context, addr, group, topic string, n int, commit bool, protocol string) ([]testRecord, error) {
+	cfg := kafka.ConfigMap{
 		"group.id": group, "enable.auto.commit": false, "auto.offset.reset": "earliest", "fetch.wait.max.ms": 200,
-	}))
+		"group.protocol": protocol,
+	}
+	cons, err := kafka.NewConsumer(confluentConfig(addr, cfg))
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}

@@ -28,14 +28,16 @@ import (
 // independently of that client.
 
 const (
-	scBootstrapMetadata  = "bootstrap-metadata"
-	scAdminTopics        = "admin-topics"
-	scKeyPartitioning    = "key-partitioning"
-	scConsumeFromOffset  = "consume-from-offset"
-	scConsumeFromTime    = "consume-from-timestamp"
-	scGroupCommitResume  = "group-commit-resume"
-	scErrUnknownTopic    = "error-unknown-topic"
-	scErrMessageTooLarge = "error-message-too-large"
+	scBootstrapMetadata = "bootstrap-metadata"
+	scAdminTopics       = "admin-topics"
+	scKeyPartitioning   = "key-partitioning"
+	scConsumeFromOffset = "consume-from-offset"
+	scConsumeFromTime   = "consume-from-timestamp"
+	scGroupCommitResume = "group-commit-resume"
+	// The same with the KIP-848 protocol (group.protocol=consumer).
+	scGroupCommitResumeKIP848 = "group-commit-resume-kip848"
+	scErrUnknownTopic         = "error-unknown-topic"
+	scErrMessageTooLarge      = "error-message-too-large"
 )
 
 // scProduceConsume is the scenario name for one codec.
@@ -527,6 +529,26 @@ func fxCheckStoredCodec(ctx context.Context, addr, topic, codec string) error {
 
 // fxCommittedOffset is group's committed offset for topic/partition (-1 if
 // none), read with kadm.
+// fxGroupType is the group's type as ListGroups reports it ("classic" or
+// "consumer"), so that a KIP-848 scenario can tell the client really used
+// ConsumerGroupHeartbeat.
+func fxGroupType(ctx context.Context, addr, group string) (string, error) {
+	cl, err := fxClient(addr)
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	groups, err := kadm.NewClient(cl).ListGroups(ctx)
+	if err != nil {
+		return "", fmt.Errorf("fixture: listing groups: %w", err)
+	}
+	g, ok := groups[group]
+	if !ok {
+		return "", fmt.Errorf("fixture: group %s is not listed", group)
+	}
+	return g.GroupType, nil
+}
+
 func fxCommittedOffset(ctx context.Context, addr, group, topic string, partition int32) (int64, error) {
 	cl, err := fxClient(addr)
 	if err != nil {
