@@ -63,7 +63,7 @@ var kafkaCLIScenarios = func() []string {
 		s = append(s, scProduceConsume(c))
 	}
 	return append(s, scKeyPartitioning, scConsumeFromOffset, scConsumeFromTime, scGroupCommitResume,
-		scErrUnknownTopic, scErrMessageTooLarge, scDumpLogSegments, scDumpLogIndexes)
+		scGroupCommitResumeKIP848, scErrUnknownTopic, scErrMessageTooLarge, scDumpLogSegments, scDumpLogIndexes)
 }()
 
 var kcatScenarios = func() []string {
@@ -568,8 +568,13 @@ func TestKafkaCLI(t *testing.T) {
 		return compareRecords(recs[5:], got, 5)
 	})
 
-	runScenario(t, c, scGroupCommitResume, func(ctx context.Context, t *testing.T) error {
-		topic := topicName(c, scGroupCommitResume)
+	// groupCommitResume: the console consumer in a group reads 5 records
+	// and commits, kafka-consumer-groups --describe shows the commit, and a
+	// second console consumer resumes after it. protocol is the consumer's
+	// group.protocol: classic, or consumer (KIP-848; kafka-consumer-groups
+	// then describes it with ConsumerGroupDescribe).
+	groupCommitResume := func(ctx context.Context, scenario, protocol string) error {
+		topic := topicName(c, scenario)
 		group := topic + ".group"
 		recs, err := cliSeqTopic(ctx, addr, topic)
 		if err != nil {
@@ -579,7 +584,8 @@ func TestKafkaCLI(t *testing.T) {
 		// closing after 5 records commits exactly that (auto-commit).
 		consume := func(n int) ([]testRecord, error) {
 			out, _, err := run(ctx, "", clsConsumer, append([]string{"--topic", topic, "--group", group, "--from-beginning",
-				"--max-messages", strconv.Itoa(n), "--timeout-ms", "20000", "--command-property", "max.poll.records=5"},
+				"--max-messages", strconv.Itoa(n), "--timeout-ms", "20000", "--command-property", "max.poll.records=5",
+				"--command-property", "group.protocol=" + protocol},
 				consoleConsumerFormat...)...)
 			if err != nil {
 				return nil, err
@@ -593,6 +599,9 @@ func TestKafkaCLI(t *testing.T) {
 		if err := compareRecords(recs[:5], got, 0); err != nil {
 			return fmt.Errorf("first consumer: %w", err)
 		}
+		if typ, err := fxGroupType(ctx, addr, group); err != nil || typ != protocol {
+			return fmt.Errorf("group type %q (%v), want %s", typ, err, protocol)
+		}
 		out, _, err := run(ctx, "", clsGroups, "--describe", "--group", group)
 		if err != nil {
 			return err
@@ -605,6 +614,12 @@ func TestKafkaCLI(t *testing.T) {
 			return fmt.Errorf("second consumer: %w", err)
 		}
 		return compareRecords(recs[5:], got, 5)
+	}
+	runScenario(t, c, scGroupCommitResume, func(ctx context.Context, t *testing.T) error {
+		return groupCommitResume(ctx, scGroupCommitResume, "classic")
+	})
+	runScenario(t, c, scGroupCommitResumeKIP848, func(ctx context.Context, t *testing.T) error {
+		return groupCommitResume(ctx, scGroupCommitResumeKIP848, "consumer")
 	})
 
 	runScenario(t, c, scErrUnknownTopic, func(ctx context.Context, t *testing.T) error {
