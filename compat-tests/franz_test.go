@@ -211,8 +211,11 @@ func TestFranz(t *testing.T) {
 		return compareRecords(recs[5:], got, 5)
 	})
 
-	runScenario(t, c, scGroupCommitResume, func(ctx context.Context, t *testing.T) error {
-		topic := topicName(c, scGroupCommitResume)
+	// groupCommitResume: commit after 5 records, close, and a new member
+	// resumes after the commit; kip848 makes both members KIP-848 ones
+	// (kgo.ServerSideBalancer: ConsumerGroupHeartbeat, broker-side assignor).
+	groupCommitResume := func(ctx context.Context, scenario string, kip848 bool) error {
+		topic := topicName(c, scenario)
 		group := topic + ".group"
 		if err := fxCreateTopic(ctx, addr, topic, 1, nil); err != nil {
 			return err
@@ -223,6 +226,11 @@ func TestFranz(t *testing.T) {
 		}
 		opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(), kgo.FetchMaxWait(200 * time.Millisecond)}
+		wantType := "classic"
+		if kip848 {
+			opts = append(opts, kgo.ServerSideBalancer())
+			wantType = "consumer"
+		}
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {
 			return err
@@ -239,6 +247,9 @@ func TestFranz(t *testing.T) {
 			return fmt.Errorf("commit: %w", err)
 		}
 		cl.Close() // leaves the group
+		if typ, err := fxGroupType(ctx, addr, group); err != nil || typ != wantType {
+			return fmt.Errorf("group type %q (%v), want %s", typ, err, wantType)
+		}
 		if off, err := fxCommittedOffset(ctx, addr, group, topic, 0); err != nil || off != 5 {
 			return fmt.Errorf("committed offset %d (%v), want 5", off, err)
 		}
@@ -252,6 +263,12 @@ func TestFranz(t *testing.T) {
 			return fmt.Errorf("second consumer: %w", err)
 		}
 		return compareRecords(recs[5:], got2, 5)
+	}
+	runScenario(t, c, scGroupCommitResume, func(ctx context.Context, t *testing.T) error {
+		return groupCommitResume(ctx, scGroupCommitResume, false)
+	})
+	runScenario(t, c, scGroupCommitResumeKIP848, func(ctx context.Context, t *testing.T) error {
+		return groupCommitResume(ctx, scGroupCommitResumeKIP848, true)
 	})
 
 	runScenario(t, c, scErrUnknownTopic, func(ctx context.Context, t *testing.T) error {
