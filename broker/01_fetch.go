@@ -20,6 +20,12 @@ package broker
 //	v17: replica directory id (KIP-853).
 //	v18: high watermark in the request (KIP-1166, brokers only).
 //
+// Records of at least fileSliceMin bytes are not read into memory: the
+// partition's batches are located in the segment file (pinned open) and the
+// write loop sends them with sendfile, as Kafka's FileRecords does, which
+// saves a copy of every consumed byte. Smaller reads are copied into the
+// frame's buffer.
+//
 // min_bytes / max_wait_ms long-poll: a fetch that finds fewer than
 // min_bytes waits, woken by appends to any partition it asked for, until
 // it has enough or max_wait_ms passes. The first batch of the first
@@ -50,6 +56,11 @@ var fetchBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); retu
 
 const maxPooledFetchBuf = 16 << 20
 
+// fileSliceMin is the partition read from which records are sent from the
+// file (sendfile) rather than copied; below it a copy costs less than
+// another system call.
+const fileSliceMin = 32 << 10
+
 // fetchEntry is one requested partition, resolved once per request.
 type fetchEntry struct {
 	rp   *kmsg.FetchRequestTopicPartition
@@ -57,6 +68,9 @@ type fetchEntry struct {
 	p    *partition // nil when errCode is set
 	hwm  int64      // high watermark seen at the last read
 	code int16
+	// file, when its Len is set, holds the records (sent from the file;
+	// out.RecordBatches is then unused). Released by the request's release.
+	file storage.FileSlice
 }
 
 func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
@@ -162,10 +176,27 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	// refers to the records in place; see conn.sendFetch).
 	bufp := fetchBufPool.Get().(*[]byte)
 	rc.release = func() {
+		for i := range entries {
+			entries[i].file.Release()
+			entries[i].file = storage.FileSlice{}
+		}
 		if cap(*bufp) <= maxPooledFetchBuf {
 			*bufp = (*bufp)[:0]
 			fetchBufPool.Put(bufp)
 		}
+	}
+	// The encoder asks for every partition in response order, which is
+	// the order of entries.
+	next := 0
+	rc.fetchExternal = func(p *kmsg.FetchResponseTopicPartition) (int, bool) {
+		for next < len(entries) && entries[next].out != p {
+			next++
+		}
+		if next < len(entries) && entries[next].file.Len > 0 {
+			rc.fetchFiles = append(rc.fetchFiles, entries[next].file)
+			return int(entries[next].file.Len), true
+		}
+		return 0, false
 	}
 	total, hadError := b.fetchRead(entries, maxBytes, bufp)
 	for i := range entries {
@@ -230,6 +261,8 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		}
 		sp := e.out
 		sp.RecordBatches = noRecords
+		e.file.Release() // a long-poll reads again
+		e.file = storage.FileSlice{}
 		l := e.p.log
 		hwm := l.HighWatermark()
 		e.hwm = hwm
@@ -254,7 +287,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		if limit <= 0 && total > 0 {
 			continue
 		}
-		res, err := l.ReadInto(buf, off, limit, hwm, total == 0)
+		fs, _, err := l.ReadSlice(off, limit, hwm, total == 0)
 		if err != nil {
 			if errors.Is(err, storage.ErrOffsetOutOfRange) {
 				sp.ErrorCode = kerr.OffsetOutOfRange.Code
@@ -265,13 +298,34 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 			hadError = true
 			continue
 		}
-		if res.Buf != nil {
-			buf = res.Buf
+		if fs.Len == 0 {
+			continue
 		}
-		if len(res.Records) > 0 {
-			sp.RecordBatches = res.Records
+		if fs.Len >= fileSliceMin {
+			e.file = fs
+			total += int(fs.Len)
+			continue
 		}
-		total += len(res.Records)
+		// Small: copy into the request's buffer (which the frame refers to
+		// until it is written, so it only ever grows by reallocation).
+		at := len(buf)
+		if cap(buf)-at < int(fs.Len) {
+			grown := make([]byte, at, max(at+int(fs.Len), 2*cap(buf)))
+			copy(grown, buf)
+			buf = grown
+		}
+		recs := buf[at : at+int(fs.Len)]
+		n, rerr := fs.ReadAt(recs, 0)
+		fs.Release()
+		if n != len(recs) {
+			b.log.Error().Err(rerr).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
+			sp.ErrorCode = kerr.KafkaStorageError.Code
+			hadError = true
+			continue
+		}
+		buf = buf[:at+n]
+		sp.RecordBatches = recs
+		total += n
 	}
 	return total, hadError
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-io/samsa/protocol"
+	"github.com/samsa-io/samsa/storage"
 )
 
 // conn is one client connection: a read loop that decodes and handles
@@ -44,6 +45,9 @@ type outFrame struct {
 type respBuf struct {
 	buf []byte
 	vec [][]byte
+	// files are the parts of vec that are nil, in order: record batches
+	// sent from segment files with sendfile.
+	files []storage.FileSlice
 }
 
 // finish returns the buffers of f to their pools.
@@ -56,7 +60,8 @@ func (f outFrame) finish() {
 		return
 	}
 	clear(rb.vec) // do not keep record buffers reachable from the pool
-	rb.buf, rb.vec = rb.buf[:0], rb.vec[:0]
+	clear(rb.files)
+	rb.buf, rb.vec, rb.files = rb.buf[:0], rb.vec[:0], rb.files[:0]
 	respBufPool.Put(rb)
 }
 
@@ -231,7 +236,7 @@ func (c *conn) handleFrame(frame []byte) bool {
 	if fr, ok := resp.(*kmsg.FetchResponse); ok {
 		// The vector refers to the records the handler borrowed: the
 		// write loop releases them once they are on the socket.
-		c.sendFetch(hdr.CorrelationID, fr, rc.release)
+		c.sendFetch(hdr.CorrelationID, fr, rc)
 		return true
 	}
 	c.send(hdr.CorrelationID, resp)
@@ -251,12 +256,15 @@ func (c *conn) send(correlationID int32, resp kmsg.Response) {
 }
 
 // sendFetch queues resp as a vector that refers to its record batches
-// rather than copying them (the largest cost of a consume); release runs
-// once they have been written.
-func (c *conn) sendFetch(correlationID int32, resp *kmsg.FetchResponse, release func()) {
+// rather than copying them (the largest cost of a consume), some of them
+// still in their segment files; rc.release runs once they have been
+// written.
+func (c *conn) sendFetch(correlationID int32, resp *kmsg.FetchResponse, rc *reqCtx) {
 	rb := respBufPool.Get().(*respBuf)
-	rb.buf, rb.vec = protocol.AppendFetchResponseVec(rb.buf[:0], rb.vec[:0], correlationID, resp)
-	c.queue(outFrame{rb: rb, release: release})
+	rc.fetchFiles = rb.files[:0]
+	rb.buf, rb.vec = protocol.AppendFetchResponseVecExt(rb.buf[:0], rb.vec[:0], correlationID, resp, rc.fetchExternal)
+	rb.files = rc.fetchFiles
+	c.queue(outFrame{rb: rb, release: rc.release})
 }
 
 func (c *conn) queue(f outFrame) {
@@ -276,7 +284,7 @@ func (c *conn) writeLoop() {
 		if !failed {
 			var err error
 			if len(f.rb.vec) > 0 {
-				err = writeVec(bw, c.nc, f.rb.vec)
+				err = writeVec(bw, c.nc, f.rb.vec, f.rb.files)
 			} else {
 				err = writeFrame(bw, f.rb.buf)
 			}
@@ -304,11 +312,44 @@ func writeFrame(bw *bufio.Writer, frame []byte) error {
 }
 
 // writeVec writes a vector frame: small ones through the write buffer, the
-// others with one writev after flushing what is buffered (order matters).
-func writeVec(bw *bufio.Writer, nc net.Conn, vec [][]byte) error {
+// others with writev after flushing what is buffered (order matters), and
+// each nil part with sendfile from the next of files.
+func writeVec(bw *bufio.Writer, nc net.Conn, vec [][]byte, files []storage.FileSlice) error {
 	n := 0
 	for _, b := range vec {
 		n += len(b)
+	}
+	if len(files) > 0 {
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		start, fi := 0, 0
+		for i := 0; i < len(vec); i++ {
+			if vec[i] != nil {
+				continue
+			}
+			if i > start {
+				bufs := net.Buffers(vec[start:i])
+				if _, err := bufs.WriteTo(nc); err != nil {
+					return err
+				}
+			}
+			if fi == len(files) {
+				return errors.New("broker: fetch frame has more file parts than files")
+			}
+			if err := sendFileSlice(nc, files[fi]); err != nil {
+				return err
+			}
+			fi++
+			start = i + 1
+		}
+		if start < len(vec) {
+			bufs := net.Buffers(vec[start:])
+			if _, err := bufs.WriteTo(nc); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if n <= vecCopyMax {
 		if n >= bw.Available() && bw.Buffered() > 0 {
@@ -341,6 +382,12 @@ type reqCtx struct {
 	closeConn bool
 	// release, when set, runs once the response no longer refers to what
 	// the handler borrowed: after encoding, or for Fetch, whose records are
-	// written in place, after the write (it returns its pooled read buffer).
+	// written in place, after the write (it returns its pooled read buffer
+	// and unpins its file slices).
 	release func()
+	// fetchExternal (Fetch) tells the encoder which partitions' records are
+	// sent from a file; it collects those slices in fetchFiles, in frame
+	// order.
+	fetchExternal protocol.ExternalRecords
+	fetchFiles    []storage.FileSlice
 }

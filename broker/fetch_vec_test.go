@@ -177,3 +177,101 @@ func countRecords(t *testing.T, b []byte) int {
 	}
 	return n
 }
+
+// TestFetchFileSlicesMatchTheLog: one response mixing partitions sent from
+// the segment file (sendfile, at least fileSliceMin bytes) and partitions
+// copied into the frame (small) carries, for each, exactly the bytes the log
+// holds, at several starting offsets and on a connection that pipelines
+// requests.
+func TestFetchFileSlicesMatchTheLog(t *testing.T) {
+	b, addr := startTestBroker(t)
+	createTopic(t, addr, "mix", 3, nil)
+	cl := newClient(t, addr, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	ctx := testCtx(t)
+	// p0 and p2: ~300 KiB each (file slices); p1: a few small records.
+	for i := range 300 {
+		for _, p := range []int32{0, 2} {
+			v := bytes.Repeat([]byte{byte(i), byte(p)}, 512)
+			cl.Produce(ctx, &kgo.Record{Topic: "mix", Partition: p, Value: v}, nil)
+		}
+		if i%100 == 0 {
+			cl.Produce(ctx, &kgo.Record{Topic: "mix", Partition: 1, Value: []byte(fmt.Sprintf("small-%d", i))}, nil)
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("slice-test"))
+	starts := []int64{0, 1, 150, 299}
+	var out []byte
+	for i, start := range starts {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version = 12
+		req.ReplicaID = -1
+		req.MaxBytes = 50 << 20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "mix"
+		for p := range int32(3) {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition = p
+			rp.FetchOffset = min(start, 2) // p1 has 3 records
+			if p != 1 {
+				rp.FetchOffset = start
+			}
+			rp.PartitionMaxBytes = 1 << 20
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		out = append(out, f.AppendRequest(nil, req, int32(i))...)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	sliced := 0
+	for i, start := range starts {
+		var size [4]byte
+		if _, err := readFull(c, size[:]); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		buf := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := readFull(c, buf); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		if corr := int32(binary.BigEndian.Uint32(buf)); corr != int32(i) {
+			t.Fatalf("response %d: correlation id %d", i, corr)
+		}
+		resp := kmsg.NewPtrFetchResponse()
+		resp.Version = 12
+		if err := resp.ReadFrom(buf[5:]); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		for _, p := range resp.Topics[0].Partitions {
+			off := start
+			if p.Partition == 1 {
+				off = min(start, 2)
+			}
+			want, err := b.partition("mix", p.Partition).log.Read(off, 1<<20, -1, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.ErrorCode != 0 || !bytes.Equal(p.RecordBatches, want.Records) {
+				t.Fatalf("response %d partition %d (from %d): error %d, %d bytes, the log has %d",
+					i, p.Partition, off, p.ErrorCode, len(p.RecordBatches), len(want.Records))
+			}
+			if len(want.Records) >= fileSliceMin {
+				sliced++
+			}
+		}
+	}
+	if sliced == 0 {
+		t.Fatal("no partition was large enough to be sent from the file")
+	}
+}

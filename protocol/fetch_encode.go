@@ -25,6 +25,19 @@ const minVecRecords = 4 << 10
 // must therefore stay unchanged until vec has been written. vec is appended
 // to the vec passed in (pass a reused slice to avoid allocating).
 func AppendFetchResponseVec(dst []byte, vec [][]byte, correlationID int32, resp *kmsg.FetchResponse) ([]byte, [][]byte) {
+	return AppendFetchResponseVecExt(dst, vec, correlationID, resp, nil)
+}
+
+// ExternalRecords says whether a partition's records are sent from outside
+// the vector (a file, with sendfile) and how many bytes they are; the
+// partition's RecordBatches are then ignored.
+type ExternalRecords func(p *kmsg.FetchResponseTopicPartition) (n int, ok bool)
+
+// AppendFetchResponseVecExt is AppendFetchResponseVec where external, when
+// not nil, can take a partition's records out of the vector: its length
+// prefix is written as usual and its place in vec is a nil entry (every
+// other entry is non-nil), to be filled by the caller in order.
+func AppendFetchResponseVecExt(dst []byte, vec [][]byte, correlationID int32, resp *kmsg.FetchResponse, external ExternalRecords) ([]byte, [][]byte) {
 	version := resp.Version
 	flex := version >= 12
 	start := len(dst)
@@ -85,7 +98,20 @@ func AppendFetchResponseVec(dst []byte, vec [][]byte, correlationID int32, resp 
 				dst = appendInt32(dst, p.PreferredReadReplica)
 			}
 			recs := p.RecordBatches
+			extN, ext := 0, false
+			if external != nil {
+				extN, ext = external(p)
+			}
 			switch {
+			case ext:
+				if flex {
+					dst = appendUvarint(dst, 1+uint32(extN))
+				} else {
+					dst = appendInt32(dst, int32(extN))
+				}
+				marks = append(marks, len(dst))
+				vec = append(vec, nil)
+				refBytes += extN
 			case recs == nil:
 				if flex {
 					dst = append(dst, 0)

@@ -83,6 +83,13 @@
 // where bytes disappear or files close. Lock order:
 // Log.mu -> Log.flushMu -> Log.truncMu -> leaderEpochCache.mu.
 //
+// ReadSlice is a read that returns where the batches are (a FileSlice)
+// instead of copying them, for the broker to send with sendfile. It pins the
+// segment's log file under truncMu; closing a segment (retention, Close,
+// truncation) closes its indexes at once but its log file only when the last
+// pin is released, so a pending send never uses a closed (or reused) file
+// descriptor. A renamed or unlinked file stays readable through the pin.
+//
 // After any write or fsync error the log refuses every later write with the
 // same error (wrapping ErrStorage); reads keep working.
 package storage

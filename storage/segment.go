@@ -63,6 +63,15 @@ type segment struct {
 	// past it. Stored after the bytes are written.
 	size atomic.Int64
 
+	// pins counts the FileSlices that hold the log file open for a send
+	// (sendfile) after the read that made them returned. close defers
+	// closing the log file until the last one is released, so an fd a
+	// pending send uses is never closed (and reused) under it.
+	pins       atomic.Int64
+	logClosing atomic.Bool
+	logClose   sync.Once
+	logErr     error // set inside logClose
+
 	// Guarded by Log.mu.
 	next            int64 // offset after the last batch (base when empty)
 	bytesSinceIndex int64
@@ -120,16 +129,44 @@ func (s *segment) setIndexLimits(cfg *Config) {
 	s.ti.maxEntries = int(cfg.SegmentIndexBytes) / timeEntrySize
 }
 
+// close closes the segment's files. The log file stays open while
+// FileSlices pin it; the last unpin closes it.
 func (s *segment) close() error {
 	var first error
-	for _, f := range s.files() {
+	for _, f := range [2]File{s.oi.f, s.ti.f} {
 		if f != nil {
 			if err := f.Close(); err != nil && first == nil {
 				first = err
 			}
 		}
 	}
+	s.logClosing.Store(true)
+	if s.pins.Load() == 0 {
+		if err := s.closeLog(); err != nil && first == nil {
+			first = err
+		}
+	}
 	return first
+}
+
+func (s *segment) closeLog() error {
+	s.logClose.Do(func() {
+		if s.log != nil {
+			s.logErr = s.log.Close()
+		}
+	})
+	return s.logErr
+}
+
+// pin keeps the log file open until unpin; the caller must hold
+// Log.truncMu for reading and have found s in the segment list (so close
+// has not run yet).
+func (s *segment) pin() { s.pins.Add(1) }
+
+func (s *segment) unpin() {
+	if s.pins.Add(-1) == 0 && s.logClosing.Load() {
+		_ = s.closeLog()
+	}
 }
 
 func (s *segment) sync() error {

@@ -1,0 +1,142 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// FileSlice is a range of whole batches in one segment's log file, pinned
+// open until Release, for a caller that sends it without copying it into
+// memory (sendfile). The bytes are the ones ReadInto would return for the
+// same arguments; they stay valid as long as nothing below the high
+// watermark is truncated, which the log never does for a range it served to
+// a consumer.
+type FileSlice struct {
+	seg *segment
+	Pos int64 // position of the first batch in the file
+	Len int64 // bytes, whole batches
+}
+
+// File is the pinned log file (an *os.File in production; the FS seam's
+// File in tests).
+func (f FileSlice) File() File { return f.seg.log }
+
+// Release unpins the file. Call it exactly once, after the send.
+func (f FileSlice) Release() {
+	if f.seg != nil {
+		f.seg.unpin()
+	}
+}
+
+// ReadAt reads the slice's bytes at off (relative to Pos) into p, for
+// callers that cannot send from the file.
+func (f FileSlice) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= f.Len {
+		return 0, io.EOF
+	}
+	if rem := f.Len - off; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	return f.seg.log.ReadAt(p, f.Pos+off)
+}
+
+// ReadSlice is ReadInto without the copy: it picks the same batches and
+// returns where they are in the file, pinned. The slice is empty (Len 0,
+// nothing to release) when there is nothing to read. Batches are never
+// taken from more than one segment, as ReadInto.
+func (l *Log) ReadSlice(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (FileSlice, ReadResult, error) {
+	leo := l.leo.Load()
+	res := ReadResult{HighWatermark: l.hw.Load(), LogStartOffset: l.logStart.Load(), LogEndOffset: leo}
+	if l.closed.Load() {
+		return FileSlice{}, res, ErrClosed
+	}
+	if offset < res.LogStartOffset || offset > leo {
+		return FileSlice{}, res, fmt.Errorf("storage: read offset %d outside [%d, %d]: %w",
+			offset, res.LogStartOffset, leo, ErrOffsetOutOfRange)
+	}
+	if upTo < 0 || upTo > leo {
+		upTo = leo
+	}
+	if offset >= upTo {
+		return FileSlice{}, res, nil
+	}
+	l.truncMu.RLock()
+	defer l.truncMu.RUnlock()
+	if l.filesClosed.Load() {
+		return FileSlice{}, res, ErrClosed
+	}
+	segs := l.segments()
+	if start := l.logStart.Load(); offset < start || offset < segs[0].base {
+		res.LogStartOffset = start
+		return FileSlice{}, res, fmt.Errorf("storage: read offset %d below log start %d: %w", offset, start, ErrOffsetOutOfRange)
+	}
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
+	for ; i < len(segs) && segs[i].base < upTo; i++ {
+		s := segs[i]
+		pos, n, found, err := s.slice(offset, maxBytes, upTo, minOneBatch)
+		if err != nil {
+			return FileSlice{}, res, fmt.Errorf("storage: read offset %d: %w", offset, err)
+		}
+		if found {
+			if n == 0 {
+				return FileSlice{}, res, nil
+			}
+			s.pin() // under truncMu: close cannot have run on a listed segment
+			return FileSlice{seg: s, Pos: pos, Len: n}, res, nil
+		}
+	}
+	return FileSlice{}, res, nil
+}
+
+// slice finds the batches read would return, as (position, length), without
+// reading their bodies: the first batch is located as read does, then the
+// offset index jumps over whole batches that fit, and batch headers
+// (base offset and length, 12 bytes each) are read for the rest.
+func (s *segment) slice(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (int64, int64, bool, error) {
+	size := s.size.Load()
+	first, start, found, err := s.findBatch(offset, size)
+	if err != nil || !found {
+		return 0, 0, found, err
+	}
+	if first.baseOffset >= upTo {
+		return 0, 0, true, nil
+	}
+	want := min(size-start, int64(max(maxBytes, 0)))
+	if first.size > want {
+		if !minOneBatch {
+			return 0, 0, true, nil
+		}
+		return start, first.size, true, nil
+	}
+	limit := start + want // exclusive bound of the bytes to return
+	end := start + first.size
+	// Every batch before an index entry's position ends there; when the
+	// entry's batch ends below upTo, so do all batches before it.
+	es := s.oi.entries.view()
+	j := sort.Search(len(es), func(j int) bool { return int64(es[j].pos) > limit }) - 1
+	for ; j >= 0 && int64(es[j].pos) > end; j-- {
+		if s.base+int64(es[j].rel) < upTo {
+			end = int64(es[j].pos)
+			break
+		}
+	}
+	var hdr [logOverhead]byte
+	for end+logOverhead <= size {
+		if _, err := s.log.ReadAt(hdr[:], end); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return 0, 0, true, err
+		}
+		base := int64(binary.BigEndian.Uint64(hdr[0:]))
+		bsize := int64(int32(binary.BigEndian.Uint32(hdr[8:]))) + logOverhead
+		if base >= upTo || bsize < batchHeaderSize || end+bsize > limit || end+bsize > size {
+			break
+		}
+		end += bsize
+	}
+	return start, end - start, true, nil
+}
