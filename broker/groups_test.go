@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -41,6 +42,8 @@ type tracked struct {
 	mu       sync.Mutex
 	assigned map[int32]bool
 	revoked  int
+	// revokedParts lists every partition revoked, in order.
+	revokedParts []int32
 }
 
 func (m *tracked) partitions() []int32 {
@@ -79,6 +82,7 @@ func newMember(t *testing.T, addr, groupID, topic string, opts ...kgo.Opt) *trac
 			for _, p := range r[topic] {
 				delete(m.assigned, p)
 			}
+			m.revokedParts = append(m.revokedParts, r[topic]...)
 			m.revoked++
 			m.mu.Unlock()
 		}),
@@ -214,6 +218,66 @@ func TestGroupServerSideBalancerThreeMembers(t *testing.T) {
 
 func TestGroupServerSideUniformThreeMembers(t *testing.T) {
 	testExactlyOnce(t, "kip848u", "consumer", kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.ServerSideBalancer())
+}
+
+// TestGroupCooperativeStickyJoinIsIncremental: when a third member joins
+// two cooperative-sticky members of six partitions, each of the two gives up
+// only the partition that moves to the newcomer (KIP-429's incremental
+// rebalance through the classic protocol) and keeps the other two without a
+// revocation; an eager member would have revoked all three.
+func TestGroupCooperativeStickyJoinIsIncremental(t *testing.T) {
+	_, addr := startTestBroker(t, groupOverrides...)
+	const topic, parts = "coop-inc", 6
+	createTopic(t, addr, topic, parts, nil)
+	opt := kgo.Balancers(kgo.CooperativeStickyBalancer())
+	a := newMember(t, addr, "coop-inc", topic, opt)
+	b := newMember(t, addr, "coop-inc", topic, opt)
+	startPolling(t, a, b)
+	waitAssigned(t, parts, 20*time.Second, a, b)
+	before := map[*tracked][]int32{a: a.partitions(), b: b.partitions()}
+	for m, ps := range before {
+		if len(ps) != 3 {
+			t.Fatalf("before the join: a member has %v, want 3 partitions", ps)
+		}
+		m.mu.Lock()
+		m.revokedParts = nil
+		m.mu.Unlock()
+	}
+	c := newMember(t, addr, "coop-inc", topic, opt)
+	startPolling(t, c)
+	waitAssigned(t, parts, 20*time.Second, a, b, c)
+	// Let any late revocation show.
+	time.Sleep(time.Second)
+	waitAssigned(t, parts, 20*time.Second, a, b, c)
+	for m, was := range before {
+		now := m.partitions()
+		m.mu.Lock()
+		revoked := append([]int32(nil), m.revokedParts...)
+		m.mu.Unlock()
+		kept := map[int32]bool{}
+		for _, p := range now {
+			kept[p] = true
+		}
+		if len(now) != 2 {
+			t.Errorf("after the join: %v, want 2 partitions", now)
+		}
+		for _, p := range now {
+			if !slices.Contains(was, p) {
+				t.Errorf("member got partition %d it did not have (had %v, has %v): not sticky", p, was, now)
+			}
+		}
+		if len(revoked) != 1 {
+			t.Errorf("member had %v, has %v, and revoked %v: want exactly the one partition that moved", was, now, revoked)
+		}
+		for _, p := range revoked {
+			if kept[p] {
+				t.Errorf("member revoked partition %d and got it back: not incremental", p)
+			}
+		}
+	}
+	if got := len(c.partitions()); got != 2 {
+		t.Errorf("the new member has %v, want 2 partitions", c.partitions())
+	}
 }
 
 func startPolling(t *testing.T, members ...*tracked) context.CancelFunc {
