@@ -33,6 +33,7 @@ package broker
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -287,7 +288,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		if limit <= 0 && total > 0 {
 			continue
 		}
-		fs, _, err := l.ReadSlice(off, limit, hwm, total == 0)
+		fs, err := l.ReadSlice(off, limit, hwm, total == 0)
 		if err != nil {
 			if errors.Is(err, storage.ErrOffsetOutOfRange) {
 				sp.ErrorCode = kerr.OffsetOutOfRange.Code
@@ -309,11 +310,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		// Small: copy into the request's buffer (which the frame refers to
 		// until it is written, so it only ever grows by reallocation).
 		at := len(buf)
-		if cap(buf)-at < int(fs.Len) {
-			grown := make([]byte, at, max(at+int(fs.Len), 2*cap(buf)))
-			copy(grown, buf)
-			buf = grown
-		}
+		buf = slices.Grow(buf, int(fs.Len))
 		recs := buf[at : at+int(fs.Len)]
 		n, rerr := fs.ReadAt(recs, 0)
 		fs.Release()

@@ -315,10 +315,6 @@ func writeFrame(bw *bufio.Writer, frame []byte) error {
 // others with writev after flushing what is buffered (order matters), and
 // each nil part with sendfile from the next of files.
 func writeVec(bw *bufio.Writer, nc net.Conn, vec [][]byte, files []storage.FileSlice) error {
-	n := 0
-	for _, b := range vec {
-		n += len(b)
-	}
 	if len(files) > 0 {
 		if err := bw.Flush(); err != nil {
 			return err
@@ -350,6 +346,10 @@ func writeVec(bw *bufio.Writer, nc net.Conn, vec [][]byte, files []storage.FileS
 			}
 		}
 		return nil
+	}
+	n := 0
+	for _, b := range vec {
+		n += len(b)
 	}
 	if n <= vecCopyMax {
 		if n >= bw.Available() && bw.Buffered() > 0 {

@@ -104,17 +104,7 @@ func TestFetchVectorsKeepResponseOrder(t *testing.T) {
 	}
 	var full [][]byte // records per partition of the full fetches
 	for i, r := range reqs {
-		var size [4]byte
-		if _, err := readFull(c, size[:]); err != nil {
-			t.Fatalf("response %d: %v", i, err)
-		}
-		buf := make([]byte, binary.BigEndian.Uint32(size[:]))
-		if _, err := readFull(c, buf); err != nil {
-			t.Fatalf("response %d: %v", i, err)
-		}
-		if corr := int32(binary.BigEndian.Uint32(buf)); corr != int32(1000+i) {
-			t.Fatalf("response %d: correlation id %d", i, corr)
-		}
+		buf := readResponseFrame(t, c, i, int32(1000+i))
 		body := buf[4:]
 		resp := r.ResponseKind()
 		resp.SetVersion(r.GetVersion())
@@ -155,6 +145,24 @@ func TestFetchVectorsKeepResponseOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// readResponseFrame reads response i's frame from c and checks that it
+// answers correlation id corr; it returns the frame after the size prefix.
+func readResponseFrame(t *testing.T, c net.Conn, i int, corr int32) []byte {
+	t.Helper()
+	var size [4]byte
+	if _, err := readFull(c, size[:]); err != nil {
+		t.Fatalf("response %d: %v", i, err)
+	}
+	buf := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := readFull(c, buf); err != nil {
+		t.Fatalf("response %d: %v", i, err)
+	}
+	if got := int32(binary.BigEndian.Uint32(buf)); got != corr {
+		t.Fatalf("response %d: correlation id %d, want %d", i, got, corr)
+	}
+	return buf
 }
 
 func countRecords(t *testing.T, b []byte) int {
@@ -237,17 +245,7 @@ func TestFetchFileSlicesMatchTheLog(t *testing.T) {
 	}
 	sliced := 0
 	for i, start := range starts {
-		var size [4]byte
-		if _, err := readFull(c, size[:]); err != nil {
-			t.Fatalf("response %d: %v", i, err)
-		}
-		buf := make([]byte, binary.BigEndian.Uint32(size[:]))
-		if _, err := readFull(c, buf); err != nil {
-			t.Fatalf("response %d: %v", i, err)
-		}
-		if corr := int32(binary.BigEndian.Uint32(buf)); corr != int32(i) {
-			t.Fatalf("response %d: correlation id %d", i, corr)
-		}
+		buf := readResponseFrame(t, c, i, int32(i))
 		resp := kmsg.NewPtrFetchResponse()
 		resp.Version = 12
 		if err := resp.ReadFrom(buf[5:]); err != nil {

@@ -218,53 +218,39 @@ func TestConfluent(t *testing.T) {
 		return compareRecords(recs[5:], got, 5)
 	})
 
+	// groupCommitResume: a member reads 5 records and commits, a new member
+	// resumes after the commit; protocol is librdkafka's group.protocol
+	// (classic, or consumer: KIP-848, checked by the group's type).
+	groupCommitResume := func(ctx context.Context, scenario, protocol string) error {
+		topic := topicName(c, scenario)
+		group := topic + ".group"
+		if err := fxCreateTopic(ctx, addr, topic, 1, nil); err != nil {
+			return err
+		}
+		recs := makeRecords(topic, seqRecords, baseTime())
+		if err := confluentProduce(addr, topic, recs, nil); err != nil {
+			return err
+		}
+		if _, err := confluentGroupRead(ctx, addr, group, topic, 5, true, protocol); err != nil {
+			return fmt.Errorf("first consumer: %w", err)
+		}
+		if typ, err := fxGroupType(ctx, addr, group); err != nil || typ != protocol {
+			return fmt.Errorf("group type %q (%v), want %s", typ, err, protocol)
+		}
+		if off, err := fxCommittedOffset(ctx, addr, group, topic, 0); err != nil || off != 5 {
+			return fmt.Errorf("committed offset %d (%v), want 5", off, err)
+		}
+		got, err := confluentGroupRead(ctx, addr, group, topic, seqRecords-5, false, protocol)
+		if err != nil {
+			return fmt.Errorf("second consumer: %w", err)
+		}
+		return compareRecords(recs[5:], got, 5)
+	}
 	runScenario(t, c, scGroupCommitResume, func(ctx context.Context, t *testing.T) error {
-		topic := topicName(c, scGroupCommitResume)
-		group := topic + ".group"
-		if err := fxCreateTopic(ctx, addr, topic, 1, nil); err != nil {
-			return err
-		}
-		recs := makeRecords(topic, seqRecords, baseTime())
-		if err := confluentProduce(addr, topic, recs, nil); err != nil {
-			return err
-		}
-		if _, err := confluentGroupRead(ctx, addr, group, topic, 5, true); err != nil {
-			return fmt.Errorf("first consumer: %w", err)
-		}
-		if off, err := fxCommittedOffset(ctx, addr, group, topic, 0); err != nil || off != 5 {
-			return fmt.Errorf("committed offset %d (%v), want 5", off, err)
-		}
-		got, err := confluentGroupRead(ctx, addr, group, topic, seqRecords-5, false)
-		if err != nil {
-			return fmt.Errorf("second consumer: %w", err)
-		}
-		return compareRecords(recs[5:], got, 5)
+		return groupCommitResume(ctx, scGroupCommitResume, "classic")
 	})
-
 	runScenario(t, c, scGroupCommitResumeKIP848, func(ctx context.Context, t *testing.T) error {
-		topic := topicName(c, scGroupCommitResumeKIP848)
-		group := topic + ".group"
-		if err := fxCreateTopic(ctx, addr, topic, 1, nil); err != nil {
-			return err
-		}
-		recs := makeRecords(topic, seqRecords, baseTime())
-		if err := confluentProduce(addr, topic, recs, nil); err != nil {
-			return err
-		}
-		if _, err := confluentGroupReadProto(ctx, addr, group, topic, 5, true, "consumer"); err != nil {
-			return fmt.Errorf("first consumer: %w", err)
-		}
-		if typ, err := fxGroupType(ctx, addr, group); err != nil || typ != "consumer" {
-			return fmt.Errorf("group type %q (%v), want consumer (KIP-848)", typ, err)
-		}
-		if off, err := fxCommittedOffset(ctx, addr, group, topic, 0); err != nil || off != 5 {
-			return fmt.Errorf("committed offset %d (%v), want 5", off, err)
-		}
-		got, err := confluentGroupReadProto(ctx, addr, group, topic, seqRecords-5, false, "consumer")
-		if err != nil {
-			return fmt.Errorf("second consumer: %w", err)
-		}
-		return compareRecords(recs[5:], got, 5)
+		return groupCommitResume(ctx, scGroupCommitResumeKIP848, "consumer")
 	})
 
 	runScenario(t, c, scErrUnknownTopic, func(ctx context.Context, t *testing.T) error {
@@ -387,16 +373,10 @@ func confluentPoll(ctx context.Context, cons *kafka.Consumer, n int) ([]testReco
 	return out, nil
 }
 
-// confluentGroupRead subscribes as a member of group, reads n records and,
+// confluentGroupRead subscribes as a member of group with librdkafka's
+// group.protocol ("classic" or "consumer", KIP-848), reads n records and,
 // if commit, commits the offset after the last one before closing.
-func confluentGroupRead(ctx context.Context, addr, group, topic string, n int, commit bool) ([]testRecord, error) {
-	return confluentGroupReadProto(ctx, addr, group, topic, n, commit, "classic")
-}
-
-// confluentGroupReadProto is confluentGroupRead with librdkafka's
-// group.protocol: "classic" (JoinGroup/SyncGroup) or "consumer" (KIP-848,
-// ConsumerGroupHeartbeat with the broker's assignor).
-func confluentGroupReadProto(ctx context.Context, addr, group, topic string, n int, commit bool, protocol string) ([]testRecord, error) {
+func confluentGroupRead(ctx context.Context, addr, group, topic string, n int, commit bool, protocol string) ([]testRecord, error) {
 	cfg := kafka.ConfigMap{
 		"group.id": group, "enable.auto.commit": false, "auto.offset.reset": "earliest", "fetch.wait.max.ms": 200,
 		"group.protocol": protocol,

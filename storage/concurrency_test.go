@@ -38,7 +38,7 @@ func TestConcurrentReadAppend(t *testing.T) {
 					// A pinned slice, read back after a pause in which
 					// retention may delete its segment: still whole.
 					var fs FileSlice
-					fs, _, err = l.ReadSlice(off, 4096, -1, true)
+					fs, err = l.ReadSlice(off, 4096, -1, true)
 					if err == nil {
 						time.Sleep(50 * time.Microsecond)
 						recs = make([]byte, fs.Len)

@@ -7,7 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -266,49 +266,20 @@ func (l *Log) Read(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (
 }
 
 // ReadInto is Read that appends the batches to dst (Records is the
-// appended part), so a caller can reuse its buffers on the fetch path.
+// appended part), so a caller can reuse its buffers.
 func (l *Log) ReadInto(dst []byte, offset int64, maxBytes int32, upTo int64, minOneBatch bool) (ReadResult, error) {
-	leo := l.leo.Load()
-	res := ReadResult{HighWatermark: l.hw.Load(), LogStartOffset: l.logStart.Load(), LogEndOffset: leo}
-	if l.closed.Load() {
-		return res, ErrClosed
+	fs, res, err := l.readSlice(offset, maxBytes, upTo, minOneBatch)
+	if err != nil || fs.Len == 0 {
+		return res, err
 	}
-	if offset < res.LogStartOffset || offset > leo {
-		return res, fmt.Errorf("storage: read offset %d outside [%d, %d]: %w",
-			offset, res.LogStartOffset, leo, ErrOffsetOutOfRange)
+	defer fs.Release()
+	base := len(dst)
+	dst = slices.Grow(dst, int(fs.Len))[:base+int(fs.Len)]
+	if n, err := fs.ReadAt(dst[base:], 0); int64(n) != fs.Len {
+		return res, fmt.Errorf("storage: read offset %d: %d of %d bytes: %w", offset, n, fs.Len, err)
 	}
-	if upTo < 0 || upTo > leo {
-		upTo = leo
-	}
-	if offset >= upTo {
-		return res, nil
-	}
-	l.truncMu.RLock()
-	defer l.truncMu.RUnlock()
-	if l.filesClosed.Load() {
-		return res, ErrClosed
-	}
-	segs := l.segments()
-	if start := l.logStart.Load(); offset < start || offset < segs[0].base {
-		// Retention moved the start between the check above and the lock.
-		res.LogStartOffset = start
-		return res, fmt.Errorf("storage: read offset %d below log start %d: %w", offset, start, ErrOffsetOutOfRange)
-	}
-	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
-	for ; i < len(segs) && segs[i].base < upTo; i++ {
-		base := len(dst)
-		recs, found, err := segs[i].read(dst, offset, maxBytes, upTo, minOneBatch)
-		if err != nil {
-			return res, fmt.Errorf("storage: read offset %d: %w", offset, err)
-		}
-		if found {
-			if len(recs) > base {
-				res.Records = recs[base:len(recs):len(recs)]
-			}
-			res.Buf = recs
-			return res, nil
-		}
-	}
+	res.Records = dst[base:len(dst):len(dst)]
+	res.Buf = dst
 	return res, nil
 }
 

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -335,59 +334,6 @@ func (s *segment) findBatch(offset, size int64) (batchInfo, int64, bool, error) 
 			return h, pos, true, nil
 		}
 	}
-}
-
-// read returns whole batches from the one holding offset, within maxBytes
-// (the first batch whole when minOneBatch), before upTo. found=false when
-// offset is past this segment's data.
-// read appends to dst the whole batches from the one holding offset, up to
-// maxBytes (the first batch whole when minOneBatch), stopping before upTo.
-func (s *segment) read(dst []byte, offset int64, maxBytes int32, upTo int64, minOneBatch bool) ([]byte, bool, error) {
-	size := s.size.Load()
-	first, start, found, err := s.findBatch(offset, size)
-	if err != nil || !found {
-		return nil, found, err
-	}
-	if first.baseOffset >= upTo {
-		return nil, true, nil
-	}
-	limit := size
-	if ub := s.oi.upperBound(upTo); ub > start && ub < limit {
-		limit = ub
-	}
-	want := min(limit-start, int64(max(maxBytes, 0)))
-	if first.size > want {
-		if !minOneBatch {
-			return nil, true, nil
-		}
-		want = first.size
-	}
-	base := len(dst)
-	if free := cap(dst) - base; int64(free) < want {
-		grown := make([]byte, base, max(int64(base)+want, 2*int64(cap(dst))))
-		copy(grown, dst)
-		dst = grown
-	}
-	buf := dst[base : int64(base)+want]
-	n, err := s.log.ReadAt(buf, start)
-	if n < len(buf) && err != nil && !errors.Is(err, io.EOF) {
-		return nil, true, err
-	}
-	buf = buf[:n]
-	// Keep whole batches below upTo.
-	end := 0
-	for end+batchHeaderSize <= len(buf) {
-		base := int64(binary.BigEndian.Uint64(buf[end:]))
-		bsize := int(int32(binary.BigEndian.Uint32(buf[end+offBatchLength:]))) + logOverhead
-		if base >= upTo || bsize < batchHeaderSize || end+bsize > len(buf) {
-			break
-		}
-		end += bsize
-	}
-	if end == 0 {
-		return dst[:base], true, nil
-	}
-	return dst[:base+end], true, nil
 }
 
 // recover is LogSegment.recover: it validates every batch from the start,

@@ -43,11 +43,17 @@ func (f FileSlice) ReadAt(p []byte, off int64) (int, error) {
 	return f.seg.log.ReadAt(p, f.Pos+off)
 }
 
-// ReadSlice is ReadInto without the copy: it picks the same batches and
+// ReadSlice is Read without the copy: it picks the same batches and
 // returns where they are in the file, pinned. The slice is empty (Len 0,
 // nothing to release) when there is nothing to read. Batches are never
-// taken from more than one segment, as ReadInto.
-func (l *Log) ReadSlice(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (FileSlice, ReadResult, error) {
+// taken from more than one segment.
+func (l *Log) ReadSlice(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (FileSlice, error) {
+	fs, _, err := l.readSlice(offset, maxBytes, upTo, minOneBatch)
+	return fs, err
+}
+
+// readSlice is ReadSlice with the log's offsets at the time of the read.
+func (l *Log) readSlice(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (FileSlice, ReadResult, error) {
 	leo := l.leo.Load()
 	res := ReadResult{HighWatermark: l.hw.Load(), LogStartOffset: l.logStart.Load(), LogEndOffset: leo}
 	if l.closed.Load() {
@@ -91,8 +97,8 @@ func (l *Log) ReadSlice(offset int64, maxBytes int32, upTo int64, minOneBatch bo
 	return FileSlice{}, res, nil
 }
 
-// slice finds the batches read would return, as (position, length), without
-// reading their bodies: the first batch is located as read does, then the
+// slice finds the batches a read returns, as (position, length), without
+// reading their bodies: the first batch is located through the index, then the
 // offset index jumps over whole batches that fit, and batch headers
 // (base offset and length, 12 bytes each) are read for the rest.
 func (s *segment) slice(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (int64, int64, bool, error) {
@@ -123,9 +129,13 @@ func (s *segment) slice(offset int64, maxBytes int32, upTo int64, minOneBatch bo
 			break
 		}
 	}
-	var hdr [logOverhead]byte
+	// A pooled buffer: an array here would escape through the File
+	// interface and cost an allocation per read on the fetch path.
+	sc := getScanner(s.log, 0, 0)
+	defer putScanner(sc)
+	hdr := sc.buf[:logOverhead]
 	for end+logOverhead <= size {
-		if _, err := s.log.ReadAt(hdr[:], end); err != nil {
+		if _, err := s.log.ReadAt(hdr, end); err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
