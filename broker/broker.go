@@ -90,6 +90,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		Logger:                 b.log.With().Str("component", "storage").Logger(),
 		RetentionCheckInterval: b.cfg.RetentionCheckInterval,
 		FlushCheckInterval:     time.Second,
+		CacheHotBytes:          b.cfg.CacheHotBytes,
 	})
 	if err != nil {
 		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)

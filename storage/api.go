@@ -101,6 +101,12 @@ type Options struct {
 	FS     FS             // nil = the real OS file system
 	Logger zerolog.Logger // with topic/partition fields already set
 	Now    func() time.Time
+	// CacheHotBytes is how much of the log's newest data stays in the page
+	// cache; older data is written back and dropped from it (cache.go).
+	// 0 leaves the page cache to the kernel, as Kafka does.
+	CacheHotBytes int64
+
+	trimmer *cacheTrimmer // the Manager's; nil: passes only on trimCache
 }
 
 // AppendResult describes a successful append.

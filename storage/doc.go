@@ -90,6 +90,11 @@
 // pin is released, so a pending send never uses a closed (or reused) file
 // descriptor. A renamed or unlinked file stays readable through the pin.
 //
+// With a hot window (Options.CacheHotBytes, cache.go) a trimmer goroutine per
+// Manager starts writeback of new data and drops clean pages older than the
+// window from the page cache; it holds Log.trimMu, then truncMu for reading,
+// and never Log.mu, so appends do not wait for it.
+//
 // After any write or fsync error the log refuses every later write with the
 // same error (wrapping ErrStorage); reads keep working.
 package storage

@@ -60,6 +60,12 @@ type Log struct {
 	flushMu sync.Mutex
 
 	bg sync.WaitGroup // post-roll flushes; Close waits for them
+
+	// Page-cache hot window (cache.go); trimMu serialises trimmer passes.
+	cacheHot   int64
+	trimmer    *cacheTrimmer
+	trimQueued atomic.Bool
+	trimMu     sync.Mutex
 }
 
 type pendingDelete struct {
@@ -154,6 +160,7 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 		return AppendResult{}, l.fail("append", err)
 	}
 	seg.size.Add(h.size)
+	l.maybeTrim(seg)
 	l.producers.update(&h, appendTime, nowMs)
 	l.leo.Store(h.nextOffset())
 	l.unflushed += int64(h.lastOffsetDelta) + 1

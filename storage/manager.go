@@ -30,8 +30,9 @@ type Manager struct {
 	started bool
 	closed  bool
 
-	stop chan struct{}
-	wg   sync.WaitGroup // background jobs and directory removals
+	stop    chan struct{}
+	wg      sync.WaitGroup // background jobs and directory removals
+	trimmer *cacheTrimmer  // nil without a hot window
 }
 
 // ManagerOptions configure a Manager.
@@ -43,6 +44,9 @@ type ManagerOptions struct {
 	RetentionCheckInterval time.Duration
 	// FlushCheckInterval is how often flush.ms is checked (1 s is fine).
 	FlushCheckInterval time.Duration
+	// CacheHotBytes is each log's page-cache hot window (Options); 0 leaves
+	// the page cache to the kernel.
+	CacheHotBytes int64
 }
 
 // deleteDirSuffix ends the name of a directory being deleted
@@ -105,6 +109,9 @@ func NewManager(dataDir string, opts ManagerOptions) (*Manager, error) {
 	}
 	if m.opts.FlushCheckInterval <= 0 {
 		m.opts.FlushCheckInterval = time.Second
+	}
+	if m.opts.CacheHotBytes > 0 {
+		m.trimmer = newCacheTrimmer()
 	}
 	if err := m.fs.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: data dir %s: %w", dataDir, err)
@@ -173,6 +180,7 @@ func (m *Manager) GetOrCreate(topic string, partition int32, topicID [16]byte, c
 	}
 	l, err := Open(PartitionDir(m.dataDir, topic, partition), topicID, cfg, Options{
 		FS: m.fs, Logger: loggerWith(m.logger, topic, partition), Now: m.now,
+		CacheHotBytes: m.opts.CacheHotBytes, trimmer: m.trimmer,
 	})
 	if err != nil {
 		return nil, err
@@ -283,6 +291,9 @@ func (m *Manager) Close() error {
 	m.mu.Unlock()
 	close(m.stop)
 	m.wg.Wait()
+	if m.trimmer != nil {
+		m.trimmer.close()
+	}
 	var first error
 	for _, l := range logs {
 		if err := l.Close(); err != nil && first == nil {

@@ -27,6 +27,11 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 		now:       opts.Now,
 		cfg:       cfg.withDefaults(),
 		producers: newProducerState(),
+		cacheHot:  max(opts.CacheHotBytes, 0),
+		trimmer:   opts.trimmer,
+	}
+	if l.cacheHot == 0 {
+		l.trimmer = nil
 	}
 	if l.fs == nil {
 		l.fs = OSFS{}

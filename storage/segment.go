@@ -71,6 +71,17 @@ type segment struct {
 	logClose   sync.Once
 	logErr     error // set inside logClose
 
+	// Page-cache marks (cache.go), written by trimmer passes: writeback has
+	// been started below wbStart, and the pages below dropped are out of the
+	// cache.
+	wbStart atomic.Int64
+	dropped atomic.Int64
+	// coldPrev is the range of the last cold slice released: its pages may
+	// still be referenced by the socket then, so they are dropped when the
+	// next one is released (coldRead).
+	coldMu   sync.Mutex
+	coldPrev [2]int64
+
 	// Guarded by Log.mu.
 	next            int64 // offset after the last batch (base when empty)
 	bytesSinceIndex int64

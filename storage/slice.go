@@ -18,6 +18,8 @@ type FileSlice struct {
 	seg *segment
 	Pos int64 // position of the first batch in the file
 	Len int64 // bytes, whole batches
+
+	cold bool // read from below the hot window: drop its pages after the send
 }
 
 // File is the pinned log file (an *os.File in production; the FS seam's
@@ -27,6 +29,9 @@ func (f FileSlice) File() File { return f.seg.log }
 // Release unpins the file. Call it exactly once, after the send.
 func (f FileSlice) Release() {
 	if f.seg != nil {
+		if f.cold {
+			f.seg.coldRead(f.Pos, f.Len)
+		}
 		f.seg.unpin()
 	}
 }
@@ -91,7 +96,7 @@ func (l *Log) readSlice(offset int64, maxBytes int32, upTo int64, minOneBatch bo
 				return FileSlice{}, res, nil
 			}
 			s.pin() // under truncMu: close cannot have run on a listed segment
-			return FileSlice{seg: s, Pos: pos, Len: n}, res, nil
+			return FileSlice{seg: s, Pos: pos, Len: n, cold: s.cold(pos, n)}, res, nil
 		}
 	}
 	return FileSlice{}, res, nil

@@ -115,6 +115,7 @@ func (b *Broker) derive() error {
 	b.MessageMaxBytes = int32(b.Int64("message.max.bytes"))
 	b.MinInsyncReplicas = int32(b.Int64("min.insync.replicas"))
 	b.RetentionCheckInterval = msToDuration(b.Int64("log.retention.check.interval.ms"))
+	b.CacheHotBytes = b.Int64("log.cache.hot.bytes")
 	b.GroupInitialRebalanceDelay = msToDuration(b.Int64("group.initial.rebalance.delay.ms"))
 	b.GroupMinSessionTimeout = msToDuration(b.Int64("group.min.session.timeout.ms"))
 	b.GroupMaxSessionTimeout = msToDuration(b.Int64("group.max.session.timeout.ms"))

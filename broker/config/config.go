@@ -126,6 +126,7 @@ type Broker struct {
 	MessageMaxBytes            int32
 	MinInsyncReplicas          int32
 	RetentionCheckInterval     time.Duration
+	CacheHotBytes              int64 // log.cache.hot.bytes
 	GroupInitialRebalanceDelay time.Duration
 	GroupMinSessionTimeout     time.Duration
 	GroupMaxSessionTimeout     time.Duration

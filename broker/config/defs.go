@@ -209,6 +209,8 @@ var brokerTable = []*def{
 	// Log housekeeping.
 	{name: "log.retention.check.interval.ms", typ: TypeLong, dflt: "300000", check: atLeast(1), readOnly: true,
 		doc: "How often retention is checked."},
+	{name: "log.cache.hot.bytes", typ: TypeLong, dflt: "67108864", check: atLeast(0), readOnly: true,
+		doc: "samsa: bytes at the end of each partition log kept in the page cache; older data is written back early and dropped from the cache, so writes reuse pages instead of growing the cache. 0 leaves the page cache to the kernel, as Kafka does."},
 	{name: "log.cleaner.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
 		doc: "Run the log cleaner (compaction)."},
 	{name: "log.cleaner.threads", typ: TypeInt, dflt: "1", check: atLeast(0),

@@ -1,0 +1,279 @@
+package storage
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// resident is the fraction of the pages of [off, off+n) of the file at path
+// that are in the page cache (mincore on a mapping, which faults nothing in).
+func resident(t *testing.T, path string, off, n int64) float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	start := off &^ (pageSize - 1)
+	m, err := unix.Mmap(int(f.Fd()), start, int(off+n-start), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	vec := make([]byte, (len(m)+pageSize-1)/pageSize)
+	if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)),
+		uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		t.Fatal(e)
+	}
+	in := 0
+	for _, v := range vec {
+		in += int(v & 1)
+	}
+	return float64(in) / float64(len(vec))
+}
+
+// cacheDir is a directory on a file system whose page cache posix_fadvise can
+// drop (tmpfs pages are the files themselves).
+func cacheDir(t *testing.T) string {
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type == unix.TMPFS_MAGIC {
+		t.Skip("the test directory is on tmpfs, whose pages cannot be dropped; set TMPDIR to a disk")
+	}
+	return filepath.Join(dir, "t-0")
+}
+
+// appendMiB appends about mib MiB in 64 KiB batches and returns the bytes
+// written, in order, as the log holds them (base offsets assigned).
+func appendMiB(t *testing.T, l *Log, mib int) []byte {
+	t.Helper()
+	var all []byte
+	for n := 0; n < mib<<20; {
+		b := simpleBatch(64, 1000, 1000)
+		mustAppend(t, l, b, 0)
+		all = append(all, b...)
+		n += len(b)
+	}
+	return all
+}
+
+func readLogBytes(t *testing.T, l *Log) []byte {
+	t.Helper()
+	var out []byte
+	for off := l.LogStartOffset(); off < l.LogEndOffset(); {
+		r, err := l.Read(off, 1<<20, -1, true)
+		if err != nil {
+			t.Fatalf("Read(%d): %v", off, err)
+		}
+		out = append(out, r.Records...)
+		off = lastOffsetOf(t, r.Records) + 1
+	}
+	return out
+}
+
+// lastOffsetOf is the last offset of the last batch in b.
+func lastOffsetOf(t *testing.T, b []byte) int64 {
+	t.Helper()
+	var last int64 = -1
+	for len(b) > 0 {
+		h, err := decodeBatchHeader(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = h.lastOffset()
+		b = b[h.size:]
+	}
+	return last
+}
+
+func TestCacheTrimKeepsOnlyTheHotWindow(t *testing.T) {
+	dir := cacheDir(t)
+	opts := testOpts(t, nil, nil)
+	opts.CacheHotBytes = 8 << 20
+	l := mustOpen(t, dir, Config{}, opts)
+	defer l.Close()
+	want := appendMiB(t, l, 40)
+	l.trimCache()
+
+	seg := l.active()
+	path := seg.paths()[0]
+	size := seg.size.Load()
+	hotStart := size - 8<<20
+	if got := seg.dropped.Load(); got != hotStart&^(pageSize-1) {
+		t.Fatalf("dropped mark %d, want %d (size %d)", got, hotStart&^(pageSize-1), size)
+	}
+	if r := resident(t, path, 0, hotStart-pageSize); r > 0.02 {
+		t.Errorf("%.0f%% of the pages older than the hot window are still cached", r*100)
+	}
+	if r := resident(t, path, hotStart+pageSize, size-hotStart-pageSize); r < 0.98 {
+		t.Errorf("only %.0f%% of the hot window is cached", r*100)
+	}
+	// Dropping pages never changes what is read.
+	if got := readLogBytes(t, l); !bytes.Equal(got, want) {
+		t.Fatalf("read back %d bytes that differ from the %d appended", len(got), len(want))
+	}
+}
+
+func TestCacheTrimDisabledLeavesTheCache(t *testing.T) {
+	dir := cacheDir(t)
+	l := mustOpen(t, dir, Config{}, testOpts(t, nil, nil))
+	defer l.Close()
+	appendMiB(t, l, 16)
+	l.trimCache()
+	seg := l.active()
+	if r := resident(t, seg.paths()[0], 0, seg.size.Load()); r < 0.98 {
+		t.Fatalf("without a hot window %.0f%% of the log is cached, want all of it", r*100)
+	}
+}
+
+// checkWindow checks that, over all segments, the bytes older than the
+// newest hot bytes are out of the page cache and the newest are in it.
+func checkWindow(t *testing.T, l *Log, hot int64, when string) {
+	t.Helper()
+	segs := l.segments()
+	var total int64
+	for _, s := range segs {
+		total += s.size.Load()
+	}
+	var pos int64
+	for _, s := range segs {
+		size := s.size.Load()
+		old := min(max(total-hot-pos, 0), size) // bytes of s before the window
+		// Page-cache folios can be larger than a page, and one straddling
+		// the window's edge stays: check clear of the edges.
+		const margin = 1 << 20
+		if old > 2*margin {
+			if r := resident(t, s.paths()[0], 0, old-margin); r > 0.02 {
+				t.Errorf("%s: segment %d: %.0f%% of its %d bytes before the window still cached", when, s.base, r*100, old)
+			}
+		}
+		if size-old > 2*margin {
+			if r := resident(t, s.paths()[0], old+margin, size-old-margin); r < 0.98 {
+				t.Errorf("%s: segment %d: only %.0f%% of its %d bytes in the window cached", when, s.base, r*100, size-old)
+			}
+		}
+		pos += size
+	}
+}
+
+func TestCacheTrimAcrossSegmentsAndTruncation(t *testing.T) {
+	dir := cacheDir(t)
+	opts := testOpts(t, nil, nil)
+	opts.CacheHotBytes = 6 << 20
+	l := mustOpen(t, dir, Config{SegmentBytes: 8 << 20}, opts)
+	defer l.Close()
+	first := appendMiB(t, l, 30) // four segments
+	l.trimCache()
+	if n := len(l.segments()); n < 4 {
+		t.Fatalf("%d segments, want at least 4", n)
+	}
+	checkWindow(t, l, 6<<20, "after 30 MiB")
+
+	// Cut the log back into the dropped range, append again: the marks
+	// follow the shorter file and the new bytes are trimmed as before.
+	if err := l.TruncateTo(l.active().base + 64); err != nil {
+		t.Fatal(err)
+	}
+	var kept int64
+	for _, s := range l.segments() {
+		kept += s.size.Load()
+	}
+	want := append(first[:kept:kept], appendMiB(t, l, 20)...)
+	l.trimCache()
+	checkWindow(t, l, 6<<20, "after truncation and 20 MiB more")
+	if got := readLogBytes(t, l); !bytes.Equal(got, want) {
+		t.Fatalf("after truncation and trimming the log reads back differently")
+	}
+}
+
+func TestCacheColdReadsAreDroppedAfterTheNextOne(t *testing.T) {
+	dir := cacheDir(t)
+	opts := testOpts(t, nil, nil)
+	opts.CacheHotBytes = 4 << 20
+	l := mustOpen(t, dir, Config{}, opts)
+	defer l.Close()
+	want := appendMiB(t, l, 24)
+	l.trimCache()
+	path := l.active().paths()[0]
+
+	var slices []FileSlice
+	var got []byte
+	for off := int64(0); len(slices) < 3; {
+		fs, err := l.ReadSlice(off, 1<<20, -1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fs.cold {
+			t.Fatalf("slice at offset %d (file position %d) is not cold", off, fs.Pos)
+		}
+		buf := make([]byte, fs.Len)
+		if _, err := fs.ReadAt(buf, 0); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf...)
+		fs.Release()
+		slices = append(slices, fs)
+		off = lastOffsetOf(t, buf) + 1
+	}
+	if !bytes.Equal(got, want[:len(got)]) {
+		t.Fatal("cold reads returned different bytes")
+	}
+	// The first two slices were dropped by the releases after them; the
+	// last one is still cached (its socket may hold it), and so is the
+	// prefetched range after it.
+	for i, fs := range slices[:2] {
+		if r := resident(t, path, fs.Pos+pageSize, fs.Len-2*pageSize); r > 0.02 {
+			t.Errorf("slice %d: %.0f%% still cached after the next release", i, r*100)
+		}
+	}
+	last := slices[2]
+	if r := resident(t, path, last.Pos+pageSize, last.Len-2*pageSize); r < 0.98 {
+		t.Errorf("the last slice read is %.0f%% cached, want all of it", r*100)
+	}
+	// A tail read is hot: nothing is dropped after it.
+	tail, err := l.ReadSlice(l.LogEndOffset()-64, 1<<20, -1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tail.cold {
+		t.Fatal("a read from the hot window is marked cold")
+	}
+	tail.Release()
+}
+
+func TestManagerTrimsInTheBackground(t *testing.T) {
+	dir := filepath.Dir(cacheDir(t))
+	m, err := NewManager(dir, ManagerOptions{CacheHotBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	l, err := m.GetOrCreate("t", 0, [16]byte{1}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendMiB(t, l, 32)
+	seg := l.active()
+	// The trimmer runs once per 4 MiB appended, off the append path; wait
+	// for the pass the last chunk asked for.
+	want := (seg.size.Load() - 8<<20 - cacheChunk) &^ (pageSize - 1)
+	deadline := time.Now().Add(20 * time.Second)
+	for seg.dropped.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := seg.dropped.Load(); got < want {
+		t.Fatalf("background trimming dropped up to %d, want at least %d", got, want)
+	}
+	if r := resident(t, seg.paths()[0], 0, want-pageSize); r > 0.02 {
+		t.Errorf("%.0f%% of the trimmed range is still cached", r*100)
+	}
+}
