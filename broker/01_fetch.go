@@ -253,6 +253,8 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (int, bool) {
 	total := 0
 	hadError := false
+	var colds []coldRead
+	coldBytes := 0
 	buf := (*bufp)[:0]
 	defer func() { *bufp = buf }()
 	for i := range entries {
@@ -302,8 +304,16 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		if fs.Len == 0 {
 			continue
 		}
-		if fs.Len >= fileSliceMin {
+		if fs.Len >= fileSliceMin && !fs.Cold() {
 			e.file = fs
+			total += int(fs.Len)
+			continue
+		}
+		if fs.Cold() {
+			// Older than the page-cache hot window: read past the cache,
+			// all of the request's cold slices at once, below.
+			colds = append(colds, coldRead{e: e, fs: fs})
+			coldBytes += fs.ColdBufSize()
 			total += int(fs.Len)
 			continue
 		}
@@ -324,5 +334,45 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		sp.RecordBatches = recs
 		total += n
 	}
+	if len(colds) > 0 {
+		at := len(buf)
+		buf = slices.Grow(buf, coldBytes)[:at+coldBytes]
+		var wg sync.WaitGroup
+		for i := range colds {
+			c := &colds[i]
+			c.region = buf[at : at+c.fs.ColdBufSize()]
+			at += len(c.region)
+			if i == len(colds)-1 {
+				c.read()
+				break
+			}
+			wg.Go(c.read)
+		}
+		wg.Wait()
+		for i := range colds {
+			c := &colds[i]
+			if c.err != nil {
+				b.log.Error().Err(c.err).Str("topic", c.e.p.topic).Int32("partition", c.e.p.index).Msg("read failed")
+				c.e.out.ErrorCode = kerr.KafkaStorageError.Code
+				c.e.out.RecordBatches = noRecords
+				total -= int(c.fs.Len)
+				hadError = true
+				continue
+			}
+			c.e.out.RecordBatches = c.recs
+		}
+	}
 	return total, hadError
 }
+
+// coldRead is one partition read from below the page-cache hot window; the
+// reads of one request run concurrently (each is a disk request).
+type coldRead struct {
+	e      *fetchEntry
+	fs     storage.FileSlice
+	region []byte
+	recs   []byte
+	err    error
+}
+
+func (c *coldRead) read() { c.recs, c.err = c.fs.ReadCold(c.region) }

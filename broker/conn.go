@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -19,7 +20,9 @@ import (
 
 // conn is one client connection: a read loop that decodes and handles
 // requests one at a time (so responses go out in request order, as Kafka
-// does) and a write loop that sends the encoded responses.
+// does) and a write loop that sends the encoded responses. A small response
+// that finds nothing queued ahead of it is written by the read loop itself
+// (queue), which saves waking the write loop for each Produce answer.
 type conn struct {
 	b   *Broker
 	nc  net.Conn
@@ -28,6 +31,16 @@ type conn struct {
 
 	out  chan outFrame // encoded responses, in order
 	done chan struct{}
+
+	// wmu is held by whoever writes to the socket. queued counts frames
+	// handed to the write loop and not yet written: the read loop
+	// increments it before queueing, the write loop decrements it after
+	// the write, under wmu, so with wmu held and queued at zero every
+	// earlier response is out.
+	wmu     sync.Mutex
+	bw      *bufio.Writer
+	wfailed bool // a write failed; the connection is closing
+	queued  atomic.Int32
 }
 
 // outFrame is one encoded response queued for the write loop, which owns it
@@ -114,6 +127,7 @@ func (b *Broker) acceptLoop(ln net.Listener) {
 			out:  make(chan outFrame, 64),
 			done: make(chan struct{}),
 		}
+		c.bw = bufio.NewWriterSize(nc, 64<<10)
 		b.connsMu.Lock()
 		if b.closed.Load() {
 			b.connsMu.Unlock()
@@ -267,36 +281,64 @@ func (c *conn) sendFetch(correlationID int32, resp *kmsg.FetchResponse, rc *reqC
 	c.queue(outFrame{rb: rb, release: rc.release})
 }
 
+// inlineMax is the largest response the read loop writes itself: one that
+// fits the socket buffer, so the write does not hold up reading the next
+// request.
+const inlineMax = 32 << 10
+
+// queue hands f to the write loop or, when it is a small plain frame and
+// nothing is queued or being written, writes it at once. Only the read loop
+// calls it.
 func (c *conn) queue(f outFrame) {
+	if len(f.rb.vec) == 0 && len(f.rb.buf) <= inlineMax && c.queued.Load() == 0 && c.wmu.TryLock() {
+		if c.queued.Load() == 0 {
+			c.writeLocked(f, true)
+			c.wmu.Unlock()
+			f.finish()
+			return
+		}
+		c.wmu.Unlock()
+	}
+	c.queued.Add(1)
 	select {
 	case c.out <- f:
 	case <-c.ctx.Done():
+		c.queued.Add(-1)
 		f.finish()
+	}
+}
+
+// writeLocked writes f (wmu held), flushing when flush is set; after a
+// failed write nothing more is written and the connection is closed, which
+// also ends the read loop.
+func (c *conn) writeLocked(f outFrame, flush bool) {
+	if c.wfailed {
+		return
+	}
+	var err error
+	if len(f.rb.vec) > 0 {
+		err = writeVec(c.bw, c.nc, f.rb.vec, f.rb.files)
+	} else {
+		err = writeFrame(c.bw, f.rb.buf)
+	}
+	if err == nil && flush {
+		err = c.bw.Flush()
+	}
+	if err != nil {
+		c.wfailed = true
+		c.nc.Close()
 	}
 }
 
 func (c *conn) writeLoop() {
 	defer c.b.wg.Done()
 	defer c.nc.Close()
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	failed := false
 	for f := range c.out {
-		if !failed {
-			var err error
-			if len(f.rb.vec) > 0 {
-				err = writeVec(bw, c.nc, f.rb.vec, f.rb.files)
-			} else {
-				err = writeFrame(bw, f.rb.buf)
-			}
-			// Flush when nothing else is queued.
-			if err == nil && len(c.out) == 0 {
-				err = bw.Flush()
-			}
-			if err != nil {
-				failed = true
-				c.nc.Close() // unblocks the read loop
-			}
-		}
+		c.wmu.Lock()
+		// Flush when nothing else is queued.
+		c.writeLocked(f, len(c.out) == 0)
+		c.queued.Add(-1)
+		c.wmu.Unlock()
 		f.finish()
 	}
 }

@@ -211,6 +211,24 @@ func TestFetchFileSlicesMatchTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	offsets := func(p int32, start int64) int64 {
+		if p == 1 {
+			return min(start, 2) // p1 has 3 records
+		}
+		return start
+	}
+	if sliced := fetchMatchesLog(t, b, addr, "mix", 3, []int64{0, 1, 150, 299}, offsets); sliced == 0 {
+		t.Fatal("no partition was large enough to be sent from the file")
+	}
+}
+
+// fetchMatchesLog sends one pipelined Fetch per start (partitions 0..parts-1
+// of topic, from offset(p, start)) and checks that every partition carries
+// exactly the bytes the log holds there. It returns how many partitions
+// were at least fileSliceMin bytes.
+func fetchMatchesLog(t *testing.T, b *Broker, addr, topic string, parts int32, starts []int64,
+	offset func(p int32, start int64) int64) int {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +236,6 @@ func TestFetchFileSlicesMatchTheLog(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("slice-test"))
-	starts := []int64{0, 1, 150, 299}
 	var out []byte
 	for i, start := range starts {
 		req := kmsg.NewPtrFetchRequest()
@@ -226,14 +243,11 @@ func TestFetchFileSlicesMatchTheLog(t *testing.T) {
 		req.ReplicaID = -1
 		req.MaxBytes = 50 << 20
 		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = "mix"
-		for p := range int32(3) {
+		rt.Topic = topic
+		for p := range parts {
 			rp := kmsg.NewFetchRequestTopicPartition()
 			rp.Partition = p
-			rp.FetchOffset = min(start, 2) // p1 has 3 records
-			if p != 1 {
-				rp.FetchOffset = start
-			}
+			rp.FetchOffset = offset(p, start)
 			rp.PartitionMaxBytes = 1 << 20
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -252,11 +266,8 @@ func TestFetchFileSlicesMatchTheLog(t *testing.T) {
 			t.Fatalf("response %d: %v", i, err)
 		}
 		for _, p := range resp.Topics[0].Partitions {
-			off := start
-			if p.Partition == 1 {
-				off = min(start, 2)
-			}
-			want, err := b.partition("mix", p.Partition).log.Read(off, 1<<20, -1, true)
+			off := offset(p.Partition, start)
+			want, err := b.partition(topic, p.Partition).log.Read(off, 1<<20, -1, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -269,7 +280,37 @@ func TestFetchFileSlicesMatchTheLog(t *testing.T) {
 			}
 		}
 	}
-	if sliced == 0 {
-		t.Fatal("no partition was large enough to be sent from the file")
+	return sliced
+}
+
+// TestFetchColdReadsMatchTheLog: with a 1 MiB page-cache hot window, reads
+// of older data go past the cache (O_DIRECT, several partitions of one
+// request at once) and still carry exactly the log's bytes, next to hot
+// partitions in the same response.
+func TestFetchColdReadsMatchTheLog(t *testing.T) {
+	b, addr := startTestBroker(t, "log.cache.hot.bytes=1048576")
+	produceBig(t, addr, "cold", 3, 3*6000, 1000) // ~6 MiB per partition
+	// The trimmer runs in the background every 4 MiB appended.
+	deadline := time.Now().Add(20 * time.Second)
+	for p := int32(0); p < 3; p++ {
+		for {
+			fs, err := b.partition("cold", p).log.ReadSlice(0, 1<<20, -1, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cold := fs.Cold()
+			fs.Release()
+			if cold {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("partition %d: the start of the log never went cold", p)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	same := func(_ int32, start int64) int64 { return start }
+	if n := fetchMatchesLog(t, b, addr, "cold", 3, []int64{0, 1, 777, 3000, 5990}, same); n == 0 {
+		t.Fatal("no partition read was large")
 	}
 }

@@ -1,6 +1,11 @@
 package storage
 
-import "sync"
+import (
+	"fmt"
+	"io"
+	"sync"
+	"unsafe"
+)
 
 // Page-cache footprint of the logs.
 //
@@ -86,8 +91,8 @@ func (l *Log) maybeTrim(seg *segment) {
 // trimCache is one pass: start writeback of what was written since the last
 // pass, then drop the cached pages of everything older than the hot window.
 // It walks the segments from the newest and stops at the first older segment
-// that is dropped entirely (the window only moves forward, so the ones before
-// it were dropped earlier).
+// that an earlier pass dropped entirely (the window only moves forward, so
+// the ones before it were dropped then too).
 func (l *Log) trimCache() {
 	if l.cacheHot <= 0 {
 		return
@@ -107,12 +112,16 @@ func (l *Log) trimCache() {
 		active := i == len(segs)-1
 		// Truncation may have cut below the marks.
 		wb, dropped := min(s.wbStart.Load(), size), min(s.dropped.Load(), size)
+		done := !active && dropped >= size // dropped entirely by an earlier pass
 		if size > wb && (!active || size-wb >= cacheChunk) {
 			startWriteback(s.log, wb, size-wb)
 			wb = size
 		}
 		s.wbStart.Store(wb)
-		cut := (size - keep) &^ (pageSize - 1)
+		cut := size - keep // drop below cut
+		if cut < size {
+			cut &^= pageSize - 1 // a partial page at the end of the file is dropped with it
+		}
 		keep = max(keep-size, 0)
 		if cut > dropped {
 			if err := dropCached(s.log, dropped, cut-dropped); err != nil {
@@ -122,7 +131,7 @@ func (l *Log) trimCache() {
 			dropped = cut
 		}
 		s.dropped.Store(dropped)
-		if !active && dropped >= size {
+		if done {
 			return
 		}
 	}
@@ -153,4 +162,77 @@ func (s *segment) coldRead(pos, n int64) {
 		dropCachedClean(s.log, prev[0], prev[1]-prev[0])
 	}
 	prefetch(s.log, pos+n, 2*n)
+}
+
+// dioAlign is the alignment of O_DIRECT reads: file offset, length and
+// memory address (the logical block size is at most this on the disks we
+// run on; a refused read falls back to the page cache).
+const dioAlign = 4096
+
+// directFile returns the segment's O_DIRECT descriptor, opening it on first
+// use; nil when there is none (test file systems, tmpfs, closed segment).
+func (s *segment) directFile() File {
+	s.directMu.Lock()
+	defer s.directMu.Unlock()
+	if !s.directDone {
+		s.directDone = true
+		if f, err := openDirect(s.log); err == nil {
+			s.direct = f
+			// Cold data is read with f from now on; what still reads the
+			// log file there (the batch headers a cold slice is found by)
+			// must not read ahead into the cache.
+			adviseRandom(s.log)
+		}
+	}
+	return s.direct
+}
+
+// Cold reports whether the slice lies below the hot window, so that its
+// bytes are (most likely) not in the page cache.
+func (f FileSlice) Cold() bool { return f.cold }
+
+// ColdBufSize is the size of the buffer ReadCold needs for the slice: the
+// slice rounded out to whole blocks, plus room to align the memory.
+func (f FileSlice) ColdBufSize() int {
+	start, end := f.blocks()
+	return int(end-start) + dioAlign
+}
+
+func (f FileSlice) blocks() (start, end int64) {
+	return f.Pos &^ (dioAlign - 1), (f.Pos + f.Len + dioAlign - 1) &^ (dioAlign - 1)
+}
+
+// ReadCold reads the slice into region (ColdBufSize bytes), past the page
+// cache (O_DIRECT), releases the slice and returns the records within
+// region. A cold read through the page cache would cost a page allocation,
+// insertion and eviction per 4 KiB; a direct read lands in region with one
+// request per slice and leaves the cache to the hot data. Reads of
+// different slices may run concurrently. Where direct reads are not
+// available it reads through the cache.
+func (f FileSlice) ReadCold(region []byte) ([]byte, error) {
+	defer f.seg.unpin()
+	if len(region) < f.ColdBufSize() {
+		return nil, fmt.Errorf("storage: cold read buffer of %d bytes, need %d", len(region), f.ColdBufSize())
+	}
+	if df := f.seg.directFile(); df != nil {
+		start, end := f.blocks()
+		skip := int(-uintptr(unsafe.Pointer(&region[0])) & (dioAlign - 1))
+		blk := region[skip : skip+int(end-start)]
+		// The last block may end past the end of the file: a short read
+		// is fine as long as it covers the slice.
+		if n, _ := df.ReadAt(blk, start); int64(n) >= f.Pos+f.Len-start {
+			// The batch headers ReadSlice looked at came in through the
+			// cache: a page or so per batch, dropped again here.
+			dropCachedClean(f.seg.log, start, end-start)
+			return blk[f.Pos-start : f.Pos-start+f.Len], nil
+		}
+	}
+	recs := region[:f.Len]
+	if n, err := f.ReadAt(recs, 0); int64(n) != f.Len {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return recs, nil
 }

@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"os"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -54,4 +56,27 @@ func withFD(f File, fn func(fd int) error) error {
 // waiting for it (posix_fadvise(WILLNEED)).
 func prefetch(f File, off, n int64) {
 	withFD(f, func(fd int) error { return unix.Fadvise(fd, off, n, unix.FADV_WILLNEED) })
+}
+
+// openDirect opens f's file again, read-only with O_DIRECT, through
+// /proc/self/fd so that a renamed or unlinked segment still opens.
+func openDirect(f File) (File, error) {
+	var df File
+	err := withFD(f, func(fd int) error {
+		o, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), os.O_RDONLY|syscall.O_DIRECT, 0)
+		if err != nil {
+			return err
+		}
+		df = o
+		return nil
+	})
+	if err == nil && df == nil {
+		err = os.ErrInvalid
+	}
+	return df, err
+}
+
+// adviseRandom turns kernel readahead off for f (posix_fadvise(RANDOM)).
+func adviseRandom(f File) {
+	withFD(f, func(fd int) error { return unix.Fadvise(fd, 0, 0, unix.FADV_RANDOM) })
 }

@@ -277,3 +277,63 @@ func TestManagerTrimsInTheBackground(t *testing.T) {
 		t.Errorf("%.0f%% of the trimmed range is still cached", r*100)
 	}
 }
+
+func TestReadColdReadsPastTheCache(t *testing.T) {
+	dir := cacheDir(t)
+	opts := testOpts(t, nil, nil)
+	opts.CacheHotBytes = 2 << 20
+	l := mustOpen(t, dir, Config{SegmentBytes: 5 << 20}, opts)
+	defer l.Close()
+	want := appendMiB(t, l, 16) // four segments: slices end at unaligned file ends
+	l.trimCache()
+
+	var got []byte
+	buf := []byte("prefix")
+	reads := 0
+	for off := int64(0); off < l.LogEndOffset(); {
+		fs, err := l.ReadSlice(off, 300<<10, -1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fs.Cold() {
+			t.Logf("hot at offset %d: segment %d pos %d len %d dropped %d", off, fs.seg.base, fs.Pos, fs.Len, fs.seg.dropped.Load())
+			fs.Release()
+			break
+		}
+		// Regions at every alignment: ReadCold aligns inside them.
+		at := len(buf)
+		buf = append(buf, make([]byte, fs.ColdBufSize())...)
+		recs, err := fs.ReadCold(buf[at:])
+		if err != nil {
+			t.Fatalf("ReadCold at offset %d: %v", off, err)
+		}
+		if int64(len(recs)) != fs.Len {
+			t.Fatalf("ReadCold returned %d bytes of a %d byte slice", len(recs), fs.Len)
+		}
+		buf = append(buf, "x"...)
+		got = append(got, recs...)
+		off = lastOffsetOf(t, recs) + 1
+		reads++
+	}
+	if reads < 20 {
+		t.Fatalf("only %d cold reads", reads)
+	}
+	if !bytes.Equal(got, want[:len(got)]) {
+		t.Fatal("cold reads returned different bytes than were appended")
+	}
+	if string(buf[:6]) != "prefix" {
+		t.Fatal("ReadCold wrote outside its region")
+	}
+	// The direct reads left the cache alone.
+	for _, s := range l.segments()[:2] {
+		if r := resident(t, s.paths()[0], 0, s.size.Load()); r > 0.05 {
+			t.Errorf("segment %d: %.0f%% cached after direct reads", s.base, r*100)
+		}
+	}
+	// Every pin was released: closing the log closes the files at once.
+	for _, s := range l.segments() {
+		if n := s.pins.Load(); n != 0 {
+			t.Fatalf("segment %d still has %d pins", s.base, n)
+		}
+	}
+}

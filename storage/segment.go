@@ -81,6 +81,11 @@ type segment struct {
 	// next one is released (coldRead).
 	coldMu   sync.Mutex
 	coldPrev [2]int64
+	// direct is the log file opened again with O_DIRECT for cold reads
+	// (FileSlice.AppendCold), on the first one; closed with the log file.
+	directMu   sync.Mutex
+	direct     File
+	directDone bool // tried; direct stays nil when the file system refuses
 
 	// Guarded by Log.mu.
 	next            int64 // offset after the last batch (base when empty)
@@ -164,6 +169,13 @@ func (s *segment) closeLog() error {
 		if s.log != nil {
 			s.logErr = s.log.Close()
 		}
+		s.directMu.Lock()
+		if s.direct != nil {
+			s.direct.Close()
+			s.direct = nil
+		}
+		s.directDone = true
+		s.directMu.Unlock()
 	})
 	return s.logErr
 }
