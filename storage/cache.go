@@ -206,16 +206,24 @@ func (f FileSlice) blocks() (start, end int64) {
 // cache (O_DIRECT), releases the slice and returns the records within
 // region. A cold read through the page cache would cost a page allocation,
 // insertion and eviction per 4 KiB; a direct read lands in region with one
-// request per slice and leaves the cache to the hot data. Reads of
-// different slices may run concurrently. Where direct reads are not
-// available it reads through the cache.
+// request per slice and leaves the cache to the hot data. Each read also
+// starts reading the range after it (a consumer catching up asks for it
+// next), so the disk works while the consumer decodes. Reads of different
+// slices may run concurrently. Where direct reads are not available it reads
+// through the cache.
 func (f FileSlice) ReadCold(region []byte) ([]byte, error) {
 	defer f.seg.unpin()
 	if len(region) < f.ColdBufSize() {
 		return nil, fmt.Errorf("storage: cold read buffer of %d bytes, need %d", len(region), f.ColdBufSize())
 	}
-	if df := f.seg.directFile(); df != nil {
+	s := f.seg
+	if df := s.directFile(); df != nil {
 		start, end := f.blocks()
+		if recs, ok := s.takeAhead(f.Pos, f.Len, region); ok {
+			dropCachedClean(s.log, start, end-start) // see below
+			s.readAhead(df, f.Pos+f.Len, end-start)
+			return recs, nil
+		}
 		skip := int(-uintptr(unsafe.Pointer(&region[0])) & (dioAlign - 1))
 		blk := region[skip : skip+int(end-start)]
 		// The last block may end past the end of the file: a short read
@@ -223,7 +231,8 @@ func (f FileSlice) ReadCold(region []byte) ([]byte, error) {
 		if n, _ := df.ReadAt(blk, start); int64(n) >= f.Pos+f.Len-start {
 			// The batch headers ReadSlice looked at came in through the
 			// cache: a page or so per batch, dropped again here.
-			dropCachedClean(f.seg.log, start, end-start)
+			dropCachedClean(s.log, start, end-start)
+			s.readAhead(df, f.Pos+f.Len, end-start)
 			return blk[f.Pos-start : f.Pos-start+f.Len], nil
 		}
 	}
@@ -235,4 +244,72 @@ func (f FileSlice) ReadCold(region []byte) ([]byte, error) {
 		return nil, err
 	}
 	return recs, nil
+}
+
+// ahead is a direct read of [start, start+len(blk)) of a segment started
+// before anyone asked for it; n is valid once done is closed.
+type ahead struct {
+	start int64
+	blk   []byte // aligned, within buf
+	buf   *[]byte
+	n     int
+	done  chan struct{}
+}
+
+// aheadBufs holds read-ahead buffers (aheadMax plus alignment).
+var aheadBufs = sync.Pool{New: func() any { b := make([]byte, aheadMax+dioAlign); return &b }}
+
+// aheadMax bounds one read-ahead.
+const aheadMax = 2 << 20
+
+// readAhead starts a direct read of about n bytes from the block holding
+// from (where the next slice starts) in the background, for the next ReadCold of this segment, unless that range is
+// no longer cold. The segment stays pinned until the read is done.
+func (s *segment) readAhead(df File, from, n int64) {
+	from &^= dioAlign - 1
+	n = min(n+64<<10, aheadMax) // the next slice may end a batch later
+	n = (n + dioAlign - 1) &^ (dioAlign - 1)
+	if from >= s.dropped.Load() || from >= s.size.Load() {
+		return
+	}
+	bp := aheadBufs.Get().(*[]byte)
+	skip := int(-uintptr(unsafe.Pointer(&(*bp)[0])) & (dioAlign - 1))
+	a := &ahead{start: from, blk: (*bp)[skip : skip+int(n)], buf: bp, done: make(chan struct{})}
+	s.aheadMu.Lock()
+	s.ahead = a
+	s.aheadMu.Unlock()
+	s.pin() // the caller's slice pins s: it cannot have closed
+	go func() {
+		defer s.unpin()
+		a.n, _ = df.ReadAt(a.blk, a.start)
+		close(a.done)
+	}()
+}
+
+// takeAhead copies [pos, pos+n) into region when the segment's read-ahead
+// covers it, and reports whether it did. The read-ahead is used once;
+// one that does not cover the range is dropped.
+func (s *segment) takeAhead(pos, n int64, region []byte) ([]byte, bool) {
+	s.aheadMu.Lock()
+	a := s.ahead
+	s.ahead = nil
+	s.aheadMu.Unlock()
+	if a == nil || pos < a.start || pos+n > a.start+int64(len(a.blk)) {
+		return nil, false // a read still running keeps its buffer (to the GC)
+	}
+	<-a.done
+	defer aheadBufs.Put(a.buf)
+	if pos+n > a.start+int64(a.n) {
+		return nil, false
+	}
+	recs := region[:n]
+	copy(recs, a.blk[pos-a.start:])
+	return recs, true
+}
+
+// dropAhead forgets the read-ahead (the file was truncated under it).
+func (s *segment) dropAhead() {
+	s.aheadMu.Lock()
+	s.ahead = nil
+	s.aheadMu.Unlock()
 }

@@ -211,6 +211,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		l.truncMu.Lock()
 		_, pos, found, err := s.findBatch(offset, s.size.Load())
 		if err == nil && found {
+			s.dropAhead()
 			if err = s.log.Truncate(pos); err == nil {
 				_, _, err = s.recover(int64(l.cfg.IndexIntervalBytes), nil)
 			}

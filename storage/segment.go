@@ -86,6 +86,9 @@ type segment struct {
 	directMu   sync.Mutex
 	direct     File
 	directDone bool // tried; direct stays nil when the file system refuses
+	// ahead is the read-ahead for the next cold read (ReadCold).
+	aheadMu sync.Mutex
+	ahead   *ahead
 
 	// Guarded by Log.mu.
 	next            int64 // offset after the last batch (base when empty)
