@@ -296,7 +296,6 @@ func TestReadColdReadsPastTheCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !fs.Cold() {
-			t.Logf("hot at offset %d: segment %d pos %d len %d dropped %d", off, fs.seg.base, fs.Pos, fs.Len, fs.seg.dropped.Load())
 			fs.Release()
 			break
 		}
@@ -314,6 +313,15 @@ func TestReadColdReadsPastTheCache(t *testing.T) {
 		got = append(got, recs...)
 		off = lastOffsetOf(t, recs) + 1
 		reads++
+		// The range after the slice is being read ahead, from its block.
+		fs.seg.aheadMu.Lock()
+		a := fs.seg.ahead
+		fs.seg.aheadMu.Unlock()
+		if next := fs.Pos + fs.Len; next < fs.seg.dropped.Load() {
+			if a == nil || a.start != next&^(dioAlign-1) {
+				t.Fatalf("after the cold read of [%d, %d) nothing is read ahead from block %d", fs.Pos, next, next&^(dioAlign-1))
+			}
+		}
 	}
 	if reads < 20 {
 		t.Fatalf("only %d cold reads", reads)
@@ -335,5 +343,38 @@ func TestReadColdReadsPastTheCache(t *testing.T) {
 		if n := s.pins.Load(); n != 0 {
 			t.Fatalf("segment %d still has %d pins", s.base, n)
 		}
+	}
+}
+
+func TestTruncationDropsTheReadAhead(t *testing.T) {
+	dir := cacheDir(t)
+	opts := testOpts(t, nil, nil)
+	opts.CacheHotBytes = 1 << 20
+	l := mustOpen(t, dir, Config{}, opts)
+	defer l.Close()
+	appendMiB(t, l, 8)
+	l.trimCache()
+	fs, err := l.ReadSlice(0, 256<<10, -1, true)
+	if err != nil || !fs.Cold() {
+		t.Fatalf("ReadSlice: cold %v, %v", fs.Cold(), err)
+	}
+	seg := fs.seg
+	if _, err := fs.ReadCold(make([]byte, fs.ColdBufSize())); err != nil {
+		t.Fatal(err)
+	}
+	seg.aheadMu.Lock()
+	a := seg.ahead
+	seg.aheadMu.Unlock()
+	if a == nil {
+		t.Fatal("no read-ahead after a cold read")
+	}
+	<-a.done
+	if err := l.TruncateTo(lastOffsetOf(t, readLogBytes(t, l)[:fs.Len]) + 1); err != nil {
+		t.Fatal(err)
+	}
+	seg.aheadMu.Lock()
+	defer seg.aheadMu.Unlock()
+	if seg.ahead != nil {
+		t.Fatal("the read-ahead of bytes that truncation cut is still there")
 	}
 }
