@@ -304,16 +304,16 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		if fs.Len == 0 {
 			continue
 		}
-		if fs.Len >= fileSliceMin && !fs.Cold() {
-			e.file = fs
-			total += int(fs.Len)
-			continue
-		}
 		if fs.Cold() {
 			// Older than the page-cache hot window: read past the cache,
 			// all of the request's cold slices at once, below.
 			colds = append(colds, coldRead{e: e, fs: fs})
 			coldBytes += fs.ColdBufSize()
+			total += int(fs.Len)
+			continue
+		}
+		if fs.Len >= fileSliceMin {
+			e.file = fs
 			total += int(fs.Len)
 			continue
 		}

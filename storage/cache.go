@@ -23,9 +23,9 @@ import (
 // cacheChunk written, and once a range falls out of the window (so it has
 // long been written back) it waits for that writeback and drops the clean
 // pages. The next writes then reuse those pages. Reads of data older than the
-// window (lagging consumers) come from the disk, and their pages are dropped
-// again after the send (FileSlice.Release) so that cold reads do not grow the
-// cache either. Tail consumers, the common case, read from the window.
+// window (lagging consumers) come from the disk past the cache (ReadCold), so
+// that cold reads do not grow the cache either. Tail consumers, the common
+// case, read from the window.
 //
 // Nothing here changes what is durable or when: fsync points are the
 // flush policy's, and dropping only ever applies to clean pages.
@@ -142,26 +142,9 @@ func (l *Log) trimCache() {
 const pageSize = 4096
 
 // cold reports whether a slice lies in the part of the segment the trimmer
-// has dropped: reading it brought its pages in from the disk, and they can go
-// again once it is sent.
+// has dropped (its bytes are on the disk, not in the cache).
 func (s *segment) cold(pos, n int64) bool {
 	return pos+n <= s.dropped.Load()
-}
-
-// coldRead is called when a cold slice [pos, pos+n) has been sent. Its pages
-// came from the disk and may still be held by the socket (sendfile sends
-// page-cache pages by reference until they are acknowledged), so it drops
-// the previous cold slice's pages instead, which a whole fetch round trip
-// has passed since.
-func (s *segment) coldRead(pos, n int64) {
-	s.coldMu.Lock()
-	prev := s.coldPrev
-	s.coldPrev = [2]int64{pos, pos + n}
-	s.coldMu.Unlock()
-	if prev[1] > prev[0] {
-		dropCachedClean(s.log, prev[0], prev[1]-prev[0])
-	}
-	prefetch(s.log, pos+n, 2*n)
 }
 
 // dioAlign is the alignment of O_DIRECT reads: file offset, length and
@@ -263,8 +246,8 @@ var aheadBufs = sync.Pool{New: func() any { b := make([]byte, aheadMax+dioAlign)
 const aheadMax = 2 << 20
 
 // readAhead starts a direct read of about n bytes from the block holding
-// from (where the next slice starts) in the background, for the next ReadCold of this segment, unless that range is
-// no longer cold. The segment stays pinned until the read is done.
+// from (where the next slice starts) in the background, for the next
+// ReadCold of this segment, unless that range is no longer cold. The segment stays pinned until the read is done.
 func (s *segment) readAhead(df File, from, n int64) {
 	from &^= dioAlign - 1
 	n = min(n+64<<10, aheadMax) // the next slice may end a batch later

@@ -52,12 +52,6 @@ func withFD(f File, fn func(fd int) error) error {
 	return ferr
 }
 
-// prefetch starts reading [off, off+n) of f into the page cache without
-// waiting for it (posix_fadvise(WILLNEED)).
-func prefetch(f File, off, n int64) {
-	withFD(f, func(fd int) error { return unix.Fadvise(fd, off, n, unix.FADV_WILLNEED) })
-}
-
 // openDirect opens f's file again, read-only with O_DIRECT, through
 // /proc/self/fd so that a renamed or unlinked segment still opens.
 func openDirect(f File) (File, error) {

@@ -195,61 +195,6 @@ func TestCacheTrimAcrossSegmentsAndTruncation(t *testing.T) {
 	}
 }
 
-func TestCacheColdReadsAreDroppedAfterTheNextOne(t *testing.T) {
-	dir := cacheDir(t)
-	opts := testOpts(t, nil, nil)
-	opts.CacheHotBytes = 4 << 20
-	l := mustOpen(t, dir, Config{}, opts)
-	defer l.Close()
-	want := appendMiB(t, l, 24)
-	l.trimCache()
-	path := l.active().paths()[0]
-
-	var slices []FileSlice
-	var got []byte
-	for off := int64(0); len(slices) < 3; {
-		fs, err := l.ReadSlice(off, 1<<20, -1, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !fs.cold {
-			t.Fatalf("slice at offset %d (file position %d) is not cold", off, fs.Pos)
-		}
-		buf := make([]byte, fs.Len)
-		if _, err := fs.ReadAt(buf, 0); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, buf...)
-		fs.Release()
-		slices = append(slices, fs)
-		off = lastOffsetOf(t, buf) + 1
-	}
-	if !bytes.Equal(got, want[:len(got)]) {
-		t.Fatal("cold reads returned different bytes")
-	}
-	// The first two slices were dropped by the releases after them; the
-	// last one is still cached (its socket may hold it), and so is the
-	// prefetched range after it.
-	for i, fs := range slices[:2] {
-		if r := resident(t, path, fs.Pos+pageSize, fs.Len-2*pageSize); r > 0.02 {
-			t.Errorf("slice %d: %.0f%% still cached after the next release", i, r*100)
-		}
-	}
-	last := slices[2]
-	if r := resident(t, path, last.Pos+pageSize, last.Len-2*pageSize); r < 0.98 {
-		t.Errorf("the last slice read is %.0f%% cached, want all of it", r*100)
-	}
-	// A tail read is hot: nothing is dropped after it.
-	tail, err := l.ReadSlice(l.LogEndOffset()-64, 1<<20, -1, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tail.cold {
-		t.Fatal("a read from the hot window is marked cold")
-	}
-	tail.Release()
-}
-
 func TestManagerTrimsInTheBackground(t *testing.T) {
 	dir := filepath.Dir(cacheDir(t))
 	m, err := NewManager(dir, ManagerOptions{CacheHotBytes: 8 << 20})

@@ -9,6 +9,5 @@ import "os"
 func startWriteback(File, int64, int64)   {}
 func dropCached(File, int64, int64) error { return nil }
 func dropCachedClean(File, int64, int64)  {}
-func prefetch(File, int64, int64)         {}
 func openDirect(File) (File, error)       { return nil, os.ErrInvalid }
 func adviseRandom(File)                   {}

@@ -76,13 +76,8 @@ type segment struct {
 	// cache.
 	wbStart atomic.Int64
 	dropped atomic.Int64
-	// coldPrev is the range of the last cold slice released: its pages may
-	// still be referenced by the socket then, so they are dropped when the
-	// next one is released (coldRead).
-	coldMu   sync.Mutex
-	coldPrev [2]int64
 	// direct is the log file opened again with O_DIRECT for cold reads
-	// (FileSlice.AppendCold), on the first one; closed with the log file.
+	// (FileSlice.ReadCold), on the first one; closed with the log file.
 	directMu   sync.Mutex
 	direct     File
 	directDone bool // tried; direct stays nil when the file system refuses

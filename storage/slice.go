@@ -19,7 +19,7 @@ type FileSlice struct {
 	Pos int64 // position of the first batch in the file
 	Len int64 // bytes, whole batches
 
-	cold bool // read from below the hot window: drop its pages after the send
+	cold bool // read from below the hot window: read it with ReadCold
 }
 
 // File is the pinned log file (an *os.File in production; the FS seam's
@@ -29,9 +29,6 @@ func (f FileSlice) File() File { return f.seg.log }
 // Release unpins the file. Call it exactly once, after the send.
 func (f FileSlice) Release() {
 	if f.seg != nil {
-		if f.cold {
-			f.seg.coldRead(f.Pos, f.Len)
-		}
 		f.seg.unpin()
 	}
 }
