@@ -72,6 +72,10 @@ type fetchEntry struct {
 	// file, when its Len is set, holds the records (sent from the file;
 	// out.RecordBatches is then unused). Released by the request's release.
 	file storage.FileSlice
+	// cold, when set, holds the records read from below the hot window
+	// (out.RecordBatches refers to them). Released by the request's
+	// release.
+	cold storage.ColdRecords
 }
 
 func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
@@ -180,6 +184,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		for i := range entries {
 			entries[i].file.Release()
 			entries[i].file = storage.FileSlice{}
+			entries[i].cold.Release()
 		}
 		if cap(*bufp) <= maxPooledFetchBuf {
 			*bufp = (*bufp)[:0]
@@ -266,6 +271,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		sp.RecordBatches = noRecords
 		e.file.Release() // a long-poll reads again
 		e.file = storage.FileSlice{}
+		e.cold.Release()
 		l := e.p.log
 		hwm := l.HighWatermark()
 		e.hwm = hwm
@@ -359,7 +365,8 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 				hadError = true
 				continue
 			}
-			c.e.out.RecordBatches = c.recs
+			c.e.cold = c.recs
+			c.e.out.RecordBatches = c.recs.Bytes
 		}
 	}
 	return total, hadError
@@ -371,7 +378,7 @@ type coldRead struct {
 	e      *fetchEntry
 	fs     storage.FileSlice
 	region []byte
-	recs   []byte
+	recs   storage.ColdRecords
 	err    error
 }
 

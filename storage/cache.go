@@ -185,26 +185,44 @@ func (f FileSlice) blocks() (start, end int64) {
 	return f.Pos &^ (dioAlign - 1), (f.Pos + f.Len + dioAlign - 1) &^ (dioAlign - 1)
 }
 
-// ReadCold reads the slice into region (ColdBufSize bytes), past the page
-// cache (O_DIRECT), releases the slice and returns the records within
-// region. A cold read through the page cache would cost a page allocation,
-// insertion and eviction per 4 KiB; a direct read lands in region with one
-// request per slice and leaves the cache to the hot data. Each read also
-// starts reading the range after it (a consumer catching up asks for it
-// next), so the disk works while the consumer decodes. Reads of different
-// slices may run concurrently. Where direct reads are not available it reads
-// through the cache.
-func (f FileSlice) ReadCold(region []byte) ([]byte, error) {
+// ColdRecords are the bytes of a cold slice: within the region given to
+// ReadCold, or in the read-ahead buffer that held them, which the caller
+// hands back with Release once they are sent (no copy on the fetch path).
+type ColdRecords struct {
+	Bytes []byte
+	buf   *[]byte
+}
+
+// Release returns the read-ahead buffer the records are in, if any. The
+// bytes must not be used after it.
+func (c *ColdRecords) Release() {
+	if c.buf != nil {
+		aheadBufs.Put(c.buf)
+	}
+	*c = ColdRecords{}
+}
+
+// ReadCold reads the slice past the page cache (O_DIRECT), releases the
+// slice and returns its records, in region (ColdBufSize bytes) or in the
+// read-ahead buffer that already held them. A cold read through the page
+// cache would cost a page allocation, insertion and eviction per 4 KiB; a
+// direct read lands in memory with one request per slice and leaves the cache
+// to the hot data. Each read also starts reading the range after it (a
+// consumer catching up asks for it next), so the disk works while the
+// consumer decodes, and the batch headers the next ReadSlice looks at are in
+// memory too. Reads of different slices may run concurrently. Where direct
+// reads are not available it reads through the cache.
+func (f FileSlice) ReadCold(region []byte) (ColdRecords, error) {
 	defer f.seg.unpin()
 	if len(region) < f.ColdBufSize() {
-		return nil, fmt.Errorf("storage: cold read buffer of %d bytes, need %d", len(region), f.ColdBufSize())
+		return ColdRecords{}, fmt.Errorf("storage: cold read buffer of %d bytes, need %d", len(region), f.ColdBufSize())
 	}
 	s := f.seg
 	if df := s.directFile(); df != nil {
 		start, end := f.blocks()
-		if recs, ok := s.takeAhead(f.Pos, f.Len, region); ok {
+		if recs, ok := s.takeAhead(f.Pos, f.Len); ok {
 			dropCachedClean(s.log, start, end-start) // see below
-			s.readAhead(df, f.Pos+f.Len, end-start)
+			s.readAhead(df, f, end-start)
 			return recs, nil
 		}
 		skip := int(-uintptr(unsafe.Pointer(&region[0])) & (dioAlign - 1))
@@ -212,11 +230,11 @@ func (f FileSlice) ReadCold(region []byte) ([]byte, error) {
 		// The last block may end past the end of the file: a short read
 		// is fine as long as it covers the slice.
 		if n, _ := df.ReadAt(blk, start); int64(n) >= f.Pos+f.Len-start {
-			// The batch headers ReadSlice looked at came in through the
-			// cache: a page or so per batch, dropped again here.
+			// The batch headers ReadSlice looked at may have come in
+			// through the cache: a page or so per batch, dropped here.
 			dropCachedClean(s.log, start, end-start)
-			s.readAhead(df, f.Pos+f.Len, end-start)
-			return blk[f.Pos-start : f.Pos-start+f.Len], nil
+			s.readAhead(df, f, end-start)
+			return ColdRecords{Bytes: blk[f.Pos-start : f.Pos-start+f.Len]}, nil
 		}
 	}
 	recs := region[:f.Len]
@@ -224,19 +242,23 @@ func (f FileSlice) ReadCold(region []byte) ([]byte, error) {
 		if err == nil {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, err
+		return ColdRecords{}, err
 	}
-	return recs, nil
+	return ColdRecords{Bytes: recs}, nil
 }
 
 // ahead is a direct read of [start, start+len(blk)) of a segment started
-// before anyone asked for it; n is valid once done is closed.
+// before anyone asked for it; n is valid once done is closed. When next >= 0
+// the batch at nextPos (where the slice before it ended) has base offset
+// next, so a read of next starts there without a look at the index.
 type ahead struct {
-	start int64
-	blk   []byte // aligned, within buf
-	buf   *[]byte
-	n     int
-	done  chan struct{}
+	start   int64
+	blk     []byte // aligned, within buf
+	buf     *[]byte
+	n       int
+	done    chan struct{}
+	next    int64
+	nextPos int64
 }
 
 // aheadBufs holds read-ahead buffers (aheadMax plus alignment).
@@ -245,11 +267,13 @@ var aheadBufs = sync.Pool{New: func() any { b := make([]byte, aheadMax+dioAlign)
 // aheadMax bounds one read-ahead.
 const aheadMax = 2 << 20
 
-// readAhead starts a direct read of about n bytes from the block holding
-// from (where the next slice starts) in the background, for the next
-// ReadCold of this segment, unless that range is no longer cold. The segment stays pinned until the read is done.
-func (s *segment) readAhead(df File, from, n int64) {
-	from &^= dioAlign - 1
+// readAhead starts a direct read of about n bytes from the block where the
+// slice after f starts, in the background, for the next ReadSlice and
+// ReadCold of this segment, unless that range is no longer cold. The segment
+// stays pinned until the read is done.
+func (s *segment) readAhead(df File, f FileSlice, n int64) {
+	next := f.Pos + f.Len
+	from := next &^ (dioAlign - 1)
 	n = min(n+64<<10, aheadMax) // the next slice may end a batch later
 	n = (n + dioAlign - 1) &^ (dioAlign - 1)
 	if from >= s.dropped.Load() || from >= s.size.Load() {
@@ -257,8 +281,15 @@ func (s *segment) readAhead(df File, from, n int64) {
 	}
 	bp := aheadBufs.Get().(*[]byte)
 	skip := int(-uintptr(unsafe.Pointer(&(*bp)[0])) & (dioAlign - 1))
-	a := &ahead{start: from, blk: (*bp)[skip : skip+int(n)], buf: bp, done: make(chan struct{})}
+	a := &ahead{start: from, blk: (*bp)[skip : skip+int(n)], buf: bp, done: make(chan struct{}), next: f.next, nextPos: next}
 	s.aheadMu.Lock()
+	if f.gen != s.aheadGen.Load() {
+		// Truncated since f was found: what follows f is not what f
+		// saw.
+		s.aheadMu.Unlock()
+		aheadBufs.Put(bp)
+		return
+	}
 	s.ahead = a
 	s.aheadMu.Unlock()
 	s.pin() // the caller's slice pins s: it cannot have closed
@@ -269,30 +300,64 @@ func (s *segment) readAhead(df File, from, n int64) {
 	}()
 }
 
-// takeAhead copies [pos, pos+n) into region when the segment's read-ahead
-// covers it, and reports whether it did. The read-ahead is used once;
-// one that does not cover the range is dropped.
-func (s *segment) takeAhead(pos, n int64, region []byte) ([]byte, bool) {
+// takeAhead returns [pos, pos+n) in the segment's read-ahead buffer when the
+// read-ahead covers it, and reports whether it did. The read-ahead is used
+// once; one that does not cover the range is dropped.
+func (s *segment) takeAhead(pos, n int64) (ColdRecords, bool) {
 	s.aheadMu.Lock()
 	a := s.ahead
 	s.ahead = nil
 	s.aheadMu.Unlock()
 	if a == nil || pos < a.start || pos+n > a.start+int64(len(a.blk)) {
-		return nil, false // a read still running keeps its buffer (to the GC)
+		return ColdRecords{}, false // a read still running keeps its buffer (to the GC)
 	}
 	<-a.done
-	defer aheadBufs.Put(a.buf)
 	if pos+n > a.start+int64(a.n) {
-		return nil, false
+		aheadBufs.Put(a.buf)
+		return ColdRecords{}, false
 	}
-	recs := region[:n]
-	copy(recs, a.blk[pos-a.start:])
-	return recs, true
+	return ColdRecords{Bytes: a.blk[pos-a.start : pos-a.start+n : pos-a.start+n], buf: a.buf}, true
 }
 
-// dropAhead forgets the read-ahead (the file was truncated under it).
+// aheadHint returns where the batch with base offset offset starts when the
+// read-ahead knows it (the slice before it ended there).
+func (s *segment) aheadHint(offset int64) (int64, bool) {
+	s.aheadMu.Lock()
+	defer s.aheadMu.Unlock()
+	if a := s.ahead; a != nil && a.next >= 0 && a.next == offset {
+		return a.nextPos, true
+	}
+	return 0, false
+}
+
+// metaReader reads batch headers of a segment (ReadSlice): from the
+// read-ahead when it holds them, which it does for a consumer reading cold
+// data in order, else from the log file. Without it each cold fetch would
+// wait on a disk read or two per partition for headers.
+type metaReader segment
+
+func (m *metaReader) ReadAt(p []byte, off int64) (int, error) {
+	s := (*segment)(m)
+	s.aheadMu.Lock()
+	if a := s.ahead; a != nil && off >= a.start && off+int64(len(p)) <= a.start+int64(len(a.blk)) {
+		// Held under aheadMu, so takeAhead cannot hand the buffer on
+		// while it is read here; the read is in flight or done.
+		<-a.done
+		if off+int64(len(p)) <= a.start+int64(a.n) {
+			n := copy(p, a.blk[off-a.start:])
+			s.aheadMu.Unlock()
+			return n, nil
+		}
+	}
+	s.aheadMu.Unlock()
+	return s.log.ReadAt(p, off)
+}
+
+// dropAhead forgets the read-ahead (the file is being truncated under it),
+// and keeps slices found before from starting another.
 func (s *segment) dropAhead() {
 	s.aheadMu.Lock()
 	s.ahead = nil
+	s.aheadGen.Add(1)
 	s.aheadMu.Unlock()
 }

@@ -234,7 +234,8 @@ func TestReadColdReadsPastTheCache(t *testing.T) {
 
 	var got []byte
 	buf := []byte("prefix")
-	reads := 0
+	reads, fromAhead, headersInMemory := 0, 0, 0
+	var prev *segment
 	for off := int64(0); off < l.LogEndOffset(); {
 		fs, err := l.ReadSlice(off, 300<<10, -1, true)
 		if err != nil {
@@ -244,19 +245,43 @@ func TestReadColdReadsPastTheCache(t *testing.T) {
 			fs.Release()
 			break
 		}
+		if fs.seg == prev {
+			// Read on in the same segment: the batch headers that
+			// located this slice came from the read-ahead, not
+			// through the cache (which pulls in a page per header);
+			// nothing up to the slice's end is cached.
+			if r := resident(t, fs.seg.paths()[0], 0, fs.Pos+fs.Len); r != 0 {
+				t.Fatalf("slice [%d, %d) after a cold read: %.2f%% of the segment up to it cached by ReadSlice", fs.Pos, fs.Pos+fs.Len, r*100)
+			}
+			headersInMemory++
+		}
+		prev = fs.seg
 		// Regions at every alignment: ReadCold aligns inside them.
 		at := len(buf)
 		buf = append(buf, make([]byte, fs.ColdBufSize())...)
-		recs, err := fs.ReadCold(buf[at:])
+		region := buf[at:]
+		recs, err := fs.ReadCold(region)
 		if err != nil {
 			t.Fatalf("ReadCold at offset %d: %v", off, err)
 		}
-		if int64(len(recs)) != fs.Len {
-			t.Fatalf("ReadCold returned %d bytes of a %d byte slice", len(recs), fs.Len)
+		if int64(len(recs.Bytes)) != fs.Len {
+			t.Fatalf("ReadCold returned %d bytes of a %d byte slice", len(recs.Bytes), fs.Len)
+		}
+		p, r0 := uintptr(unsafe.Pointer(&recs.Bytes[0])), uintptr(unsafe.Pointer(&region[0]))
+		inRegion := p >= r0 && p < r0+uintptr(len(region))
+		if recs.buf != nil {
+			// Handed over in the read-ahead buffer, not copied.
+			fromAhead++
+			if inRegion {
+				t.Fatal("records from the read-ahead are in the region too")
+			}
+		} else if !inRegion {
+			t.Fatal("records read directly are not in the region")
 		}
 		buf = append(buf, "x"...)
-		got = append(got, recs...)
-		off = lastOffsetOf(t, recs) + 1
+		got = append(got, recs.Bytes...)
+		off = lastOffsetOf(t, recs.Bytes) + 1
+		recs.Release()
 		reads++
 		// The range after the slice is being read ahead, from its block.
 		fs.seg.aheadMu.Lock()
@@ -270,6 +295,10 @@ func TestReadColdReadsPastTheCache(t *testing.T) {
 	}
 	if reads < 20 {
 		t.Fatalf("only %d cold reads", reads)
+	}
+	// All but the first read of each segment are read ahead.
+	if segs := len(l.segments()); fromAhead < reads-segs || headersInMemory < reads-segs {
+		t.Fatalf("%d cold reads in %d segments: %d from the read-ahead, %d located from it", reads, segs, fromAhead, headersInMemory)
 	}
 	if !bytes.Equal(got, want[:len(got)]) {
 		t.Fatal("cold reads returned different bytes than were appended")
@@ -304,9 +333,11 @@ func TestTruncationDropsTheReadAhead(t *testing.T) {
 		t.Fatalf("ReadSlice: cold %v, %v", fs.Cold(), err)
 	}
 	seg := fs.seg
-	if _, err := fs.ReadCold(make([]byte, fs.ColdBufSize())); err != nil {
+	recs, err := fs.ReadCold(make([]byte, fs.ColdBufSize()))
+	if err != nil {
 		t.Fatal(err)
 	}
+	recs.Release()
 	seg.aheadMu.Lock()
 	a := seg.ahead
 	seg.aheadMu.Unlock()
@@ -321,5 +352,39 @@ func TestTruncationDropsTheReadAhead(t *testing.T) {
 	defer seg.aheadMu.Unlock()
 	if seg.ahead != nil {
 		t.Fatal("the read-ahead of bytes that truncation cut is still there")
+	}
+}
+
+func TestNoReadAheadForASliceFoundBeforeATruncation(t *testing.T) {
+	dir := cacheDir(t)
+	opts := testOpts(t, nil, nil)
+	opts.CacheHotBytes = 1 << 20
+	l := mustOpen(t, dir, Config{}, opts)
+	defer l.Close()
+	want := appendMiB(t, l, 8)
+	l.trimCache()
+	fs, err := l.ReadSlice(0, 256<<10, -1, true)
+	if err != nil || !fs.Cold() {
+		t.Fatalf("ReadSlice: cold %v, %v", fs.Cold(), err)
+	}
+	seg := fs.seg
+	// The log is cut right after the slice and written again: what
+	// follows the slice in the file is no longer what it was.
+	if err := l.TruncateTo(lastOffsetOf(t, want[:fs.Len]) + 1); err != nil {
+		t.Fatal(err)
+	}
+	appendMiB(t, l, 1)
+	recs, err := fs.ReadCold(make([]byte, fs.ColdBufSize()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(recs.Bytes, want[:fs.Len]) {
+		t.Fatal("the cold read returned other bytes than the slice's")
+	}
+	recs.Release()
+	seg.aheadMu.Lock()
+	defer seg.aheadMu.Unlock()
+	if seg.ahead != nil {
+		t.Fatal("a slice found before the truncation started a read-ahead of what came after it")
 	}
 }

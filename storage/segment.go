@@ -81,9 +81,11 @@ type segment struct {
 	directMu   sync.Mutex
 	direct     File
 	directDone bool // tried; direct stays nil when the file system refuses
-	// ahead is the read-ahead for the next cold read (ReadCold).
-	aheadMu sync.Mutex
-	ahead   *ahead
+	// ahead is the read-ahead for the next cold read (ReadCold);
+	// aheadGen counts truncations (dropAhead), set under aheadMu.
+	aheadMu  sync.Mutex
+	ahead    *ahead
+	aheadGen atomic.Uint64
 
 	// Guarded by Log.mu.
 	next            int64 // offset after the last batch (base when empty)
@@ -254,7 +256,7 @@ func (s *segment) onBecomeInactive() error {
 
 // scanner walks the batches of a segment file through a read buffer.
 type scanner struct {
-	f        File
+	f        io.ReaderAt
 	pos, end int64 // next batch position; scan limit (exclusive)
 	buf      []byte
 	bufStart int64
@@ -264,7 +266,7 @@ type scanner struct {
 
 var scannerPool = sync.Pool{New: func() any { return &scanner{buf: make([]byte, 8<<10)} }}
 
-func getScanner(f File, pos, end int64) *scanner {
+func getScanner(f io.ReaderAt, pos, end int64) *scanner {
 	sc := scannerPool.Get().(*scanner)
 	sc.f, sc.pos, sc.end, sc.bufStart, sc.bufLen, sc.full = f, pos, end, 0, 0, false
 	return sc
@@ -341,7 +343,16 @@ func (sc *scanner) next() (batchInfo, []byte, int64, error) {
 // offset is >= offset, scanning from the index hint. found=false when the
 // segment ends first.
 func (s *segment) findBatch(offset, size int64) (batchInfo, int64, bool, error) {
-	sc := getScanner(s.log, s.oi.lookup(offset), size)
+	if pos, ok := s.aheadHint(offset); ok {
+		// A consumer reading on from where its last cold read ended.
+		sc := getScanner((*metaReader)(s), pos, size)
+		h, _, at, err := sc.next()
+		putScanner(sc)
+		if err == nil && h.baseOffset == offset {
+			return h, at, true, nil
+		}
+	}
+	sc := getScanner((*metaReader)(s), s.oi.lookup(offset), size)
 	defer putScanner(sc)
 	for {
 		h, _, pos, err := sc.next()

@@ -19,7 +19,9 @@ type FileSlice struct {
 	Pos int64 // position of the first batch in the file
 	Len int64 // bytes, whole batches
 
-	cold bool // read from below the hot window: read it with ReadCold
+	cold bool   // read from below the hot window: read it with ReadCold
+	next int64  // base offset of the batch at Pos+Len when known, else -1
+	gen  uint64 // the segment's truncation count when the slice was found
 }
 
 // File is the pinned log file (an *os.File in production; the FS seam's
@@ -84,7 +86,7 @@ func (l *Log) readSlice(offset int64, maxBytes int32, upTo int64, minOneBatch bo
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
 	for ; i < len(segs) && segs[i].base < upTo; i++ {
 		s := segs[i]
-		pos, n, found, err := s.slice(offset, maxBytes, upTo, minOneBatch)
+		pos, n, next, found, err := s.slice(offset, maxBytes, upTo, minOneBatch)
 		if err != nil {
 			return FileSlice{}, res, fmt.Errorf("storage: read offset %d: %w", offset, err)
 		}
@@ -93,7 +95,7 @@ func (l *Log) readSlice(offset int64, maxBytes int32, upTo int64, minOneBatch bo
 				return FileSlice{}, res, nil
 			}
 			s.pin() // under truncMu: close cannot have run on a listed segment
-			return FileSlice{seg: s, Pos: pos, Len: n, cold: s.cold(pos, n)}, res, nil
+			return FileSlice{seg: s, Pos: pos, Len: n, cold: s.cold(pos, n), next: next, gen: s.aheadGen.Load()}, res, nil
 		}
 	}
 	return FileSlice{}, res, nil
@@ -102,22 +104,24 @@ func (l *Log) readSlice(offset int64, maxBytes int32, upTo int64, minOneBatch bo
 // slice finds the batches a read returns, as (position, length), without
 // reading their bodies: the first batch is located through the index, then the
 // offset index jumps over whole batches that fit, and batch headers
-// (base offset and length, 12 bytes each) are read for the rest.
-func (s *segment) slice(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (int64, int64, bool, error) {
+// (base offset and length, 12 bytes each) are read for the rest. next is
+// the base offset of the batch after the slice when its header was read, else
+// -1.
+func (s *segment) slice(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (pos, n, next int64, found bool, err error) {
 	size := s.size.Load()
 	first, start, found, err := s.findBatch(offset, size)
 	if err != nil || !found {
-		return 0, 0, found, err
+		return 0, 0, -1, found, err
 	}
 	if first.baseOffset >= upTo {
-		return 0, 0, true, nil
+		return 0, 0, -1, true, nil
 	}
 	want := min(size-start, int64(max(maxBytes, 0)))
 	if first.size > want {
 		if !minOneBatch {
-			return 0, 0, true, nil
+			return 0, 0, -1, true, nil
 		}
-		return start, first.size, true, nil
+		return start, first.size, -1, true, nil
 	}
 	limit := start + want // exclusive bound of the bytes to return
 	end := start + first.size
@@ -133,22 +137,27 @@ func (s *segment) slice(offset int64, maxBytes int32, upTo int64, minOneBatch bo
 	}
 	// A pooled buffer: an array here would escape through the File
 	// interface and cost an allocation per read on the fetch path.
-	sc := getScanner(s.log, 0, 0)
+	sc := getScanner(nil, 0, 0)
 	defer putScanner(sc)
 	hdr := sc.buf[:logOverhead]
+	mr := (*metaReader)(s)
+	next = -1
 	for end+logOverhead <= size {
-		if _, err := s.log.ReadAt(hdr, end); err != nil {
+		if _, err := mr.ReadAt(hdr, end); err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return 0, 0, true, err
+			return 0, 0, -1, true, err
 		}
 		base := int64(binary.BigEndian.Uint64(hdr[0:]))
 		bsize := int64(int32(binary.BigEndian.Uint32(hdr[8:]))) + logOverhead
 		if base >= upTo || bsize < batchHeaderSize || end+bsize > limit || end+bsize > size {
+			if bsize >= batchHeaderSize && end+bsize <= size {
+				next = base // a whole batch: the next read starts here
+			}
 			break
 		}
 		end += bsize
 	}
-	return start, end - start, true, nil
+	return start, end - start, next, true, nil
 }
