@@ -91,6 +91,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		RetentionCheckInterval: b.cfg.RetentionCheckInterval,
 		FlushCheckInterval:     time.Second,
 		CacheHotBytes:          b.cfg.CacheHotBytes,
+		CacheHotTotalBytes:     b.cfg.CacheHotTotalBytes,
 	})
 	if err != nil {
 		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)

@@ -22,10 +22,12 @@ import (
 // CacheHotBytes of its data cached: the trimmer starts writeback of every
 // cacheChunk written, and once a range falls out of the window (so it has
 // long been written back) it waits for that writeback and drops the clean
-// pages. The next writes then reuse those pages. Reads of data older than the
-// window (lagging consumers) come from the disk past the cache (ReadCold), so
-// that cold reads do not grow the cache either. Tail consumers, the common
-// case, read from the window.
+// pages. The next writes then reuse those pages. A Manager's broker-wide
+// window (ManagerOptions.CacheHotTotalBytes) bounds all of its logs' windows
+// together, so that partitions that stop being written give their pages back
+// too. Reads of data older than the window (lagging consumers) come from the
+// disk past the cache (ReadCold), so that cold reads do not grow the cache
+// either. Tail consumers, the common case, read from the window.
 //
 // Nothing here changes what is durable or when: fsync points are the
 // flush policy's, and dropping only ever applies to clean pages.
@@ -35,14 +37,31 @@ const cacheChunk = 4 << 20
 
 // cacheTrimmer runs the passes for every log of a Manager on one goroutine,
 // off the append path (waiting for writeback blocks).
+//
+// With a broker-wide window (total > 0) it also keeps the bytes cached by all
+// logs together near total: a log's data stays cached only while fewer than
+// total bytes have been written to the Manager's logs since. Each log's own
+// window still caps it. Without the broker-wide window, every partition would
+// keep its own window forever, idle ones included, so each new partition
+// would grow the cache by its window and the page reuse the window is for
+// would stop at the number of partitions times the window.
 type cacheTrimmer struct {
-	ch   chan *Log
-	stop chan struct{}
-	wg   sync.WaitGroup
+	ch    chan *Log
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	total int64
+
+	// Owned by the trimmer's goroutine (pass).
+	clock int64  // bytes written to the logs, counted at their passes
+	logs  []*Log // logs whose data the broker-wide window will drop
 }
 
-func newCacheTrimmer() *cacheTrimmer {
-	t := &cacheTrimmer{ch: make(chan *Log, 256), stop: make(chan struct{})}
+// trimSample is a point in a log's history: when the trimmer's clock read
+// clock, the log had had written bytes appended.
+type trimSample struct{ clock, written int64 }
+
+func newCacheTrimmer(total int64) *cacheTrimmer {
+	t := &cacheTrimmer{ch: make(chan *Log, 256), stop: make(chan struct{}), total: max(total, 0)}
 	t.wg.Add(1)
 	go t.run()
 	return t
@@ -56,9 +75,57 @@ func (t *cacheTrimmer) run() {
 			return
 		case l := <-t.ch:
 			l.trimQueued.Store(false)
-			l.trimCache()
+			t.pass(l)
 		}
 	}
+}
+
+// pass trims l, which has grown by a chunk, and with a broker-wide window
+// every other log whose data has fallen out of it meanwhile.
+func (t *cacheTrimmer) pass(l *Log) {
+	if t.total <= 0 {
+		l.trimCache()
+		return
+	}
+	w := l.written.Load()
+	t.clock += w - l.clocked
+	l.clocked = w
+	l.samples = append(l.samples, trimSample{clock: t.clock, written: w})
+	if !l.listed {
+		l.listed = true
+		t.logs = append(t.logs, l)
+	}
+	target := t.clock - t.total // written before this: out of the window
+	kept := t.logs[:0]
+	for _, m := range t.logs {
+		// The newest sample written before target is where m's data
+		// leaves the window; the ones before it are not needed.
+		i := -1
+		for i+1 < len(m.samples) && m.samples[i+1].clock <= target {
+			i++
+		}
+		if i > 0 {
+			m.samples = append(m.samples[:0], m.samples[i:]...)
+			i = 0
+		}
+		if m == l || (i == 0 && m.samples[0].written > m.globalDropped) {
+			keep := m.cacheHot
+			if i == 0 {
+				keep = min(keep, m.written.Load()-m.samples[0].written)
+				m.globalDropped = m.samples[0].written
+			}
+			m.trimTo(keep)
+		}
+		if m.filesClosed.Load() || (i == 0 && len(m.samples) == 1 && m != l) {
+			// Closed, or all it had when it was last sampled is
+			// dropped: its next chunk lists it again.
+			m.listed, m.samples, m.globalDropped = false, m.samples[:0], 0
+			continue
+		}
+		kept = append(kept, m)
+	}
+	clear(t.logs[len(kept):])
+	t.logs = kept
 }
 
 // notify queues a pass for l unless one is queued already. It never blocks
@@ -88,12 +155,15 @@ func (l *Log) maybeTrim(seg *segment) {
 	}
 }
 
-// trimCache is one pass: start writeback of what was written since the last
-// pass, then drop the cached pages of everything older than the hot window.
+// trimCache is a pass with the log's own window.
+func (l *Log) trimCache() { l.trimTo(l.cacheHot) }
+
+// trimTo is one pass: start writeback of what was written since the last
+// pass, then drop the cached pages of everything but the last keep bytes.
 // It walks the segments from the newest and stops at the first older segment
 // that an earlier pass dropped entirely (the window only moves forward, so
 // the ones before it were dropped then too).
-func (l *Log) trimCache() {
+func (l *Log) trimTo(keep int64) {
 	if l.cacheHot <= 0 {
 		return
 	}
@@ -105,7 +175,7 @@ func (l *Log) trimCache() {
 		return
 	}
 	segs := l.segments()
-	keep := l.cacheHot // bytes from the log end that stay cached
+	keep = max(keep, 0) // bytes from the log end that stay cached
 	for i := len(segs) - 1; i >= 0; i-- {
 		s := segs[i]
 		size := s.size.Load()

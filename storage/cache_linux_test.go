@@ -388,3 +388,112 @@ func TestNoReadAheadForASliceFoundBeforeATruncation(t *testing.T) {
 		t.Fatal("a slice found before the truncation started a read-ahead of what came after it")
 	}
 }
+
+// cachedBytes is how many bytes of l's segment files are in the page cache.
+func cachedBytes(t *testing.T, l *Log) int64 {
+	t.Helper()
+	var n int64
+	for _, s := range l.segments() {
+		if size := s.size.Load(); size > 0 {
+			n += int64(resident(t, s.paths()[0], 0, size) * float64(size))
+		}
+	}
+	return n
+}
+
+func TestBrokerWideWindowBoundsAllLogsTogether(t *testing.T) {
+	const total = 16 << 20
+	tr := &cacheTrimmer{total: total} // passes run here, not on its goroutine
+	root := filepath.Dir(cacheDir(t))
+	opts := testOpts(t, nil, nil)
+	opts.CacheHotBytes = 64 << 20 // each log's own window holds all it gets
+	var logs []*Log
+	var want [][]byte
+	for i := range 4 {
+		l := mustOpen(t, filepath.Join(root, "t-"+string(rune('0'+i))), Config{}, opts)
+		defer l.Close()
+		logs = append(logs, l)
+		want = append(want, nil)
+	}
+	write := func(i int) {
+		want[i] = append(want[i], appendMiB(t, logs[i], 4)...) // a chunk, then its pass
+		tr.pass(logs[i])
+	}
+	// One log alone: it keeps the broker-wide window, not its own.
+	for range 6 {
+		write(0)
+	}
+	if got := cachedBytes(t, logs[0]); got > total+cacheChunk || got < total-cacheChunk {
+		t.Fatalf("one log written alone: %d MiB cached, want about %d MiB", got>>20, total>>20)
+	}
+	// The others take turns; the first is idle from now on.
+	for range 6 {
+		for i := 1; i < 4; i++ {
+			write(i)
+		}
+	}
+	if got := cachedBytes(t, logs[0]); got > 256<<10 {
+		t.Errorf("the idle log still has %d KiB cached after %d MiB were written to the others", got>>10, 3*24)
+	}
+	var sum int64
+	for i, l := range logs {
+		c := cachedBytes(t, l)
+		sum += c
+		seg := l.active()
+		size := seg.size.Load()
+		if i > 0 {
+			// The newest chunk of every busy log is cached.
+			if r := resident(t, seg.paths()[0], size-cacheChunk+pageSize, cacheChunk-2*pageSize); r < 0.98 {
+				t.Errorf("log %d: only %.0f%% of its newest chunk is cached", i, r*100)
+			}
+		}
+	}
+	if sum > total+2*cacheChunk {
+		t.Errorf("%d MiB cached by the four logs together, window %d MiB", sum>>20, total>>20)
+	}
+	// Dropping pages never changes what is read.
+	for i, l := range logs {
+		if got := readLogBytes(t, l); !bytes.Equal(got, want[i]) {
+			t.Fatalf("log %d: read back %d bytes that differ from the %d appended", i, len(got), len(want[i]))
+		}
+	}
+	// The idle log left the trimmer's list once all of it was dropped.
+	for _, l := range tr.logs {
+		if l == logs[0] {
+			t.Error("the idle, dropped log is still listed")
+		}
+	}
+}
+
+func TestManagerBoundsTheCacheOfAllLogs(t *testing.T) {
+	dir := filepath.Dir(cacheDir(t))
+	m, err := NewManager(dir, ManagerOptions{CacheHotBytes: 64 << 20, CacheHotTotalBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	a, err := m.GetOrCreate("a", 0, [16]byte{1}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.GetOrCreate("b", 0, [16]byte{2}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendMiB(t, a, 24)
+	appendMiB(t, b, 40)
+	// The background passes drop a's pages once b has written more than
+	// the broker-wide window after it.
+	seg := a.active()
+	want := seg.size.Load() - cacheChunk - pageSize
+	deadline := time.Now().Add(20 * time.Second)
+	for seg.dropped.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := seg.dropped.Load(); got < want {
+		t.Fatalf("the idle log's cache was dropped up to %d, want at least %d", got, want)
+	}
+	if got := cachedBytes(t, a); got > cacheChunk+pageSize {
+		t.Errorf("the idle log still has %d KiB cached", got>>10)
+	}
+}

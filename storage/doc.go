@@ -92,8 +92,9 @@
 //
 // With a hot window (Options.CacheHotBytes, cache.go) a trimmer goroutine per
 // Manager starts writeback of new data and drops clean pages older than the
-// window from the page cache; it holds Log.trimMu, then truncMu for reading,
-// and never Log.mu, so appends do not wait for it.
+// window from the page cache (and, with a broker-wide window, those that the
+// logs written since have pushed out); it holds Log.trimMu, then truncMu for
+// reading, and never Log.mu, so appends do not wait for it.
 //
 // After any write or fsync error the log refuses every later write with the
 // same error (wrapping ErrStorage); reads keep working.

@@ -66,6 +66,13 @@ type Log struct {
 	trimmer    *cacheTrimmer
 	trimQueued atomic.Bool
 	trimMu     sync.Mutex
+	written    atomic.Int64 // bytes appended since the log was opened
+	// Owned by the trimmer's goroutine: the broker-wide window's view of
+	// the log (cacheTrimmer.pass).
+	clocked       int64 // written when last counted into the trimmer's clock
+	samples       []trimSample
+	listed        bool
+	globalDropped int64 // written up to which the broker-wide window dropped
 }
 
 type pendingDelete struct {
@@ -160,6 +167,7 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 		return AppendResult{}, l.fail("append", err)
 	}
 	seg.size.Add(h.size)
+	l.written.Add(h.size)
 	l.maybeTrim(seg)
 	l.producers.update(&h, appendTime, nowMs)
 	l.leo.Store(h.nextOffset())

@@ -47,6 +47,10 @@ type ManagerOptions struct {
 	// CacheHotBytes is each log's page-cache hot window (Options); 0 leaves
 	// the page cache to the kernel.
 	CacheHotBytes int64
+	// CacheHotTotalBytes bounds the hot windows of all logs together: data
+	// stays cached only while less than this has been written to the
+	// Manager's logs since (cache.go). 0: each log keeps its own window.
+	CacheHotTotalBytes int64
 }
 
 // deleteDirSuffix ends the name of a directory being deleted
@@ -111,7 +115,7 @@ func NewManager(dataDir string, opts ManagerOptions) (*Manager, error) {
 		m.opts.FlushCheckInterval = time.Second
 	}
 	if m.opts.CacheHotBytes > 0 {
-		m.trimmer = newCacheTrimmer()
+		m.trimmer = newCacheTrimmer(m.opts.CacheHotTotalBytes)
 	}
 	if err := m.fs.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: data dir %s: %w", dataDir, err)

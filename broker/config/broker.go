@@ -116,6 +116,7 @@ func (b *Broker) derive() error {
 	b.MinInsyncReplicas = int32(b.Int64("min.insync.replicas"))
 	b.RetentionCheckInterval = msToDuration(b.Int64("log.retention.check.interval.ms"))
 	b.CacheHotBytes = b.Int64("log.cache.hot.bytes")
+	b.CacheHotTotalBytes = b.Int64("log.cache.hot.total.bytes")
 	b.GroupInitialRebalanceDelay = msToDuration(b.Int64("group.initial.rebalance.delay.ms"))
 	b.GroupMinSessionTimeout = msToDuration(b.Int64("group.min.session.timeout.ms"))
 	b.GroupMaxSessionTimeout = msToDuration(b.Int64("group.max.session.timeout.ms"))

@@ -127,6 +127,7 @@ type Broker struct {
 	MinInsyncReplicas          int32
 	RetentionCheckInterval     time.Duration
 	CacheHotBytes              int64 // log.cache.hot.bytes
+	CacheHotTotalBytes         int64 // log.cache.hot.total.bytes
 	GroupInitialRebalanceDelay time.Duration
 	GroupMinSessionTimeout     time.Duration
 	GroupMaxSessionTimeout     time.Duration

@@ -39,6 +39,7 @@ func TestBrokerDefaults(t *testing.T) {
 		{"MinInsyncReplicas", b.MinInsyncReplicas, int32(1)},
 		{"RetentionCheckInterval", b.RetentionCheckInterval, 5 * time.Minute},
 		{"CacheHotBytes", b.CacheHotBytes, int64(64 << 20)},
+		{"CacheHotTotalBytes", b.CacheHotTotalBytes, int64(256 << 20)},
 		{"GroupInitialRebalanceDelay", b.GroupInitialRebalanceDelay, time.Duration(0)},
 		{"GroupMinSessionTimeout", b.GroupMinSessionTimeout, 6 * time.Second},
 		{"GroupMaxSessionTimeout", b.GroupMaxSessionTimeout, 30 * time.Minute},

@@ -211,6 +211,8 @@ var brokerTable = []*def{
 		doc: "How often retention is checked."},
 	{name: "log.cache.hot.bytes", typ: TypeLong, dflt: "67108864", check: atLeast(0), readOnly: true,
 		doc: "samsa: bytes at the end of each partition log kept in the page cache; older data is written back early and dropped from the cache, so writes reuse pages instead of growing the cache. 0 leaves the page cache to the kernel, as Kafka does."},
+	{name: "log.cache.hot.total.bytes", typ: TypeLong, dflt: "268435456", check: atLeast(0), readOnly: true,
+		doc: "samsa: bound on the page cache of all partition logs together (with log.cache.hot.bytes above 0): data stays cached only while less than this has been written to the broker's logs since, so idle partitions give their pages to the busy ones. 0: each partition keeps its own log.cache.hot.bytes."},
 	{name: "log.cleaner.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
 		doc: "Run the log cleaner (compaction)."},
 	{name: "log.cleaner.threads", typ: TypeInt, dflt: "1", check: atLeast(0),
