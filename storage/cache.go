@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -267,7 +269,7 @@ type ColdRecords struct {
 // bytes must not be used after it.
 func (c *ColdRecords) Release() {
 	if c.buf != nil {
-		aheadBufs.Put(c.buf)
+		putAheadBuf(c.buf)
 	}
 	*c = ColdRecords{}
 }
@@ -331,8 +333,56 @@ type ahead struct {
 	nextPos int64
 }
 
-// aheadBufs holds read-ahead buffers (aheadMax plus alignment).
-var aheadBufs = sync.Pool{New: func() any { b := make([]byte, aheadMax+dioAlign); return &b }}
+// aheadFree keeps read-ahead buffers (aheadMax plus alignment) between cold
+// reads. A sync.Pool would empty at every GC, and a consumer catching up
+// would then allocate and zero a new buffer for most reads (that churn grew
+// the heap by hundreds of MiB in a few seconds of it). At most aheadFreeMax
+// are kept, and none once cold reads have stopped for aheadIdle
+// (drainAheadBufs, from the Managers' flush ticks).
+var (
+	aheadFree     = make(chan *[]byte, aheadFreeMax)
+	aheadLastUsed atomic.Int64 // unix nanoseconds of the last getAheadBuf
+	aheadAllocs   atomic.Int64 // buffers allocated, for tests
+)
+
+const (
+	aheadFreeMax = 16
+	aheadIdle    = 10 * time.Second
+)
+
+func getAheadBuf() *[]byte {
+	aheadLastUsed.Store(time.Now().UnixNano())
+	select {
+	case b := <-aheadFree:
+		return b
+	default:
+		aheadAllocs.Add(1)
+		b := make([]byte, aheadMax+dioAlign)
+		return &b
+	}
+}
+
+func putAheadBuf(b *[]byte) {
+	select {
+	case aheadFree <- b:
+	default: // enough kept: to the GC
+	}
+}
+
+// drainAheadBufs gives the kept read-ahead buffers to the GC once no cold
+// read has needed one for aheadIdle.
+func drainAheadBufs(now time.Time) {
+	if now.UnixNano()-aheadLastUsed.Load() < int64(aheadIdle) {
+		return
+	}
+	for {
+		select {
+		case <-aheadFree:
+		default:
+			return
+		}
+	}
+}
 
 // aheadMax bounds one read-ahead.
 const aheadMax = 2 << 20
@@ -344,12 +394,15 @@ const aheadMax = 2 << 20
 func (s *segment) readAhead(df File, f FileSlice, n int64) {
 	next := f.Pos + f.Len
 	from := next &^ (dioAlign - 1)
-	n = min(n+64<<10, aheadMax) // the next slice may end a batch later
+	// The next read asks for as much as this one did: its slice is at
+	// most that long unless its first batch is longer; it starts up to a
+	// block into the read.
+	n = min(max(n, f.limit)+2*dioAlign, aheadMax)
 	n = (n + dioAlign - 1) &^ (dioAlign - 1)
 	if from >= s.dropped.Load() || from >= s.size.Load() {
 		return
 	}
-	bp := aheadBufs.Get().(*[]byte)
+	bp := getAheadBuf()
 	skip := int(-uintptr(unsafe.Pointer(&(*bp)[0])) & (dioAlign - 1))
 	a := &ahead{start: from, blk: (*bp)[skip : skip+int(n)], buf: bp, done: make(chan struct{}), next: f.next, nextPos: next}
 	s.aheadMu.Lock()
@@ -357,7 +410,7 @@ func (s *segment) readAhead(df File, f FileSlice, n int64) {
 		// Truncated since f was found: what follows f is not what f
 		// saw.
 		s.aheadMu.Unlock()
-		aheadBufs.Put(bp)
+		putAheadBuf(bp)
 		return
 	}
 	s.ahead = a
@@ -378,12 +431,21 @@ func (s *segment) takeAhead(pos, n int64) (ColdRecords, bool) {
 	a := s.ahead
 	s.ahead = nil
 	s.aheadMu.Unlock()
-	if a == nil || pos < a.start || pos+n > a.start+int64(len(a.blk)) {
-		return ColdRecords{}, false // a read still running keeps its buffer (to the GC)
+	if a == nil {
+		return ColdRecords{}, false
+	}
+	if pos < a.start || pos+n > a.start+int64(len(a.blk)) {
+		// Not what the read-ahead guessed: its buffer comes back once
+		// its read is done.
+		go func() {
+			<-a.done
+			putAheadBuf(a.buf)
+		}()
+		return ColdRecords{}, false
 	}
 	<-a.done
 	if pos+n > a.start+int64(a.n) {
-		aheadBufs.Put(a.buf)
+		putAheadBuf(a.buf)
 		return ColdRecords{}, false
 	}
 	return ColdRecords{Bytes: a.blk[pos-a.start : pos-a.start+n : pos-a.start+n], buf: a.buf}, true

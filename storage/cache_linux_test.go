@@ -235,6 +235,7 @@ func TestReadColdReadsPastTheCache(t *testing.T) {
 	var got []byte
 	buf := []byte("prefix")
 	reads, fromAhead, headersInMemory := 0, 0, 0
+	allocs0 := aheadAllocs.Load()
 	var prev *segment
 	for off := int64(0); off < l.LogEndOffset(); {
 		fs, err := l.ReadSlice(off, 300<<10, -1, true)
@@ -295,6 +296,11 @@ func TestReadColdReadsPastTheCache(t *testing.T) {
 	}
 	if reads < 20 {
 		t.Fatalf("only %d cold reads", reads)
+	}
+	// Released buffers are used again: one is read into while the
+	// other is held (plus one a segment's last read-ahead may keep).
+	if n := aheadAllocs.Load() - allocs0; n > 4 {
+		t.Errorf("%d cold reads allocated %d read-ahead buffers", reads, n)
 	}
 	// All but the first read of each segment are read ahead.
 	if segs := len(l.segments()); fromAhead < reads-segs || headersInMemory < reads-segs {
@@ -495,5 +501,19 @@ func TestManagerBoundsTheCacheOfAllLogs(t *testing.T) {
 	}
 	if got := cachedBytes(t, a); got > cacheChunk+pageSize {
 		t.Errorf("the idle log still has %d KiB cached", got>>10)
+	}
+}
+
+func TestKeptReadAheadBuffersAreFreedWhenIdle(t *testing.T) {
+	drainAheadBufs(time.Now().Add(time.Hour))
+	b := getAheadBuf()
+	putAheadBuf(b)
+	drainAheadBufs(time.Now())
+	if len(aheadFree) != 1 {
+		t.Fatalf("%d buffers kept right after a read, want 1", len(aheadFree))
+	}
+	drainAheadBufs(time.Now().Add(aheadIdle + time.Second))
+	if len(aheadFree) != 0 {
+		t.Fatalf("%d buffers still kept after %v without cold reads", len(aheadFree), aheadIdle)
 	}
 }

@@ -275,6 +275,7 @@ func (m *Manager) retentionTick(now time.Time) {
 }
 
 func (m *Manager) flushTick(now time.Time) {
+	drainAheadBufs(now)
 	for tp, l := range m.openLogs() {
 		if err := l.maybeFlushByTime(now); err != nil && !errors.Is(err, ErrClosed) {
 			m.logger.Warn().Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("flush failed")

@@ -19,9 +19,10 @@ type FileSlice struct {
 	Pos int64 // position of the first batch in the file
 	Len int64 // bytes, whole batches
 
-	cold bool   // read from below the hot window: read it with ReadCold
-	next int64  // base offset of the batch at Pos+Len when known, else -1
-	gen  uint64 // the segment's truncation count when the slice was found
+	cold  bool   // read from below the hot window: read it with ReadCold
+	next  int64  // base offset of the batch at Pos+Len when known, else -1
+	gen   uint64 // the segment's truncation count when the slice was found
+	limit int64  // the maxBytes it was found with
 }
 
 // File is the pinned log file (an *os.File in production; the FS seam's
@@ -95,7 +96,7 @@ func (l *Log) readSlice(offset int64, maxBytes int32, upTo int64, minOneBatch bo
 				return FileSlice{}, res, nil
 			}
 			s.pin() // under truncMu: close cannot have run on a listed segment
-			return FileSlice{seg: s, Pos: pos, Len: n, cold: s.cold(pos, n), next: next, gen: s.aheadGen.Load()}, res, nil
+			return FileSlice{seg: s, Pos: pos, Len: n, cold: s.cold(pos, n), next: next, gen: s.aheadGen.Load(), limit: int64(max(maxBytes, 0))}, res, nil
 		}
 	}
 	return FileSlice{}, res, nil
