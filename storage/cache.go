@@ -101,24 +101,26 @@ func (t *cacheTrimmer) pass(l *Log) {
 	kept := t.logs[:0]
 	for _, m := range t.logs {
 		// The newest sample written before target is where m's data
-		// leaves the window; the ones before it are not needed.
+		// leaves the window (its base); the ones before it are not
+		// needed.
 		i := -1
 		for i+1 < len(m.samples) && m.samples[i+1].clock <= target {
 			i++
 		}
+		hasBase := i >= 0
 		if i > 0 {
 			m.samples = append(m.samples[:0], m.samples[i:]...)
-			i = 0
 		}
-		if m == l || (i == 0 && m.samples[0].written > m.globalDropped) {
+		if m == l || (hasBase && m.samples[0].written > m.globalDropped) {
 			keep := m.cacheHot
-			if i == 0 {
+			if hasBase {
 				keep = min(keep, m.written.Load()-m.samples[0].written)
 				m.globalDropped = m.samples[0].written
 			}
 			m.trimTo(keep)
 		}
-		if m.filesClosed.Load() || (i == 0 && len(m.samples) == 1 && m != l) {
+		// l's newest sample is never out of the window (total > 0).
+		if m.filesClosed.Load() || (hasBase && len(m.samples) == 1) {
 			// Closed, or all it had when it was last sampled is
 			// dropped: its next chunk lists it again.
 			m.listed, m.samples, m.globalDropped = false, m.samples[:0], 0

@@ -66,6 +66,19 @@ func appendMiB(t *testing.T, l *Log, mib int) []byte {
 	return all
 }
 
+// trimmedLog opens a log with a hot window of hot bytes (0: none), appends
+// about mib MiB and runs a trimmer pass; it returns the log and the bytes.
+func trimmedLog(t *testing.T, hot int64, cfg Config, mib int) (*Log, []byte) {
+	t.Helper()
+	opts := testOpts(t, nil, nil)
+	opts.CacheHotBytes = hot
+	l := mustOpen(t, cacheDir(t), cfg, opts)
+	t.Cleanup(func() { l.Close() })
+	all := appendMiB(t, l, mib)
+	l.trimCache()
+	return l, all
+}
+
 func readLogBytes(t *testing.T, l *Log) []byte {
 	t.Helper()
 	var out []byte
@@ -96,13 +109,7 @@ func lastOffsetOf(t *testing.T, b []byte) int64 {
 }
 
 func TestCacheTrimKeepsOnlyTheHotWindow(t *testing.T) {
-	dir := cacheDir(t)
-	opts := testOpts(t, nil, nil)
-	opts.CacheHotBytes = 8 << 20
-	l := mustOpen(t, dir, Config{}, opts)
-	defer l.Close()
-	want := appendMiB(t, l, 40)
-	l.trimCache()
+	l, want := trimmedLog(t, 8<<20, Config{}, 40)
 
 	seg := l.active()
 	path := seg.paths()[0]
@@ -124,11 +131,7 @@ func TestCacheTrimKeepsOnlyTheHotWindow(t *testing.T) {
 }
 
 func TestCacheTrimDisabledLeavesTheCache(t *testing.T) {
-	dir := cacheDir(t)
-	l := mustOpen(t, dir, Config{}, testOpts(t, nil, nil))
-	defer l.Close()
-	appendMiB(t, l, 16)
-	l.trimCache()
+	l, _ := trimmedLog(t, 0, Config{}, 16)
 	seg := l.active()
 	if r := resident(t, seg.paths()[0], 0, seg.size.Load()); r < 0.98 {
 		t.Fatalf("without a hot window %.0f%% of the log is cached, want all of it", r*100)
@@ -166,13 +169,7 @@ func checkWindow(t *testing.T, l *Log, hot int64, when string) {
 }
 
 func TestCacheTrimAcrossSegmentsAndTruncation(t *testing.T) {
-	dir := cacheDir(t)
-	opts := testOpts(t, nil, nil)
-	opts.CacheHotBytes = 6 << 20
-	l := mustOpen(t, dir, Config{SegmentBytes: 8 << 20}, opts)
-	defer l.Close()
-	first := appendMiB(t, l, 30) // four segments
-	l.trimCache()
+	l, first := trimmedLog(t, 6<<20, Config{SegmentBytes: 8 << 20}, 30) // four segments
 	if n := len(l.segments()); n < 4 {
 		t.Fatalf("%d segments, want at least 4", n)
 	}
@@ -224,13 +221,7 @@ func TestManagerTrimsInTheBackground(t *testing.T) {
 }
 
 func TestReadColdReadsPastTheCache(t *testing.T) {
-	dir := cacheDir(t)
-	opts := testOpts(t, nil, nil)
-	opts.CacheHotBytes = 2 << 20
-	l := mustOpen(t, dir, Config{SegmentBytes: 5 << 20}, opts)
-	defer l.Close()
-	want := appendMiB(t, l, 16) // four segments: slices end at unaligned file ends
-	l.trimCache()
+	l, want := trimmedLog(t, 2<<20, Config{SegmentBytes: 5 << 20}, 16) // four segments: slices end at unaligned file ends
 
 	var got []byte
 	buf := []byte("prefix")
@@ -327,13 +318,7 @@ func TestReadColdReadsPastTheCache(t *testing.T) {
 }
 
 func TestTruncationDropsTheReadAhead(t *testing.T) {
-	dir := cacheDir(t)
-	opts := testOpts(t, nil, nil)
-	opts.CacheHotBytes = 1 << 20
-	l := mustOpen(t, dir, Config{}, opts)
-	defer l.Close()
-	appendMiB(t, l, 8)
-	l.trimCache()
+	l, _ := trimmedLog(t, 1<<20, Config{}, 8)
 	fs, err := l.ReadSlice(0, 256<<10, -1, true)
 	if err != nil || !fs.Cold() {
 		t.Fatalf("ReadSlice: cold %v, %v", fs.Cold(), err)
@@ -362,13 +347,7 @@ func TestTruncationDropsTheReadAhead(t *testing.T) {
 }
 
 func TestNoReadAheadForASliceFoundBeforeATruncation(t *testing.T) {
-	dir := cacheDir(t)
-	opts := testOpts(t, nil, nil)
-	opts.CacheHotBytes = 1 << 20
-	l := mustOpen(t, dir, Config{}, opts)
-	defer l.Close()
-	want := appendMiB(t, l, 8)
-	l.trimCache()
+	l, want := trimmedLog(t, 1<<20, Config{}, 8)
 	fs, err := l.ReadSlice(0, 256<<10, -1, true)
 	if err != nil || !fs.Cold() {
 		t.Fatalf("ReadSlice: cold %v, %v", fs.Cold(), err)
