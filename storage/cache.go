@@ -386,6 +386,24 @@ func drainAheadBufs(now time.Time) {
 	}
 }
 
+// forgetIdleReadAheads drops the pending read-aheads of m's logs once no
+// cold read has started for aheadIdle: a consumer that caught up or went
+// away leaves its last one behind (a 2 MiB buffer per partition it read),
+// and nobody has come back for any of them. Once per idle spell.
+func (m *Manager) forgetIdleReadAheads(now time.Time) {
+	last := aheadLastUsed.Load()
+	if now.UnixNano()-last < int64(aheadIdle) || m.aheadSwept.Swap(last) == last {
+		return
+	}
+	for _, l := range m.openLogs() {
+		for _, s := range l.segments() {
+			s.aheadMu.Lock()
+			s.ahead = nil // its read is long done; the buffer goes to the GC
+			s.aheadMu.Unlock()
+		}
+	}
+}
+
 // aheadMax bounds one read-ahead.
 const aheadMax = 2 << 20
 
@@ -415,8 +433,17 @@ func (s *segment) readAhead(df File, f FileSlice, n int64) {
 		putAheadBuf(bp)
 		return
 	}
+	prev := s.ahead
 	s.ahead = a
 	s.aheadMu.Unlock()
+	if prev != nil {
+		// Another reader's read-ahead of this segment, not taken: only
+		// its own read can still write to its buffer.
+		go func() {
+			<-prev.done
+			putAheadBuf(prev.buf)
+		}()
+	}
 	s.pin() // the caller's slice pins s: it cannot have closed
 	go func() {
 		defer s.unpin()

@@ -496,3 +496,82 @@ func TestKeptReadAheadBuffersAreFreedWhenIdle(t *testing.T) {
 		t.Fatalf("%d buffers still kept after %v without cold reads", len(aheadFree), aheadIdle)
 	}
 }
+
+func TestManagerForgetsReadAheadsNobodyCameBackFor(t *testing.T) {
+	dir := filepath.Dir(cacheDir(t))
+	m, err := NewManager(dir, ManagerOptions{CacheHotBytes: 1 << 20, FlushCheckInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	l, err := m.GetOrCreate("a", 0, [16]byte{1}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendMiB(t, l, 8)
+	l.trimCache()
+	fs, err := l.ReadSlice(0, 256<<10, -1, true)
+	if err != nil || !fs.Cold() {
+		t.Fatalf("ReadSlice: cold %v, %v", fs.Cold(), err)
+	}
+	recs, err := fs.ReadCold(make([]byte, fs.ColdBufSize()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs.Release()
+	pending := func() bool {
+		fs.seg.aheadMu.Lock()
+		defer fs.seg.aheadMu.Unlock()
+		return fs.seg.ahead != nil
+	}
+	if !pending() {
+		t.Fatal("no read-ahead after a cold read")
+	}
+	m.flushTick(time.Now())
+	if !pending() {
+		t.Fatal("the read-ahead of a cold read just made was dropped")
+	}
+	m.flushTick(time.Now().Add(aheadIdle + time.Second))
+	if pending() {
+		t.Fatalf("a read-ahead is still kept after %v without cold reads", aheadIdle)
+	}
+}
+
+func TestAReplacedReadAheadGivesItsBufferBack(t *testing.T) {
+	l, _ := trimmedLog(t, 1<<20, Config{}, 8)
+	fs, err := l.ReadSlice(0, 256<<10, -1, true)
+	if err != nil || !fs.Cold() {
+		t.Fatalf("ReadSlice: cold %v, %v", fs.Cold(), err)
+	}
+	defer fs.Release()
+	s := fs.seg
+	df := s.directFile()
+	if df == nil {
+		t.Fatal("no direct file for a cold segment")
+	}
+	drainAheadBufs(time.Now().Add(time.Hour))
+	// Two readers of the segment: the second read-ahead replaces the
+	// first, whose buffer is kept for the next one once its read is done.
+	s.readAhead(df, fs, 256<<10)
+	s.aheadMu.Lock()
+	first := s.ahead
+	s.aheadMu.Unlock()
+	s.readAhead(df, fs, 256<<10)
+	<-first.done
+	for deadline := time.Now().Add(10 * time.Second); len(aheadFree) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case b := <-aheadFree:
+		if b != first.buf {
+			t.Fatal("the kept buffer is not the replaced read-ahead's")
+		}
+	default:
+		t.Fatal("the replaced read-ahead's buffer was not kept")
+	}
+	s.aheadMu.Lock()
+	defer s.aheadMu.Unlock()
+	if s.ahead == nil || s.ahead == first {
+		t.Fatal("the second read-ahead is not the segment's")
+	}
+}

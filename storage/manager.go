@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -33,6 +34,8 @@ type Manager struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup // background jobs and directory removals
 	trimmer *cacheTrimmer  // nil without a hot window
+
+	aheadSwept atomic.Int64 // aheadLastUsed when the logs' read-aheads were last forgotten
 }
 
 // ManagerOptions configure a Manager.
@@ -276,6 +279,7 @@ func (m *Manager) retentionTick(now time.Time) {
 
 func (m *Manager) flushTick(now time.Time) {
 	drainAheadBufs(now)
+	m.forgetIdleReadAheads(now)
 	for tp, l := range m.openLogs() {
 		if err := l.maybeFlushByTime(now); err != nil && !errors.Is(err, ErrClosed) {
 			m.logger.Warn().Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("flush failed")
