@@ -6,7 +6,6 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -21,14 +20,6 @@ import (
 func serve(ctx context.Context, cfg *config.Broker, log zerolog.Logger) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	// A broker's heap is mostly short-lived request and response buffers:
-	// collecting at 4x the live heap instead of 2x halves the GC work on the
-	// produce and fetch paths (the idle heap is a few MiB, so idle memory
-	// barely moves). GOGC in the environment still wins.
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(400)
-	}
 
 	// SAMSA_PPROF_ADDR (e.g. 127.0.0.1:6060) serves net/http/pprof for
 	// profiling; off unless set.
