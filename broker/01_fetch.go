@@ -311,8 +311,15 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 			continue
 		}
 		if fs.Cold() {
-			// Older than the page-cache hot window: read past the cache,
-			// all of the request's cold slices at once, below.
+			// Older than the page-cache hot window: from the read-ahead
+			// of the read before it, or read past the cache, all of the
+			// request's cold slices at once, below.
+			if recs, ok := fs.TakeReadAhead(); ok {
+				e.cold = recs
+				sp.RecordBatches = recs.Bytes
+				total += int(fs.Len)
+				continue
+			}
 			colds = append(colds, coldRead{e: e, fs: fs})
 			coldBytes += fs.ColdBufSize()
 			total += int(fs.Len)

@@ -313,4 +313,80 @@ func TestFetchColdReadsMatchTheLog(t *testing.T) {
 	if n := fetchMatchesLog(t, b, addr, "cold", 3, []int64{0, 1, 777, 3000, 5990}, same); n == 0 {
 		t.Fatal("no partition read was large")
 	}
+	// A consumer reading on from where it was: after the first read of
+	// each segment, its cold slices come from the read-ahead of the read
+	// before (no region of the request's buffer).
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("cold-consumer"))
+	next := make([]int64, 3)
+	for i := int32(0); ; i++ {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version = 12
+		req.ReplicaID = -1
+		req.MaxBytes = 50 << 20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "cold"
+		for p := range int32(3) {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition = p
+			rp.FetchOffset = next[p]
+			rp.PartitionMaxBytes = 1 << 20
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		if _, err := c.Write(f.AppendRequest(nil, req, i)); err != nil {
+			t.Fatal(err)
+		}
+		buf := readResponseFrame(t, c, int(i), i)
+		resp := kmsg.NewPtrFetchResponse()
+		resp.Version = 12
+		if err := resp.ReadFrom(buf[5:]); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		done := true
+		for _, p := range resp.Topics[0].Partitions {
+			l := b.partition("cold", p.Partition).log
+			want, err := l.Read(next[p.Partition], 1<<20, -1, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.ErrorCode != 0 || !bytes.Equal(p.RecordBatches, want.Records) {
+				t.Fatalf("read %d partition %d (from %d): error %d, %d bytes, the log has %d",
+					i, p.Partition, next[p.Partition], p.ErrorCode, len(p.RecordBatches), len(want.Records))
+			}
+			if len(want.Records) > 0 {
+				next[p.Partition] = lastOffset(t, want.Records) + 1
+			}
+			if next[p.Partition] < l.HighWatermark() {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+	}
+}
+
+// lastOffset returns the offset of the last record of the last batch in
+// batches.
+func lastOffset(t *testing.T, batches []byte) int64 {
+	t.Helper()
+	last := int64(-1)
+	for len(batches) >= 27 {
+		n := 12 + int(binary.BigEndian.Uint32(batches[8:]))
+		if n > len(batches) {
+			t.Fatalf("a batch of %d bytes in %d", n, len(batches))
+		}
+		last = int64(binary.BigEndian.Uint64(batches)) + int64(int32(binary.BigEndian.Uint32(batches[23:])))
+		batches = batches[n:]
+	}
+	if last < 0 {
+		t.Fatal("no batch")
+	}
+	return last
 }

@@ -276,6 +276,37 @@ func (c *ColdRecords) Release() {
 	*c = ColdRecords{}
 }
 
+// TakeReadAhead returns the slice's records when the read-ahead of an earlier
+// cold read holds them, as ReadCold would but without a region to read into,
+// and releases the slice. When it reports false the slice is still held and
+// ReadCold reads it. A consumer reading on from where it was is served so
+// for all but its first read of each segment.
+func (f FileSlice) TakeReadAhead() (ColdRecords, bool) {
+	df := f.seg.directFile()
+	if df == nil {
+		return ColdRecords{}, false
+	}
+	recs, ok := f.fromAhead(df)
+	if ok {
+		f.seg.unpin()
+	}
+	return recs, ok
+}
+
+// fromAhead takes the slice from the segment's read-ahead, if that holds it,
+// and starts reading the range after it.
+func (f FileSlice) fromAhead(df File) (ColdRecords, bool) {
+	s := f.seg
+	recs, ok := s.takeAhead(f.Pos, f.Len)
+	if !ok {
+		return ColdRecords{}, false
+	}
+	start, end := f.blocks()
+	dropCachedClean(s.log, start, end-start) // see ReadCold
+	s.readAhead(df, f, end-start)
+	return recs, true
+}
+
 // ReadCold reads the slice past the page cache (O_DIRECT), releases the
 // slice and returns its records, in region (ColdBufSize bytes) or in the
 // read-ahead buffer that already held them. A cold read through the page
@@ -293,12 +324,10 @@ func (f FileSlice) ReadCold(region []byte) (ColdRecords, error) {
 	}
 	s := f.seg
 	if df := s.directFile(); df != nil {
-		start, end := f.blocks()
-		if recs, ok := s.takeAhead(f.Pos, f.Len); ok {
-			dropCachedClean(s.log, start, end-start) // see below
-			s.readAhead(df, f, end-start)
+		if recs, ok := f.fromAhead(df); ok {
 			return recs, nil
 		}
+		start, end := f.blocks()
 		skip := int(-uintptr(unsafe.Pointer(&region[0])) & (dioAlign - 1))
 		blk := region[skip : skip+int(end-start)]
 		// The last block may end past the end of the file: a short read

@@ -575,3 +575,71 @@ func TestAReplacedReadAheadGivesItsBufferBack(t *testing.T) {
 		t.Fatal("the second read-ahead is not the segment's")
 	}
 }
+
+func TestTakeReadAheadServesTheNextSliceWithoutARegion(t *testing.T) {
+	l, want := trimmedLog(t, 1<<20, Config{}, 8)
+	fs, err := l.ReadSlice(0, 256<<10, -1, true)
+	if err != nil || !fs.Cold() {
+		t.Fatalf("ReadSlice: cold %v, %v", fs.Cold(), err)
+	}
+	if _, ok := fs.TakeReadAhead(); ok {
+		t.Fatal("the first cold read of a segment came from a read-ahead")
+	}
+	recs, err := fs.ReadCold(make([]byte, fs.ColdBufSize()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := append([]byte(nil), recs.Bytes...)
+	off := lastOffsetOf(t, recs.Bytes) + 1
+	recs.Release()
+	for range 8 {
+		fs, err := l.ReadSlice(off, 256<<10, -1, true)
+		if err != nil || !fs.Cold() {
+			t.Fatalf("ReadSlice(%d): cold %v, %v", off, fs.Cold(), err)
+		}
+		recs, ok := fs.TakeReadAhead()
+		if !ok {
+			t.Fatalf("the slice at offset %d, right after the last, is not in the read-ahead", off)
+		}
+		if recs.buf == nil || int64(len(recs.Bytes)) != fs.Len {
+			t.Fatalf("read-ahead records: %d bytes of a %d byte slice, buffer handed over %v", len(recs.Bytes), fs.Len, recs.buf != nil)
+		}
+		got = append(got, recs.Bytes...)
+		off = lastOffsetOf(t, recs.Bytes) + 1
+		recs.Release()
+	}
+	if !bytes.Equal(got, want[:len(got)]) {
+		t.Fatal("the read-ahead returned different bytes than were appended")
+	}
+	// A slice somewhere else is not in the read-ahead, and stays held for
+	// ReadCold.
+	fs, err = l.ReadSlice(1, 256<<10, -1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fs.TakeReadAhead(); ok {
+		t.Fatal("a slice away from the read-ahead came from it")
+	}
+	if fs.seg.pins.Load() == 0 {
+		t.Fatal("a slice not taken from the read-ahead was released")
+	}
+	recs, err = fs.ReadCold(make([]byte, fs.ColdBufSize()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs.Release()
+	for _, s := range l.segments() {
+		s.aheadMu.Lock()
+		a := s.ahead
+		s.aheadMu.Unlock()
+		if a != nil {
+			<-a.done
+		}
+		for deadline := time.Now().Add(10 * time.Second); s.pins.Load() != 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if n := s.pins.Load(); n != 0 {
+			t.Fatalf("segment %d still has %d pins", s.base, n)
+		}
+	}
+}
