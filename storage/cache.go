@@ -418,7 +418,9 @@ func drainAheadBufs(now time.Time) {
 // forgetIdleReadAheads drops the pending read-aheads of m's logs once no
 // cold read has started for aheadIdle: a consumer that caught up or went
 // away leaves its last one behind (a 2 MiB buffer per partition it read),
-// and nobody has come back for any of them. Once per idle spell.
+// and nobody has come back for any of them. Once per idle spell; one that
+// a cold read starts meanwhile goes too, which costs that reader a direct
+// read.
 func (m *Manager) forgetIdleReadAheads(now time.Time) {
 	last := aheadLastUsed.Load()
 	if now.UnixNano()-last < int64(aheadIdle) || m.aheadSwept.Swap(last) == last {
