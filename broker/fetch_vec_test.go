@@ -222,6 +222,26 @@ func TestFetchFileSlicesMatchTheLog(t *testing.T) {
 	}
 }
 
+// fetchFrom is a Fetch (v12) of partitions 0..parts-1 of topic, partition p
+// from offset(p), up to 1 MiB of each and 50 MiB in all.
+func fetchFrom(topic string, parts int32, offset func(p int32) int64) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = 12
+	req.ReplicaID = -1
+	req.MaxBytes = 50 << 20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = topic
+	for p := range parts {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = p
+		rp.FetchOffset = offset(p)
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
 // fetchMatchesLog sends one pipelined Fetch per start (partitions 0..parts-1
 // of topic, from offset(p, start)) and checks that every partition carries
 // exactly the bytes the log holds there. It returns how many partitions
@@ -238,20 +258,7 @@ func fetchMatchesLog(t *testing.T, b *Broker, addr, topic string, parts int32, s
 	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("slice-test"))
 	var out []byte
 	for i, start := range starts {
-		req := kmsg.NewPtrFetchRequest()
-		req.Version = 12
-		req.ReplicaID = -1
-		req.MaxBytes = 50 << 20
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = topic
-		for p := range parts {
-			rp := kmsg.NewFetchRequestTopicPartition()
-			rp.Partition = p
-			rp.FetchOffset = offset(p, start)
-			rp.PartitionMaxBytes = 1 << 20
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
+		req := fetchFrom(topic, parts, func(p int32) int64 { return offset(p, start) })
 		out = append(out, f.AppendRequest(nil, req, int32(i))...)
 	}
 	if _, err := c.Write(out); err != nil {
@@ -325,20 +332,7 @@ func TestFetchColdReadsMatchTheLog(t *testing.T) {
 	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("cold-consumer"))
 	next := make([]int64, 3)
 	for i := int32(0); ; i++ {
-		req := kmsg.NewPtrFetchRequest()
-		req.Version = 12
-		req.ReplicaID = -1
-		req.MaxBytes = 50 << 20
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = "cold"
-		for p := range int32(3) {
-			rp := kmsg.NewFetchRequestTopicPartition()
-			rp.Partition = p
-			rp.FetchOffset = next[p]
-			rp.PartitionMaxBytes = 1 << 20
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
+		req := fetchFrom("cold", 3, func(p int32) int64 { return next[p] })
 		if _, err := c.Write(f.AppendRequest(nil, req, i)); err != nil {
 			t.Fatal(err)
 		}

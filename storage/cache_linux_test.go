@@ -79,6 +79,22 @@ func trimmedLog(t *testing.T, hot int64, cfg Config, mib int) (*Log, []byte) {
 	return l, all
 }
 
+// cacheManager opens a Manager on a disk-backed directory and one log in it,
+// topic "t" partition 0; both close at the end of the test.
+func cacheManager(t *testing.T, opts ManagerOptions) (*Manager, *Log) {
+	t.Helper()
+	m, err := NewManager(filepath.Dir(cacheDir(t)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	l, err := m.GetOrCreate("t", 0, [16]byte{1}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, l
+}
+
 func readLogBytes(t *testing.T, l *Log) []byte {
 	t.Helper()
 	var out []byte
@@ -193,16 +209,7 @@ func TestCacheTrimAcrossSegmentsAndTruncation(t *testing.T) {
 }
 
 func TestManagerTrimsInTheBackground(t *testing.T) {
-	dir := filepath.Dir(cacheDir(t))
-	m, err := NewManager(dir, ManagerOptions{CacheHotBytes: 8 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	l, err := m.GetOrCreate("t", 0, [16]byte{1}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, l := cacheManager(t, ManagerOptions{CacheHotBytes: 8 << 20})
 	appendMiB(t, l, 32)
 	seg := l.active()
 	// The trimmer runs once per 4 MiB appended, off the append path; wait
@@ -451,16 +458,7 @@ func TestBrokerWideWindowBoundsAllLogsTogether(t *testing.T) {
 }
 
 func TestManagerBoundsTheCacheOfAllLogs(t *testing.T) {
-	dir := filepath.Dir(cacheDir(t))
-	m, err := NewManager(dir, ManagerOptions{CacheHotBytes: 64 << 20, CacheHotTotalBytes: 8 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	a, err := m.GetOrCreate("a", 0, [16]byte{1}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, a := cacheManager(t, ManagerOptions{CacheHotBytes: 64 << 20, CacheHotTotalBytes: 8 << 20})
 	b, err := m.GetOrCreate("b", 0, [16]byte{2}, Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -498,16 +496,7 @@ func TestKeptReadAheadBuffersAreFreedWhenIdle(t *testing.T) {
 }
 
 func TestManagerForgetsReadAheadsNobodyCameBackFor(t *testing.T) {
-	dir := filepath.Dir(cacheDir(t))
-	m, err := NewManager(dir, ManagerOptions{CacheHotBytes: 1 << 20, FlushCheckInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	l, err := m.GetOrCreate("a", 0, [16]byte{1}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, l := cacheManager(t, ManagerOptions{CacheHotBytes: 1 << 20, FlushCheckInterval: time.Hour})
 	appendMiB(t, l, 8)
 	l.trimCache()
 	fs, err := l.ReadSlice(0, 256<<10, -1, true)
