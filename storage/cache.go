@@ -364,6 +364,15 @@ type ahead struct {
 	nextPos int64
 }
 
+// recycle gives the buffer of a read-ahead that nobody will take back to
+// the free list once its read, the only writer left, is done.
+func (a *ahead) recycle() {
+	go func() {
+		<-a.done
+		putAheadBuf(a.buf)
+	}()
+}
+
 // aheadFree keeps read-ahead buffers (aheadMax plus alignment) between cold
 // reads. A sync.Pool would empty at every GC, and a consumer catching up
 // would then allocate and zero a new buffer for most reads (that churn grew
@@ -415,13 +424,14 @@ func drainAheadBufs(now time.Time) {
 	}
 }
 
-// forgetIdleReadAheads drops the pending read-aheads of m's logs once no
-// cold read has started for aheadIdle: a consumer that caught up or went
-// away leaves its last one behind (a 2 MiB buffer per partition it read),
-// and nobody has come back for any of them. Once per idle spell; one that
-// a cold read starts meanwhile goes too, which costs that reader a direct
-// read.
-func (m *Manager) forgetIdleReadAheads(now time.Time) {
+// releaseIdleReadAheads, from the flush tick, gives read-ahead memory to the
+// GC once no cold read has started for aheadIdle: the kept buffers, and once
+// per idle spell the pending read-aheads of m's logs. A consumer that caught
+// up or went away leaves its last one behind (a 2 MiB buffer per partition
+// it read), and nobody has come back for any of them. One that a cold read
+// starts meanwhile goes too, which costs that reader a direct read.
+func (m *Manager) releaseIdleReadAheads(now time.Time) {
+	drainAheadBufs(now)
 	last := aheadLastUsed.Load()
 	if now.UnixNano()-last < int64(aheadIdle) || m.aheadSwept.Swap(last) == last {
 		return
@@ -468,12 +478,7 @@ func (s *segment) readAhead(df File, f FileSlice, n int64) {
 	s.ahead = a
 	s.aheadMu.Unlock()
 	if prev != nil {
-		// Another reader's read-ahead of this segment, not taken: only
-		// its own read can still write to its buffer.
-		go func() {
-			<-prev.done
-			putAheadBuf(prev.buf)
-		}()
+		prev.recycle() // another reader's read-ahead of this segment, not taken
 	}
 	s.pin() // the caller's slice pins s: it cannot have closed
 	go func() {
@@ -495,12 +500,7 @@ func (s *segment) takeAhead(pos, n int64) (ColdRecords, bool) {
 		return ColdRecords{}, false
 	}
 	if pos < a.start || pos+n > a.start+int64(len(a.blk)) {
-		// Not what the read-ahead guessed: its buffer comes back once
-		// its read is done.
-		go func() {
-			<-a.done
-			putAheadBuf(a.buf)
-		}()
+		a.recycle() // not what the read-ahead guessed
 		return ColdRecords{}, false
 	}
 	<-a.done

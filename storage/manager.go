@@ -278,8 +278,7 @@ func (m *Manager) retentionTick(now time.Time) {
 }
 
 func (m *Manager) flushTick(now time.Time) {
-	drainAheadBufs(now)
-	m.forgetIdleReadAheads(now)
+	m.releaseIdleReadAheads(now)
 	for tp, l := range m.openLogs() {
 		if err := l.maybeFlushByTime(now); err != nil && !errors.Is(err, ErrClosed) {
 			m.logger.Warn().Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("flush failed")
