@@ -92,7 +92,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 					if snap == nil {
 						snap = b.store.Snapshot()
 					}
-					kerrv, msg = notHostedError(snap, name, rp.Partition, req.Version >= 13)
+					kerrv, msg = b.notServedError(snap, name, rp.Partition, req.Version >= 13, req.Version >= 4)
 					if kerrv == kerr.NotLeaderForPartition && req.Version >= 10 {
 						if st, ok := snap.Partition(name, rp.Partition); ok && st.Leader >= 0 {
 							sp.CurrentLeader.LeaderID = st.Leader
@@ -169,8 +169,10 @@ func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.Produ
 	case errors.Is(err, storage.ErrClosed):
 		return kerr.NotLeaderForPartition, "the partition is being closed"
 	default:
-		b.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("append failed")
-		return kerr.KafkaStorageError, err.Error()
+		// The log has logged the failure and is offline from now on
+		// (storage's sticky error); tell etcd.
+		b.signalPublish()
+		return kerr.KafkaStorageError, p.offlineMessage(err)
 	}
 	// One replica: what is appended is committed. (Not res.LastOffset+1: a
 	// duplicate's result points into the past.)
@@ -209,8 +211,12 @@ func batchError(err error) *kerr.Error {
 	}
 }
 
-// notHostedError explains why a partition is not served here.
-func notHostedError(snap *coordinator.Snapshot, topic string, partition int32, byID bool) (*kerr.Error, string) {
+// notServedError explains why a partition is not served here: an unknown
+// topic or partition, this broker's replica offline (KAFKA_STORAGE_ERROR
+// when storageErr, i.e. the request version knows it; else
+// NOT_LEADER_OR_FOLLOWER, as Kafka answers older clients), or another
+// leader.
+func (b *Broker) notServedError(snap *coordinator.Snapshot, topic string, partition int32, byID, storageErr bool) (*kerr.Error, string) {
 	tm := snap.Topic(topic)
 	if tm == nil {
 		if byID {
@@ -220,6 +226,17 @@ func notHostedError(snap *coordinator.Snapshot, topic string, partition int32, b
 	}
 	if partition < 0 || int(partition) >= len(tm.Partitions) {
 		return kerr.UnknownTopicOrPartition, fmt.Sprintf("topic %q has no partition %d", topic, partition)
+	}
+	if p := b.hosted(topic, partition); p != nil && p.topicID == tm.Info.ID && tm.Partitions[partition].Leader == b.cfg.BrokerID {
+		if err := p.offlineErr(); err != nil {
+			if storageErr {
+				return kerr.KafkaStorageError, p.offlineMessage(err)
+			}
+			return kerr.NotLeaderForPartition, p.offlineMessage(err)
+		}
+		if p.log == nil || !p.leader.Load() {
+			return kerr.NotLeaderForPartition, fmt.Sprintf("this broker is becoming the leader of %s-%d", topic, partition)
+		}
 	}
 	return kerr.NotLeaderForPartition, fmt.Sprintf("this broker is not the leader of %s-%d", topic, partition)
 }

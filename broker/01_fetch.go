@@ -137,7 +137,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			default:
 				e.p = b.partition(name, rp.Partition)
 				if e.p == nil {
-					ke, _ := notHostedError(getSnap(), name, rp.Partition, byID)
+					ke, _ := b.notServedError(getSnap(), name, rp.Partition, byID, req.Version >= 6)
 					e.code = ke.Code
 					if ke == kerr.NotLeaderForPartition && req.Version >= 16 {
 						if ps, ok := getSnap().Partition(name, rp.Partition); ok && ps.Leader >= 0 {

@@ -80,7 +80,7 @@ func handleListOffsets(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 func (b *Broker) listOffset(topic string, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) int16 {
 	p := b.partition(topic, rp.Partition)
 	if p == nil {
-		ke, _ := notHostedError(b.store.Snapshot(), topic, rp.Partition, false)
+		ke, _ := b.notServedError(b.store.Snapshot(), topic, rp.Partition, false, true)
 		return ke.Code
 	}
 	epoch := p.leaderEpoch.Load()

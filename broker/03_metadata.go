@@ -84,7 +84,7 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	if allTopics {
 		resp.Topics = make([]kmsg.MetadataResponseTopic, 0, len(snap.TopicNames))
 		for _, name := range snap.TopicNames {
-			resp.Topics = append(resp.Topics, metadataTopic(snap, snap.Topics[name], topicOps))
+			resp.Topics = append(resp.Topics, b.metadataTopic(snap, snap.Topics[name], topicOps))
 		}
 		return resp
 	}
@@ -99,7 +99,7 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			tm = snap.TopicByID(coordinator.TopicID(rt.TopicID))
 		}
 		if tm != nil {
-			resp.Topics = append(resp.Topics, metadataTopic(snap, tm, topicOps))
+			resp.Topics = append(resp.Topics, b.metadataTopic(snap, tm, topicOps))
 			continue
 		}
 		t := kmsg.NewMetadataResponseTopic()
@@ -135,7 +135,12 @@ func metadataBrokers(snap *coordinator.Snapshot) []kmsg.MetadataResponseBroker {
 	return out
 }
 
-func metadataTopic(snap *coordinator.Snapshot, tm *coordinator.TopicMeta, ops int32) kmsg.MetadataResponseTopic {
+// metadataTopic describes one topic. A partition whose leader cannot serve
+// it is shown without a leader (LEADER_NOT_AVAILABLE, so clients wait and
+// retry): the leader's broker is not live, has declared its replica offline,
+// or is this broker and has not (yet) opened the log. Offline replicas are
+// those of brokers that are not live or have declared them offline.
+func (b *Broker) metadataTopic(snap *coordinator.Snapshot, tm *coordinator.TopicMeta, ops int32) kmsg.MetadataResponseTopic {
 	t := kmsg.NewMetadataResponseTopic()
 	name := tm.Info.Name
 	t.Topic = &name
@@ -143,6 +148,7 @@ func metadataTopic(snap *coordinator.Snapshot, tm *coordinator.TopicMeta, ops in
 	t.IsInternal = tm.Info.Internal
 	t.AuthorizedOperations = ops
 	t.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(tm.Partitions))
+	me := b.cfg.BrokerID
 	for i, st := range tm.Partitions {
 		p := &t.Partitions[i]
 		*p = kmsg.NewMetadataResponseTopicPartition()
@@ -157,18 +163,36 @@ func metadataTopic(snap *coordinator.Snapshot, tm *coordinator.TopicMeta, ops in
 		if p.ISR == nil {
 			p.ISR = []int32{}
 		}
+		offline := func(r int32) bool {
+			if _, live := snap.Brokers[r]; !live || snap.ReplicaOffline(r, tm.Info.ID, int32(i)) {
+				return true
+			}
+			if r == me && !tm.Info.Internal {
+				hp := b.hosted(name, int32(i))
+				return hp != nil && hp.topicID == tm.Info.ID && hp.offlineErr() != nil
+			}
+			return false
+		}
 		for _, r := range st.Replicas {
-			if _, live := snap.Brokers[r]; !live {
+			if offline(r) {
 				p.OfflineReplicas = append(p.OfflineReplicas, r)
 			}
 		}
-		if st.Leader < 0 {
+		switch {
+		case st.Leader < 0:
 			p.ErrorCode = kerr.LeaderNotAvailable.Code
-		} else if _, live := snap.Brokers[st.Leader]; !live {
+		case offline(st.Leader), st.Leader == me && !tm.Info.Internal && !b.servesAsLeader(name, tm.Info.ID, int32(i)):
 			p.ErrorCode = kerr.LeaderNotAvailable.Code
 			p.Leader = -1
 		}
 	}
 	sort.Slice(t.Partitions, func(i, j int) bool { return t.Partitions[i].Partition < t.Partitions[j].Partition })
 	return t
+}
+
+// servesAsLeader reports whether this broker has opened the partition's log
+// for the topic id and serves it as the leader.
+func (b *Broker) servesAsLeader(topic string, id coordinator.TopicID, partition int32) bool {
+	p := b.partition(topic, partition)
+	return p != nil && p.topicID == id
 }

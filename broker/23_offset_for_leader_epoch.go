@@ -36,7 +36,7 @@ func handleOffsetForLeaderEpoch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.R
 			sp.EndOffset = -1
 			p := b.partition(rt.Topic, rp.Partition)
 			if p == nil {
-				ke, _ := notHostedError(b.store.Snapshot(), rt.Topic, rp.Partition, false)
+				ke, _ := b.notServedError(b.store.Snapshot(), rt.Topic, rp.Partition, false, true)
 				sp.ErrorCode = ke.Code
 				continue
 			}

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,6 +43,8 @@ type Broker struct {
 	reconciled   atomic.Int64
 	reconcileMu  sync.Mutex // serialises reconcile runs
 	reconcileSig chan struct{}
+	swept        bool          // guarded by reconcileMu: the start-up disk sweep ran
+	publishSig   chan struct{} // wakes publishLoop (reconcile.go)
 
 	pids producerIDs
 
@@ -74,6 +75,7 @@ func New(cfg *config.Broker, logger zerolog.Logger) (*Broker, error) {
 		ctx:          ctx,
 		cancel:       cancel,
 		reconcileSig: make(chan struct{}, 1),
+		publishSig:   make(chan struct{}, 1),
 		start:        time.Now(),
 	}
 	b.parts.Store(&partitionMap{})
@@ -81,9 +83,10 @@ func New(cfg *config.Broker, logger zerolog.Logger) (*Broker, error) {
 	return b, nil
 }
 
-// Start opens the data directory and etcd, binds the listeners, registers
-// the broker and opens the partitions it leads. It returns once requests are
-// being accepted, after logging where.
+// Start opens the data directory and etcd (refusing a data directory that
+// belongs to another cluster or node, startup.go), binds the listeners,
+// registers the broker and opens the partitions it hosts. It returns once
+// requests are being accepted, after logging where.
 func (b *Broker) Start(ctx context.Context) error {
 	var err error
 	b.logs, err = storage.NewManager(b.cfg.DataDir, storage.ManagerOptions{
@@ -92,19 +95,15 @@ func (b *Broker) Start(ctx context.Context) error {
 		FlushCheckInterval:     time.Second,
 		CacheHotBytes:          b.cfg.CacheHotBytes,
 		CacheHotTotalBytes:     b.cfg.CacheHotTotalBytes,
+		FileDeleteDelay:        b.defaultDeleteDelay(),
 	})
 	if err != nil {
 		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)
 	}
-	b.store, err = coordinator.Open(ctx, coordinator.Config{
-		Endpoints:   b.cfg.EtcdEndpoints,
-		EmbeddedDir: filepath.Join(b.cfg.DataDir, "etcd"),
-		Prefix:      b.cfg.EtcdPrefix,
-		Logger:      b.log,
-	})
+	adopt, err := b.openCluster(ctx)
 	if err != nil {
 		b.logs.Close()
-		return fmt.Errorf("broker: open metadata store: %w", err)
+		return err
 	}
 	for _, l := range b.cfg.Listeners {
 		ln, err := net.Listen("tcp", net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))))
@@ -118,17 +117,24 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.closeStarted()
 		return fmt.Errorf("broker: register: %w", err)
 	}
+	if adopt {
+		if err := b.adoptExistingData(ctx); err != nil {
+			b.closeStarted()
+			return err
+		}
+	}
 	if err := b.startGroups(ctx); err != nil {
 		b.closeStarted()
 		return fmt.Errorf("broker: start group coordinator: %w", err)
 	}
-	// Open every partition this broker leads before accepting requests, so
+	// Open every partition this broker hosts before accepting requests, so
 	// the first Produce after a restart does not see NOT_LEADER.
 	b.reconcile()
 	b.logs.Start()
 
-	b.wg.Add(1)
+	b.wg.Add(2)
 	go b.reconcileLoop()
+	go b.publishLoop()
 	for i, ln := range b.listeners {
 		b.wg.Add(1)
 		go b.acceptLoop(ln)

@@ -1,9 +1,7 @@
 package broker
 
 import (
-	"context"
-	"errors"
-	"maps"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -12,17 +10,25 @@ import (
 	"github.com/samsa-io/samsa/storage"
 )
 
-// partition is one partition replica hosted by this broker. Today every
-// hosted replica is the leader (replication factor 1); followers come with
-// the replicated cluster.
+// partition is one partition replica hosted by this broker: its log and its
+// role. The reconciler (reconcile.go) creates it and moves it between roles;
+// the handlers read it through Broker.partition.
+//
+// A replica whose log could not be opened is hosted all the same, with a
+// nil log and openErr saying why: it is offline (Metadata reports it, and
+// Produce and Fetch answer KAFKA_STORAGE_ERROR) until a later start can open
+// it. A log that fails a write later (storage's sticky error) takes the
+// replica offline the same way.
 type partition struct {
 	topic   string
 	index   int32
 	topicID coordinator.TopicID
-	log     *storage.Log
+	log     *storage.Log // nil when the log could not be opened
+	openErr error        // why log is nil
 
 	cfg         atomic.Pointer[config.Topic]
 	leaderEpoch atomic.Int32
+	leader      atomic.Bool // this broker leads the partition
 	// meta is the TopicMeta the config was resolved from; a new pointer
 	// means the topic changed.
 	meta atomic.Pointer[coordinator.TopicMeta]
@@ -31,6 +37,19 @@ type partition struct {
 	nwaiters atomic.Int32
 	waitMu   sync.Mutex
 	waiters  []chan struct{} // guarded by waitMu
+}
+
+// offlineErr is why the replica cannot serve, nil when it can.
+func (p *partition) offlineErr() error {
+	if p.log == nil {
+		return p.openErr
+	}
+	return p.log.Err()
+}
+
+// offlineMessage is the ErrorMessage of an answer about an offline replica.
+func (p *partition) offlineMessage(err error) string {
+	return fmt.Sprintf("the log of %s-%d is offline on this broker: %v", p.topic, p.index, err)
 }
 
 // addWaiter registers ch to be signalled (non-blocking) on the next append.
@@ -83,125 +102,31 @@ func (m *partitionMap) get(topic string, p int32) *partition {
 	return ps[p]
 }
 
-// partition returns the hosted partition or nil.
+// all calls fn for every hosted partition.
+func (m *partitionMap) all(fn func(p *partition)) {
+	for _, ps := range m.byTopic {
+		for _, p := range ps {
+			if p != nil {
+				fn(p)
+			}
+		}
+	}
+}
+
+// partition returns the partition if this broker leads it and its log is
+// open and healthy, else nil (notServedError says why): the replica the
+// client-facing handlers serve.
 func (b *Broker) partition(topic string, p int32) *partition {
-	return b.parts.Load().get(topic, p)
-}
-
-// reconcileLoop applies every metadata change to the hosted partitions.
-func (b *Broker) reconcileLoop() {
-	defer b.wg.Done()
-	changes := b.store.Changes()
-	for {
-		select {
-		case <-b.ctx.Done():
-			return
-		case <-changes:
-		case <-b.reconcileSig:
-		}
-		b.reconcile()
-	}
-}
-
-// reconcile opens the logs of partitions this broker now leads, updates
-// leader epochs and configs, and deletes the logs of topics that are gone.
-func (b *Broker) reconcile() {
-	b.reconcileMu.Lock()
-	defer b.reconcileMu.Unlock()
-	snap := b.store.Snapshot()
-	me := b.cfg.BrokerID
-	old := b.parts.Load()
-	next := &partitionMap{byTopic: make(map[string][]*partition, len(snap.Topics))}
-
-	for name, tm := range snap.Topics {
-		if tm.Info.Internal {
-			continue // group and transaction state lives in etcd, not in logs
-		}
-		oldParts := old.byTopic[name]
-		parts := make([]*partition, len(tm.Partitions))
-		for i, st := range tm.Partitions {
-			if !containsID(st.Replicas, me) {
-				continue
-			}
-			var p *partition
-			if i < len(oldParts) && oldParts[i] != nil && oldParts[i].topicID == tm.Info.ID {
-				p = oldParts[i]
-			}
-			if p == nil {
-				cfg := b.cfg.ResolveTopic(tm.Info.Configs)
-				l, err := b.logs.GetOrCreate(name, int32(i), tm.Info.ID, cfg.Log)
-				if errors.Is(err, storage.ErrTopicIDMismatch) {
-					// A topic of the same name was deleted and re-created
-					// while we were down: the old data is not this topic's.
-					b.log.Info().Str("topic", name).Int("partition", i).Msg("removing the log of a deleted topic of the same name")
-					if err = b.logs.Delete(name, int32(i)); err == nil {
-						l, err = b.logs.GetOrCreate(name, int32(i), tm.Info.ID, cfg.Log)
-					}
-				}
-				if err != nil {
-					b.log.Error().Err(err).Str("topic", name).Int("partition", i).Msg("cannot open partition log")
-					continue
-				}
-				p = &partition{topic: name, index: int32(i), topicID: tm.Info.ID, log: l}
-				p.cfg.Store(&cfg)
-				p.meta.Store(tm)
-			} else if p.meta.Load() != tm {
-				if !maps.Equal(p.meta.Load().Info.Configs, tm.Info.Configs) {
-					cfg := b.cfg.ResolveTopic(tm.Info.Configs)
-					p.cfg.Store(&cfg)
-					p.log.UpdateConfig(cfg.Log)
-				}
-				p.meta.Store(tm)
-			}
-			p.leaderEpoch.Store(st.LeaderEpoch)
-			if st.Leader == me {
-				// A single replica: everything appended is committed.
-				p.log.SetHighWatermark(p.log.LogEndOffset())
-			}
-			parts[i] = p
-		}
-		next.byTopic[name] = parts
-	}
-	// Partitions that are no longer ours (topic deleted or re-created).
-	for name, oldParts := range old.byTopic {
-		for i, p := range oldParts {
-			if p == nil {
-				continue
-			}
-			if np := next.get(name, int32(i)); np == p {
-				continue
-			}
-			if err := b.logs.Delete(name, int32(i)); err != nil {
-				b.log.Warn().Err(err).Str("topic", name).Int("partition", i).Msg("cannot delete partition log")
-			}
-			p.notify()
-		}
-	}
-	// Logs on disk for topics that no longer exist (deleted while down).
-	if old == nil || len(old.byTopic) == 0 {
-		for _, tp := range b.logs.Existing() {
-			if next.get(tp.Topic, tp.Partition) == nil && b.logs.Get(tp.Topic, tp.Partition) == nil {
-				if err := b.logs.Delete(tp.Topic, tp.Partition); err != nil {
-					b.log.Warn().Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("cannot delete orphan partition log")
-				}
-			}
-		}
-	}
-	b.parts.Store(next)
-	b.reconciled.Store(snap.Revision)
-}
-
-// waitApplied waits until the metadata at revision rev is both in the
-// snapshot and applied to the hosted partitions.
-func (b *Broker) waitApplied(ctx context.Context, rev int64) error {
-	if err := b.store.WaitForRevision(ctx, rev); err != nil {
-		return err
-	}
-	if b.reconciled.Load() >= rev {
+	pt := b.parts.Load().get(topic, p)
+	if pt == nil || pt.log == nil || !pt.leader.Load() || pt.log.Err() != nil {
 		return nil
 	}
-	b.reconcile()
-	return nil
+	return pt
+}
+
+// hosted returns the hosted replica whatever its state, or nil.
+func (b *Broker) hosted(topic string, p int32) *partition {
+	return b.parts.Load().get(topic, p)
 }
 
 func containsID(ids []int32, id int32) bool {

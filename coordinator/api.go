@@ -18,6 +18,12 @@ var (
 	ErrConflict          = errors.New("coordinator: concurrent modification") // CAS lost
 	ErrInvalidPartitions = errors.New("coordinator: invalid partition count")
 	ErrClosed            = errors.New("coordinator: closed")
+	// ErrNoCluster: etcd holds no cluster id under the prefix and
+	// Config.NoCreate forbids creating one.
+	ErrNoCluster = errors.New("coordinator: no cluster in etcd")
+	// ErrClusterIDMismatch (see ClusterIDMismatchError): etcd belongs to
+	// another cluster than the broker's data.
+	ErrClusterIDMismatch = errors.New("coordinator: cluster id mismatch")
 	// ErrBrokerIDInUse: another live broker (a different host:port) holds
 	// the broker id.
 	ErrBrokerIDInUse = errors.New("coordinator: broker id already registered")
@@ -29,6 +35,16 @@ type BrokerInfo struct {
 	Host string  `json:"host"`
 	Port int32   `json:"port"`
 	Rack *string `json:"rack,omitempty"`
+	// OfflineReplicas are the broker's replicas whose logs it cannot serve
+	// (a log that failed to open, or failed a write): Metadata lists them
+	// as offline and never names the broker as their leader.
+	OfflineReplicas []ReplicaRef `json:"offline_replicas,omitempty"`
+}
+
+// ReplicaRef names one partition of a topic id.
+type ReplicaRef struct {
+	TopicID   TopicID `json:"topic_id"`
+	Partition int32   `json:"partition"`
 }
 
 // TopicInfo is the value stored at topics/<name>.
@@ -51,6 +67,19 @@ type PartitionState struct {
 	PartitionEpoch int32   `json:"partition_epoch"`
 	ISR            []int32 `json:"isr"`
 	Replicas       []int32 `json:"replicas"`
+}
+
+// TopicTombstone is the value stored at topics-deleted/<topic-id> by
+// DeleteTopic: the positive record that the topic id was deleted, which is
+// the only thing that lets a broker delete the logs of that id. It stays
+// until every broker that held a replica has confirmed that its logs of the
+// topic are gone (AckTopicDeletion), so a broker that was down during the
+// deletion still finds it when it comes back.
+type TopicTombstone struct {
+	Name        string  `json:"name"`
+	DeletedAtMs int64   `json:"deleted_at_ms"`
+	Partitions  int     `json:"partitions"`
+	Pending     []int32 `json:"pending"` // brokers yet to confirm
 }
 
 // TopicID is a Kafka topic id (a UUID). In JSON and logs it is rendered the

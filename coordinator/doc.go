@@ -10,18 +10,26 @@
 // Under the prefix (Config.Prefix, default "/samsa/"); values are JSON so
 // that `etcdctl get --prefix /samsa/` is readable:
 //
-//	<prefix>cluster-id                              the cluster id (created once, never changed)
-//	<prefix><cluster-id>/brokers/<id>               BrokerInfo, attached to the broker's lease
+//	<prefix>cluster-id                              the cluster id (created once, never changed;
+//	                                                Config.NoCreate/ClusterID: a broker whose data
+//	                                                belongs to a cluster never creates another)
+//	<prefix><cluster-id>/brokers/<id>               BrokerInfo, attached to the broker's lease, with
+//	                                                the broker's offline replicas
 //	<prefix><cluster-id>/controller/<lease-hex>     election candidates (concurrency.Election);
 //	                                                the lowest create revision is the controller,
 //	                                                its value the broker id in decimal
 //	<prefix><cluster-id>/topics/<name>              TopicInfo (assignment and config overrides)
 //	<prefix><cluster-id>/partitions/<topic-id>/<n>  PartitionState
+//	<prefix><cluster-id>/topics-deleted/<topic-id>  TopicTombstone: written with a topic's deletion,
+//	                                                removed once every broker that held a replica
+//	                                                confirmed its logs are gone; the only record
+//	                                                that lets a broker delete a log
 //	<prefix><cluster-id>/producer-ids               {"next": N}: the first unallocated producer id
 //
 // Owners (writers): registry.go writes brokers/ and controller/, topics.go
-// writes topics/ and the initial partitions/, partitions.go every later
-// partition state change, producer_ids.go producer-ids, store.go cluster-id.
+// writes topics/, topics-deleted/ and the initial partitions/, partitions.go
+// every later partition state change, producer_ids.go producer-ids,
+// store.go cluster-id.
 //
 // # Consistency
 //

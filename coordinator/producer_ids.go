@@ -57,3 +57,42 @@ func (s *Store) AllocateProducerIDs(ctx context.Context, n int64) (int64, error)
 		}
 	}
 }
+
+// ReserveProducerIDsBelow makes sure no producer id below next is ever
+// handed out: the first unallocated id becomes at least next. Rebuilding a
+// cluster around existing logs uses it so that new producers never get the
+// id of one the logs remember.
+func (s *Store) ReserveProducerIDsBelow(ctx context.Context, next int64) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	key := s.Key("producer-ids")
+	for {
+		resp, err := s.client.Get(ctx, key)
+		if err != nil {
+			return fmt.Errorf("coordinator: read producer ids: %w", err)
+		}
+		var cur producerIDsValue
+		cmp := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
+		if len(resp.Kvs) > 0 {
+			if err := json.Unmarshal(resp.Kvs[0].Value, &cur); err != nil {
+				return fmt.Errorf("coordinator: decode producer ids: %w", err)
+			}
+			cmp = clientv3.Compare(clientv3.ModRevision(key), "=", resp.Kvs[0].ModRevision)
+		}
+		if cur.Next >= next {
+			return nil
+		}
+		val, _ := json.Marshal(producerIDsValue{Next: next})
+		tresp, err := s.client.Txn(ctx).If(cmp).Then(clientv3.OpPut(key, string(val))).Commit()
+		if err != nil {
+			return fmt.Errorf("coordinator: reserve producer ids: %w", err)
+		}
+		if tresp.Succeeded {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}

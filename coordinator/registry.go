@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -23,7 +24,7 @@ import (
 // registration is this broker's live registration. Its goroutine keeps the
 // session, campaigns, and re-registers after a lost lease.
 type registration struct {
-	info   BrokerInfo
+	id     int32
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the goroutine has exited
@@ -32,6 +33,13 @@ type registration struct {
 
 	mu      sync.Mutex
 	session *concurrency.Session // guarded by mu; the current lease
+	info    BrokerInfo           // guarded by mu; what is (re-)registered
+}
+
+func (r *registration) currentInfo() BrokerInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.info
 }
 
 func (r *registration) stop() {
@@ -82,12 +90,12 @@ func (s *Store) RegisterBroker(ctx context.Context, info BrokerInfo) error {
 		return fmt.Errorf("coordinator: invalid broker id %d", info.ID)
 	}
 	rctx, cancel := context.WithCancel(s.ctx)
-	r := &registration{info: info, ctx: rctx, cancel: cancel, done: make(chan struct{})}
+	r := &registration{id: info.ID, info: info, ctx: rctx, cancel: cancel, done: make(chan struct{})}
 	s.regMu.Lock()
 	if s.reg != nil {
 		s.regMu.Unlock()
 		cancel()
-		return fmt.Errorf("coordinator: broker %d is already registered by this store", s.reg.info.ID)
+		return fmt.Errorf("coordinator: broker %d is already registered by this store", s.reg.id)
 	}
 	s.reg = r // reserve; cleared below on failure
 	s.regMu.Unlock()
@@ -236,7 +244,7 @@ func (s *Store) registerOnce(ctx, sessCtx context.Context, info BrokerInfo, prev
 func (s *Store) runRegistration(r *registration) {
 	defer s.wg.Done()
 	defer close(r.done)
-	log := s.log.With().Int32("broker_id", r.info.ID).Logger()
+	log := s.log.With().Int32("broker_id", r.id).Logger()
 	for {
 		sess := r.currentSession()
 		s.campaign(r, sess)
@@ -247,7 +255,7 @@ func (s *Store) runRegistration(r *registration) {
 		log.Warn().Msg("broker lease lost, registering again")
 		backoff := 100 * time.Millisecond
 		for {
-			ns, _, err := s.registerOnce(r.ctx, r.ctx, r.info, sess.Lease())
+			ns, _, err := s.registerOnce(r.ctx, r.ctx, r.currentInfo(), sess.Lease())
 			if err == nil {
 				r.setSession(ns)
 				log.Info().Str("lease", fmt.Sprintf("%x", int64(ns.Lease()))).Msg("broker registered again")
@@ -276,7 +284,7 @@ func (s *Store) campaign(r *registration, sess *concurrency.Session) {
 	defer stop()
 
 	el := concurrency.NewElection(sess, s.Key("controller"))
-	val := strconv.Itoa(int(r.info.ID))
+	val := strconv.Itoa(int(r.id))
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		if err := el.Campaign(ctx, val); err != nil {
@@ -293,13 +301,13 @@ func (s *Store) campaign(r *registration, sess *concurrency.Session) {
 			continue
 		}
 		s.isController.Store(true)
-		s.log.Info().Int32("broker_id", r.info.ID).Msg("elected controller")
+		s.log.Info().Int32("broker_id", r.id).Msg("elected controller")
 		err := s.waitDeleted(ctx, el.Key(), el.Rev())
 		s.isController.Store(false)
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn().Err(err).Int32("broker_id", r.info.ID).Msg("lost the controller role, campaigning again")
+		s.log.Warn().Err(err).Int32("broker_id", r.id).Msg("lost the controller role, campaigning again")
 	}
 }
 
@@ -359,7 +367,7 @@ func (s *Store) Deregister(ctx context.Context) error {
 	s.isController.Store(false)
 	sess := r.currentSession()
 	lease := sess.Lease()
-	bkey := s.Key("brokers", strconv.Itoa(int(r.info.ID)))
+	bkey := s.Key("brokers", strconv.Itoa(int(r.id)))
 	ekey := fmt.Sprintf("%s/%x", s.Key("controller"), int64(lease))
 	// Delete the broker key only if it is still ours (a newer incarnation
 	// may have taken it over).
@@ -369,12 +377,51 @@ func (s *Store) Deregister(ctx context.Context) error {
 		Else(clientv3.OpDelete(ekey)).
 		Commit()
 	if err != nil {
-		return fmt.Errorf("coordinator: deregister broker %d: %w", r.info.ID, err)
+		return fmt.Errorf("coordinator: deregister broker %d: %w", r.id, err)
 	}
 	if _, err := s.client.Revoke(ctx, lease); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		return fmt.Errorf("coordinator: revoke broker lease: %w", err)
 	}
-	s.log.Info().Int32("broker_id", r.info.ID).Msg("broker deregistered")
+	s.log.Info().Int32("broker_id", r.id).Msg("broker deregistered")
+	return nil
+}
+
+// SetOfflineReplicas publishes the replicas of this broker that are offline
+// (see BrokerInfo.OfflineReplicas): it rewrites brokers/<id> under the
+// current lease, and every later re-registration carries the list. It
+// fails until RegisterBroker has returned.
+func (s *Store) SetOfflineReplicas(ctx context.Context, offline []ReplicaRef) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	s.regMu.Lock()
+	r := s.reg
+	s.regMu.Unlock()
+	if r == nil {
+		return errors.New("coordinator: set offline replicas: broker not registered")
+	}
+	r.mu.Lock()
+	r.info.OfflineReplicas = slices.Clone(offline)
+	info, sess := r.info, r.session
+	r.mu.Unlock()
+	if sess == nil {
+		return errors.New("coordinator: set offline replicas: registration still in progress")
+	}
+	val, err := json.Marshal(info)
+	if err != nil {
+		return fmt.Errorf("coordinator: encode broker info: %w", err)
+	}
+	key := s.Key("brokers", strconv.Itoa(int(info.ID)))
+	lease := sess.Lease()
+	// Only while the key is still under our lease: after a lost lease the
+	// re-registration writes the list itself.
+	_, err = s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.LeaseValue(key), "=", lease)).
+		Then(clientv3.OpPut(key, string(val), clientv3.WithLease(lease))).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("coordinator: publish offline replicas of broker %d: %w", info.ID, err)
+	}
 	return nil
 }
 

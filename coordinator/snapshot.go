@@ -13,6 +13,37 @@ type Snapshot struct {
 	TopicsByID map[TopicID]*TopicMeta
 	// TopicNames sorted ascending.
 	TopicNames []string
+	// DeletedTopics are the tombstones of deleted topics still waiting for
+	// some broker's confirmation (topics-deleted/).
+	DeletedTopics map[TopicID]TopicTombstone
+
+	// offline indexes the brokers' OfflineReplicas (built with Brokers).
+	offline map[int32]map[ReplicaRef]struct{}
+}
+
+// ReplicaOffline reports whether broker has declared its replica of the
+// partition offline.
+func (s *Snapshot) ReplicaOffline(broker int32, id TopicID, partition int32) bool {
+	_, ok := s.offline[broker][ReplicaRef{TopicID: id, Partition: partition}]
+	return ok
+}
+
+func indexOffline(brokers map[int32]BrokerInfo) map[int32]map[ReplicaRef]struct{} {
+	var out map[int32]map[ReplicaRef]struct{}
+	for id, b := range brokers {
+		if len(b.OfflineReplicas) == 0 {
+			continue
+		}
+		if out == nil {
+			out = make(map[int32]map[ReplicaRef]struct{})
+		}
+		set := make(map[ReplicaRef]struct{}, len(b.OfflineReplicas))
+		for _, r := range b.OfflineReplicas {
+			set[r] = struct{}{}
+		}
+		out[id] = set
+	}
+	return out
 }
 
 // TopicMeta is one topic in a Snapshot.

@@ -27,6 +27,17 @@ type Config struct {
 	// detector); default 10 s.
 	SessionTTL time.Duration
 	Logger     zerolog.Logger
+
+	// ClusterID, when set, is the cluster the broker's data belongs to
+	// (its log directory's meta.properties): Open fails with a
+	// *ClusterIDMismatchError if etcd holds another cluster id, and
+	// creates this one if etcd holds none (unless NoCreate).
+	ClusterID string
+	// NoCreate forbids Open to create a cluster id: when etcd holds none
+	// under the prefix, Open fails with ErrNoCluster and writes nothing.
+	// The broker sets it when its data directory holds data that etcd
+	// would have to know about.
+	NoCreate bool
 }
 
 const (
@@ -74,6 +85,7 @@ type Store struct {
 	reg   *registration // guarded by regMu; nil when not registered
 
 	isController atomic.Bool
+	created      bool // Open created the cluster id
 
 	timing OpenTiming
 }
@@ -177,11 +189,26 @@ func normalisePrefix(p string) string {
 	return p
 }
 
-// getOrCreateClusterID reads <prefix>cluster-id, creating it if absent: the
-// first broker of a cluster picks the id, every later one adopts it.
+// getOrCreateClusterID reads <prefix>cluster-id, creating it if absent and
+// allowed (Config.NoCreate): the first broker of a cluster picks the id (or
+// takes Config.ClusterID), every later one adopts it. A stored id other
+// than Config.ClusterID is refused before anything is written.
 func (s *Store) getOrCreateClusterID(ctx context.Context) (string, error) {
 	key := s.prefix + clusterIDKey
-	candidate := newClusterID()
+	if s.cfg.NoCreate {
+		resp, err := s.client.Get(ctx, key)
+		if err != nil {
+			return "", fmt.Errorf("coordinator: read cluster id %s: %w", key, err)
+		}
+		if len(resp.Kvs) == 0 {
+			return "", fmt.Errorf("%w: no key %s", ErrNoCluster, key)
+		}
+		return s.checkClusterID(key, resp.Kvs[0].Value)
+	}
+	candidate := s.cfg.ClusterID
+	if candidate == "" {
+		candidate = newClusterID()
+	}
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, candidate)).
@@ -191,15 +218,43 @@ func (s *Store) getOrCreateClusterID(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("coordinator: read cluster id %s: %w", key, err)
 	}
 	if resp.Succeeded {
+		s.created = true
 		s.log.Info().Str("cluster_id", candidate).Msg("created new cluster id")
 		return candidate, nil
 	}
 	kvs := resp.Responses[0].GetResponseRange().Kvs
-	if len(kvs) == 0 || len(kvs[0].Value) == 0 {
+	if len(kvs) == 0 {
+		return "", fmt.Errorf("coordinator: cluster id key %s vanished", key)
+	}
+	return s.checkClusterID(key, kvs[0].Value)
+}
+
+// checkClusterID validates the stored cluster id against Config.ClusterID.
+func (s *Store) checkClusterID(key string, stored []byte) (string, error) {
+	if len(stored) == 0 {
 		return "", fmt.Errorf("coordinator: cluster id key %s is empty", key)
 	}
-	return string(kvs[0].Value), nil
+	id := string(stored)
+	if s.cfg.ClusterID != "" && id != s.cfg.ClusterID {
+		return "", &ClusterIDMismatchError{Key: key, Stored: id, Expected: s.cfg.ClusterID}
+	}
+	return id, nil
 }
+
+// ClusterIDMismatchError: etcd holds another cluster's id than the one
+// the broker's data belongs to.
+type ClusterIDMismatchError struct {
+	Key      string // the etcd key holding Stored
+	Stored   string // in etcd
+	Expected string // Config.ClusterID
+}
+
+func (e *ClusterIDMismatchError) Error() string {
+	return fmt.Sprintf("coordinator: etcd key %s holds cluster id %s, not %s", e.Key, e.Stored, e.Expected)
+}
+
+// Unwrap makes errors.Is(err, ErrClusterIDMismatch) hold.
+func (e *ClusterIDMismatchError) Unwrap() error { return ErrClusterIDMismatch }
 
 // newClusterID returns 22 characters of URL-safe base64 of 16 random bytes,
 // the shape of Kafka's cluster ids (Uuid.randomUuid().toString()).
@@ -215,6 +270,10 @@ func newClusterID() string {
 		}
 	}
 }
+
+// CreatedCluster reports whether Open created the cluster id (this broker
+// is the first of a new cluster).
+func (s *Store) CreatedCluster() bool { return s.created }
 
 // ClusterID is the cluster id (22-char base64 like Kafka's).
 func (s *Store) ClusterID() string { return s.clusterID }

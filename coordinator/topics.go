@@ -11,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -26,7 +27,13 @@ const (
 	casRetries = 10
 )
 
+// deletedTopicsDir holds the tombstones of deleted topics, by topic id.
+// ('-' sorts before '/': the keys sit just before topics/.)
+const deletedTopicsDir = "topics-deleted"
+
 func (s *Store) topicKey(name string) string { return s.Key("topics", name) }
+
+func (s *Store) tombstoneKey(id TopicID) string { return s.Key(deletedTopicsDir, id.String()) }
 
 func (s *Store) partitionsPrefix(id TopicID) string { return s.Key("partitions", id.String()) + "/" }
 
@@ -76,6 +83,13 @@ func validateReplicas(replicas [][]int32) error {
 // key and the first partitions; if a later one fails the topic exists with
 // the rest of its partitions leaderless (see doc.go) and the error says so.
 func (s *Store) CreateTopic(ctx context.Context, t TopicInfo) (int64, error) {
+	return s.CreateTopicAt(ctx, t, nil)
+}
+
+// CreateTopicAt is CreateTopic with the initial leader epoch of each
+// partition (nil: 0 for all). Adopting logs that already hold batches
+// starts their epochs past the ones in the logs.
+func (s *Store) CreateTopicAt(ctx context.Context, t TopicInfo, leaderEpochs []int32) (int64, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
@@ -93,7 +107,10 @@ func (s *Store) CreateTopic(ctx context.Context, t TopicInfo) (int64, error) {
 		return 0, fmt.Errorf("coordinator: encode topic %s: %w", t.Name, err)
 	}
 	key := s.topicKey(t.Name)
-	puts, err := s.partitionPuts(t.ID, 0, t.Replicas)
+	if leaderEpochs != nil && len(leaderEpochs) != len(t.Replicas) {
+		return 0, fmt.Errorf("coordinator: %d leader epochs for %d partitions", len(leaderEpochs), len(t.Replicas))
+	}
+	puts, err := s.partitionPuts(t.ID, 0, t.Replicas, leaderEpochs)
 	if err != nil {
 		return 0, err
 	}
@@ -108,12 +125,16 @@ func (s *Store) CreateTopic(ctx context.Context, t TopicInfo) (int64, error) {
 	return rev, nil
 }
 
-// partitionPuts encodes the initial states of partitions from, from+1, ….
-func (s *Store) partitionPuts(id TopicID, from int32, replicas [][]int32) ([]sizedOp, error) {
+// partitionPuts encodes the initial states of partitions from, from+1, …,
+// with the given leader epochs (nil: 0).
+func (s *Store) partitionPuts(id TopicID, from int32, replicas [][]int32, leaderEpochs []int32) ([]sizedOp, error) {
 	live := s.Snapshot().Brokers
 	ops := make([]sizedOp, len(replicas))
 	for i, rs := range replicas {
 		st := initialState(rs, live)
+		if leaderEpochs != nil {
+			st.LeaderEpoch = leaderEpochs[i]
+		}
 		b, err := json.Marshal(st)
 		if err != nil {
 			return nil, fmt.Errorf("coordinator: encode partition state: %w", err)
@@ -191,8 +212,11 @@ func (s *Store) getTopic(ctx context.Context, name string) (TopicInfo, int64, er
 	return t, resp.Kvs[0].ModRevision, nil
 }
 
-// DeleteTopic removes the topic and its partition states. ErrUnknownTopic if
-// absent. Returns the revision.
+// DeleteTopic removes the topic and its partition states and records its
+// tombstone (topics-deleted/<id>, see TopicTombstone) in the same
+// transaction, so that no broker ever sees the topic gone without the
+// record that lets it delete the logs. ErrUnknownTopic if absent. Returns
+// the revision.
 func (s *Store) DeleteTopic(ctx context.Context, name string) (int64, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
@@ -203,9 +227,15 @@ func (s *Store) DeleteTopic(ctx context.Context, name string) (int64, error) {
 			return 0, err
 		}
 		key := s.topicKey(name)
+		tomb, err := json.Marshal(TopicTombstone{Name: name, DeletedAtMs: time.Now().UnixMilli(),
+			Partitions: len(t.Replicas), Pending: replicaBrokers(t.Replicas)})
+		if err != nil {
+			return 0, fmt.Errorf("coordinator: encode tombstone of %s: %w", name, err)
+		}
 		resp, err := s.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
-			Then(clientv3.OpDelete(key), clientv3.OpDelete(s.partitionsPrefix(t.ID), clientv3.WithPrefix())).
+			Then(clientv3.OpDelete(key), clientv3.OpDelete(s.partitionsPrefix(t.ID), clientv3.WithPrefix()),
+				clientv3.OpPut(s.tombstoneKey(t.ID), string(tomb))).
 			Commit()
 		if err != nil {
 			return 0, fmt.Errorf("coordinator: delete topic %s: %w", name, err)
@@ -215,6 +245,65 @@ func (s *Store) DeleteTopic(ctx context.Context, name string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("coordinator: delete topic %s: %w", name, ErrConflict)
+}
+
+// replicaBrokers is the sorted set of brokers in an assignment.
+func replicaBrokers(replicas [][]int32) []int32 {
+	var out []int32
+	for _, rs := range replicas {
+		for _, r := range rs {
+			if !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// AckTopicDeletion records that broker holds no log of the deleted topic id
+// any more: it leaves the tombstone's pending list, and the tombstone goes
+// once nobody is pending. A missing tombstone is not an error.
+func (s *Store) AckTopicDeletion(ctx context.Context, id TopicID, broker int32) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	key := s.tombstoneKey(id)
+	for range casRetries {
+		resp, err := s.client.Get(ctx, key)
+		if err != nil {
+			return fmt.Errorf("coordinator: read tombstone %s: %w", id, err)
+		}
+		if len(resp.Kvs) == 0 {
+			return nil
+		}
+		kv := resp.Kvs[0]
+		var t TopicTombstone
+		if err := json.Unmarshal(kv.Value, &t); err != nil {
+			return fmt.Errorf("coordinator: decode tombstone %s: %w", id, err)
+		}
+		i := slices.Index(t.Pending, broker)
+		if i < 0 {
+			return nil
+		}
+		t.Pending = slices.Delete(t.Pending, i, i+1)
+		op := clientv3.OpDelete(key)
+		if len(t.Pending) > 0 {
+			val, err := json.Marshal(t)
+			if err != nil {
+				return fmt.Errorf("coordinator: encode tombstone %s: %w", id, err)
+			}
+			op = clientv3.OpPut(key, string(val))
+		}
+		tresp, err := s.client.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).Then(op).Commit()
+		if err != nil {
+			return fmt.Errorf("coordinator: update tombstone %s: %w", id, err)
+		}
+		if tresp.Succeeded {
+			return nil
+		}
+	}
+	return fmt.Errorf("coordinator: update tombstone %s: %w", id, ErrConflict)
 }
 
 // AddPartitions appends partitions with the given replica assignments
@@ -236,7 +325,7 @@ func (s *Store) AddPartitions(ctx context.Context, name string, newReplicas [][]
 	if err != nil {
 		return 0, fmt.Errorf("coordinator: encode topic %s: %w", name, err)
 	}
-	puts, err := s.partitionPuts(t.ID, from, newReplicas)
+	puts, err := s.partitionPuts(t.ID, from, newReplicas, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -21,7 +21,7 @@ import (
 
 // metadataDirs are the subtrees the Snapshot is built from; relist reads
 // exactly these, the watch filters on them.
-var metadataDirs = []string{"brokers/", "controller/", "topics/", "partitions/"}
+var metadataDirs = []string{"brokers/", "controller/", "topics/", "partitions/", deletedTopicsDir + "/"}
 
 // metaState is the decoded metadata keys plus the last Snapshot built from
 // them. Owned by one goroutine (Open, then the watch loop).
@@ -33,6 +33,7 @@ type metaState struct {
 	topics      map[string]TopicInfo           // by name
 	topicByID   map[TopicID]string             // topic id -> name
 	parts       map[TopicID]map[int32]PartitionState
+	tombstones  map[TopicID]TopicTombstone
 	snap        *Snapshot
 }
 
@@ -45,12 +46,13 @@ type controllerCandidate struct {
 type dirtySet struct {
 	brokers    bool
 	controller bool
+	tombstones bool
 	topics     map[string]struct{}            // topic key changed: rebuild the topic
 	parts      map[TopicID]map[int32]struct{} // only these partitions changed
 }
 
 func (d *dirtySet) any() bool {
-	return d.brokers || d.controller || len(d.topics) > 0 || len(d.parts) > 0
+	return d.brokers || d.controller || d.tombstones || len(d.topics) > 0 || len(d.parts) > 0
 }
 
 func newMetaState(root, clusterID string) *metaState {
@@ -62,12 +64,14 @@ func newMetaState(root, clusterID string) *metaState {
 		topics:      map[string]TopicInfo{},
 		topicByID:   map[TopicID]string{},
 		parts:       map[TopicID]map[int32]PartitionState{},
+		tombstones:  map[TopicID]TopicTombstone{},
 		snap: &Snapshot{
-			ClusterID:    clusterID,
-			ControllerID: -1,
-			Brokers:      map[int32]BrokerInfo{},
-			Topics:       map[string]*TopicMeta{},
-			TopicsByID:   map[TopicID]*TopicMeta{},
+			ClusterID:     clusterID,
+			ControllerID:  -1,
+			Brokers:       map[int32]BrokerInfo{},
+			Topics:        map[string]*TopicMeta{},
+			TopicsByID:    map[TopicID]*TopicMeta{},
+			DeletedTopics: map[TopicID]TopicTombstone{},
 		},
 	}
 }
@@ -134,6 +138,25 @@ func (m *metaState) apply(d *dirtySet, key string, value []byte, createRev int64
 		m.topics[name] = t
 		m.topicByID[t.ID] = name
 
+	case deletedTopicsDir:
+		var id TopicID
+		if err := id.UnmarshalText([]byte(rest)); err != nil {
+			return fmt.Errorf("tombstone key %q: %w", key, err)
+		}
+		d.tombstones = true
+		if deleted {
+			delete(m.tombstones, id)
+			return nil
+		}
+		var t TopicTombstone
+		if err := json.Unmarshal(value, &t); err != nil {
+			// Undecodable: still a record that the id was deleted, with
+			// nobody known to be pending.
+			m.tombstones[id] = TopicTombstone{}
+			return fmt.Errorf("tombstone key %q: %w", key, err)
+		}
+		m.tombstones[id] = t
+
 	case "partitions":
 		idStr, nStr, ok := strings.Cut(rest, "/")
 		if !ok {
@@ -185,9 +208,13 @@ func (m *metaState) build(rev int64, d *dirtySet) *Snapshot {
 	if d.brokers {
 		ns.Brokers = maps.Clone(m.brokers)
 		ns.BrokerIDs = slices.Sorted(maps.Keys(m.brokers))
+		ns.offline = indexOffline(m.brokers)
 	}
 	if d.controller {
 		ns.ControllerID = m.controllerID()
+	}
+	if d.tombstones {
+		ns.DeletedTopics = maps.Clone(m.tombstones)
 	}
 	if len(d.topics) > 0 || len(d.parts) > 0 {
 		ns.Topics = maps.Clone(old.Topics)
@@ -294,7 +321,7 @@ func (s *Store) relist(ctx context.Context, notify bool) (int64, error) {
 		}
 	}
 	rev := resp.Header.Revision
-	d.brokers, d.controller = true, true
+	d.brokers, d.controller, d.tombstones = true, true, true
 	// Every topic is new to the empty base snapshot; force the name list.
 	snap := m.build(rev, d)
 	if snap.TopicNames == nil {

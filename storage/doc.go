@@ -43,9 +43,17 @@
 //	.samsa-clean-shutdown  written by Close after everything above is durable;
 //	                   removed by Open.
 //
+// In the data directory itself, meta.properties (Kafka's version 1 layout:
+// version, cluster.id, node.id, directory.id) ties the directory to one
+// cluster and node; the broker refuses to start on a mismatch.
+//
 // Deleted segments are renamed to "*.deleted" and removed after
-// file.delete.delay.ms (<0: at once); a deleted partition directory is renamed
-// to "<topic>-<partition>.<hex id>-delete" and removed in the background.
+// file.delete.delay.ms (<0: at once). A deleted partition directory (only ever
+// on a recorded topic deletion) is renamed to
+// "<topic>-<partition>.<hex id>-delete" and removed after file.delete.delay.ms;
+// one found at start-up is removed after the broker default of it. A
+// directory the cluster does not know is set aside as
+// "<topic>-<partition>.<hex id>-stray" (Manager.MarkStray) and never removed.
 //
 // # Durability and recovery
 //

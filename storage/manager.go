@@ -26,8 +26,9 @@ type Manager struct {
 	now     func() time.Time
 	opts    ManagerOptions
 
-	mu      sync.Mutex // guards logs, started, closed
+	mu      sync.Mutex // guards logs, opening, started, closed
 	logs    map[TopicPartition]*Log
+	opening map[TopicPartition]chan struct{} // closed when the open ends
 	started bool
 	closed  bool
 
@@ -54,16 +55,28 @@ type ManagerOptions struct {
 	// stays cached only while less than this has been written to the
 	// Manager's logs since (cache.go). 0: each log keeps its own window.
 	CacheHotTotalBytes int64
+	// FileDeleteDelay is how long a deleted partition directory found at
+	// start-up ("-delete") waits before it is removed (the broker default of
+	// file.delete.delay.ms); <= 0 removes it at once.
+	FileDeleteDelay time.Duration
 }
 
 // deleteDirSuffix ends the name of a directory being deleted
-// ("<topic>-<partition>.<hex id>-delete", as Kafka names them).
-const deleteDirSuffix = "-delete"
+// ("<topic>-<partition>.<hex id>-delete", as Kafka names them), strayDirSuffix
+// that of a directory set aside because metadata does not know its topic id
+// ("<topic>-<partition>.<hex id>-stray", Kafka 3.7+); stray directories are
+// never removed by samsa.
+const (
+	deleteDirSuffix = "-delete"
+	strayDirSuffix  = "-stray"
+)
 
-func deleteDirName(dir string) string {
+func deleteDirName(dir string) string { return asideDirName(dir, deleteDirSuffix) }
+
+func asideDirName(dir, suffix string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return dir + "." + hex.EncodeToString(b[:]) + deleteDirSuffix
+	return dir + "." + hex.EncodeToString(b[:]) + suffix
 }
 
 // PartitionDir is "<dataDir>/<topic>-<partition>".
@@ -103,6 +116,7 @@ func NewManager(dataDir string, opts ManagerOptions) (*Manager, error) {
 		now:     opts.Now,
 		opts:    opts,
 		logs:    make(map[TopicPartition]*Log),
+		opening: make(map[TopicPartition]chan struct{}),
 		stop:    make(chan struct{}),
 	}
 	if m.fs == nil {
@@ -127,21 +141,45 @@ func NewManager(dataDir string, opts ManagerOptions) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: data dir %s: %w", dataDir, err)
 	}
+	var strays []string
 	for _, e := range ents {
-		if e.IsDir() && strings.HasSuffix(e.Name(), deleteDirSuffix) {
-			m.removeInBackground(filepath.Join(dataDir, e.Name()))
+		switch {
+		case !e.IsDir():
+		case strings.HasSuffix(e.Name(), deleteDirSuffix):
+			// A deletion recorded before the last stop: it finishes
+			// after the delay, as Kafka's LogManager does.
+			m.removeAfter(filepath.Join(dataDir, e.Name()), m.opts.FileDeleteDelay)
+		case strings.HasSuffix(e.Name(), strayDirSuffix):
+			strays = append(strays, e.Name())
 		}
+	}
+	if len(strays) > 0 {
+		m.logger.Warn().Strs("dirs", strays).Str("data_dir", dataDir).
+			Msg("stray partition directories are kept (their topic ids were unknown to the cluster); move or remove them by hand once they are not needed")
 	}
 	return m, nil
 }
 
-func (m *Manager) removeInBackground(dir string) {
+// removeAfter removes dir (a "-delete" directory) after delay, in the
+// background; a Manager closed first leaves it for the next start.
+func (m *Manager) removeAfter(dir string, delay time.Duration) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-m.stop:
+				return
+			}
+		}
 		if err := m.fs.RemoveAll(dir); err != nil {
 			m.logger.Warn().Err(err).Str("dir", dir).Msg("removing deleted log directory")
+			return
 		}
+		m.logger.Debug().Str("dir", dir).Msg("deleted log directory removed")
 	}()
 }
 
@@ -171,29 +209,59 @@ type TopicPartition struct {
 }
 
 // GetOrCreate returns the open log for the partition, opening or creating it.
-// An already open log keeps its configuration (use Log.UpdateConfig).
+// An already open log keeps its configuration (use Log.UpdateConfig). A log
+// (open or on disk) that belongs to another topic id is never returned:
+// that is ErrTopicIDMismatch, and the caller decides between Delete (the
+// other id was deleted) and MarkStray.
 func (m *Manager) GetOrCreate(topic string, partition int32, topicID [16]byte, cfg Config) (*Log, error) {
-	tp := TopicPartition{topic, partition}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
-	if l := m.logs[tp]; l != nil {
-		return l, nil
-	}
 	if topic == "" || strings.ContainsAny(topic, "/\\") || topic == "." || topic == ".." || partition < 0 {
 		return nil, fmt.Errorf("storage: invalid partition %q/%d", topic, partition)
 	}
-	l, err := Open(PartitionDir(m.dataDir, topic, partition), topicID, cfg, Options{
-		FS: m.fs, Logger: loggerWith(m.logger, topic, partition), Now: m.now,
+	tp := TopicPartition{topic, partition}
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if l := m.logs[tp]; l != nil {
+			m.mu.Unlock()
+			if topicID != ([16]byte{}) && l.TopicID() != topicID {
+				return nil, fmt.Errorf("%w: the open log of %s-%d holds topic id %x, expected %x",
+					ErrTopicIDMismatch, topic, partition, l.TopicID(), topicID)
+			}
+			return l, nil
+		}
+		wait, busy := m.opening[tp]
+		if !busy {
+			done := make(chan struct{})
+			m.opening[tp] = done
+			m.mu.Unlock()
+			l, err := m.open(tp, topicID, cfg)
+			m.mu.Lock()
+			delete(m.opening, tp)
+			close(done)
+			if err == nil {
+				if m.closed {
+					m.mu.Unlock()
+					l.Close()
+					return nil, ErrClosed
+				}
+				m.logs[tp] = l
+			}
+			m.mu.Unlock()
+			return l, err
+		}
+		m.mu.Unlock()
+		<-wait // another caller is opening it; look again
+	}
+}
+
+func (m *Manager) open(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, error) {
+	return Open(PartitionDir(m.dataDir, tp.Topic, tp.Partition), topicID, cfg, Options{
+		FS: m.fs, Logger: loggerWith(m.logger, tp.Topic, tp.Partition), Now: m.now,
 		CacheHotBytes: m.opts.CacheHotBytes, trimmer: m.trimmer,
 	})
-	if err != nil {
-		return nil, err
-	}
-	m.logs[tp] = l
-	return l, nil
 }
 
 // Get returns the open log, or nil.
@@ -203,33 +271,68 @@ func (m *Manager) Get(topic string, partition int32) *Log {
 	return m.logs[TopicPartition{topic, partition}]
 }
 
-// Delete closes and removes the partition's log (rename to a
-// "<topic>-<partition>.<id>-delete" directory first, remove in background, as
-// Kafka does). Deleting a partition that is not open removes its directory.
-func (m *Manager) Delete(topic string, partition int32) error {
-	tp := TopicPartition{topic, partition}
+// Delete closes and removes the partition's log, as Kafka does: the
+// directory is renamed to "<topic>-<partition>.<id>-delete" at once and
+// removed after delay (file.delete.delay.ms; <= 0: at once) in the
+// background. Deleting a partition that is not open renames its directory.
+// Call it only when a recorded decision says the data goes (a topic
+// deletion); for a directory nobody knows, use MarkStray.
+func (m *Manager) Delete(topic string, partition int32, delay time.Duration) error {
+	dst, err := m.setAside(TopicPartition{topic, partition}, deleteDirSuffix, false)
+	if err != nil || dst == "" {
+		return err
+	}
+	m.logger.Info().Str("topic", topic).Int32("partition", partition).Str("dir", dst).
+		Dur("delete_delay", max(delay, 0)).Msg("partition log deleted")
+	m.removeAfter(dst, delay)
+	return nil
+}
+
+// MarkStray sets the partition's directory aside as
+// "<topic>-<partition>.<id>-stray" (closing its log if open), as Kafka 3.7+
+// does with logs whose topic id the cluster does not know: the data is kept
+// for an operator to look at, never removed. It returns the new name ("" when
+// there was no directory).
+func (m *Manager) MarkStray(topic string, partition int32) (string, error) {
+	dst, err := m.setAside(TopicPartition{topic, partition}, strayDirSuffix, true)
+	if err == nil && dst != "" {
+		m.logger.Warn().Str("topic", topic).Int32("partition", partition).Str("dir", dst).
+			Msg("partition directory set aside as stray: its topic id is not known to the cluster; the data is kept")
+	}
+	return dst, err
+}
+
+// setAside closes the partition's log if open (cleanly, so that it reopens
+// without recovery, when clean is set) and renames its directory with
+// suffix; "" when there is no directory.
+func (m *Manager) setAside(tp TopicPartition, suffix string, clean bool) (string, error) {
 	m.mu.Lock()
 	l := m.logs[tp]
 	delete(m.logs, tp)
 	m.mu.Unlock()
-	var dst string
+	dir := PartitionDir(m.dataDir, tp.Topic, tp.Partition)
 	if l != nil {
 		var err error
-		if dst, err = l.closeForDelete(); err != nil {
-			return err
+		if clean {
+			err = l.Close()
+		} else {
+			err = l.closeFiles()
 		}
-	} else {
-		dir := PartitionDir(m.dataDir, topic, partition)
-		if _, err := m.fs.Stat(dir); errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		dst = deleteDirName(dir)
-		if err := m.fs.Rename(dir, dst); err != nil {
-			return fmt.Errorf("storage: delete %s: %w", dir, err)
+		if err != nil {
+			m.logger.Warn().Err(err).Str("dir", dir).Msg("closing a log set aside")
 		}
 	}
-	m.removeInBackground(dst)
-	return nil
+	if _, err := m.fs.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	dst := asideDirName(dir, suffix)
+	if err := m.fs.Rename(dir, dst); err != nil {
+		return "", fmt.Errorf("storage: rename %s to %s: %w", dir, dst, err)
+	}
+	if err := syncDir(m.fs, m.dataDir); err != nil {
+		return dst, fmt.Errorf("storage: sync %s after renaming %s: %w", m.dataDir, dir, err)
+	}
+	return dst, nil
 }
 
 // Start runs the background retention and flush jobs until Close.

@@ -81,7 +81,7 @@ func TestManager(t *testing.T) {
 	if l.LogStartOffset() != 8 { // [0,4) and [4,8) go; [8,12) is active
 		t.Fatalf("background retention: log start %d", l.LogStartOffset())
 	}
-	if err := m.Delete("x", 0); err != nil {
+	if err := m.Delete("x", 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := m.Existing(); len(got) != 1 {

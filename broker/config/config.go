@@ -118,6 +118,8 @@ type Broker struct {
 	DataDir                    string     // log.dirs (first entry) / --data-dir, else log.dir
 	EtcdEndpoints              []string   // empty = embedded etcd
 	EtcdPrefix                 string
+	AdoptExistingData          bool // samsa.adopt.existing.data
+	RecoveryThreads            int  // num.recovery.threads.per.data.dir
 	NumPartitions              int32
 	DefaultReplicationFactor   int16
 	AutoCreateTopics           bool

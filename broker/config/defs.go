@@ -187,6 +187,8 @@ var brokerTable = []*def{
 		doc: "etcd endpoints (host:port,...); empty runs an embedded etcd inside the data directory."},
 	{name: "etcd.prefix", typ: TypeString, dflt: "/samsa/", check: nonEmpty, readOnly: true,
 		doc: "Key prefix for samsa's state in etcd."},
+	{name: "samsa.adopt.existing.data", typ: TypeBoolean, dflt: "false", readOnly: true,
+		doc: "samsa: when etcd holds no cluster under etcd.prefix but the data directory holds partition logs (etcd was wiped, or another etcd or prefix was given), adopt the data: create the cluster (with the cluster.id of meta.properties, if any) and register every topic found from its partition.metadata, with its topic id, partitions and this broker as the only replica. Topic configs are not recovered. Without it such a start is refused. No effect when etcd already holds the cluster."},
 
 	// Requests and connections.
 	{name: "socket.request.max.bytes", typ: TypeInt, dflt: "104857600", check: atLeast(1), readOnly: true,
