@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,5 +146,48 @@ func TestManagerOpenAllInParallel(t *testing.T) {
 	}
 	if id, err := m.DirTopicID("t", 3); err != nil || id != ([16]byte{1}) {
 		t.Fatalf("DirTopicID: %x %v", id, err)
+	}
+}
+
+// barrierFS holds every open of a ".log" file until n of them are under way
+// at once (or a deadline passes, which fails the open): OpenAll with n
+// threads gets through, a serial open would not.
+type barrierFS struct {
+	OSFS
+	n       int
+	mu      sync.Mutex
+	waiting int
+	release chan struct{}
+}
+
+func (f *barrierFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
+	if strings.HasSuffix(name, ".log") && flag&os.O_RDWR != 0 {
+		f.mu.Lock()
+		f.waiting++
+		if f.waiting == f.n {
+			close(f.release)
+		}
+		f.mu.Unlock()
+		select {
+		case <-f.release:
+		case <-time.After(5 * time.Second):
+			return nil, errors.New("barrierFS: opens did not run concurrently")
+		}
+	}
+	return f.OSFS.OpenFile(name, flag, perm)
+}
+
+func TestManagerOpenAllRunsThreadsAtOnce(t *testing.T) {
+	const threads = 4
+	m := testManager(t, t.TempDir(), ManagerOptions{FS: &barrierFS{n: threads, release: make(chan struct{})}})
+	var reqs []OpenRequest
+	for i := range threads {
+		reqs = append(reqs, OpenRequest{Topic: "p", Partition: int32(i), TopicID: [16]byte{1}})
+	}
+	_, errs := m.OpenAll(reqs, threads)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
 	}
 }
