@@ -201,6 +201,28 @@ func (s *Samsa) Running() bool {
 // up within startTimeout.
 func (s *Samsa) Start() {
 	s.t.Helper()
+	if refused, code := s.start(); refused {
+		s.t.Fatalf("samsa exited before %q: exit status %d (log: %s)", listeningMsg, code, s.LogPath)
+	}
+}
+
+// StartRefused starts the binary (again) and expects it to refuse: to exit
+// before it listens. It returns the exit code, and fails the test if samsa
+// comes up instead (it is then stopped).
+func (s *Samsa) StartRefused() int {
+	s.t.Helper()
+	refused, code := s.start()
+	if !refused {
+		s.Stop(0)
+		s.t.Fatalf("samsa started, but it should have refused to")
+	}
+	return code
+}
+
+// start is Start; refused reports that the process exited before
+// listening, with its exit code.
+func (s *Samsa) start() (refused bool, code int) {
+	s.t.Helper()
 	if s.Running() {
 		s.t.Fatalf("samsa: Start while already running")
 	}
@@ -251,7 +273,7 @@ func (s *Samsa) Start() {
 	case logged = <-ready:
 		s.StartupTime = time.Since(begin)
 	case <-exited:
-		s.t.Fatalf("samsa exited before %q: %v (log: %s)", listeningMsg, exitString(cmd.ProcessState, s.exitErr()), s.LogPath)
+		return true, cmd.ProcessState.ExitCode()
 	case <-time.After(startTimeout):
 		s.kill()
 		s.t.Fatalf("samsa did not log %q within %v (log: %s)", listeningMsg, startTimeout, s.LogPath)
@@ -273,6 +295,7 @@ func (s *Samsa) Start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return false, 0
 }
 
 func (s *Samsa) exitErr() error {
