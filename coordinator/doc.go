@@ -38,8 +38,44 @@
 //
 // # Snapshot
 //
-// One watch on <prefix><cluster-id>/ feeds an immutable Snapshot that is
-// rebuilt copy-on-write per watch response (a changed topic copies only that
+// Two range watches feed an immutable Snapshot: one on the keys from
+// brokers/ to the end of controller/, one from partitions/ to the end of
+// topics/ (which holds producer-ids and topics-deleted/ too). Committed
+// offsets (offsets/) and group records (groups/) sort between the two and
+// are never streamed to a broker's metadata watch. Both watches share one
+// gRPC stream, so a progress request reaches both; the Snapshot's revision is
+// the lower of the two ranges' (each range is complete up to its last event
+// or progress notification), so WaitForRevision(rev) returns only once both
+// have passed rev. A watch response on one range asks for progress at once,
+// so that the idle range catches up without waiting for WaitForRevision's
+// timer. A compacted, cancelled or failed watch on either range re-reads
+// every metadata dir at one revision and starts both watches again from it.
+//
+// A transaction whose writes spanned both ranges could be seen half-applied
+// (one range's watch ahead of the other's); none does. The writes, by
+// range:
+//
+//	range brokers/..controller/:
+//	  registerOnce            brokers/<id> (create, or take over our previous incarnation's key)
+//	  Election.Campaign       controller/<lease-hex>
+//	  Deregister              brokers/<id> and controller/<lease-hex> (one txn)
+//	  lease expiry or revoke  brokers/<id> and controller/<lease-hex> (same lease, one revision)
+//	range partitions/..topics/:
+//	  CreateTopic, AddPartitions  topics/<name> and the first partitions/<topic-id>/<n> (one txn),
+//	                              later partitions/ chunks guarded by the topic key's mod revision
+//	  DeleteTopic             topics/<name> and partitions/<topic-id>/ (one txn)
+//	  SetTopicConfigs         topics/<name>
+//	  UpdatePartitionState    partitions/<topic-id>/<n> (compares the topic key: a compare
+//	                          reads, it writes nothing)
+//	  AllocateProducerIDs     producer-ids (in the range, not in the Snapshot: it advances the
+//	                          revision and signals no change)
+//	outside both:
+//	  <prefix>cluster-id, groups/, offsets/ (package group)
+//
+// A new key written with another in one transaction belongs in the same
+// range; a key written often belongs in neither.
+//
+// The Snapshot is rebuilt copy-on-write per watch response (a changed topic copies only that
 // topic; a changed partition copies only its topic's partition slice) and
 // swapped atomically. A topic whose partition states are not all present yet
 // (a chunked create in progress, or one that died half-way) is shown with

@@ -66,6 +66,10 @@ type Store struct {
 	// relistNow makes the watch loop re-read everything, as after a
 	// compacted or cancelled watch (tests).
 	relistNow chan struct{}
+	// What the metadata watch received and how often it re-read
+	// everything, for tests: a write outside the watched ranges must
+	// not show up here.
+	watchResponses, watchEvents, relists atomic.Int64
 
 	revMu sync.Mutex
 	revCh chan struct{} // guarded by revMu; closed and replaced at every install
