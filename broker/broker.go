@@ -101,6 +101,8 @@ func (b *Broker) Start(ctx context.Context) error {
 		EmbeddedDir: filepath.Join(b.cfg.DataDir, "etcd"),
 		Prefix:      b.cfg.EtcdPrefix,
 		Logger:      b.log,
+		// etcd.compaction.interval.ms (coordinator/compact.go)
+		CompactionInterval: time.Duration(b.cfg.Int64("etcd.compaction.interval.ms")) * time.Millisecond,
 	})
 	if err != nil {
 		b.logs.Close()

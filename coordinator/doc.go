@@ -36,6 +36,25 @@
 // that each compare the topic key's mod revision with the first one's, so
 // a concurrent delete or change aborts the rest with ErrConflict.
 //
+// # Compaction
+//
+// etcd keeps every version of every key until its history is compacted;
+// every offset commit, group change and ISR change adds versions. The
+// controller (Store.IsController) compacts every Config.CompactionInterval
+// (etcd.compaction.interval.ms, default 5 minutes; 0 = off) to the revision
+// it saw one interval earlier, for the embedded and an external etcd alike:
+// every watch has had a whole interval to pass a revision before it goes,
+// and a watch that has not (a broker cut off for longer) gets a compacted
+// response and re-reads (see Snapshot). A broker that loses the role stops
+// at its next tick and one that wins it starts compacting a tick later.
+// etcd compacts its whole keyspace: on an external etcd shared with other
+// applications, their history older than the interval goes too. The
+// embedded etcd also runs etcd's own periodic compaction of what is older
+// than an hour, a backstop for the interval 0 (and a no-op behind samsa's
+// compactor). Compaction frees pages inside etcd's database for reuse; the
+// file shrinks only on a defragmentation, which samsa never starts (it
+// blocks the member while it runs).
+//
 // # Snapshot
 //
 // Two range watches feed an immutable Snapshot: one on the keys from

@@ -187,6 +187,8 @@ var brokerTable = []*def{
 		doc: "etcd endpoints (host:port,...); empty runs an embedded etcd inside the data directory."},
 	{name: "etcd.prefix", typ: TypeString, dflt: "/samsa/", check: nonEmpty, readOnly: true,
 		doc: "Key prefix for samsa's state in etcd."},
+	{name: "etcd.compaction.interval.ms", typ: TypeLong, dflt: "300000", check: between(0, math.MaxInt64/1_000_000), readOnly: true, // ms that fit a time.Duration
+		doc: "samsa: every this many ms the controller compacts etcd's history (the whole keyspace, an external etcd's too) to the revision it saw one interval earlier, so committed offsets do not grow etcd without bound. 0 turns it off (for an external etcd that compacts itself); the embedded etcd then still drops history older than an hour."},
 
 	// Requests and connections.
 	{name: "socket.request.max.bytes", typ: TypeInt, dflt: "104857600", check: atLeast(1), readOnly: true,
