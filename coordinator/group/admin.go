@@ -146,14 +146,14 @@ func (c *Coordinator) deleteGroup(ctx context.Context, g *group, explicit bool) 
 	c.removeLocked(g)
 	g.mu.Unlock()
 
-	// One transaction: the group record and every offset (a range delete
-	// is one operation), so a deletion is atomic.
+	// One transaction: the group record, its chunks and every offset (a
+	// range delete is one operation), so a deletion is atomic.
 	cctx, cancel := c.opCtx(ctx)
 	defer cancel()
-	prefix := c.offsetsPrefix(g.id)
 	_, err := c.cli.Txn(cctx).Then(
 		clientv3.OpDelete(c.groupKey(g.id)),
-		clientv3.OpDelete(prefix, clientv3.WithPrefix()),
+		clientv3.OpDelete(c.chunksPrefix(g.id), clientv3.WithPrefix()),
+		clientv3.OpDelete(c.offsetsPrefix(g.id), clientv3.WithPrefix()),
 	).Commit()
 	if err != nil {
 		c.log.Warn().Err(err).Str("group", g.id).Msg("cannot delete group")
