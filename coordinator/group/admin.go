@@ -125,8 +125,10 @@ func (c *Coordinator) DeleteGroup(ctx context.Context, id string) int16 {
 }
 
 func (c *Coordinator) deleteGroup(ctx context.Context, g *group, explicit bool) int16 {
-	g.wmu.Lock()
-	defer g.wmu.Unlock()
+	if err := g.lockWrites(ctx); err != nil {
+		return storeErrorCode(err)
+	}
+	defer g.wmu.unlock()
 	g.mu.Lock()
 	if g.dead {
 		g.mu.Unlock()

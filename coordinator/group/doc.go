@@ -58,11 +58,15 @@
 //
 // # Locks
 //
-// Each group has a state mutex (group.mu) and a write mutex (group.wmu).
+// Each group has a state mutex (group.mu) and a write lock (group.wmu).
 // mu is never held across etcd or a callback; wmu serialises one group's
 // etcd writes (offset commits and deletes, record writes, deletion) so the
-// order in etcd is the order in memory, and is held across etcd. Lock
-// order: group.wmu, then group.mu, then Coordinator.mu (a leaf).
+// order in etcd is the order in memory, and is held across etcd: the one
+// lock in package coordinator that is. Every etcd call has a deadline
+// (opCtx: the request's, at most 15 s, and Close), and so has the wait for
+// wmu (lockWrites): a request queued behind a stuck write answers
+// REQUEST_TIMED_OUT or COORDINATOR_NOT_AVAILABLE instead of waiting on.
+// Lock order: group.wmu, then group.mu, then Coordinator.mu (a leaf).
 //
 // # Goroutines
 //

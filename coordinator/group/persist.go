@@ -146,8 +146,10 @@ func (g *group) writeRecord(ctx context.Context, seq uint64, data []byte) error 
 	if seq == 0 {
 		return nil
 	}
-	g.wmu.Lock()
-	defer g.wmu.Unlock()
+	if err := g.lockWrites(ctx); err != nil {
+		return fmt.Errorf("group: store %s: %w", g.id, err)
+	}
+	defer g.wmu.unlock()
 	if seq <= g.written {
 		return nil // a newer state is already stored
 	}

@@ -209,3 +209,36 @@ func TestGroupRecordCompatibility(t *testing.T) {
 		t.Fatalf("record after rejoin: %s", val)
 	}
 }
+
+// A commit queued behind a group write that does not come back (etcd stuck)
+// gives up at its own deadline instead of waiting for the group's write lock
+// forever.
+func TestWriteLockWaitIsBounded(t *testing.T) {
+	e := newEnv(t)
+	c := e.coordinator(t, nil)
+	ctx := context.Background()
+	args := CommitArgs{Group: "g", Generation: -1, Version: 8}
+	if codes := c.CommitOffsets(ctx, args, []Commit{{Topic: "t", Offset: 1, LeaderEpoch: -1}}); codes[0] != 0 {
+		t.Fatalf("commit: %v", kerr.ErrorForCode(codes[0]))
+	}
+	g := c.lookup("g")
+	if err := g.wmu.lock(ctx); err != nil { // the stuck write
+		t.Fatal(err)
+	}
+	defer g.wmu.unlock()
+	dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	done := make(chan []int16, 1)
+	go func() { done <- c.CommitOffsets(dctx, args, []Commit{{Topic: "t", Offset: 2, LeaderEpoch: -1}}) }()
+	select {
+	case codes := <-done:
+		if codes[0] != kerr.RequestTimedOut.Code {
+			t.Fatalf("queued commit: %v, want REQUEST_TIMED_OUT", kerr.ErrorForCode(codes[0]))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a commit queued behind a stuck write did not give up at its deadline")
+	}
+	if got, _ := c.FetchOffsets(FetchArgs{Group: "g"}); got["t"][0].Offset != 1 {
+		t.Fatalf("offset after the failed commit: %+v", got)
+	}
+}
