@@ -359,7 +359,9 @@ func (s *Store) watchLoop(rev int64) {
 		s.log.Warn().Err(err).Int64("revision", rev).Msg("metadata watch ended, re-reading metadata")
 		for {
 			var lerr error
-			rev, lerr = s.relist(s.ctx, true)
+			ctx, cancel := context.WithTimeout(s.ctx, openTimeout)
+			rev, lerr = s.relist(ctx, true)
+			cancel()
 			if lerr == nil {
 				backoff = 50 * time.Millisecond
 				break
