@@ -18,10 +18,13 @@
 //	<prefix><cluster-id>/topics/<name>              TopicInfo (assignment and config overrides)
 //	<prefix><cluster-id>/partitions/<topic-id>/<n>  PartitionState
 //	<prefix><cluster-id>/producer-ids               {"next": N}: the first unallocated producer id
+//	<prefix><cluster-id>/groups/, offsets/          consumer groups and committed offsets
+//	                                                (package group; its doc.go has the layout)
 //
 // Owners (writers): registry.go writes brokers/ and controller/, topics.go
 // writes topics/ and the initial partitions/, partitions.go every later
-// partition state change, producer_ids.go producer-ids, store.go cluster-id.
+// partition state change, producer_ids.go producer-ids, store.go cluster-id,
+// package group groups/ and offsets/; compact.go compacts the history.
 //
 // # Consistency
 //

@@ -73,10 +73,10 @@ type Store struct {
 	// relistNow makes the watch loop re-read everything, as after a
 	// compacted or cancelled watch (tests).
 	relistNow chan struct{}
-	// What the metadata watch received and how often it re-read
-	// everything, for tests: a write outside the watched ranges must
-	// not show up here.
-	watchResponses, watchEvents, relists atomic.Int64
+	// Events the metadata watch received (a write outside the watched
+	// ranges must not show up here) and full reads of the metadata
+	// (Open's and every re-read); for tests.
+	watchEvents, relists atomic.Int64
 	// Ticks of the compaction loop and compactions it made (tests).
 	compactTicks, compactions atomic.Int64
 

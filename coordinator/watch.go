@@ -425,7 +425,6 @@ func (s *Store) watchFrom(rev int64) error {
 // revision is the lowest of revs: every range has been seen up to it (and
 // no transaction writes two ranges, so nothing is seen half-applied).
 func (s *Store) applyWatchResponse(revs *[len(watchRanges)]int64, i int, resp clientv3.WatchResponse) {
-	s.watchResponses.Add(1)
 	s.watchEvents.Add(int64(len(resp.Events)))
 	if resp.Created {
 		return // its header revision runs ahead of the events still to come
