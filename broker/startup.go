@@ -26,6 +26,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/samsa-io/samsa/coordinator"
 	"github.com/samsa-io/samsa/storage"
@@ -108,6 +109,8 @@ func (b *Broker) storeConfig() coordinator.Config {
 		EmbeddedDir: b.embeddedEtcdDir(),
 		Prefix:      b.cfg.EtcdPrefix,
 		Logger:      b.log,
+		// etcd.compaction.interval.ms (coordinator/compact.go)
+		CompactionInterval: time.Duration(b.cfg.Int64("etcd.compaction.interval.ms")) * time.Millisecond,
 	}
 }
 

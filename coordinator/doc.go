@@ -25,11 +25,14 @@
 //	                                                confirmed its logs are gone; the only record
 //	                                                that lets a broker delete a log
 //	<prefix><cluster-id>/producer-ids               {"next": N}: the first unallocated producer id
+//	<prefix><cluster-id>/groups/, offsets/          consumer groups and committed offsets
+//	                                                (package group; its doc.go has the layout)
 //
 // Owners (writers): registry.go writes brokers/ and controller/, topics.go
 // writes topics/, topics-deleted/ and the initial partitions/, partitions.go
 // every later partition state change, producer_ids.go producer-ids,
-// store.go cluster-id.
+// store.go cluster-id, package group groups/ and offsets/; compact.go
+// compacts the history.
 //
 // # Consistency
 //
@@ -44,10 +47,65 @@
 // that each compare the topic key's mod revision with the first one's, so
 // a concurrent delete or change aborts the rest with ErrConflict.
 //
+// # Compaction
+//
+// etcd keeps every version of every key until its history is compacted;
+// every offset commit, group change and ISR change adds versions. The
+// controller (Store.IsController) compacts every Config.CompactionInterval
+// (etcd.compaction.interval.ms, default 5 minutes; 0 = off) to the revision
+// it saw one interval earlier, for the embedded and an external etcd alike:
+// every watch has had a whole interval to pass a revision before it goes,
+// and a watch that has not (a broker cut off for longer) gets a compacted
+// response and re-reads (see Snapshot). A broker that loses the role stops
+// at its next tick and one that wins it starts compacting a tick later.
+// etcd compacts its whole keyspace: on an external etcd shared with other
+// applications, their history older than the interval goes too. The
+// embedded etcd also runs etcd's own periodic compaction of what is older
+// than an hour, a backstop for the interval 0 (and a no-op behind samsa's
+// compactor). Compaction frees pages inside etcd's database for reuse; the
+// file shrinks only on a defragmentation, which samsa never starts (it
+// blocks the member while it runs).
+//
 // # Snapshot
 //
-// One watch on <prefix><cluster-id>/ feeds an immutable Snapshot that is
-// rebuilt copy-on-write per watch response (a changed topic copies only that
+// Two range watches feed an immutable Snapshot: one on the keys from
+// brokers/ to the end of controller/, one from partitions/ to the end of
+// topics/ (which holds producer-ids and topics-deleted/ too). Committed
+// offsets (offsets/) and group records (groups/) sort between the two and
+// are never streamed to a broker's metadata watch. Both watches share one
+// gRPC stream, so a progress request reaches both; the Snapshot's revision is
+// the lower of the two ranges' (each range is complete up to its last event
+// or progress notification), so WaitForRevision(rev) returns only once both
+// have passed rev. A watch response on one range asks for progress at once,
+// so that the idle range catches up without waiting for WaitForRevision's
+// timer. A compacted, cancelled or failed watch on either range re-reads
+// every metadata dir at one revision and starts both watches again from it.
+//
+// A transaction whose writes spanned both ranges could be seen half-applied
+// (one range's watch ahead of the other's); none does. The writes, by
+// range:
+//
+//	range brokers/..controller/:
+//	  registerOnce            brokers/<id> (create, or take over our previous incarnation's key)
+//	  Election.Campaign       controller/<lease-hex>
+//	  Deregister              brokers/<id> and controller/<lease-hex> (one txn)
+//	  lease expiry or revoke  brokers/<id> and controller/<lease-hex> (same lease, one revision)
+//	range partitions/..topics/:
+//	  CreateTopic, AddPartitions  topics/<name> and the first partitions/<topic-id>/<n> (one txn),
+//	                              later partitions/ chunks guarded by the topic key's mod revision
+//	  DeleteTopic             topics/<name> and partitions/<topic-id>/ (one txn)
+//	  SetTopicConfigs         topics/<name>
+//	  UpdatePartitionState    partitions/<topic-id>/<n> (compares the topic key: a compare
+//	                          reads, it writes nothing)
+//	  AllocateProducerIDs     producer-ids (in the range, not in the Snapshot: it advances the
+//	                          revision and signals no change)
+//	outside both:
+//	  <prefix>cluster-id, groups/, offsets/ (package group)
+//
+// A new key written with another in one transaction belongs in the same
+// range; a key written often belongs in neither.
+//
+// The Snapshot is rebuilt copy-on-write per watch response (a changed topic copies only that
 // topic; a changed partition copies only its topic's partition slice) and
 // swapped atomically. A topic whose partition states are not all present yet
 // (a chunked create in progress, or one that died half-way) is shown with

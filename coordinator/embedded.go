@@ -121,6 +121,12 @@ func startEmbeddedOnce(dir string, log zerolog.Logger) (*embeddedEtcd, error) {
 	cfg.SnapshotCount = 10000
 	cfg.SnapshotCatchUpEntries = 1000
 	cfg.QuotaBackendBytes = embeddedQuotaBytes
+	// The controller compacts the history (Config.CompactionInterval,
+	// compact.go). etcd's own periodic compaction of what is older than
+	// an hour stays as a backstop: with etcd.compaction.interval.ms=0, or
+	// while no broker is the controller, the embedded etcd, which nothing
+	// else compacts, still cannot fill its quota with old revisions.
+	// Behind samsa's compactor it finds nothing left to do.
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = "1h"
 

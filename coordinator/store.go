@@ -26,7 +26,14 @@ type Config struct {
 	// SessionTTL is the broker-registration lease TTL (the failure
 	// detector); default 10 s.
 	SessionTTL time.Duration
-	Logger     zerolog.Logger
+	// CompactionInterval (etcd.compaction.interval.ms): while this broker
+	// is the controller, it compacts etcd's history every interval to the
+	// revision it saw one interval earlier (compact.go). etcd compacts its
+	// whole keyspace, not a prefix: on an external etcd shared with other
+	// applications this drops their history older than the interval too.
+	// 0 turns it off (for an external etcd that compacts itself).
+	CompactionInterval time.Duration
+	Logger             zerolog.Logger
 
 	// ClusterID, when set, is the cluster the broker's data belongs to
 	// (its log directory's meta.properties): Open fails with a
@@ -77,6 +84,12 @@ type Store struct {
 	// relistNow makes the watch loop re-read everything, as after a
 	// compacted or cancelled watch (tests).
 	relistNow chan struct{}
+	// Events the metadata watch received (a write outside the watched
+	// ranges must not show up here) and full reads of the metadata
+	// (Open's and every re-read); for tests.
+	watchEvents, relists atomic.Int64
+	// Ticks of the compaction loop and compactions it made (tests).
+	compactTicks, compactions atomic.Int64
 
 	revMu sync.Mutex
 	revCh chan struct{} // guarded by revMu; closed and replaced at every install
@@ -168,10 +181,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.watchLoop(rev)
+	if cfg.CompactionInterval > 0 {
+		s.wg.Add(1)
+		go s.compactLoop(cfg.CompactionInterval)
+	}
 
 	s.timing.Total = time.Since(start)
 	ev := s.log.Info().Strs("endpoints", endpoints).Int64("revision", rev).
-		Dur("open_time", s.timing.Total)
+		Dur("open_time", s.timing.Total).Dur("compaction_interval", cfg.CompactionInterval)
 	if s.embedded != nil {
 		ev = ev.Str("embedded_dir", cfg.EmbeddedDir).Dur("etcd_ready_time", s.timing.EmbeddedReady)
 	}

@@ -1,8 +1,9 @@
 package coordinator
 
-// Snapshot building: one watch on the cluster's key prefix feeds a metaState
-// (the decoded keys, owned by the watch goroutine) which produces a new
-// immutable Snapshot per watch response, copying only what changed.
+// Snapshot building: two range watches on the metadata subtrees (see
+// watchRanges) feed a metaState (the decoded keys, owned by the watch
+// goroutine) which produces a new immutable Snapshot per watch response,
+// copying only what changed.
 
 import (
 	"cmp"
@@ -20,8 +21,35 @@ import (
 )
 
 // metadataDirs are the subtrees the Snapshot is built from; relist reads
-// exactly these, the watch filters on them.
+// exactly these. Each lies inside one of watchRanges (TestWatchRangesCover).
 var metadataDirs = []string{"brokers/", "controller/", "topics/", "partitions/", deletedTopicsDir + "/"}
+
+// keyRange is the key range [first, prefix end of last) under the cluster
+// root: every key that sorts from first up to the last key starting with
+// last.
+type keyRange struct{ first, last string }
+
+// watchRanges are what the metadata watch covers: two ranges, so that
+// committed offsets and group records (offsets/, groups/, which sort between
+// them) never reach a broker's watch. A transaction that writes keys in two
+// ranges could be seen half-applied (one range's watch ahead of the
+// other's), so each range holds every key some transaction writes together
+// (doc.go lists them): brokers/ with controller/ (a lease expiry deletes a
+// broker's key and its election key at one revision), partitions/ with
+// topics/ (a topic is created and deleted with its partition states). The
+// second range also holds producer-ids and topics-deleted/ ('-' sorts
+// before '/'); keys in a range that the Snapshot does not use advance the
+// revision and nothing else. Never put a key written often between
+// "brokers/" and "controller/" or between "partitions/" and "topics/".
+var watchRanges = [2]keyRange{
+	{first: "brokers/", last: "controller/"},
+	{first: "partitions/", last: "topics/"},
+}
+
+// contains reports whether key (relative to the root) lies in r.
+func (r keyRange) contains(key string) bool {
+	return key >= r.first && key < clientv3.GetPrefixRangeEnd(r.last)
+}
 
 // metaState is the decoded metadata keys plus the last Snapshot built from
 // them. Owned by one goroutine (Open, then the watch loop).
@@ -321,6 +349,7 @@ func (s *Store) relist(ctx context.Context, notify bool) (int64, error) {
 		}
 	}
 	rev := resp.Header.Revision
+	s.relists.Add(1)
 	d.brokers, d.controller, d.tombstones = true, true, true
 	// Every topic is new to the empty base snapshot; force the name list.
 	snap := m.build(rev, d)
@@ -357,7 +386,9 @@ func (s *Store) watchLoop(rev int64) {
 		s.log.Warn().Err(err).Int64("revision", rev).Msg("metadata watch ended, re-reading metadata")
 		for {
 			var lerr error
-			rev, lerr = s.relist(s.ctx, true)
+			ctx, cancel := context.WithTimeout(s.ctx, openTimeout)
+			rev, lerr = s.relist(ctx, true)
+			cancel()
 			if lerr == nil {
 				backoff = 50 * time.Millisecond
 				break
@@ -376,36 +407,52 @@ func (s *Store) watchLoop(rev int64) {
 	}
 }
 
-// watchFrom applies watch responses until the watch fails.
+// watchFrom applies watch responses of both ranges until a watch fails.
+// Both watches share one gRPC stream (same context metadata), so one
+// progress request reaches both.
 func (s *Store) watchFrom(rev int64) error {
 	ctx, cancel := context.WithCancel(s.watchCtx())
 	defer cancel()
-	wch := s.client.Watch(ctx, s.root, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
+	var wch [len(watchRanges)]clientv3.WatchChan
+	for i, r := range watchRanges {
+		wch[i] = s.client.Watch(ctx, s.root+r.first, clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.root+r.last)),
+			clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
+	}
+	// revs[i]: range i has been seen completely up to revs[i].
+	revs := [len(watchRanges)]int64{rev, rev}
 	for {
 		var resp clientv3.WatchResponse
 		var ok bool
+		var i int
 		select {
-		case resp, ok = <-wch:
+		case resp, ok = <-wch[0]:
+			i = 0
+		case resp, ok = <-wch[1]:
+			i = 1
 		case <-s.relistNow:
 			return fmt.Errorf("re-read requested")
 		}
 		if !ok {
-			return fmt.Errorf("watch channel closed")
+			return fmt.Errorf("watch of %s channel closed", watchRanges[i].first)
 		}
 		if resp.CompactRevision != 0 {
-			return fmt.Errorf("watch compacted at revision %d", resp.CompactRevision)
+			return fmt.Errorf("watch of %s compacted at revision %d", watchRanges[i].first, resp.CompactRevision)
 		}
 		if err := resp.Err(); err != nil {
-			return err
+			return fmt.Errorf("watch of %s: %w", watchRanges[i].first, err)
 		}
 		if resp.Canceled {
-			return fmt.Errorf("watch cancelled: %s", resp.CancelReason)
+			return fmt.Errorf("watch of %s cancelled: %s", watchRanges[i].first, resp.CancelReason)
 		}
-		s.applyWatchResponse(resp)
+		s.applyWatchResponse(&revs, i, resp)
 	}
 }
 
-func (s *Store) applyWatchResponse(resp clientv3.WatchResponse) {
+// applyWatchResponse applies one response of range i. The Snapshot's
+// revision is the lowest of revs: every range has been seen up to it (and
+// no transaction writes two ranges, so nothing is seen half-applied).
+func (s *Store) applyWatchResponse(revs *[len(watchRanges)]int64, i int, resp clientv3.WatchResponse) {
+	s.watchEvents.Add(int64(len(resp.Events)))
 	if resp.Created {
 		return // its header revision runs ahead of the events still to come
 	}
@@ -420,15 +467,22 @@ func (s *Store) applyWatchResponse(resp clientv3.WatchResponse) {
 	if n := len(resp.Events); n > 0 {
 		rev = resp.Events[n-1].Kv.ModRevision
 	}
+	revs[i] = max(revs[i], rev)
 	for _, ev := range resp.Events {
 		kv := ev.Kv
 		if err := m.apply(d, string(kv.Key), kv.Value, kv.CreateRevision, ev.Type == mvccpb.DELETE); err != nil {
 			s.log.Warn().Err(err).Msg("ignoring undecodable metadata key")
 		}
 	}
-	if rev <= m.snap.Revision && !d.any() {
+	low := slices.Min(revs[:])
+	if low <= m.snap.Revision && !d.any() {
 		return
 	}
-	rev = max(rev, m.snap.Revision)
-	s.install(m.build(rev, d), d.any())
+	s.install(m.build(max(low, m.snap.Revision), d), d.any())
+	if len(resp.Events) > 0 && low < rev {
+		// The other range is idle: only a progress notification moves
+		// it (and the Snapshot's revision) on. Ask now rather than
+		// leave a writer's WaitForRevision to its timer.
+		s.requestProgress()
+	}
 }

@@ -125,8 +125,10 @@ func (c *Coordinator) DeleteGroup(ctx context.Context, id string) int16 {
 }
 
 func (c *Coordinator) deleteGroup(ctx context.Context, g *group, explicit bool) int16 {
-	g.wmu.Lock()
-	defer g.wmu.Unlock()
+	if err := g.lockWrites(ctx); err != nil {
+		return storeErrorCode(err)
+	}
+	defer g.wmu.unlock()
 	g.mu.Lock()
 	if g.dead {
 		g.mu.Unlock()
@@ -146,14 +148,14 @@ func (c *Coordinator) deleteGroup(ctx context.Context, g *group, explicit bool) 
 	c.removeLocked(g)
 	g.mu.Unlock()
 
-	// One transaction: the group record and every offset (a range delete
-	// is one operation), so a deletion is atomic.
+	// One transaction: the group record, its chunks and every offset (a
+	// range delete is one operation), so a deletion is atomic.
 	cctx, cancel := c.opCtx(ctx)
 	defer cancel()
-	prefix := c.offsetsPrefix(g.id)
 	_, err := c.cli.Txn(cctx).Then(
 		clientv3.OpDelete(c.groupKey(g.id)),
-		clientv3.OpDelete(prefix, clientv3.WithPrefix()),
+		clientv3.OpDelete(c.chunksPrefix(g.id), clientv3.WithPrefix()),
+		clientv3.OpDelete(c.offsetsPrefix(g.id), clientv3.WithPrefix()),
 	).Commit()
 	if err != nil {
 		c.log.Warn().Err(err).Str("group", g.id).Msg("cannot delete group")

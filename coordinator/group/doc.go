@@ -15,13 +15,29 @@
 //	                                   protocol, generation, leader, state timestamp, members
 //	                                   (with protocol metadata and assignments as base64;
 //	                                   KIP-848: epochs, subscriptions, assigned/revoking/target
-//	                                   partitions by topic id)
+//	                                   partitions by topic id); or, for a record of more than
+//	                                   511 KiB, {"chunked":{version, chunks, bytes, crc32c}}
+//	groups/<group>/<version>/<n>       chunk n (000000, 000001, ...) of a chunked record: the
+//	                                   record's JSON is the concatenation of its chunks
 //	offsets/<group>/<topic>/<partition> offsetRecord: offset, leader epoch, metadata,
 //	                                   commit timestamp (ms), optional expire timestamp
 //
 // <group> is the group id with '%', '/' and control bytes %XX-escaped (the
 // empty id is "%"), so a group id is always one key segment and a prefix
-// delete of offsets/<group>/ never touches another group.
+// delete of offsets/<group>/ or groups/<group>/ never touches another group.
+//
+// A chunked record is written in two steps (record_chunks.go): its chunks
+// under a new random <version>, in transactions within etcd's limits, then
+// one transaction that points groups/<group> at that version (if its first
+// chunk still exists) and deletes every other version's chunks. The loader
+// reads groups/ at one revision and assembles the version the group key
+// names, so it sees the previous record or the new one; chunks no record
+// names (a write that died before its switch) are skipped, and go at the
+// group's next write. A record of up to 511 KiB stays one value, written
+// with the deletion of any chunks in one transaction; records written
+// before chunking existed are such values. (A samsa from before chunking
+// loads a chunked group as an empty one, whose members then rejoin, keeps
+// its offsets, and skips its chunks as undecodable.)
 //
 // The group record is written when the group's membership settles (a
 // classic SyncGroup from the leader, before it is answered; a generation
@@ -35,17 +51,22 @@
 // etcd takes at most 128 operations and 1.5 MiB per request. An offset
 // commit is written in transactions of at most 128 keys and 1 MiB: each is
 // atomic, a larger commit is not (the partitions of the transactions that
-// succeeded are stored and acknowledged, the rest get an error). Deleting
-// a group is one transaction (its record and a range delete of its
+// succeeded are stored and acknowledged, the rest get an error). A group
+// record of any size is replaced atomically (above). Deleting a group is
+// one transaction (its record and range deletes of its chunks and
 // offsets).
 //
 // # Locks
 //
-// Each group has a state mutex (group.mu) and a write mutex (group.wmu).
+// Each group has a state mutex (group.mu) and a write lock (group.wmu).
 // mu is never held across etcd or a callback; wmu serialises one group's
 // etcd writes (offset commits and deletes, record writes, deletion) so the
-// order in etcd is the order in memory, and is held across etcd. Lock
-// order: group.wmu, then group.mu, then Coordinator.mu (a leaf).
+// order in etcd is the order in memory, and is held across etcd: the one
+// lock in package coordinator that is. Every etcd call has a deadline
+// (opCtx: the request's, at most 15 s, and Close), and so has the wait for
+// wmu (lockWrites): a request queued behind a stuck write answers
+// REQUEST_TIMED_OUT or COORDINATOR_NOT_AVAILABLE instead of waiting on.
+// Lock order: group.wmu, then group.mu, then Coordinator.mu (a leaf).
 //
 // # Goroutines
 //

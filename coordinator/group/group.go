@@ -1,6 +1,7 @@
 package group
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"sort"
@@ -58,9 +59,10 @@ type group struct {
 	c  *Coordinator
 	id string
 
-	// wmu serialises this group's etcd writes (it is held across etcd,
-	// never while mu is held: lock order wmu before mu).
-	wmu     sync.Mutex
+	// wmu serialises this group's etcd writes: it is held across etcd
+	// (each call bounded by opCtx), never while mu is held (lock order
+	// wmu before mu); waiting for it is bounded too (lockWrites).
+	wmu     writeLock
 	written uint64 // guarded by wmu: the newest record seq in etcd
 
 	mu sync.Mutex
@@ -118,6 +120,7 @@ func newGroup(c *Coordinator, id string) *group {
 	return &group{
 		c:           c,
 		id:          id,
+		wmu:         writeLock{ch: make(chan struct{}, 1)},
 		state:       stateEmpty,
 		stateTime:   c.now(),
 		members:     make(map[string]*member),
@@ -126,6 +129,29 @@ func newGroup(c *Coordinator, id string) *group {
 		pendingSync: make(map[string]struct{}),
 		offsets:     make(map[string]map[int32]offsetRecord),
 	}
+}
+
+// writeLock is a mutex whose lock gives up when its context ends, so that
+// a request queued behind a slow etcd write still answers by its deadline.
+type writeLock struct{ ch chan struct{} } // capacity 1: full while held
+
+func (l *writeLock) lock(ctx context.Context) error {
+	select {
+	case l.ch <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *writeLock) unlock() { <-l.ch }
+
+// lockWrites takes wmu, waiting at most as long as one etcd operation may
+// take (opCtx: the caller's deadline, 15 s, or Close).
+func (g *group) lockWrites(ctx context.Context) error {
+	ctx, cancel := g.c.opCtx(ctx)
+	defer cancel()
+	return g.wmu.lock(ctx)
 }
 
 func newUUID() string {

@@ -141,8 +141,15 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, a CommitArgs, commits [
 		return codes
 	}
 
-	g.wmu.Lock()
-	defer g.wmu.Unlock()
+	if err := g.lockWrites(ctx); err != nil {
+		for _, items := range chunkItems {
+			for _, it := range items {
+				codes[it.i] = storeErrorCode(err)
+			}
+		}
+		return codes
+	}
+	defer g.wmu.unlock()
 	g.mu.Lock()
 	dead := g.dead
 	g.mu.Unlock()
@@ -343,8 +350,10 @@ func (c *Coordinator) deleteOffsetKeys(ctx context.Context, g *group, tps []Topi
 		key := c.offsetKey(g.id, tp.Topic, tp.Partition)
 		b.add(clientv3.OpDelete(key), len(key))
 	}
-	g.wmu.Lock()
-	defer g.wmu.Unlock()
+	if err := g.lockWrites(ctx); err != nil {
+		return err
+	}
+	defer g.wmu.unlock()
 	chunks := b.done()
 	done, err := c.commitTxns(ctx, chunks)
 	// Forget what was deleted: the first done chunks.

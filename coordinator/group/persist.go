@@ -31,6 +31,10 @@ type groupRecord struct {
 	// KIP-848 consumer groups.
 	GroupEpoch      int32 `json:"group_epoch,omitempty"`
 	AssignmentEpoch int32 `json:"assignment_epoch,omitempty"`
+
+	// Chunked is set (and nothing else) when the record is too big for
+	// one value and is stored in chunks (record_chunks.go).
+	Chunked *chunkRef `json:"chunked,omitempty"`
 }
 
 // memberRecord is one member in a groupRecord; []byte fields are base64.
@@ -135,24 +139,28 @@ func (t *txnBatcher) done() [][]clientv3.Op {
 	return t.chunks
 }
 
-// writeGroupRecord stores (or, with data nil, deletes) the group's record
-// if seq is newer than what was last written. Serialised per group by wmu.
+// writeRecord stores (or, with data nil, deletes) the group's record if seq
+// is newer than what was last written: one value at groups/<group> when it
+// fits recordChunkBytes, chunks otherwise. Serialised per group by wmu.
 func (g *group) writeRecord(ctx context.Context, seq uint64, data []byte) error {
 	if seq == 0 {
 		return nil
 	}
-	g.wmu.Lock()
-	defer g.wmu.Unlock()
+	if err := g.lockWrites(ctx); err != nil {
+		return fmt.Errorf("group: store %s: %w", g.id, err)
+	}
+	defer g.wmu.unlock()
 	if seq <= g.written {
 		return nil // a newer state is already stored
 	}
-	ctx, cancel := g.c.opCtx(ctx)
-	defer cancel()
 	var err error
-	if data == nil {
-		_, err = g.c.cli.Delete(ctx, g.c.groupKey(g.id))
-	} else {
-		_, err = g.c.cli.Put(ctx, g.c.groupKey(g.id), string(data))
+	switch {
+	case data == nil:
+		err = g.c.deleteRecord(ctx, g.id)
+	case len(data) <= recordChunkBytes:
+		err = g.c.putRecord(ctx, g.id, data)
+	default:
+		err = g.c.putRecordChunked(ctx, g.id, data)
 	}
 	if err != nil {
 		g.c.log.Warn().Err(err).Str("group", g.id).Msg("cannot store group metadata")
@@ -240,8 +248,18 @@ func (c *Coordinator) load(ctx context.Context) error {
 		return g
 	}
 	gprefix := c.cfg.Key("groups") + "/"
+	// A group key sorts before its chunks (groups/<group>/...), so a
+	// chunked record's reference is known when its chunks come.
+	chunked := make(map[string]*chunkedLoad) // by escaped group id
 	rev, err := c.getPrefix(ctx, gprefix, 0, func(key string, val []byte) error {
-		id, err := unescapeGroup(strings.TrimPrefix(key, gprefix))
+		esc, chunk, isChunk := strings.Cut(strings.TrimPrefix(key, gprefix), "/")
+		if isChunk {
+			if cl := chunked[esc]; cl != nil {
+				cl.add(chunk, val)
+			}
+			return nil // else a chunk no record names: left by a write that died
+		}
+		id, err := unescapeGroup(esc)
 		if err != nil {
 			c.log.Warn().Str("key", key).Msg("ignoring group key that does not unescape")
 			return nil
@@ -251,11 +269,23 @@ func (c *Coordinator) load(ctx context.Context) error {
 			c.log.Warn().Err(err).Str("key", key).Msg("ignoring undecodable group record")
 			return nil
 		}
+		if rec.Chunked != nil {
+			chunked[esc] = newChunkedLoad(id, *rec.Chunked)
+			return nil
+		}
 		get(id).fromRecord(&rec)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("group: load groups: %w", err)
+	}
+	for _, cl := range chunked {
+		rec, err := cl.record()
+		if err != nil {
+			c.log.Warn().Err(err).Str("group", cl.id).Msg("ignoring undecodable group record")
+			continue
+		}
+		get(cl.id).fromRecord(rec)
 	}
 	oprefix := c.cfg.Key("offsets") + "/"
 	n := 0
