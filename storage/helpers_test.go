@@ -1,10 +1,13 @@
 package storage
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -143,7 +146,7 @@ func mustAppend(t testing.TB, l *Log, b []byte, epoch int32) AppendResult {
 }
 
 // faultFS injects failures into writes and fsyncs of files whose name
-// contains match.
+// contains match, and counts fsyncs.
 type faultFS struct {
 	OSFS
 	mu         sync.Mutex
@@ -151,18 +154,56 @@ type faultFS struct {
 	tornAfter  int64 // >=0: the next write writes only this many bytes, then fails
 	failSync   bool  // the next Sync fails
 	failWrites bool  // every write fails
+	// openMatch: opening a path that contains it fails with openErr.
+	openMatch string
+	openErr   error
+	// holdMatch: opening a path that contains it waits until hold is closed.
+	holdMatch string
+	hold      chan struct{}
+	syncs     map[string]int // Sync calls by path (files and directories)
+	events    []string       // "create <path>" and "sync <path>", in order
 }
 
 var errInjected = errors.New("injected fault")
 
-func newFaultFS() *faultFS { return &faultFS{match: ".log", tornAfter: -1} }
+func newFaultFS() *faultFS { return &faultFS{match: ".log", tornAfter: -1, syncs: map[string]int{}} }
 
 func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
+	f.mu.Lock()
+	openMatch, openErr := f.openMatch, f.openErr
+	hold := f.hold
+	if f.holdMatch == "" || !strings.Contains(name, f.holdMatch) {
+		hold = nil
+	}
+	f.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	if openMatch != "" && strings.Contains(name, openMatch) {
+		return nil, &os.PathError{Op: "open", Path: name, Err: openErr}
+	}
+	_, statErr := os.Stat(name)
 	file, err := f.OSFS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
+	if statErr != nil {
+		f.event("create " + name)
+	}
 	return &faultFile{File: file, fs: f, name: name}, nil
+}
+
+func (f *faultFS) event(e string) {
+	f.mu.Lock()
+	f.events = append(f.events, e)
+	f.mu.Unlock()
+}
+
+// syncsOf is how many times path was fsynced.
+func (f *faultFS) syncsOf(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.syncs[path]
 }
 
 type faultFile struct {
@@ -195,10 +236,50 @@ func (f *faultFile) Sync() error {
 	fail := f.fs.failSync && f.hit()
 	if fail {
 		f.fs.failSync = false
+	} else {
+		f.fs.syncs[f.name]++
+		f.fs.events = append(f.fs.events, "sync "+f.name)
 	}
 	f.fs.mu.Unlock()
 	if fail {
 		return errInjected
 	}
 	return f.File.Sync()
+}
+
+// dirState maps every file in dir to its size and a hash of its bytes, for
+// tests that check that nothing on disk changed.
+func dirState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = fmt.Sprintf("%d bytes, sha256 %x", len(b), sha256.Sum256(b))
+	}
+	return out
+}
+
+// sameDirState fails the test when dir differs from before.
+func sameDirState(t *testing.T, dir string, before map[string]string) {
+	t.Helper()
+	after := dirState(t, dir)
+	for name, b := range before {
+		if a, ok := after[name]; !ok {
+			t.Errorf("%s was removed", name)
+		} else if a != b {
+			t.Errorf("%s changed: %s, was %s", name, a, b)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("%s was created", name)
+		}
+	}
 }

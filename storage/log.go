@@ -254,11 +254,15 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 	return nil
 }
 
+// checkpoint is what samsa-checkpoint holds now.
+func (l *Log) checkpoint() logCheckpoint {
+	return logCheckpoint{recoveryPoint: l.recoveryPoint.Load(), highWatermark: l.hw.Load(),
+		logStartOffset: l.logStart.Load()}
+}
+
 // writeCheckpointFlushLocked writes samsa-checkpoint; flushMu must be held.
 func (l *Log) writeCheckpointFlushLocked() error {
-	cp := logCheckpoint{recoveryPoint: l.recoveryPoint.Load(), highWatermark: l.hw.Load(),
-		logStartOffset: l.logStart.Load()}
-	if err := writeFileAtomic(l.fs, filepath.Join(l.dir, checkpointFile), cp.encode()); err != nil {
+	if err := writeFileAtomic(l.fs, filepath.Join(l.dir, checkpointFile), l.checkpoint().encode()); err != nil {
 		return l.fail("checkpoint", err)
 	}
 	return nil

@@ -234,7 +234,11 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := l.epochs.truncateFromEnd(newLeo); err != nil {
 		return l.fail("leader epoch checkpoint", err)
 	}
-	if err := l.reloadProducerState(newLeo); err != nil {
+	stale, err := l.reloadProducerState(newLeo)
+	if err == nil {
+		err = removeSnapshots(l.fs, stale)
+	}
+	if err != nil {
 		return l.fail("producer state", err)
 	}
 	l.logger.Info().Int64("target_offset", offset).Int64("log_end_offset", newLeo).Msg("log truncated")
