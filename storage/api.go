@@ -105,6 +105,12 @@ type Options struct {
 	// cache; older data is written back and dropped from it (cache.go).
 	// 0 leaves the page cache to the kernel, as Kafka does.
 	CacheHotBytes int64
+	// OnFailure is called once, when the log first fails (its error becomes
+	// sticky: Log.Err), with that error. It runs on the goroutine whose
+	// operation failed (an appender, a flusher, the Manager's trimmer,
+	// Close) after the log's locks are released, so it may call the log;
+	// it should hand slow work (etcd) to another goroutine.
+	OnFailure func(err error)
 
 	trimmer *cacheTrimmer // the Manager's; nil: passes only on trimCache
 }

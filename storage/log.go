@@ -40,6 +40,8 @@ type Log struct {
 	closed        atomic.Bool                // no new operations
 	filesClosed   atomic.Bool                // set with truncMu held for writing
 	sticky        atomic.Pointer[error]      // first I/O error; every later write fails with it
+	onFailure     func(error)                // Options.OnFailure
+	failNotified  atomic.Bool                // onFailure was called
 
 	// truncMu is held for reading by whoever touches segment files without
 	// mu (Read, timestamp lookups, flushes) and for writing while bytes are
@@ -87,13 +89,37 @@ func (l *Log) active() *segment {
 	return s[len(s)-1]
 }
 
-// fail makes err sticky (wrapped in ErrStorage) and returns it.
+// fail makes err sticky (wrapped in ErrStorage), logs it once and returns
+// the sticky error. The operation's entry point reports it to OnFailure
+// (notifyFailure) once its locks are released.
 func (l *Log) fail(op string, err error) error {
 	e := fmt.Errorf("%w: %s: %w", ErrStorage, op, err)
 	if l.sticky.CompareAndSwap(nil, &e) {
-		l.logger.Error().Err(err).Str("op", op).Msg("log storage error; further writes refused")
+		l.logger.Error().Err(err).Str("op", op).Msg("log storage error; partition offline, further writes refused")
 	}
 	return *l.sticky.Load()
+}
+
+// notifyFailure calls OnFailure, once, after the log failed. Every
+// operation that can fail the log defers it before it takes a lock, so it
+// runs with none held.
+func (l *Log) notifyFailure() {
+	if l.onFailure == nil {
+		return
+	}
+	if e := l.sticky.Load(); e != nil && l.failNotified.CompareAndSwap(false, true) {
+		l.onFailure(*e)
+	}
+}
+
+// Err returns the log's sticky error (wrapping ErrStorage), or nil while no
+// write, fsync or checkpoint has failed. A failed log refuses every write
+// with it; reads keep serving what was acknowledged.
+func (l *Log) Err() error {
+	if e := l.sticky.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 func (l *Log) writable() error {
@@ -124,6 +150,7 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("storage: append: %w: %w", protocol.ErrCorruptBatch, err)
 	}
+	defer l.notifyFailure()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {
@@ -163,20 +190,23 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	if seg.rollTime < 0 {
 		seg.rollTime = nowMs
 	}
-	if err := seg.appendBatch(batch, &h, int64(l.cfg.IndexIntervalBytes)); err != nil {
+	interval := int64(l.cfg.IndexIntervalBytes)
+	if err := seg.appendBatch(batch, &h, interval); err != nil {
 		return AppendResult{}, l.fail("append", err)
 	}
-	seg.size.Add(h.size)
-	l.written.Add(h.size)
-	l.maybeTrim(seg)
-	l.producers.update(&h, appendTime, nowMs)
-	l.leo.Store(h.nextOffset())
 	l.unflushed += int64(h.lastOffsetDelta) + 1
 	if l.unflushed >= l.cfg.FlushMessages {
+		// Flushed before it is published: a batch whose fsync failed was
+		// refused to the client and is never read.
 		if err := l.flushUpTo(h.nextOffset(), false); err != nil {
 			return AppendResult{}, err
 		}
 	}
+	seg.commitBatch(&h, interval)
+	l.written.Add(h.size)
+	l.producers.update(&h, appendTime, nowMs)
+	l.leo.Store(h.nextOffset())
+	l.maybeTrim(seg)
 	return AppendResult{BaseOffset: base, LastOffset: h.lastOffset(), LogAppendTime: appendTime,
 		LogStartOffset: l.logStart.Load()}, nil
 }
@@ -202,13 +232,16 @@ func (l *Log) rollLocked(newBase int64) error {
 	l.logger.Info().Int64("base_offset", newBase).Int64("previous_size", old.size.Load()).Msg("segment rolled")
 	l.bg.Add(1)
 	go func() {
+		// After Done: Close and TruncateTo wait for l.bg holding mu, and
+		// OnFailure may call the log.
+		defer l.notifyFailure()
 		defer l.bg.Done()
 		if err := writeProducerSnapshot(l.fs, l.dir, newBase, snap); err != nil {
-			l.logger.Warn().Err(err).Int64("offset", newBase).Msg("producer snapshot not written")
-		} else {
-			pruneSnapshots(l.fs, l.dir, l.segments()[0].base, 3)
+			l.fail("producer snapshot", err)
+			return
 		}
-		_ = l.flushUpTo(newBase, true)
+		pruneSnapshots(l.fs, l.dir, l.segments()[0].base, 3)
+		_ = l.flushUpTo(newBase, true) // a failure is sticky and notified
 	}()
 	return nil
 }
@@ -352,6 +385,7 @@ func (l *Log) Flush() error {
 	if l.closed.Load() {
 		return ErrClosed
 	}
+	defer l.notifyFailure()
 	l.mu.Lock()
 	l.unflushed = 0
 	leo := l.leo.Load()
@@ -389,6 +423,7 @@ func (l *Log) Size() int64 {
 // Close flushes, writes the producer-state snapshot, the checkpoints and the
 // clean-shutdown marker, and closes every file.
 func (l *Log) Close() error {
+	defer l.notifyFailure()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed.Swap(true) {

@@ -54,6 +54,9 @@ type ManagerOptions struct {
 	// stays cached only while less than this has been written to the
 	// Manager's logs since (cache.go). 0: each log keeps its own window.
 	CacheHotTotalBytes int64
+	// OnLogFailure is each log's Options.OnFailure: called once per log,
+	// when it first fails, never with a lock of the log held.
+	OnLogFailure func(tp TopicPartition, err error)
 }
 
 // deleteDirSuffix ends the name of a directory being deleted
@@ -185,9 +188,13 @@ func (m *Manager) GetOrCreate(topic string, partition int32, topicID [16]byte, c
 	if topic == "" || strings.ContainsAny(topic, "/\\") || topic == "." || topic == ".." || partition < 0 {
 		return nil, fmt.Errorf("storage: invalid partition %q/%d", topic, partition)
 	}
+	var onFailure func(error)
+	if f := m.opts.OnLogFailure; f != nil {
+		onFailure = func(err error) { f(tp, err) }
+	}
 	l, err := Open(PartitionDir(m.dataDir, topic, partition), topicID, cfg, Options{
 		FS: m.fs, Logger: loggerWith(m.logger, topic, partition), Now: m.now,
-		CacheHotBytes: m.opts.CacheHotBytes, trimmer: m.trimmer,
+		CacheHotBytes: m.opts.CacheHotBytes, trimmer: m.trimmer, OnFailure: onFailure,
 	})
 	if err != nil {
 		return nil, err
@@ -271,7 +278,8 @@ func (m *Manager) openLogs() map[TopicPartition]*Log {
 
 func (m *Manager) retentionTick(now time.Time) {
 	for tp, l := range m.openLogs() {
-		if _, err := l.ApplyRetention(now); err != nil && !errors.Is(err, ErrClosed) {
+		// A storage error was logged once when the log failed.
+		if _, err := l.ApplyRetention(now); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrStorage) {
 			m.logger.Warn().Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("retention failed")
 		}
 	}
@@ -280,7 +288,7 @@ func (m *Manager) retentionTick(now time.Time) {
 func (m *Manager) flushTick(now time.Time) {
 	m.releaseIdleReadAheads(now)
 	for tp, l := range m.openLogs() {
-		if err := l.maybeFlushByTime(now); err != nil && !errors.Is(err, ErrClosed) {
+		if err := l.maybeFlushByTime(now); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrStorage) {
 			m.logger.Warn().Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("flush failed")
 		}
 	}

@@ -40,6 +40,7 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 		producers: newProducerState(),
 		cacheHot:  max(opts.CacheHotBytes, 0),
 		trimmer:   opts.trimmer,
+		onFailure: opts.OnFailure,
 	}
 	if l.cacheHot == 0 {
 		l.trimmer = nil

@@ -14,6 +14,7 @@ import (
 // ".deleted" files whose file.delete.delay.ms passed. It returns the bytes
 // freed.
 func (l *Log) ApplyRetention(now time.Time) (int64, error) {
+	defer l.notifyFailure()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {
@@ -136,6 +137,7 @@ func (l *Log) removePendingLocked(now time.Time, force bool) {
 // DeleteRecords), deleting segments entirely below it. offset above the high
 // watermark returns ErrOffsetOutOfRange.
 func (l *Log) DeleteRecordsBefore(offset int64) (newLogStartOffset int64, err error) {
+	defer l.notifyFailure()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {
@@ -165,6 +167,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) (newLogStartOffset int64, err er
 // When offset falls inside a batch the whole batch goes, as in Kafka, so the
 // log end offset may end up below offset.
 func (l *Log) TruncateTo(offset int64) error {
+	defer l.notifyFailure()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {

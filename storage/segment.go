@@ -239,27 +239,40 @@ func (s *segment) shouldRoll(cfg *Config, batchSize, lastOffset, nowMs int64) bo
 }
 
 // appendBatch writes a whole batch (offsets already assigned) at the end of
-// the file and updates the indexes. The caller publishes the size.
+// the file, and its index entries. Nothing of it is visible until
+// commitBatch: a batch whose write (or flush) failed never is.
 func (s *segment) appendBatch(b []byte, h *batchInfo, indexInterval int64) error {
 	pos := s.size.Load()
 	if _, err := s.log.WriteAt(b, pos); err != nil {
 		return err
 	}
+	if s.bytesSinceIndex > indexInterval {
+		maxTs, maxTsOffset := s.maxTs, s.maxTsOffset
+		if h.maxTimestamp > maxTs {
+			maxTs, maxTsOffset = h.maxTimestamp, h.lastOffset()
+		}
+		if err := s.oi.append(h.lastOffset(), pos); err != nil {
+			return err
+		}
+		if err := s.ti.maybeAppend(maxTs, maxTsOffset, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commitBatch takes the batch appendBatch wrote into the segment's state and
+// publishes its bytes to readers (the caller publishes the log end offset).
+func (s *segment) commitBatch(h *batchInfo, indexInterval int64) {
 	if h.maxTimestamp > s.maxTs {
 		s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
 	}
 	if s.bytesSinceIndex > indexInterval {
-		if err := s.oi.append(h.lastOffset(), pos); err != nil {
-			return err
-		}
-		if err := s.ti.maybeAppend(s.maxTs, s.maxTsOffset, false); err != nil {
-			return err
-		}
 		s.bytesSinceIndex = 0
 	}
 	s.bytesSinceIndex += h.size
 	s.next = h.nextOffset()
-	return nil
+	s.size.Add(h.size)
 }
 
 // onBecomeInactive writes the final time-index entry (Kafka does the same on
