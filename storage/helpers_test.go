@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,8 +161,11 @@ type faultFS struct {
 	// holdMatch: opening a path that contains it waits until hold is closed.
 	holdMatch string
 	hold      chan struct{}
-	syncs     map[string]int // Sync calls by path (files and directories)
-	events    []string       // "create <path>" and "sync <path>", in order
+	// failRangeSync, when set, picks by their flags the SyncRange calls
+	// (the trimmer's write-back path) on matching files that fail.
+	failRangeSync func(flags int) bool
+	syncs         map[string]int // Sync calls by path (files and directories)
+	events        []string       // "create <path>" and "sync <path>", in order
 }
 
 var errInjected = errors.New("injected fault")
@@ -210,6 +214,53 @@ type faultFile struct {
 	File
 	fs   *faultFS
 	name string
+
+	pcMu     sync.Mutex
+	pc       PageCacheFile // the real calls, on a description of its own
+	pcCloser io.Closer
+}
+
+var _ PageCacheFile = (*faultFile)(nil)
+
+// SyncRange fails as failRangeSync says, else makes the real call on a
+// description of the file's own (as the trimmer does without the seam).
+func (f *faultFile) SyncRange(off, n int64, flags int) error {
+	f.fs.mu.Lock()
+	fail := f.fs.failRangeSync != nil && f.hit() && f.fs.failRangeSync(flags)
+	f.fs.mu.Unlock()
+	if fail {
+		return errInjected
+	}
+	if pc := f.pageCache(); pc != nil {
+		return pc.SyncRange(off, n, flags)
+	}
+	return nil
+}
+
+func (f *faultFile) Fadvise(off, n int64, advice int) error {
+	if pc := f.pageCache(); pc != nil {
+		return pc.Fadvise(off, n, advice)
+	}
+	return nil
+}
+
+func (f *faultFile) pageCache() PageCacheFile {
+	f.pcMu.Lock()
+	defer f.pcMu.Unlock()
+	if f.pc == nil {
+		f.pc, f.pcCloser, _ = openPageCache(f.File)
+	}
+	return f.pc
+}
+
+func (f *faultFile) Close() error {
+	f.pcMu.Lock()
+	if f.pcCloser != nil {
+		f.pcCloser.Close()
+	}
+	f.pc, f.pcCloser = nil, nil
+	f.pcMu.Unlock()
+	return f.File.Close()
 }
 
 func (f *faultFile) hit() bool { return strings.Contains(f.name, f.fs.match) }
@@ -282,4 +333,34 @@ func sameDirState(t *testing.T, dir string, before map[string]string) {
 			t.Errorf("%s was created", name)
 		}
 	}
+}
+
+// readLogBytes reads the whole log, batch by batch.
+func readLogBytes(t *testing.T, l *Log) []byte {
+	t.Helper()
+	var out []byte
+	for off := l.LogStartOffset(); off < l.LogEndOffset(); {
+		r, err := l.Read(off, 1<<20, -1, true)
+		if err != nil {
+			t.Fatalf("Read(%d): %v", off, err)
+		}
+		out = append(out, r.Records...)
+		off = lastOffsetOf(t, r.Records) + 1
+	}
+	return out
+}
+
+// lastOffsetOf is the last offset of the last batch in b.
+func lastOffsetOf(t *testing.T, b []byte) int64 {
+	t.Helper()
+	var last int64 = -1
+	for len(b) > 0 {
+		h, err := decodeBatchHeader(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = h.lastOffset()
+		b = b[h.size:]
+	}
+	return last
 }

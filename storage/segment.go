@@ -76,6 +76,14 @@ type segment struct {
 	// cache.
 	wbStart atomic.Int64
 	dropped atomic.Int64
+	// pc is the trimmer's handle for its page-cache calls (pageCache),
+	// opened on its first pass over the segment, closed (pcClose) when the
+	// segment is dropped from the cache entirely and with the log file.
+	pcMu     sync.Mutex
+	pc       PageCacheFile
+	pcClose  io.Closer // nil when pc is the log file itself
+	pcDone   bool      // the log file closed: no new pc
+	pcWarned bool      // an open failure was logged
 	// direct is the log file opened again with O_DIRECT for cold reads
 	// (FileSlice.ReadCold), on the first one; closed with the log file.
 	directMu   sync.Mutex
@@ -190,6 +198,10 @@ func (s *segment) closeLog() error {
 		}
 		s.directDone = true
 		s.directMu.Unlock()
+		s.pcMu.Lock()
+		s.closePageCacheLocked()
+		s.pcDone = true
+		s.pcMu.Unlock()
 	})
 	return s.logErr
 }
