@@ -38,7 +38,20 @@ type Config struct {
 	FileDeleteDelay    time.Duration // file.delete.delay.ms (60 s); <0 = delete at once
 	// ProducerIDExpiration is producer.id.expiration.ms (1 day).
 	ProducerIDExpiration time.Duration
+	// CleanupPolicy is cleanup.policy (CleanupDelete). Time and size
+	// retention apply only when it includes CleanupDelete; compaction is not
+	// implemented yet, so a compact-only log keeps all its data.
+	CleanupPolicy CleanupPolicy
 }
+
+// CleanupPolicy is a set of cleanup.policy values.
+type CleanupPolicy uint8
+
+// cleanup.policy values.
+const (
+	CleanupDelete  CleanupPolicy = 1 << iota // "delete": retention.ms and retention.bytes
+	CleanupCompact                           // "compact" (not implemented yet: keeps everything)
+)
 
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config {
@@ -53,6 +66,7 @@ func DefaultConfig() Config {
 		FlushMs:              math.MaxInt64,
 		FileDeleteDelay:      60 * time.Second,
 		ProducerIDExpiration: 24 * time.Hour,
+		CleanupPolicy:        CleanupDelete,
 	}
 }
 
@@ -92,6 +106,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProducerIDExpiration <= 0 {
 		c.ProducerIDExpiration = d.ProducerIDExpiration
+	}
+	if c.CleanupPolicy == 0 {
+		c.CleanupPolicy = d.CleanupPolicy
 	}
 	return c
 }

@@ -8,11 +8,12 @@ import (
 	"time"
 )
 
-// ApplyRetention deletes segments past retention.ms / retention.bytes (never
-// the active segment, never data at or above the high watermark), rolls the
-// active segment when segment.ms elapsed, expires idle producers and removes
-// ".deleted" files whose file.delete.delay.ms passed. It returns the bytes
-// freed.
+// ApplyRetention deletes segments below the log start offset and, when
+// cleanup.policy includes delete, those past retention.ms / retention.bytes
+// (never the active segment, never data at or above the high watermark),
+// rolls the active segment when segment.ms elapsed, expires idle producers
+// and removes ".deleted" files whose file.delete.delay.ms passed. It returns
+// the bytes freed.
 func (l *Log) ApplyRetention(now time.Time) (int64, error) {
 	defer l.notifyFailure()
 	l.mu.Lock()
@@ -35,7 +36,8 @@ func (l *Log) ApplyRetention(now time.Time) (int64, error) {
 		return next <= logStart
 	})
 	freed += n
-	if err == nil && l.cfg.RetentionBytes >= 0 {
+	deletes := l.cfg.CleanupPolicy&CleanupDelete != 0
+	if err == nil && deletes && l.cfg.RetentionBytes >= 0 {
 		diff := l.Size() - l.cfg.RetentionBytes
 		n, err = l.deleteSegmentsLocked(now, "retention.bytes", func(s *segment, _ int64) bool {
 			if size := s.size.Load(); diff-size >= 0 {
@@ -46,7 +48,7 @@ func (l *Log) ApplyRetention(now time.Time) (int64, error) {
 		})
 		freed += n
 	}
-	if err == nil && l.cfg.RetentionMs >= 0 {
+	if err == nil && deletes && l.cfg.RetentionMs >= 0 {
 		limit := l.cfg.RetentionMs.Milliseconds()
 		n, err = l.deleteSegmentsLocked(now, "retention.ms", func(s *segment, _ int64) bool {
 			ts := s.maxTs
