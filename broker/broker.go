@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -86,10 +87,16 @@ func New(cfg *config.Broker, logger zerolog.Logger) (*Broker, error) {
 // being accepted, after logging where.
 func (b *Broker) Start(ctx context.Context) error {
 	var err error
+	// flush.ms is checked every log.flush.scheduler.interval.ms; Kafka's
+	// default (Long.MAX_VALUE) never checks it.
+	var flushEvery time.Duration
+	if ms := b.cfg.Int64("log.flush.scheduler.interval.ms"); ms > 0 && ms < int64(math.MaxInt64/time.Millisecond) {
+		flushEvery = time.Duration(ms) * time.Millisecond
+	}
 	b.logs, err = storage.NewManager(b.cfg.DataDir, storage.ManagerOptions{
 		Logger:                 b.log.With().Str("component", "storage").Logger(),
 		RetentionCheckInterval: b.cfg.RetentionCheckInterval,
-		FlushCheckInterval:     time.Second,
+		FlushCheckInterval:     flushEvery,
 		CacheHotBytes:          b.cfg.CacheHotBytes,
 		CacheHotTotalBytes:     b.cfg.CacheHotTotalBytes,
 	})

@@ -442,7 +442,7 @@ func (a *ahead) recycle() {
 // would then allocate and zero a new buffer for most reads (that churn grew
 // the heap by hundreds of MiB in a few seconds of it). At most aheadFreeMax
 // are kept, and none once cold reads have stopped for aheadIdle
-// (drainAheadBufs, from the Managers' flush ticks).
+// (drainAheadBufs, from the Managers' read-ahead ticks).
 var (
 	aheadFree     = make(chan *[]byte, aheadFreeMax)
 	aheadLastUsed atomic.Int64 // unix nanoseconds of the last getAheadBuf
@@ -488,9 +488,10 @@ func drainAheadBufs(now time.Time) {
 	}
 }
 
-// releaseIdleReadAheads, from the flush tick, gives read-ahead memory to the
-// GC once no cold read has started for aheadIdle: the kept buffers, and once
-// per idle spell the pending read-aheads of m's logs. A consumer that caught
+// releaseIdleReadAheads, every readAheadCheckInterval, gives read-ahead
+// memory to the GC once no cold read has started for aheadIdle: the kept
+// buffers, and once per idle spell the pending read-aheads of m's logs. A
+// consumer that caught
 // up or went away leaves its last one behind (a 2 MiB buffer per partition
 // it read), and nobody has come back for any of them. One that a cold read
 // starts meanwhile goes too, which costs that reader a direct read.

@@ -471,7 +471,7 @@ func TestKeptReadAheadBuffersAreFreedWhenIdle(t *testing.T) {
 }
 
 func TestManagerForgetsReadAheadsNobodyCameBackFor(t *testing.T) {
-	m, l := cacheManager(t, ManagerOptions{CacheHotBytes: 1 << 20, FlushCheckInterval: time.Hour})
+	m, l := cacheManager(t, ManagerOptions{CacheHotBytes: 1 << 20})
 	appendMiB(t, l, 8)
 	l.trimCache()
 	fs, err := l.ReadSlice(0, 256<<10, -1, true)
@@ -491,11 +491,11 @@ func TestManagerForgetsReadAheadsNobodyCameBackFor(t *testing.T) {
 	if !pending() {
 		t.Fatal("no read-ahead after a cold read")
 	}
-	m.flushTick(time.Now())
+	m.releaseIdleReadAheads(time.Now())
 	if !pending() {
 		t.Fatal("the read-ahead of a cold read just made was dropped")
 	}
-	m.flushTick(time.Now().Add(aheadIdle + time.Second))
+	m.releaseIdleReadAheads(time.Now().Add(aheadIdle + time.Second))
 	if pending() {
 		t.Fatalf("a read-ahead is still kept after %v without cold reads", aheadIdle)
 	}

@@ -164,8 +164,9 @@ type faultFS struct {
 	// failRangeSync, when set, picks by their flags the SyncRange calls
 	// (the trimmer's write-back path) on matching files that fail.
 	failRangeSync func(flags int) bool
-	syncs         map[string]int // Sync calls by path (files and directories)
-	events        []string       // "create <path>" and "sync <path>", in order
+	syncs         map[string]int    // Sync calls by path (files and directories)
+	onSync        func(path string) // called before each Sync, without mu
+	events        []string          // "create <path>" and "sync <path>", in order
 }
 
 var errInjected = errors.New("injected fault")
@@ -283,6 +284,12 @@ func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (f *faultFile) Sync() error {
+	f.fs.mu.Lock()
+	onSync := f.fs.onSync
+	f.fs.mu.Unlock()
+	if onSync != nil {
+		onSync(f.name)
+	}
 	f.fs.mu.Lock()
 	fail := f.fs.failSync && f.hit()
 	if fail {

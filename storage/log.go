@@ -53,7 +53,6 @@ type Log struct {
 	mu        sync.Mutex
 	cfg       Config
 	producers *producerState
-	unflushed int64 // records appended since the last flush
 	pending   []pendingDelete
 
 	epochs *leaderEpochCache // own lock; writers also hold mu
@@ -194,10 +193,11 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	if err := seg.appendBatch(batch, &h, interval); err != nil {
 		return AppendResult{}, l.fail("append", err)
 	}
-	l.unflushed += int64(h.lastOffsetDelta) + 1
-	if l.unflushed >= l.cfg.FlushMessages {
-		// Flushed before it is published: a batch whose fsync failed was
-		// refused to the client and is never read.
+	// flush.messages counts what was appended since the last flush, as
+	// Kafka's unflushedMessages (log end offset - recovery point). The batch
+	// is flushed before it is published: one whose fsync failed was refused
+	// to the client and is never read.
+	if h.nextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
 		if err := l.flushUpTo(h.nextOffset(), false); err != nil {
 			return AppendResult{}, err
 		}
@@ -248,6 +248,10 @@ func (l *Log) rollLocked(newBase int64) error {
 
 // flushUpTo fsyncs every segment holding data below end and moves the
 // recovery point there; with checkpoint it also writes samsa-checkpoint.
+// When one of the segments was created since the last flush (its base is at
+// or past the recovery point) the directory is fsynced too, before the
+// recovery point moves past it, so that a crash cannot lose the new file's
+// entry (Kafka's LocalLog.flush / flushDirIfExists).
 func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
@@ -263,6 +267,7 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 		}
 		segs := l.segments()
 		var err error
+		created := false
 		for i, s := range segs {
 			if s.base >= end {
 				break
@@ -273,10 +278,16 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 			if err = s.sync(); err != nil {
 				break
 			}
+			created = created || s.base >= rp
 		}
 		l.truncMu.RUnlock()
 		if err != nil {
 			return l.fail("fsync", err)
+		}
+		if created {
+			if err := syncDir(l.fs, l.dir); err != nil {
+				return l.fail("fsync directory", err)
+			}
 		}
 		l.recoveryPoint.Store(end)
 	}
@@ -387,7 +398,6 @@ func (l *Log) Flush() error {
 	}
 	defer l.notifyFailure()
 	l.mu.Lock()
-	l.unflushed = 0
 	leo := l.leo.Load()
 	l.mu.Unlock()
 	return l.flushUpTo(leo, true)

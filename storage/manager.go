@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,7 +46,9 @@ type ManagerOptions struct {
 	Now    func() time.Time
 	// RetentionCheckInterval is log.retention.check.interval.ms (5 min).
 	RetentionCheckInterval time.Duration
-	// FlushCheckInterval is how often flush.ms is checked (1 s is fine).
+	// FlushCheckInterval is log.flush.scheduler.interval.ms: how often
+	// flush.ms is checked. Zero, or Kafka's default (Long.MAX_VALUE ms, which
+	// saturates a Duration), never checks it.
 	FlushCheckInterval time.Duration
 	// CacheHotBytes is each log's page-cache hot window (Options); 0 leaves
 	// the page cache to the kernel.
@@ -116,9 +119,6 @@ func NewManager(dataDir string, opts ManagerOptions) (*Manager, error) {
 	}
 	if m.opts.RetentionCheckInterval <= 0 {
 		m.opts.RetentionCheckInterval = 5 * time.Minute
-	}
-	if m.opts.FlushCheckInterval <= 0 {
-		m.opts.FlushCheckInterval = time.Second
 	}
 	if m.opts.CacheHotBytes > 0 {
 		m.trimmer = newCacheTrimmer(m.opts.CacheHotTotalBytes)
@@ -249,7 +249,21 @@ func (m *Manager) Start() {
 	m.started = true
 	m.wg.Add(2)
 	go m.loop(m.opts.RetentionCheckInterval, m.retentionTick)
-	go m.loop(m.opts.FlushCheckInterval, m.flushTick)
+	go m.loop(readAheadCheckInterval, m.releaseIdleReadAheads)
+	if every, ok := m.flushCheckEvery(); ok {
+		m.wg.Add(1)
+		go m.loop(every, m.flushTick)
+	}
+}
+
+// readAheadCheckInterval is how often idle read-ahead memory is looked for
+// (releaseIdleReadAheads).
+var readAheadCheckInterval = time.Second
+
+// flushCheckEvery is how often flush.ms is checked; ok=false: never.
+func (m *Manager) flushCheckEvery() (time.Duration, bool) {
+	d := m.opts.FlushCheckInterval
+	return d, d > 0 && d < math.MaxInt64
 }
 
 func (m *Manager) loop(every time.Duration, fn func(time.Time)) {
@@ -286,7 +300,6 @@ func (m *Manager) retentionTick(now time.Time) {
 }
 
 func (m *Manager) flushTick(now time.Time) {
-	m.releaseIdleReadAheads(now)
 	for tp, l := range m.openLogs() {
 		if err := l.maybeFlushByTime(now); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrStorage) {
 			m.logger.Warn().Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("flush failed")
