@@ -124,9 +124,11 @@ type Options struct {
 	CacheHotBytes int64
 	// OnFailure is called once, when the log first fails (its error becomes
 	// sticky: Log.Err), with that error. It runs on the goroutine whose
-	// operation failed (an appender, a flusher, the Manager's trimmer,
-	// Close) after the log's locks are released, so it may call the log;
-	// it should hand slow work (etcd) to another goroutine.
+	// operation failed (an appender, Close, the post-roll flush, or one of
+	// the Manager's background jobs: flush, retention, page-cache trimmer)
+	// after the log's locks are released, so it may call the log; it must
+	// not wait for Manager.Close, and should hand slow work (etcd) to
+	// another goroutine.
 	OnFailure func(err error)
 
 	trimmer *cacheTrimmer // the Manager's; nil: passes only on trimCache

@@ -58,7 +58,8 @@ type ManagerOptions struct {
 	// Manager's logs since (cache.go). 0: each log keeps its own window.
 	CacheHotTotalBytes int64
 	// OnLogFailure is each log's Options.OnFailure: called once per log,
-	// when it first fails, never with a lock of the log held.
+	// when it first fails, never with a lock of the log held (possibly on
+	// one of the Manager's goroutines: it must not wait for Close).
 	OnLogFailure func(tp TopicPartition, err error)
 }
 
