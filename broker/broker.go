@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"sync"
@@ -89,13 +90,22 @@ func New(cfg *config.Broker, logger zerolog.Logger) (*Broker, error) {
 // requests are being accepted, after logging where.
 func (b *Broker) Start(ctx context.Context) error {
 	var err error
+	// flush.ms is checked every log.flush.scheduler.interval.ms; Kafka's
+	// default (Long.MAX_VALUE) never checks it.
+	var flushEvery time.Duration
+	if ms := b.cfg.Int64("log.flush.scheduler.interval.ms"); ms > 0 && ms < int64(math.MaxInt64/time.Millisecond) {
+		flushEvery = time.Duration(ms) * time.Millisecond
+	}
 	b.logs, err = storage.NewManager(b.cfg.DataDir, storage.ManagerOptions{
 		Logger:                 b.log.With().Str("component", "storage").Logger(),
 		RetentionCheckInterval: b.cfg.RetentionCheckInterval,
-		FlushCheckInterval:     time.Second,
+		FlushCheckInterval:     flushEvery,
 		CacheHotBytes:          b.cfg.CacheHotBytes,
 		CacheHotTotalBytes:     b.cfg.CacheHotTotalBytes,
 		FileDeleteDelay:        b.defaultDeleteDelay(),
+		// A log that fails a write is offline from then on (its sticky
+		// error); tell etcd. Never blocks.
+		OnLogFailure: func(storage.TopicPartition, error) { b.signalPublish() },
 	})
 	if err != nil {
 		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)

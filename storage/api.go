@@ -38,7 +38,20 @@ type Config struct {
 	FileDeleteDelay    time.Duration // file.delete.delay.ms (60 s); <0 = delete at once
 	// ProducerIDExpiration is producer.id.expiration.ms (1 day).
 	ProducerIDExpiration time.Duration
+	// CleanupPolicy is cleanup.policy (CleanupDelete). Time and size
+	// retention apply only when it includes CleanupDelete; compaction is not
+	// implemented yet, so a compact-only log keeps all its data.
+	CleanupPolicy CleanupPolicy
 }
+
+// CleanupPolicy is a set of cleanup.policy values.
+type CleanupPolicy uint8
+
+// cleanup.policy values.
+const (
+	CleanupDelete  CleanupPolicy = 1 << iota // "delete": retention.ms and retention.bytes
+	CleanupCompact                           // "compact" (not implemented yet: keeps everything)
+)
 
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config {
@@ -53,6 +66,7 @@ func DefaultConfig() Config {
 		FlushMs:              math.MaxInt64,
 		FileDeleteDelay:      60 * time.Second,
 		ProducerIDExpiration: 24 * time.Hour,
+		CleanupPolicy:        CleanupDelete,
 	}
 }
 
@@ -93,6 +107,9 @@ func (c Config) withDefaults() Config {
 	if c.ProducerIDExpiration <= 0 {
 		c.ProducerIDExpiration = d.ProducerIDExpiration
 	}
+	if c.CleanupPolicy == 0 {
+		c.CleanupPolicy = d.CleanupPolicy
+	}
 	return c
 }
 
@@ -105,6 +122,14 @@ type Options struct {
 	// cache; older data is written back and dropped from it (cache.go).
 	// 0 leaves the page cache to the kernel, as Kafka does.
 	CacheHotBytes int64
+	// OnFailure is called once, when the log first fails (its error becomes
+	// sticky: Log.Err), with that error. It runs on the goroutine whose
+	// operation failed (an appender, Close, the post-roll flush, or one of
+	// the Manager's background jobs: flush, retention, page-cache trimmer)
+	// after the log's locks are released, so it may call the log; it must
+	// not wait for Manager.Close, and should hand slow work (etcd) to
+	// another goroutine.
+	OnFailure func(err error)
 
 	trimmer *cacheTrimmer // the Manager's; nil: passes only on trimCache
 }

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/rs/zerolog"
 )
 
 // Page-cache footprint of the logs.
@@ -32,7 +34,11 @@ import (
 // either. Tail consumers, the common case, read from the window.
 //
 // Nothing here changes what is durable or when: fsync points are the
-// flush policy's, and dropping only ever applies to clean pages.
+// flush policy's, and dropping only ever applies to clean pages. Nor does it
+// hide a failure from them: the trimmer's sync_file_range and fadvise calls
+// go through an open file description of its own (PageCacheFile), so the
+// write-back errors Linux reports once per description still reach the
+// log's fsync, and a write-back error the trimmer is told of fails the log.
 
 // cacheChunk is how much a segment grows between trimmer passes.
 const cacheChunk = 4 << 20
@@ -166,16 +172,18 @@ func (l *Log) trimCache() { l.trimTo(l.cacheHot) }
 // pass, then drop the cached pages of everything but the last keep bytes.
 // It walks the segments from the newest and stops at the first older segment
 // that an earlier pass dropped entirely (the window only moves forward, so
-// the ones before it were dropped then too).
+// the ones before it were dropped then too). A write-back error reported to
+// the trimmer fails the log.
 func (l *Log) trimTo(keep int64) {
 	if l.cacheHot <= 0 {
 		return
 	}
+	defer l.notifyFailure()
 	l.trimMu.Lock()
 	defer l.trimMu.Unlock()
 	l.truncMu.RLock()
 	defer l.truncMu.RUnlock()
-	if l.filesClosed.Load() {
+	if l.filesClosed.Load() || l.sticky.Load() != nil {
 		return
 	}
 	segs := l.segments()
@@ -187,28 +195,84 @@ func (l *Log) trimTo(keep int64) {
 		// Truncation may have cut below the marks.
 		wb, dropped := min(s.wbStart.Load(), size), min(s.dropped.Load(), size)
 		done := !active && dropped >= size // dropped entirely by an earlier pass
-		if size > wb && (!active || size-wb >= cacheChunk) {
-			startWriteback(s.log, wb, size-wb)
-			wb = size
-		}
-		s.wbStart.Store(wb)
-		cut := size - keep // drop below cut
+		cut := size - keep                 // drop below cut
 		if cut < size {
 			cut &^= pageSize - 1 // a partial page at the end of the file is dropped with it
 		}
 		keep = max(keep-size, 0)
+		startWB := size > wb && (!active || size-wb >= cacheChunk)
+		var pc PageCacheFile
+		if startWB || cut > dropped {
+			if pc = s.pageCache(l.logger); pc == nil {
+				return
+			}
+		}
+		if startWB {
+			if err := startWriteback(pc, wb, size-wb); err != nil {
+				l.fail("sync_file_range", segmentErr(s, err))
+				return
+			}
+			wb = size
+		}
+		s.wbStart.Store(wb)
 		if cut > dropped {
-			if err := dropCached(s.log, dropped, cut-dropped); err != nil {
+			if err := waitWriteback(pc, dropped, cut-dropped); err != nil {
+				l.fail("sync_file_range", segmentErr(s, err))
+				return
+			}
+			if err := dropClean(pc, dropped, cut-dropped); err != nil {
 				l.logger.Debug().Err(err).Int64("segment", s.base).Msg("page cache not trimmed")
 				return
 			}
 			dropped = cut
 		}
 		s.dropped.Store(dropped)
+		if !active && dropped >= size {
+			s.closePageCache() // nothing more to drop: give the descriptor back
+		}
 		if done {
 			return
 		}
 	}
+}
+
+// pageCache returns the trimmer's handle for s's page-cache calls: the log
+// file when it implements PageCacheFile, else the file opened again (see
+// PageCacheFile). nil when there is none (the open failed, logged once, or
+// the log file closed); the pass then leaves the cache alone.
+func (s *segment) pageCache(logger zerolog.Logger) PageCacheFile {
+	s.pcMu.Lock()
+	defer s.pcMu.Unlock()
+	if s.pc != nil || s.pcDone {
+		return s.pc
+	}
+	if pc, ok := s.log.(PageCacheFile); ok {
+		s.pc = pc
+		return pc
+	}
+	pc, closer, err := openPageCache(s.log)
+	if err != nil {
+		if !s.pcWarned {
+			s.pcWarned = true
+			logger.Warn().Err(err).Int64("segment", s.base).Msg("page cache of segment not trimmed")
+		}
+		return nil
+	}
+	s.pc, s.pcClose = pc, closer
+	return pc
+}
+
+func (s *segment) closePageCache() {
+	s.pcMu.Lock()
+	s.closePageCacheLocked()
+	s.pcMu.Unlock()
+}
+
+func (s *segment) closePageCacheLocked() {
+	if s.pcClose != nil {
+		s.pcClose.Close()
+	}
+	s.pc, s.pcClose = nil, nil
 }
 
 // pageSize is the granularity of page-cache drops; a partial page at the end
@@ -378,7 +442,7 @@ func (a *ahead) recycle() {
 // would then allocate and zero a new buffer for most reads (that churn grew
 // the heap by hundreds of MiB in a few seconds of it). At most aheadFreeMax
 // are kept, and none once cold reads have stopped for aheadIdle
-// (drainAheadBufs, from the Managers' flush ticks).
+// (drainAheadBufs, from the Managers' read-ahead ticks).
 var (
 	aheadFree     = make(chan *[]byte, aheadFreeMax)
 	aheadLastUsed atomic.Int64 // unix nanoseconds of the last getAheadBuf
@@ -424,9 +488,10 @@ func drainAheadBufs(now time.Time) {
 	}
 }
 
-// releaseIdleReadAheads, from the flush tick, gives read-ahead memory to the
-// GC once no cold read has started for aheadIdle: the kept buffers, and once
-// per idle spell the pending read-aheads of m's logs. A consumer that caught
+// releaseIdleReadAheads, every readAheadCheckInterval, gives read-ahead
+// memory to the GC once no cold read has started for aheadIdle: the kept
+// buffers, and once per idle spell the pending read-aheads of m's logs. A
+// consumer that caught
 // up or went away leaves its last one behind (a 2 MiB buffer per partition
 // it read), and nobody has come back for any of them. One that a cold read
 // starts meanwhile goes too, which costs that reader a direct read.

@@ -2,8 +2,12 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -93,35 +97,6 @@ func cacheManager(t *testing.T, opts ManagerOptions) (*Manager, *Log) {
 		t.Fatal(err)
 	}
 	return m, l
-}
-
-func readLogBytes(t *testing.T, l *Log) []byte {
-	t.Helper()
-	var out []byte
-	for off := l.LogStartOffset(); off < l.LogEndOffset(); {
-		r, err := l.Read(off, 1<<20, -1, true)
-		if err != nil {
-			t.Fatalf("Read(%d): %v", off, err)
-		}
-		out = append(out, r.Records...)
-		off = lastOffsetOf(t, r.Records) + 1
-	}
-	return out
-}
-
-// lastOffsetOf is the last offset of the last batch in b.
-func lastOffsetOf(t *testing.T, b []byte) int64 {
-	t.Helper()
-	var last int64 = -1
-	for len(b) > 0 {
-		h, err := decodeBatchHeader(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last = h.lastOffset()
-		b = b[h.size:]
-	}
-	return last
 }
 
 func TestCacheTrimKeepsOnlyTheHotWindow(t *testing.T) {
@@ -496,7 +471,7 @@ func TestKeptReadAheadBuffersAreFreedWhenIdle(t *testing.T) {
 }
 
 func TestManagerForgetsReadAheadsNobodyCameBackFor(t *testing.T) {
-	m, l := cacheManager(t, ManagerOptions{CacheHotBytes: 1 << 20, FlushCheckInterval: time.Hour})
+	m, l := cacheManager(t, ManagerOptions{CacheHotBytes: 1 << 20})
 	appendMiB(t, l, 8)
 	l.trimCache()
 	fs, err := l.ReadSlice(0, 256<<10, -1, true)
@@ -516,11 +491,11 @@ func TestManagerForgetsReadAheadsNobodyCameBackFor(t *testing.T) {
 	if !pending() {
 		t.Fatal("no read-ahead after a cold read")
 	}
-	m.flushTick(time.Now())
+	m.releaseIdleReadAheads(time.Now())
 	if !pending() {
 		t.Fatal("the read-ahead of a cold read just made was dropped")
 	}
-	m.flushTick(time.Now().Add(aheadIdle + time.Second))
+	m.releaseIdleReadAheads(time.Now().Add(aheadIdle + time.Second))
 	if pending() {
 		t.Fatalf("a read-ahead is still kept after %v without cold reads", aheadIdle)
 	}
@@ -630,5 +605,89 @@ func TestTakeReadAheadServesTheNextSliceWithoutARegion(t *testing.T) {
 		if n := s.pins.Load(); n != 0 {
 			t.Fatalf("segment %d still has %d pins", s.base, n)
 		}
+	}
+}
+
+// accessMode is the O_ACCMODE part of the flags of the open file
+// description behind fd.
+func accessMode(t *testing.T, fd uintptr) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(int(fd)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "flags:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 8, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return int(n) & unix.O_ACCMODE
+		}
+	}
+	t.Fatalf("no flags in fdinfo of %d", fd)
+	return 0
+}
+
+// The trimmer's write-back and drops go through an open file description
+// of its own, never the one the log writes and fsyncs: Linux reports a
+// write-back error once per description, and a sync_file_range that waited
+// on the fsync's description would take the error that fsync must return.
+func TestTrimmerUsesItsOwnFileDescription(t *testing.T) {
+	l, _ := trimmedLog(t, 1<<20, Config{}, 8)
+	s := l.active()
+	s.pcMu.Lock()
+	pc := s.pc
+	s.pcMu.Unlock()
+	own, ok := pc.(osPageCache)
+	if !ok {
+		t.Fatalf("trimmer's handle is %T, want a description of its own", pc)
+	}
+	logFile := s.log.(*os.File)
+	// A dup would share the log's description, and so its read-write mode.
+	if own.f.Fd() == logFile.Fd() || accessMode(t, own.f.Fd()) != unix.O_RDONLY ||
+		accessMode(t, logFile.Fd()) != unix.O_RDWR {
+		t.Fatalf("trimmer fd %d (mode %d), log fd %d (mode %d)", own.f.Fd(), accessMode(t, own.f.Fd()),
+			logFile.Fd(), accessMode(t, logFile.Fd()))
+	}
+	a, _ := own.f.Stat()
+	b, _ := logFile.Stat()
+	if !os.SameFile(a, b) {
+		t.Fatal("the trimmer's descriptor is not the segment's file")
+	}
+}
+
+// A write-back error that the trimmer's sync_file_range reports fails the
+// log, as a failed fsync does.
+func TestTrimmerWritebackErrorsFailTheLog(t *testing.T) {
+	for name, failing := range map[string]func(flags int) bool{
+		"start writeback":    func(f int) bool { return f == unix.SYNC_FILE_RANGE_WRITE },
+		"wait for writeback": func(f int) bool { return f&unix.SYNC_FILE_RANGE_WAIT_AFTER != 0 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			fsys := newFaultFS()
+			opts := testOpts(t, fsys, nil)
+			opts.CacheHotBytes = 1 << 20
+			var calls atomic.Int32
+			opts.OnFailure = func(error) { calls.Add(1) }
+			l := mustOpen(t, t.TempDir(), Config{}, opts)
+			defer l.Close()
+			appendMiB(t, l, 6)
+			fsys.mu.Lock()
+			fsys.failRangeSync = failing
+			fsys.mu.Unlock()
+			l.trimCache()
+			err := l.Err()
+			if !errors.Is(err, ErrStorage) || !errors.Is(err, errInjected) ||
+				!strings.Contains(err.Error(), "00000000000000000000.log") {
+				t.Fatalf("Err after a failed write-back: %v", err)
+			}
+			if n := calls.Load(); n != 1 {
+				t.Fatalf("OnFailure called %d times", n)
+			}
+			if _, err := l.Append(simpleBatch(1, 1, 1), 0, -1); !errors.Is(err, ErrStorage) {
+				t.Fatalf("append after a failed write-back: %v", err)
+			}
+		})
 	}
 }

@@ -2,12 +2,17 @@
 
 package storage
 
-import "os"
+import (
+	"io"
+	"os"
+)
 
 // Without sync_file_range the page cache is left to the kernel.
 
-func startWriteback(File, int64, int64)   {}
-func dropCached(File, int64, int64) error { return nil }
-func dropCachedClean(File, int64, int64)  {}
-func openDirect(File) (File, error)       { return nil, os.ErrInvalid }
-func adviseRandom(File)                   {}
+func startWriteback(PageCacheFile, int64, int64) error     { return nil }
+func waitWriteback(PageCacheFile, int64, int64) error      { return nil }
+func dropClean(PageCacheFile, int64, int64) error          { return nil }
+func openPageCache(File) (PageCacheFile, io.Closer, error) { return nil, nil, os.ErrInvalid }
+func dropCachedClean(File, int64, int64)                   {}
+func openDirect(File) (File, error)                        { return nil, os.ErrInvalid }
+func adviseRandom(File)                                    {}

@@ -108,6 +108,22 @@ func (c logCheckpoint) encode() []byte {
 	return append(b, '\n')
 }
 
+// readLogCheckpoint reads samsa-checkpoint; found=false when there is none.
+func readLogCheckpoint(fsys FS, dir string) (c logCheckpoint, found bool, err error) {
+	p := filepath.Join(dir, checkpointFile)
+	b, err := readFile(fsys, p)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, err
+	}
+	if c, err = parseLogCheckpoint(b); err != nil {
+		return c, false, fmt.Errorf("%s: %w", p, err)
+	}
+	return c, true, nil
+}
+
 func parseLogCheckpoint(b []byte) (logCheckpoint, error) {
 	c := logCheckpoint{}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")

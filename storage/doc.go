@@ -61,25 +61,51 @@
 // flush.ms ask for it (Kafka's default): an acknowledged record survives a
 // process kill because it is in the OS page cache, and survives a machine
 // crash only once flushed. Flushing fsyncs the segments and indexes up to an
-// offset and advances the recovery point; a rolled segment is flushed in the
-// background right after the roll, so the recovery point normally trails the
-// active segment's base offset.
+// offset and advances the recovery point; when a segment created since the
+// last flush is among them, the partition directory is fsynced too, before
+// the recovery point passes it (Kafka's flushDirIfExists). A rolled segment
+// is flushed in the background right after the roll, so the recovery point
+// normally trails the active segment's base offset. As in Kafka,
+// flush.messages counts the records since the last flush (log end offset
+// minus recovery point) and a batch that reaches it is fsynced before the
+// append returns; flush.ms is checked every log.flush.scheduler.interval.ms
+// (ManagerOptions.FlushCheckInterval), which by default is never.
 //
-// Open without the clean-shutdown marker recovers every segment from the one
-// holding the recovery point to the end, as Kafka's LogSegment.recover: each
-// batch is checked (length sane, magic 2, CRC-32C, offsets increasing, within
-// the segment's int32 range); the file is truncated at the first invalid or
-// torn batch (the bytes cut are logged), both indexes are rebuilt from the
-// scanned batches, every later segment is deleted, and the leader-epoch cache
-// tail is rebuilt from the batches' partitionLeaderEpoch. Recovered segments
-// are fsynced and the recovery point becomes the log end offset. Segments not
-// recovered (all of them after a clean shutdown) keep their indexes unless a
-// sanity check fails — odd size, offsets or positions not increasing or out of
-// range, a batch past index.interval.bytes without an entry, a max timestamp
-// the time index lacks — in which case they are rebuilt the same way.
-// Producer state is loaded from the newest snapshot at or below the log end
-// offset and the batches after it are replayed. Leftover "*.deleted",
-// "*.cleaned", "*.swap" and "*.tmp" files are removed.
+// Open reads and checks everything first and writes only once it has
+// decided that the log opens. Without the clean-shutdown marker it recovers
+// every segment from the one holding the recovery point to the end, as
+// Kafka's LogSegment.recover: each batch is checked (length sane, magic 2,
+// CRC-32C, offsets increasing, within the segment's int32 range); the file
+// is truncated at the first invalid or torn batch (the bytes cut are
+// logged), both indexes are rebuilt from the scanned batches, every later
+// segment is deleted, and the leader-epoch cache tail is rebuilt from the
+// batches' partitionLeaderEpoch. Recovered segments are fsynced and the
+// recovery point becomes the log end offset. Segments below the recovery
+// point (all of them after a clean shutdown) keep their indexes unless a
+// sanity check fails — missing file, odd size, offsets or positions not
+// increasing or out of range, a batch past index.interval.bytes without an
+// entry, a max timestamp the time index lacks — in which case they are
+// rebuilt the same way; their data was flushed, so an invalid batch there is
+// no torn tail and the log does not open. Producer state is loaded from the
+// newest snapshot at or below the log end offset and the batches after it
+// are replayed; newer snapshots and corrupt ones of ours are removed.
+// Leftover "*.deleted", "*.cleaned", "*.swap" and "*.tmp" files are removed,
+// and so is the clean-shutdown marker (with a directory fsync).
+//
+// A log that Open cannot open is offline, not gone: a file that does not
+// open or read, an unparsable samsa-checkpoint, leader-epoch-checkpoint or
+// partition.metadata, a producer snapshot that is not samsa's, or an invalid
+// batch in flushed data or in the replay of producer state makes Open return
+// an error wrapping ErrStorage that names the file and the cause, with
+// nothing on disk changed. A later Open that can read it serves it again.
+//
+// After any write, fsync, roll, index, checkpoint or snapshot error — and
+// any write-back error the page-cache trimmer is told of — the log is
+// failed: it logs the error once, refuses every later write with it
+// (wrapping ErrStorage; Log.Err), and calls Options.OnFailure once with no
+// lock of the log held, for the broker to take the partition offline. Reads
+// keep serving what was acknowledged; a batch whose write or flush failed is
+// never published.
 //
 // # Concurrency
 //
@@ -102,8 +128,12 @@
 // Manager starts writeback of new data and drops clean pages older than the
 // window from the page cache (and, with a broker-wide window, those that the
 // logs written since have pushed out); it holds Log.trimMu, then truncMu for
-// reading, and never Log.mu, so appends do not wait for it.
+// reading, and never Log.mu, so appends do not wait for it. Its
+// sync_file_range and fadvise calls go through an open file description of
+// their own (PageCacheFile), so that the write-back errors Linux reports once
+// per description still reach the log's fsync.
 //
-// After any write or fsync error the log refuses every later write with the
-// same error (wrapping ErrStorage); reads keep working.
+// Retention by time and size applies when cleanup.policy includes delete;
+// compaction is not implemented yet, so a compact-only log keeps its data
+// (DeleteRecords still moves its log start offset).
 package storage

@@ -1,10 +1,14 @@
 package storage
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -143,7 +147,7 @@ func mustAppend(t testing.TB, l *Log, b []byte, epoch int32) AppendResult {
 }
 
 // faultFS injects failures into writes and fsyncs of files whose name
-// contains match.
+// contains match, and counts fsyncs.
 type faultFS struct {
 	OSFS
 	mu         sync.Mutex
@@ -151,24 +155,113 @@ type faultFS struct {
 	tornAfter  int64 // >=0: the next write writes only this many bytes, then fails
 	failSync   bool  // the next Sync fails
 	failWrites bool  // every write fails
+	// openMatch: opening a path that contains it fails with openErr.
+	openMatch string
+	openErr   error
+	// holdMatch: opening a path that contains it waits until hold is closed.
+	holdMatch string
+	hold      chan struct{}
+	// failRangeSync, when set, picks by their flags the SyncRange calls
+	// (the trimmer's write-back path) on matching files that fail.
+	failRangeSync func(flags int) bool
+	syncs         map[string]int    // Sync calls by path (files and directories)
+	onSync        func(path string) // called before each Sync, without mu
+	events        []string          // "create <path>" and "sync <path>", in order
 }
 
 var errInjected = errors.New("injected fault")
 
-func newFaultFS() *faultFS { return &faultFS{match: ".log", tornAfter: -1} }
+func newFaultFS() *faultFS { return &faultFS{match: ".log", tornAfter: -1, syncs: map[string]int{}} }
 
 func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
+	f.mu.Lock()
+	openMatch, openErr := f.openMatch, f.openErr
+	hold := f.hold
+	if f.holdMatch == "" || !strings.Contains(name, f.holdMatch) {
+		hold = nil
+	}
+	f.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	if openMatch != "" && strings.Contains(name, openMatch) {
+		return nil, &os.PathError{Op: "open", Path: name, Err: openErr}
+	}
+	_, statErr := os.Stat(name)
 	file, err := f.OSFS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
+	if statErr != nil {
+		f.event("create " + name)
+	}
 	return &faultFile{File: file, fs: f, name: name}, nil
+}
+
+func (f *faultFS) event(e string) {
+	f.mu.Lock()
+	f.events = append(f.events, e)
+	f.mu.Unlock()
+}
+
+// syncsOf is how many times path was fsynced.
+func (f *faultFS) syncsOf(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.syncs[path]
 }
 
 type faultFile struct {
 	File
 	fs   *faultFS
 	name string
+
+	pcMu     sync.Mutex
+	pc       PageCacheFile // the real calls, on a description of its own
+	pcCloser io.Closer
+}
+
+var _ PageCacheFile = (*faultFile)(nil)
+
+// SyncRange fails as failRangeSync says, else makes the real call on a
+// description of the file's own (as the trimmer does without the seam).
+func (f *faultFile) SyncRange(off, n int64, flags int) error {
+	f.fs.mu.Lock()
+	fail := f.fs.failRangeSync != nil && f.hit() && f.fs.failRangeSync(flags)
+	f.fs.mu.Unlock()
+	if fail {
+		return errInjected
+	}
+	if pc := f.pageCache(); pc != nil {
+		return pc.SyncRange(off, n, flags)
+	}
+	return nil
+}
+
+func (f *faultFile) Fadvise(off, n int64, advice int) error {
+	if pc := f.pageCache(); pc != nil {
+		return pc.Fadvise(off, n, advice)
+	}
+	return nil
+}
+
+func (f *faultFile) pageCache() PageCacheFile {
+	f.pcMu.Lock()
+	defer f.pcMu.Unlock()
+	if f.pc == nil {
+		f.pc, f.pcCloser, _ = openPageCache(f.File)
+	}
+	return f.pc
+}
+
+func (f *faultFile) Close() error {
+	f.pcMu.Lock()
+	if f.pcCloser != nil {
+		f.pcCloser.Close()
+	}
+	f.pc, f.pcCloser = nil, nil
+	f.pcMu.Unlock()
+	return f.File.Close()
 }
 
 func (f *faultFile) hit() bool { return strings.Contains(f.name, f.fs.match) }
@@ -192,13 +285,89 @@ func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 
 func (f *faultFile) Sync() error {
 	f.fs.mu.Lock()
+	onSync := f.fs.onSync
+	f.fs.mu.Unlock()
+	if onSync != nil {
+		onSync(f.name)
+	}
+	f.fs.mu.Lock()
 	fail := f.fs.failSync && f.hit()
 	if fail {
 		f.fs.failSync = false
+	} else {
+		f.fs.syncs[f.name]++
+		f.fs.events = append(f.fs.events, "sync "+f.name)
 	}
 	f.fs.mu.Unlock()
 	if fail {
 		return errInjected
 	}
 	return f.File.Sync()
+}
+
+// dirState maps every file in dir to its size and a hash of its bytes, for
+// tests that check that nothing on disk changed.
+func dirState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = fmt.Sprintf("%d bytes, sha256 %x", len(b), sha256.Sum256(b))
+	}
+	return out
+}
+
+// sameDirState fails the test when dir differs from before.
+func sameDirState(t *testing.T, dir string, before map[string]string) {
+	t.Helper()
+	after := dirState(t, dir)
+	for name, b := range before {
+		if a, ok := after[name]; !ok {
+			t.Errorf("%s was removed", name)
+		} else if a != b {
+			t.Errorf("%s changed: %s, was %s", name, a, b)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("%s was created", name)
+		}
+	}
+}
+
+// readLogBytes reads the whole log, batch by batch.
+func readLogBytes(t *testing.T, l *Log) []byte {
+	t.Helper()
+	var out []byte
+	for off := l.LogStartOffset(); off < l.LogEndOffset(); {
+		r, err := l.Read(off, 1<<20, -1, true)
+		if err != nil {
+			t.Fatalf("Read(%d): %v", off, err)
+		}
+		out = append(out, r.Records...)
+		off = lastOffsetOf(t, r.Records) + 1
+	}
+	return out
+}
+
+// lastOffsetOf is the last offset of the last batch in b.
+func lastOffsetOf(t *testing.T, b []byte) int64 {
+	t.Helper()
+	var last int64 = -1
+	for len(b) > 0 {
+		h, err := decodeBatchHeader(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = h.lastOffset()
+		b = b[h.size:]
+	}
+	return last
 }

@@ -116,8 +116,24 @@ func (x *offsetIndex) append(offset, pos int64) error {
 	if _, err := x.f.WriteAt(x.scratch[:], n*offsetEntrySize); err != nil {
 		return err
 	}
-	x.entries.add(offsetEntry{rel: int32(offset - x.base), pos: int32(pos)})
+	x.add(offset, pos)
 	return nil
+}
+
+// add appends an entry in memory only (a rebuild, written by rewrite).
+func (x *offsetIndex) add(offset, pos int64) {
+	x.entries.add(offsetEntry{rel: int32(offset - x.base), pos: int32(pos)})
+}
+
+// rewrite makes the file hold exactly the entries in memory.
+func (x *offsetIndex) rewrite() error {
+	es := x.entries.view()
+	b := make([]byte, 0, len(es)*offsetEntrySize)
+	for _, e := range es {
+		b = binary.BigEndian.AppendUint32(b, uint32(e.rel))
+		b = binary.BigEndian.AppendUint32(b, uint32(e.pos))
+	}
+	return writeWhole(x.f, b)
 }
 
 // truncateToPos drops the entries that point at or past pos.
@@ -126,11 +142,6 @@ func (x *offsetIndex) truncateToPos(pos int64) error {
 	i := sort.Search(len(es), func(i int) bool { return int64(es[i].pos) >= pos })
 	x.entries.truncate(i)
 	return x.f.Truncate(int64(i) * offsetEntrySize)
-}
-
-func (x *offsetIndex) clear() error {
-	x.entries.truncate(0)
-	return x.f.Truncate(0)
 }
 
 // load reads and sanity-checks the file: whole entries, strictly increasing
@@ -183,10 +194,7 @@ func (x *timeIndex) last() (timeEntry, bool) {
 // maybeAppend adds (ts, offset) when ts is larger than the last entry's, as
 // Kafka's TimeIndex.maybeAppend. force skips the full check (segment roll).
 func (x *timeIndex) maybeAppend(ts, offset int64, force bool) error {
-	if ts < 0 || (!force && x.full()) {
-		return nil
-	}
-	if last, ok := x.last(); ok && ts <= last.ts {
+	if !x.wants(ts, force) {
 		return nil
 	}
 	n := x.entries.n.Load()
@@ -197,6 +205,21 @@ func (x *timeIndex) maybeAppend(ts, offset int64, force bool) error {
 	}
 	x.entries.add(timeEntry{ts: ts, rel: int32(offset - x.base)})
 	return nil
+}
+
+// maybeAdd is maybeAppend in memory only (a rebuild, written by rewrite).
+func (x *timeIndex) maybeAdd(ts, offset int64, force bool) {
+	if x.wants(ts, force) {
+		x.entries.add(timeEntry{ts: ts, rel: int32(offset - x.base)})
+	}
+}
+
+func (x *timeIndex) wants(ts int64, force bool) bool {
+	if ts < 0 || (!force && x.full()) {
+		return false
+	}
+	last, ok := x.last()
+	return !ok || ts > last.ts
 }
 
 // lookup returns the offset of the last entry with timestamp <= ts, or the
@@ -219,9 +242,25 @@ func (x *timeIndex) truncateToOffset(offset int64) error {
 	return x.f.Truncate(int64(i) * timeEntrySize)
 }
 
-func (x *timeIndex) clear() error {
-	x.entries.truncate(0)
-	return x.f.Truncate(0)
+// rewrite makes the file hold exactly the entries in memory.
+func (x *timeIndex) rewrite() error {
+	es := x.entries.view()
+	b := make([]byte, 0, len(es)*timeEntrySize)
+	for _, e := range es {
+		b = binary.BigEndian.AppendUint64(b, uint64(e.ts))
+		b = binary.BigEndian.AppendUint32(b, uint32(e.rel))
+	}
+	return writeWhole(x.f, b)
+}
+
+// writeWhole makes f hold exactly b.
+func writeWhole(f File, b []byte) error {
+	if len(b) > 0 {
+		if _, err := f.WriteAt(b, 0); err != nil {
+			return err
+		}
+	}
+	return f.Truncate(int64(len(b)))
 }
 
 func (x *timeIndex) load(lastOffset int64) error {

@@ -26,8 +26,11 @@ type leaderEpochCache struct {
 	fs  FS
 	dir string
 
-	mu      sync.RWMutex // guards entries; writers also hold Log.mu
+	mu      sync.RWMutex // guards the fields below; writers also hold Log.mu
 	entries []epochEntry
+	// hold keeps changes in memory while Open has not yet decided that the
+	// log opens; release writes them.
+	hold, dirty bool
 }
 
 func loadLeaderEpochCache(fsys FS, dir string) (*leaderEpochCache, error) {
@@ -41,7 +44,7 @@ func loadLeaderEpochCache(fsys FS, dir string) (*leaderEpochCache, error) {
 	}
 	entries, err := parseEpochCheckpoint(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", leaderEpochFile, err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, leaderEpochFile), err)
 	}
 	c.entries = entries
 	return c, nil
@@ -97,9 +100,25 @@ func (c *leaderEpochCache) encode() []byte {
 	return b
 }
 
-// persistLocked writes the checkpoint; c.mu must be held.
+// persistLocked writes the checkpoint (unless held); c.mu must be held.
 func (c *leaderEpochCache) persistLocked() error {
+	if c.hold {
+		c.dirty = true
+		return nil
+	}
 	return writeFileAtomic(c.fs, filepath.Join(c.dir, leaderEpochFile), c.encode())
+}
+
+// release ends hold, writing the checkpoint if it changed meanwhile.
+func (c *leaderEpochCache) release() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hold = false
+	if !c.dirty {
+		return nil
+	}
+	c.dirty = false
+	return c.persistLocked()
 }
 
 func (c *leaderEpochCache) latest() (epochEntry, bool) {

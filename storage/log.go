@@ -40,6 +40,8 @@ type Log struct {
 	closed        atomic.Bool                // no new operations
 	filesClosed   atomic.Bool                // set with truncMu held for writing
 	sticky        atomic.Pointer[error]      // first I/O error; every later write fails with it
+	onFailure     func(error)                // Options.OnFailure
+	failNotified  atomic.Bool                // onFailure was called
 
 	// truncMu is held for reading by whoever touches segment files without
 	// mu (Read, timestamp lookups, flushes) and for writing while bytes are
@@ -51,7 +53,6 @@ type Log struct {
 	mu        sync.Mutex
 	cfg       Config
 	producers *producerState
-	unflushed int64 // records appended since the last flush
 	pending   []pendingDelete
 
 	epochs *leaderEpochCache // own lock; writers also hold mu
@@ -87,13 +88,37 @@ func (l *Log) active() *segment {
 	return s[len(s)-1]
 }
 
-// fail makes err sticky (wrapped in ErrStorage) and returns it.
+// fail makes err sticky (wrapped in ErrStorage), logs it once and returns
+// the sticky error. The operation's entry point reports it to OnFailure
+// (notifyFailure) once its locks are released.
 func (l *Log) fail(op string, err error) error {
 	e := fmt.Errorf("%w: %s: %w", ErrStorage, op, err)
 	if l.sticky.CompareAndSwap(nil, &e) {
-		l.logger.Error().Err(err).Str("op", op).Msg("log storage error; further writes refused")
+		l.logger.Error().Err(err).Str("op", op).Msg("log storage error; partition offline, further writes refused")
 	}
 	return *l.sticky.Load()
+}
+
+// notifyFailure calls OnFailure, once, after the log failed. Every
+// operation that can fail the log defers it before it takes a lock, so it
+// runs with none held.
+func (l *Log) notifyFailure() {
+	if l.onFailure == nil {
+		return
+	}
+	if e := l.sticky.Load(); e != nil && l.failNotified.CompareAndSwap(false, true) {
+		l.onFailure(*e)
+	}
+}
+
+// Err returns the log's sticky error (wrapping ErrStorage), or nil while no
+// write, fsync or checkpoint has failed. A failed log refuses every write
+// with it; reads keep serving what was acknowledged.
+func (l *Log) Err() error {
+	if e := l.sticky.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 func (l *Log) writable() error {
@@ -124,6 +149,7 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("storage: append: %w: %w", protocol.ErrCorruptBatch, err)
 	}
+	defer l.notifyFailure()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {
@@ -163,20 +189,24 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	if seg.rollTime < 0 {
 		seg.rollTime = nowMs
 	}
-	if err := seg.appendBatch(batch, &h, int64(l.cfg.IndexIntervalBytes)); err != nil {
+	interval := int64(l.cfg.IndexIntervalBytes)
+	if err := seg.appendBatch(batch, &h, interval); err != nil {
 		return AppendResult{}, l.fail("append", err)
 	}
-	seg.size.Add(h.size)
-	l.written.Add(h.size)
-	l.maybeTrim(seg)
-	l.producers.update(&h, appendTime, nowMs)
-	l.leo.Store(h.nextOffset())
-	l.unflushed += int64(h.lastOffsetDelta) + 1
-	if l.unflushed >= l.cfg.FlushMessages {
+	// flush.messages counts what was appended since the last flush, as
+	// Kafka's unflushedMessages (log end offset - recovery point). The batch
+	// is flushed before it is published: one whose fsync failed was refused
+	// to the client and is never read.
+	if h.nextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
 		if err := l.flushUpTo(h.nextOffset(), false); err != nil {
 			return AppendResult{}, err
 		}
 	}
+	seg.commitBatch(&h, interval)
+	l.written.Add(h.size)
+	l.producers.update(&h, appendTime, nowMs)
+	l.leo.Store(h.nextOffset())
+	l.maybeTrim(seg)
 	return AppendResult{BaseOffset: base, LastOffset: h.lastOffset(), LogAppendTime: appendTime,
 		LogStartOffset: l.logStart.Load()}, nil
 }
@@ -202,19 +232,26 @@ func (l *Log) rollLocked(newBase int64) error {
 	l.logger.Info().Int64("base_offset", newBase).Int64("previous_size", old.size.Load()).Msg("segment rolled")
 	l.bg.Add(1)
 	go func() {
+		// After Done: Close and TruncateTo wait for l.bg holding mu, and
+		// OnFailure may call the log.
+		defer l.notifyFailure()
 		defer l.bg.Done()
 		if err := writeProducerSnapshot(l.fs, l.dir, newBase, snap); err != nil {
-			l.logger.Warn().Err(err).Int64("offset", newBase).Msg("producer snapshot not written")
-		} else {
-			pruneSnapshots(l.fs, l.dir, l.segments()[0].base, 3)
+			l.fail("producer snapshot", err)
+			return
 		}
-		_ = l.flushUpTo(newBase, true)
+		pruneSnapshots(l.fs, l.dir, l.segments()[0].base, 3)
+		_ = l.flushUpTo(newBase, true) // a failure is sticky and notified
 	}()
 	return nil
 }
 
 // flushUpTo fsyncs every segment holding data below end and moves the
 // recovery point there; with checkpoint it also writes samsa-checkpoint.
+// When one of the segments was created since the last flush (its base is at
+// or past the recovery point) the directory is fsynced too, before the
+// recovery point moves past it, so that a crash cannot lose the new file's
+// entry (Kafka's LocalLog.flush / flushDirIfExists).
 func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
@@ -230,6 +267,7 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 		}
 		segs := l.segments()
 		var err error
+		created := false
 		for i, s := range segs {
 			if s.base >= end {
 				break
@@ -240,10 +278,16 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 			if err = s.sync(); err != nil {
 				break
 			}
+			created = created || s.base >= rp
 		}
 		l.truncMu.RUnlock()
 		if err != nil {
 			return l.fail("fsync", err)
+		}
+		if created {
+			if err := syncDir(l.fs, l.dir); err != nil {
+				return l.fail("fsync directory", err)
+			}
 		}
 		l.recoveryPoint.Store(end)
 	}
@@ -254,11 +298,15 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 	return nil
 }
 
+// checkpoint is what samsa-checkpoint holds now.
+func (l *Log) checkpoint() logCheckpoint {
+	return logCheckpoint{recoveryPoint: l.recoveryPoint.Load(), highWatermark: l.hw.Load(),
+		logStartOffset: l.logStart.Load()}
+}
+
 // writeCheckpointFlushLocked writes samsa-checkpoint; flushMu must be held.
 func (l *Log) writeCheckpointFlushLocked() error {
-	cp := logCheckpoint{recoveryPoint: l.recoveryPoint.Load(), highWatermark: l.hw.Load(),
-		logStartOffset: l.logStart.Load()}
-	if err := writeFileAtomic(l.fs, filepath.Join(l.dir, checkpointFile), cp.encode()); err != nil {
+	if err := writeFileAtomic(l.fs, filepath.Join(l.dir, checkpointFile), l.checkpoint().encode()); err != nil {
 		return l.fail("checkpoint", err)
 	}
 	return nil
@@ -348,8 +396,8 @@ func (l *Log) Flush() error {
 	if l.closed.Load() {
 		return ErrClosed
 	}
+	defer l.notifyFailure()
 	l.mu.Lock()
-	l.unflushed = 0
 	leo := l.leo.Load()
 	l.mu.Unlock()
 	return l.flushUpTo(leo, true)
@@ -385,6 +433,7 @@ func (l *Log) Size() int64 {
 // Close flushes, writes the producer-state snapshot, the checkpoints and the
 // clean-shutdown marker, and closes every file.
 func (l *Log) Close() error {
+	defer l.notifyFailure()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed.Swap(true) {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,7 +47,9 @@ type ManagerOptions struct {
 	Now    func() time.Time
 	// RetentionCheckInterval is log.retention.check.interval.ms (5 min).
 	RetentionCheckInterval time.Duration
-	// FlushCheckInterval is how often flush.ms is checked (1 s is fine).
+	// FlushCheckInterval is log.flush.scheduler.interval.ms: how often
+	// flush.ms is checked. Zero, or Kafka's default (Long.MAX_VALUE ms, which
+	// saturates a Duration), never checks it.
 	FlushCheckInterval time.Duration
 	// CacheHotBytes is each log's page-cache hot window (Options); 0 leaves
 	// the page cache to the kernel.
@@ -59,6 +62,10 @@ type ManagerOptions struct {
 	// start-up ("-delete") waits before it is removed (the broker default of
 	// file.delete.delay.ms); <= 0 removes it at once.
 	FileDeleteDelay time.Duration
+	// OnLogFailure is each log's Options.OnFailure: called once per log,
+	// when it first fails, never with a lock of the log held (possibly on
+	// one of the Manager's goroutines: it must not wait for Close).
+	OnLogFailure func(tp TopicPartition, err error)
 }
 
 // deleteDirSuffix ends the name of a directory being deleted
@@ -127,9 +134,6 @@ func NewManager(dataDir string, opts ManagerOptions) (*Manager, error) {
 	}
 	if m.opts.RetentionCheckInterval <= 0 {
 		m.opts.RetentionCheckInterval = 5 * time.Minute
-	}
-	if m.opts.FlushCheckInterval <= 0 {
-		m.opts.FlushCheckInterval = time.Second
 	}
 	if m.opts.CacheHotBytes > 0 {
 		m.trimmer = newCacheTrimmer(m.opts.CacheHotTotalBytes)
@@ -258,9 +262,13 @@ func (m *Manager) GetOrCreate(topic string, partition int32, topicID [16]byte, c
 }
 
 func (m *Manager) open(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, error) {
+	var onFailure func(error)
+	if f := m.opts.OnLogFailure; f != nil {
+		onFailure = func(err error) { f(tp, err) }
+	}
 	return Open(PartitionDir(m.dataDir, tp.Topic, tp.Partition), topicID, cfg, Options{
 		FS: m.fs, Logger: loggerWith(m.logger, tp.Topic, tp.Partition), Now: m.now,
-		CacheHotBytes: m.opts.CacheHotBytes, trimmer: m.trimmer,
+		CacheHotBytes: m.opts.CacheHotBytes, trimmer: m.trimmer, OnFailure: onFailure,
 	})
 }
 
@@ -345,7 +353,21 @@ func (m *Manager) Start() {
 	m.started = true
 	m.wg.Add(2)
 	go m.loop(m.opts.RetentionCheckInterval, m.retentionTick)
-	go m.loop(m.opts.FlushCheckInterval, m.flushTick)
+	go m.loop(readAheadCheckInterval, m.releaseIdleReadAheads)
+	if every, ok := m.flushCheckEvery(); ok {
+		m.wg.Add(1)
+		go m.loop(every, m.flushTick)
+	}
+}
+
+// readAheadCheckInterval is how often idle read-ahead memory is looked for
+// (releaseIdleReadAheads).
+var readAheadCheckInterval = time.Second
+
+// flushCheckEvery is how often flush.ms is checked; ok=false: never.
+func (m *Manager) flushCheckEvery() (time.Duration, bool) {
+	d := m.opts.FlushCheckInterval
+	return d, d > 0 && d < math.MaxInt64
 }
 
 func (m *Manager) loop(every time.Duration, fn func(time.Time)) {
@@ -374,16 +396,16 @@ func (m *Manager) openLogs() map[TopicPartition]*Log {
 
 func (m *Manager) retentionTick(now time.Time) {
 	for tp, l := range m.openLogs() {
-		if _, err := l.ApplyRetention(now); err != nil && !errors.Is(err, ErrClosed) {
+		// A storage error was logged once when the log failed.
+		if _, err := l.ApplyRetention(now); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrStorage) {
 			m.logger.Warn().Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("retention failed")
 		}
 	}
 }
 
 func (m *Manager) flushTick(now time.Time) {
-	m.releaseIdleReadAheads(now)
 	for tp, l := range m.openLogs() {
-		if err := l.maybeFlushByTime(now); err != nil && !errors.Is(err, ErrClosed) {
+		if err := l.maybeFlushByTime(now); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrStorage) {
 			m.logger.Warn().Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("flush failed")
 		}
 	}

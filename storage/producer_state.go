@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math"
 	"os"
@@ -147,7 +148,12 @@ const (
 	snapshotBatchSize = 4 + 4 + 8 + 8 + 8 + 8
 )
 
-var errCorruptSnapshot = errors.New("corrupt producer snapshot")
+var (
+	errCorruptSnapshot = errors.New("corrupt producer snapshot")
+	// errForeignSnapshot: the file does not start with samsa's version
+	// (Kafka's own snapshots are version 1): not ours to read or remove.
+	errForeignSnapshot = errors.New("not a samsa producer snapshot")
+)
 
 func (p *producerState) encode() []byte {
 	ids := make([]int64, 0, len(p.producers))
@@ -179,8 +185,13 @@ func (p *producerState) encode() []byte {
 }
 
 func decodeProducerSnapshot(b []byte) (*producerState, error) {
-	if len(b) < 10 || binary.BigEndian.Uint16(b) != snapshotVersion ||
-		crc32.Checksum(b[6:], castagnoli) != binary.BigEndian.Uint32(b[2:]) {
+	if len(b) < 2 {
+		return nil, fmt.Errorf("%w: %d bytes", errForeignSnapshot, len(b))
+	}
+	if v := int16(binary.BigEndian.Uint16(b)); v != snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d, want %d", errForeignSnapshot, v, snapshotVersion)
+	}
+	if len(b) < 10 || crc32.Checksum(b[6:], castagnoli) != binary.BigEndian.Uint32(b[2:]) {
 		return nil, errCorruptSnapshot
 	}
 	n := int(int32(binary.BigEndian.Uint32(b[6:])))
@@ -239,31 +250,45 @@ func writeProducerSnapshot(fsys FS, dir string, offset int64, data []byte) error
 	return writeFileAtomic(fsys, offsetFileName(dir, offset, snapshotSuffix), data)
 }
 
-// loadLatestSnapshot loads the newest valid snapshot at or below maxOffset,
-// deleting snapshots above it (they describe truncated data) and corrupt ones.
-func loadLatestSnapshot(fsys FS, dir string, maxOffset int64) (*producerState, int64, error) {
+// loadLatestSnapshot loads the newest valid snapshot at or below maxOffset.
+// It removes nothing: it returns the snapshots to remove, those above
+// maxOffset (they describe truncated data) and corrupt ones of ours (Kafka
+// removes both). A snapshot that is not samsa's is an error.
+func loadLatestSnapshot(fsys FS, dir string, maxOffset int64) (*producerState, int64, []string, error) {
 	offs, err := snapshotOffsets(fsys, dir)
 	if err != nil {
-		return nil, -1, err
+		return nil, -1, nil, err
 	}
+	var stale []string
 	for i := len(offs) - 1; i >= 0; i-- {
 		name := offsetFileName(dir, offs[i], snapshotSuffix)
-		if offs[i] > maxOffset {
-			_ = fsys.Remove(name)
+		b, err := readFile(fsys, name)
+		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		b, err := readFile(fsys, name)
-		if err == nil {
-			if p, derr := decodeProducerSnapshot(b); derr == nil {
-				return p, offs[i], nil
-			}
+		if err != nil {
+			return nil, -1, nil, err
 		}
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, -1, err
+		p, derr := decodeProducerSnapshot(b)
+		if errors.Is(derr, errForeignSnapshot) {
+			return nil, -1, nil, fmt.Errorf("%s: %w", name, derr)
 		}
-		_ = fsys.Remove(name)
+		if derr == nil && offs[i] <= maxOffset {
+			return p, offs[i], stale, nil
+		}
+		stale = append(stale, name)
 	}
-	return newProducerState(), -1, nil
+	return newProducerState(), -1, stale, nil
+}
+
+// removeSnapshots removes the named snapshots (loadLatestSnapshot's stale).
+func removeSnapshots(fsys FS, names []string) error {
+	for _, n := range names {
+		if err := fsys.Remove(n); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // pruneSnapshots keeps the newest keep snapshots and those not below

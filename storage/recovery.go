@@ -18,6 +18,17 @@ import (
 // recovery point is scanned, the log is truncated at the first invalid batch
 // (the number of bytes cut is logged), and missing or corrupt indexes are
 // rebuilt. topicID is written to partition.metadata.
+//
+// A log that Open cannot open is offline, not gone. Every failure — a file
+// that does not open or read (EMFILE, EACCES, EIO), an unparsable
+// samsa-checkpoint, leader-epoch-checkpoint or partition.metadata, a producer
+// snapshot that is not samsa's, a corrupt batch in data that was flushed or
+// met while rebuilding producer state — returns an error wrapping ErrStorage
+// that names the file and the cause. Open reads and checks everything before
+// it writes anything, so a refused log is left as it was on disk: nothing
+// truncated, removed or rewritten, the clean-shutdown marker kept; a later
+// Open that can read it serves it again. ErrTopicIDMismatch is returned as
+// it is.
 func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) {
 	l := &Log{
 		dir:       dir,
@@ -29,6 +40,7 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 		producers: newProducerState(),
 		cacheHot:  max(opts.CacheHotBytes, 0),
 		trimmer:   opts.trimmer,
+		onFailure: opts.OnFailure,
 	}
 	if l.cacheHot == 0 {
 		l.trimmer = nil
@@ -39,81 +51,105 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 	if l.now == nil {
 		l.now = time.Now
 	}
-	if err := l.load(); err != nil {
-		if segs := l.segs.Load(); segs != nil {
-			for _, s := range *segs {
-				s.close()
-			}
+	var opened []*segment
+	if err := l.load(&opened); err != nil {
+		for _, s := range opened {
+			s.close()
 		}
-		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+		if errors.Is(err, ErrTopicIDMismatch) {
+			return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+		}
+		return nil, fmt.Errorf("%w: open %s: %w", ErrStorage, dir, err)
 	}
 	return l, nil
 }
 
-func (l *Log) load() error {
+// loadPlan is what the reading half of load decided the writing half does.
+type loadPlan struct {
+	clean     bool      // the clean-shutdown marker is there: remove it
+	writeMeta bool      // partition.metadata is missing
+	leftovers []string  // files of interrupted operations
+	stale     []string  // producer snapshots above the log end offset, or corrupt
+	rebuilt   []rebuilt // segments scanned whole: cut, indexes rewritten, fsynced
+	dropped   []*segment
+	emptyBase int64 // base offset of the segment an empty directory gets
+}
+
+// rebuilt is a segment that scan rebuilt in memory.
+type rebuilt struct {
+	s        *segment
+	fileSize int64 // the log file is cut to s.size when larger
+	reason   error // why the valid batches end before fileSize
+}
+
+// load reads the directory and decides whether the log opens, writing
+// nothing; then, once it does, it writes what recovery found (applyLoad).
+// opened collects the segments whose files it opened.
+func (l *Log) load(opened *[]*segment) error {
 	if err := l.fs.MkdirAll(l.dir, 0o755); err != nil {
 		return err
 	}
-	if err := l.checkPartitionMetadata(); err != nil {
+	var p loadPlan
+	var err error
+	if p.writeMeta, err = l.readPartitionMetadata(); err != nil {
 		return err
 	}
-	markerPath := filepath.Join(l.dir, cleanShutdownFile)
-	clean := exists(l.fs, markerPath)
-	cp := logCheckpoint{}
-	if b, err := readFile(l.fs, filepath.Join(l.dir, checkpointFile)); err == nil {
-		if cp, err = parseLogCheckpoint(b); err != nil {
-			l.logger.Warn().Err(err).Msg("ignoring unreadable checkpoint; recovering the whole log")
-			cp, clean = logCheckpoint{}, false
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return err
-	} else if clean {
-		clean = false // a marker without a checkpoint is not trustworthy
-	}
-	bases, err := l.scanDir()
+	p.clean = exists(l.fs, filepath.Join(l.dir, cleanShutdownFile))
+	cp, haveCP, err := readLogCheckpoint(l.fs, l.dir)
 	if err != nil {
 		return err
 	}
-	var segs []*segment
-	l.segs.Store(&segs)
+	if !haveCP {
+		p.clean = false // a marker without a checkpoint is not trustworthy
+	}
+	if l.epochs, err = loadLeaderEpochCache(l.fs, l.dir); err != nil {
+		return err
+	}
+	l.epochs.hold = true
+	bases, leftovers, err := l.scanDir()
+	if err != nil {
+		return err
+	}
+	p.leftovers = leftovers
+	segs := make([]*segment, 0, len(bases))
 	for _, b := range bases {
 		s, err := openSegment(l.fs, l.dir, b, &l.cfg, false)
 		if err != nil {
 			return err
 		}
+		*opened = append(*opened, s)
 		segs = append(segs, s)
-		l.segs.Store(&segs)
 	}
-	if len(segs) == 0 {
-		s, err := openSegment(l.fs, l.dir, max(cp.logStartOffset, 0), &l.cfg, true)
-		if err != nil {
-			return err
-		}
-		segs = append(segs, s)
-		l.segs.Store(&segs)
-	}
-	if l.epochs, err = loadLeaderEpochCache(l.fs, l.dir); err != nil {
-		return err
-	}
+	interval := int64(l.cfg.IndexIntervalBytes)
 
 	// Segments from the one holding the recovery point on are recovered after
 	// an unclean shutdown; the others (and all after a clean one) are loaded,
-	// and recovered only when an index is missing or fails its sanity check.
+	// and their indexes rebuilt only when one is missing or fails its sanity
+	// check. Their data was flushed: an invalid batch there is not a torn
+	// tail, and the log does not open.
 	recoverFrom := len(segs)
-	if !clean {
+	if !p.clean {
 		recoverFrom = sort.Search(len(segs), func(i int) bool { return segs[i].base > cp.recoveryPoint }) - 1
 		recoverFrom = max(recoverFrom, 0)
 	}
-	for i := 0; i < recoverFrom; i++ {
-		if err := l.loadSegment(segs[i]); err != nil {
-			if !isDataError(err) && !errors.Is(err, errCorruptIndex) {
-				return err
-			}
-			l.logger.Warn().Err(err).Int64("base_offset", segs[i].base).Msg("rebuilding segment indexes")
-			if _, err := l.recoverSegment(segs[i], nil); err != nil {
-				return err
-			}
+	for _, s := range segs[:recoverFrom] {
+		err := l.loadSegment(s)
+		if err == nil {
+			continue
 		}
+		if !isDataError(err) && !errors.Is(err, errCorruptIndex) {
+			return segmentErr(s, err)
+		}
+		l.logger.Warn().Err(err).Int64("base_offset", s.base).Msg("rebuilding segment indexes")
+		fileSize, reason, err := s.scan(interval, nil)
+		if err != nil {
+			return segmentErr(s, err)
+		}
+		if reason != nil {
+			return segmentErr(s, fmt.Errorf("invalid batch at position %d of %d, below the recovery point %d: %w",
+				s.size.Load(), fileSize, cp.recoveryPoint, reason))
+		}
+		p.rebuilt = append(p.rebuilt, rebuilt{s: s, fileSize: fileSize})
 	}
 	if recoverFrom < len(segs) {
 		if err := l.epochs.truncateFromEnd(segs[recoverFrom].base); err != nil {
@@ -121,105 +157,183 @@ func (l *Log) load() error {
 		}
 		assign := func(h *batchInfo) {
 			if h.leaderEpoch >= 0 && h.leaderEpoch > l.epochs.latestEpoch() {
-				if err := l.epochs.assign(h.leaderEpoch, h.baseOffset); err != nil {
-					l.logger.Warn().Err(err).Msg("leader epoch checkpoint not written")
-				}
+				_ = l.epochs.assign(h.leaderEpoch, h.baseOffset) // held: cannot fail
 			}
 		}
 		for i := recoverFrom; i < len(segs); i++ {
-			truncated, err := l.recoverSegment(segs[i], assign)
+			s := segs[i]
+			fileSize, reason, err := s.scan(interval, assign)
 			if err != nil {
-				return err
+				return segmentErr(s, err)
 			}
-			if truncated > 0 && i+1 < len(segs) {
+			p.rebuilt = append(p.rebuilt, rebuilt{s: s, fileSize: fileSize, reason: reason})
+			if s.size.Load() < fileSize && i+1 < len(segs) {
 				// Nothing after a torn or corrupt batch can be trusted.
-				for _, s := range segs[i+1:] {
-					l.logger.Warn().Int64("base_offset", s.base).Int64("bytes", s.size.Load()).
-						Msg("deleting segment after truncation")
-					s.close()
-					for _, p := range s.renameDeleted(l.fs) {
-						_ = l.fs.Remove(p)
-					}
-				}
+				p.dropped = segs[i+1:]
 				segs = segs[:i+1]
-				l.segs.Store(&segs)
 				break
-			}
-		}
-		for _, s := range segs[recoverFrom:] {
-			if err := s.sync(); err != nil {
-				return err
 			}
 		}
 	}
 
-	// Inactive segments end with their max timestamp in the time index
-	// (rebuilt ones do not yet).
-	for _, s := range segs[:len(segs)-1] {
-		if err := s.onBecomeInactive(); err != nil {
-			return err
-		}
+	var leo, logStart int64
+	if len(segs) == 0 {
+		p.emptyBase = max(cp.logStartOffset, 0)
+		leo, logStart = p.emptyBase, p.emptyBase
+	} else {
+		leo = segs[len(segs)-1].next
+		logStart = min(max(cp.logStartOffset, segs[0].base), leo)
 	}
-	leo := segs[len(segs)-1].next
-	logStart := min(max(cp.logStartOffset, segs[0].base), leo)
-	l.leo.Store(leo)
-	l.logStart.Store(logStart)
-	l.hw.Store(min(max(cp.highWatermark, logStart), leo))
-	l.recoveryPoint.Store(leo)
-	l.lastFlushMs.Store(l.now().UnixMilli())
+	l.segs.Store(&segs)
 	if err := l.epochs.truncateFromEnd(leo); err != nil {
 		return err
 	}
 	if err := l.epochs.truncateFromStart(logStart); err != nil {
 		return err
 	}
-	if err := l.reloadProducerState(leo); err != nil {
+	if p.stale, err = l.reloadProducerState(leo); err != nil {
 		return err
 	}
-	if clean {
-		if err := l.fs.Remove(markerPath); err != nil {
-			return err
-		}
-	}
-	if err := l.writeCheckpoint(); err != nil {
+
+	// The log opens: write what was found.
+	if err := l.applyLoad(&p, opened); err != nil {
 		return err
 	}
-	l.logger.Debug().Bool("clean", clean).Int64("log_start_offset", logStart).Int64("log_end_offset", leo).
-		Int("segments", len(segs)).Msg("log loaded")
+	l.leo.Store(leo)
+	l.logStart.Store(logStart)
+	l.hw.Store(min(max(cp.highWatermark, logStart), leo))
+	l.recoveryPoint.Store(leo)
+	l.lastFlushMs.Store(l.now().UnixMilli())
+	if err := writeFileAtomic(l.fs, filepath.Join(l.dir, checkpointFile), l.checkpoint().encode()); err != nil {
+		return err
+	}
+	l.logger.Debug().Bool("clean", p.clean).Int64("log_start_offset", logStart).Int64("log_end_offset", leo).
+		Int("segments", len(l.segments())).Msg("log loaded")
 	return nil
 }
 
-func (l *Log) checkPartitionMetadata() error {
-	p := filepath.Join(l.dir, partitionMetadataFile)
-	b, err := readFile(l.fs, p)
-	if err == nil {
-		id, perr := parsePartitionMetadata(b)
-		if perr == nil && (id == l.topicID || l.topicID == [16]byte{}) {
-			l.topicID = id
-			return nil
+// applyLoad is the writing half of load: segments after a cut one go, torn
+// tails are cut, rebuilt indexes written and fsynced, leftovers and stale
+// snapshots removed, the clean-shutdown marker removed (durably: a crash
+// after new appends must recover them).
+func (l *Log) applyLoad(p *loadPlan, opened *[]*segment) error {
+	for _, s := range p.dropped {
+		l.logger.Warn().Int64("base_offset", s.base).Int64("bytes", s.size.Load()).
+			Msg("deleting segment after truncation")
+		s.close()
+		for _, path := range s.paths() {
+			if err := l.fs.Rename(path, path+deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			_ = l.fs.Remove(path + deletedSuffix) // a leftover is removed by the next Open
 		}
-		if perr == nil {
-			return fmt.Errorf("%w: partition.metadata holds topic id %x, expected %x", ErrTopicIDMismatch, id, l.topicID)
+	}
+	for _, r := range p.rebuilt {
+		if cut := r.fileSize - r.s.size.Load(); cut > 0 {
+			ev := l.logger.Warn().Int64("base_offset", r.s.base).Int64("valid_bytes", r.s.size.Load()).
+				Int64("truncated_bytes", cut).Int64("next_offset", r.s.next)
+			if r.reason != nil {
+				ev = ev.Str("reason", r.reason.Error())
+			}
+			ev.Msg("truncated invalid bytes at the end of segment")
 		}
-		l.logger.Warn().Err(perr).Msg("rewriting unreadable partition.metadata")
-	} else if !errors.Is(err, os.ErrNotExist) {
+		if err := r.s.createIndexes(l.fs); err != nil {
+			return segmentErr(r.s, err)
+		}
+		if err := r.s.applyScan(r.fileSize); err != nil {
+			return segmentErr(r.s, err)
+		}
+	}
+	segs := l.segments()
+	if len(segs) == 0 {
+		s, err := openSegment(l.fs, l.dir, p.emptyBase, &l.cfg, true)
+		if err != nil {
+			return err
+		}
+		*opened = append(*opened, s)
+		segs = []*segment{s}
+		l.segs.Store(&segs)
+	}
+	// Inactive segments end with their max timestamp in the time index
+	// (rebuilt ones do not yet).
+	for _, s := range segs[:len(segs)-1] {
+		if err := s.onBecomeInactive(); err != nil {
+			return segmentErr(s, err)
+		}
+	}
+	for _, r := range p.rebuilt {
+		if err := r.s.sync(); err != nil {
+			return segmentErr(r.s, err)
+		}
+	}
+	if err := l.epochs.release(); err != nil {
 		return err
 	}
-	if l.topicID == [16]byte{} {
-		return nil
+	for _, path := range p.leftovers {
+		if strings.HasSuffix(path, swapSuffix) {
+			// samsa never writes swap files (no compaction yet): a leftover
+			// cannot be a completed cleaning of ours.
+			l.logger.Warn().Str("file", path).Msg("removing leftover swap file")
+		}
+		if err := l.fs.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			l.logger.Warn().Err(err).Str("file", path).Msg("leftover file not removed")
+		}
 	}
-	return writeFileAtomic(l.fs, p, encodePartitionMetadata(l.topicID))
+	if len(p.stale) > 0 {
+		l.logger.Info().Strs("files", p.stale).Msg("removing producer snapshots past the log end or corrupt")
+		if err := removeSnapshots(l.fs, p.stale); err != nil {
+			return err
+		}
+	}
+	if p.clean {
+		if err := l.fs.Remove(filepath.Join(l.dir, cleanShutdownFile)); err != nil {
+			return err
+		}
+		if err := syncDir(l.fs, l.dir); err != nil {
+			return err
+		}
+	}
+	if p.writeMeta {
+		return writeFileAtomic(l.fs, filepath.Join(l.dir, partitionMetadataFile), encodePartitionMetadata(l.topicID))
+	}
+	return nil
 }
 
-// scanDir removes leftovers of interrupted operations and returns the base
-// offsets of the segments, ascending.
-func (l *Log) scanDir() ([]int64, error) {
+// segmentErr names the segment's log file in err.
+func segmentErr(s *segment, err error) error {
+	return fmt.Errorf("%s: %w", offsetFileName(s.dir, s.base, logSuffix), err)
+}
+
+// readPartitionMetadata checks partition.metadata against the topic id and
+// reports whether it must be written (it is missing).
+func (l *Log) readPartitionMetadata() (write bool, err error) {
+	p := filepath.Join(l.dir, partitionMetadataFile)
+	b, err := readFile(l.fs, p)
+	if errors.Is(err, os.ErrNotExist) {
+		return l.topicID != [16]byte{}, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	id, err := parsePartitionMetadata(b)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", p, err)
+	}
+	if l.topicID != [16]byte{} && id != l.topicID {
+		return false, fmt.Errorf("%w: partition.metadata holds topic id %x, expected %x", ErrTopicIDMismatch, id, l.topicID)
+	}
+	l.topicID = id
+	return false, nil
+}
+
+// scanDir returns the base offsets of the segments, ascending, and the
+// leftovers of interrupted operations (removed once the log opens).
+func (l *Log) scanDir() (bases []int64, leftovers []string, err error) {
 	ents, err := l.fs.ReadDir(l.dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	logs := map[int64]bool{}
-	var bases []int64
 	for _, e := range ents {
 		if b, ok := parseOffsetFileName(e.Name(), logSuffix); ok && !e.IsDir() {
 			logs[b] = true
@@ -231,31 +345,30 @@ func (l *Log) scanDir() ([]int64, error) {
 		full := filepath.Join(l.dir, name)
 		switch {
 		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, cleanedSuffix),
-			strings.HasSuffix(name, tmpSuffix):
-			_ = l.fs.Remove(full)
-		case strings.HasSuffix(name, swapSuffix):
-			// samsa never writes swap files (no compaction yet): a leftover
-			// cannot be a completed cleaning of ours.
-			l.logger.Warn().Str("file", name).Msg("removing leftover swap file")
-			_ = l.fs.Remove(full)
+			strings.HasSuffix(name, tmpSuffix), strings.HasSuffix(name, swapSuffix):
+			leftovers = append(leftovers, full)
 		default:
 			for _, suf := range []string{indexSuffix, timeIndexSuffix} {
 				if b, ok := parseOffsetFileName(name, suf); ok && !logs[b] {
-					_ = l.fs.Remove(full)
+					leftovers = append(leftovers, full)
 				}
 			}
 		}
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
-	return bases, nil
+	return bases, leftovers, nil
 }
 
 // loadSegment trusts the data of a segment and loads its indexes, returning
-// errCorruptIndex when one fails its sanity check (Kafka's sanityCheck, plus
-// the checks that catch a lost file: a batch past index.interval.bytes
-// without an offset-index entry, or a max timestamp the time index lacks —
-// segments always end with one, written on roll and on close).
+// errCorruptIndex when one is missing or fails its sanity check (Kafka's
+// sanityCheck, plus the checks that catch a lost file: a batch past
+// index.interval.bytes without an offset-index entry, or a max timestamp the
+// time index lacks — segments always end with one, written on roll and on
+// close).
 func (l *Log) loadSegment(s *segment) error {
+	if s.oi.f == nil || s.ti.f == nil {
+		return errCorruptIndex
+	}
 	if err := s.oi.load(s.size.Load()); err != nil {
 		return err
 	}
@@ -275,29 +388,13 @@ func (l *Log) loadSegment(s *segment) error {
 	return nil
 }
 
-// recoverSegment runs segment.recover and logs what it cut.
-func (l *Log) recoverSegment(s *segment, fn func(h *batchInfo)) (int64, error) {
-	truncated, reason, err := s.recover(int64(l.cfg.IndexIntervalBytes), fn)
-	if err != nil {
-		return 0, err
-	}
-	if truncated > 0 {
-		ev := l.logger.Warn().Int64("base_offset", s.base).Int64("valid_bytes", s.size.Load()).
-			Int64("truncated_bytes", truncated).Int64("next_offset", s.next)
-		if reason != nil {
-			ev = ev.Str("reason", reason.Error())
-		}
-		ev.Msg("truncated invalid bytes at the end of segment")
-	}
-	return truncated, nil
-}
-
 // reloadProducerState loads the newest snapshot at or below upTo and replays
-// the batches after it (Kafka's loadProducerState / truncateAndReload).
-func (l *Log) reloadProducerState(upTo int64) error {
-	p, snapOff, err := loadLatestSnapshot(l.fs, l.dir, upTo)
+// the batches after it (Kafka's loadProducerState / truncateAndReload). It
+// returns the snapshots to remove (loadLatestSnapshot) and removes none.
+func (l *Log) reloadProducerState(upTo int64) (stale []string, err error) {
+	p, snapOff, stale, err := loadLatestSnapshot(l.fs, l.dir, upTo)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	from := max(snapOff, 0)
 	nowMs := l.now().UnixMilli()
@@ -314,8 +411,9 @@ func (l *Log) reloadProducerState(upTo int64) error {
 				break
 			}
 			if err != nil {
+				at := sc.pos // where the batch it could not read starts
 				putScanner(sc)
-				return err
+				return nil, segmentErr(s, fmt.Errorf("rebuilding producer state: batch at position %d: %w", at, err))
 			}
 			if h.baseOffset < from || h.baseOffset >= upTo {
 				continue
@@ -334,7 +432,7 @@ func (l *Log) reloadProducerState(upTo int64) error {
 	if replayed > 0 {
 		l.logger.Debug().Int64("snapshot_offset", snapOff).Int("batches", replayed).Msg("producer state rebuilt")
 	}
-	return nil
+	return stale, nil
 }
 
 // loggerWith is used by the Manager to add partition fields.

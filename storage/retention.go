@@ -8,12 +8,14 @@ import (
 	"time"
 )
 
-// ApplyRetention deletes segments past retention.ms / retention.bytes (never
-// the active segment, never data at or above the high watermark), rolls the
-// active segment when segment.ms elapsed, expires idle producers and removes
-// ".deleted" files whose file.delete.delay.ms passed. It returns the bytes
-// freed.
+// ApplyRetention deletes segments below the log start offset and, when
+// cleanup.policy includes delete, those past retention.ms / retention.bytes
+// (never the active segment, never data at or above the high watermark),
+// rolls the active segment when segment.ms elapsed, expires idle producers
+// and removes ".deleted" files whose file.delete.delay.ms passed. It returns
+// the bytes freed.
 func (l *Log) ApplyRetention(now time.Time) (int64, error) {
+	defer l.notifyFailure()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {
@@ -34,7 +36,8 @@ func (l *Log) ApplyRetention(now time.Time) (int64, error) {
 		return next <= logStart
 	})
 	freed += n
-	if err == nil && l.cfg.RetentionBytes >= 0 {
+	deletes := l.cfg.CleanupPolicy&CleanupDelete != 0
+	if err == nil && deletes && l.cfg.RetentionBytes >= 0 {
 		diff := l.Size() - l.cfg.RetentionBytes
 		n, err = l.deleteSegmentsLocked(now, "retention.bytes", func(s *segment, _ int64) bool {
 			if size := s.size.Load(); diff-size >= 0 {
@@ -45,7 +48,7 @@ func (l *Log) ApplyRetention(now time.Time) (int64, error) {
 		})
 		freed += n
 	}
-	if err == nil && l.cfg.RetentionMs >= 0 {
+	if err == nil && deletes && l.cfg.RetentionMs >= 0 {
 		limit := l.cfg.RetentionMs.Milliseconds()
 		n, err = l.deleteSegmentsLocked(now, "retention.ms", func(s *segment, _ int64) bool {
 			ts := s.maxTs
@@ -136,6 +139,7 @@ func (l *Log) removePendingLocked(now time.Time, force bool) {
 // DeleteRecords), deleting segments entirely below it. offset above the high
 // watermark returns ErrOffsetOutOfRange.
 func (l *Log) DeleteRecordsBefore(offset int64) (newLogStartOffset int64, err error) {
+	defer l.notifyFailure()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {
@@ -165,6 +169,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) (newLogStartOffset int64, err er
 // When offset falls inside a batch the whole batch goes, as in Kafka, so the
 // log end offset may end up below offset.
 func (l *Log) TruncateTo(offset int64) error {
+	defer l.notifyFailure()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {
@@ -234,7 +239,11 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := l.epochs.truncateFromEnd(newLeo); err != nil {
 		return l.fail("leader epoch checkpoint", err)
 	}
-	if err := l.reloadProducerState(newLeo); err != nil {
+	stale, err := l.reloadProducerState(newLeo)
+	if err == nil {
+		err = removeSnapshots(l.fs, stale)
+	}
+	if err != nil {
 		return l.fail("producer state", err)
 	}
 	l.logger.Info().Int64("target_offset", offset).Int64("log_end_offset", newLeo).Msg("log truncated")

@@ -154,3 +154,54 @@ func TestDeleteRecordsBefore(t *testing.T) {
 		t.Fatalf("log start after reopen %d", l.LogStartOffset())
 	}
 }
+
+// Time and size retention follow cleanup.policy: a compact-only log keeps
+// its data (compaction is not implemented yet), the log start offset rule
+// still applies, and UpdateConfig switches between the policies.
+func TestRetentionFollowsCleanupPolicy(t *testing.T) {
+	clock := &fakeClock{t: time.UnixMilli(1_000_000)}
+	b := simpleBatch(2, 100, 1_000_000)
+	cfg := Config{SegmentBytes: int64(3 * len(b)), FileDeleteDelay: -1, RetentionMs: time.Hour,
+		RetentionBytes: 1, CleanupPolicy: CleanupCompact}
+	l := mustOpen(t, t.TempDir(), cfg, testOpts(t, nil, clock))
+	defer l.Close()
+	for i := 0; i < 16; i++ {
+		mustAppend(t, l, simpleBatch(2, 100, 1_000_000), 0)
+	}
+	l.SetHighWatermark(l.LogEndOffset())
+	clock.Advance(2 * time.Hour)
+	apply := func() {
+		t.Helper()
+		if _, err := l.ApplyRetention(clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply()
+	if l.LogStartOffset() != 0 || len(l.segments()) != 6 {
+		t.Fatalf("compact-only log lost data: log start %d, %d segments", l.LogStartOffset(), len(l.segments()))
+	}
+	if _, err := l.DeleteRecordsBefore(13); err != nil {
+		t.Fatal(err)
+	}
+	apply()
+	if l.LogStartOffset() != 13 || l.segments()[0].base != 12 {
+		t.Fatalf("DeleteRecords on a compact-only log: log start %d, first segment %d", l.LogStartOffset(), l.segments()[0].base)
+	}
+	cfg.CleanupPolicy = CleanupCompact | CleanupDelete
+	l.UpdateConfig(cfg)
+	apply()
+	if l.LogStartOffset() != 30 || len(l.segments()) != 1 {
+		t.Fatalf("compact,delete: log start %d, %d segments", l.LogStartOffset(), len(l.segments()))
+	}
+	cfg.CleanupPolicy = CleanupCompact
+	l.UpdateConfig(cfg)
+	for i := 0; i < 6; i++ {
+		mustAppend(t, l, simpleBatch(2, 100, 1_000_000), 0)
+	}
+	l.SetHighWatermark(l.LogEndOffset())
+	clock.Advance(2 * time.Hour)
+	apply()
+	if l.LogStartOffset() != 30 {
+		t.Fatalf("back to compact: log start %d", l.LogStartOffset())
+	}
+}

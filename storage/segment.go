@@ -76,6 +76,14 @@ type segment struct {
 	// cache.
 	wbStart atomic.Int64
 	dropped atomic.Int64
+	// pc is the trimmer's handle for its page-cache calls (pageCache),
+	// opened on its first pass over the segment, closed (pcClose) when the
+	// segment is dropped from the cache entirely and with the log file.
+	pcMu     sync.Mutex
+	pc       PageCacheFile
+	pcClose  io.Closer // nil when pc is the log file itself
+	pcDone   bool      // the log file closed: no new pc
+	pcWarned bool      // an open failure was logged
 	// direct is the log file opened again with O_DIRECT for cold reads
 	// (FileSlice.ReadCold), on the first one; closed with the log file.
 	directMu   sync.Mutex
@@ -106,25 +114,24 @@ func (s *segment) paths() [3]string {
 func (s *segment) files() [3]File { return [3]File{s.log, s.oi.f, s.ti.f} }
 
 // openSegment opens (create: creates, truncating leftovers) the three files.
+// Opening an existing segment creates nothing: a missing index file stays
+// nil until createIndexes, and loadSegment reports it as corrupt.
 func openSegment(fsys FS, dir string, base int64, cfg *Config, create bool) (*segment, error) {
 	s := &segment{base: base, dir: dir, next: base, maxTs: -1, maxTsOffset: base, rollTime: -1}
-	flag := os.O_RDWR | os.O_CREATE
+	flag := os.O_RDWR
 	if create {
-		flag |= os.O_TRUNC
+		flag |= os.O_CREATE | os.O_TRUNC
 	}
 	p := s.paths()
 	var err error
 	if s.log, err = fsys.OpenFile(p[0], flag, 0o644); err != nil {
 		return nil, err
 	}
-	if s.oi.f, err = fsys.OpenFile(p[1], flag, 0o644); err != nil {
-		s.log.Close()
-		return nil, err
-	}
-	if s.ti.f, err = fsys.OpenFile(p[2], flag, 0o644); err != nil {
-		s.log.Close()
-		s.oi.f.Close()
-		return nil, err
+	for i, f := range [2]*File{&s.oi.f, &s.ti.f} {
+		if *f, err = fsys.OpenFile(p[1+i], flag, 0o644); err != nil && !(!create && errors.Is(err, os.ErrNotExist)) {
+			s.close()
+			return nil, err
+		}
 	}
 	s.oi.base, s.ti.base = base, base
 	s.setIndexLimits(cfg)
@@ -137,6 +144,21 @@ func openSegment(fsys FS, dir string, base int64, cfg *Config, create bool) (*se
 		s.size.Store(st.Size())
 	}
 	return s, nil
+}
+
+// createIndexes creates the index files openSegment found missing.
+func (s *segment) createIndexes(fsys FS) error {
+	p := s.paths()
+	for i, f := range [2]*File{&s.oi.f, &s.ti.f} {
+		if *f != nil {
+			continue
+		}
+		var err error
+		if *f, err = fsys.OpenFile(p[1+i], os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *segment) setIndexLimits(cfg *Config) {
@@ -176,6 +198,10 @@ func (s *segment) closeLog() error {
 		}
 		s.directDone = true
 		s.directMu.Unlock()
+		s.pcMu.Lock()
+		s.closePageCacheLocked()
+		s.pcDone = true
+		s.pcMu.Unlock()
 	})
 	return s.logErr
 }
@@ -225,27 +251,40 @@ func (s *segment) shouldRoll(cfg *Config, batchSize, lastOffset, nowMs int64) bo
 }
 
 // appendBatch writes a whole batch (offsets already assigned) at the end of
-// the file and updates the indexes. The caller publishes the size.
+// the file, and its index entries. Nothing of it is visible until
+// commitBatch: a batch whose write (or flush) failed never is.
 func (s *segment) appendBatch(b []byte, h *batchInfo, indexInterval int64) error {
 	pos := s.size.Load()
 	if _, err := s.log.WriteAt(b, pos); err != nil {
 		return err
 	}
+	if s.bytesSinceIndex > indexInterval {
+		maxTs, maxTsOffset := s.maxTs, s.maxTsOffset
+		if h.maxTimestamp > maxTs {
+			maxTs, maxTsOffset = h.maxTimestamp, h.lastOffset()
+		}
+		if err := s.oi.append(h.lastOffset(), pos); err != nil {
+			return err
+		}
+		if err := s.ti.maybeAppend(maxTs, maxTsOffset, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commitBatch takes the batch appendBatch wrote into the segment's state and
+// publishes its bytes to readers (the caller publishes the log end offset).
+func (s *segment) commitBatch(h *batchInfo, indexInterval int64) {
 	if h.maxTimestamp > s.maxTs {
 		s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
 	}
 	if s.bytesSinceIndex > indexInterval {
-		if err := s.oi.append(h.lastOffset(), pos); err != nil {
-			return err
-		}
-		if err := s.ti.maybeAppend(s.maxTs, s.maxTsOffset, false); err != nil {
-			return err
-		}
 		s.bytesSinceIndex = 0
 	}
 	s.bytesSinceIndex += h.size
 	s.next = h.nextOffset()
-	return nil
+	s.size.Add(h.size)
 }
 
 // onBecomeInactive writes the final time-index entry (Kafka does the same on
@@ -368,21 +407,21 @@ func (s *segment) findBatch(offset, size int64) (batchInfo, int64, bool, error) 
 	}
 }
 
-// recover is LogSegment.recover: it validates every batch from the start,
-// rebuilds both indexes, truncates the file at the first invalid or torn
-// batch and returns the bytes cut. fn sees every valid batch.
-func (s *segment) recover(indexInterval int64, fn func(h *batchInfo)) (truncated int64, reason error, err error) {
+// scan is the reading half of Kafka's LogSegment.recover: it validates every
+// batch from the start of the file (length sane, magic 2, CRC-32C, offsets
+// increasing and within the segment's int32 range) and rebuilds in memory
+// what the segment knows of its batches, both indexes included. It writes
+// nothing (applyScan does). s.size becomes the length of the valid batches;
+// it returns the file's size and why the valid batches end before it (nil
+// when they do not). fn sees every valid batch.
+func (s *segment) scan(indexInterval int64, fn func(h *batchInfo)) (fileSize int64, reason error, err error) {
 	st, err := s.log.Stat()
 	if err != nil {
 		return 0, nil, err
 	}
-	fileSize := st.Size()
-	if err := s.oi.clear(); err != nil {
-		return 0, nil, err
-	}
-	if err := s.ti.clear(); err != nil {
-		return 0, nil, err
-	}
+	fileSize = st.Size()
+	s.oi.entries.truncate(0)
+	s.ti.entries.truncate(0)
 	s.next, s.maxTs, s.maxTsOffset, s.bytesSinceIndex, s.rollTime = s.base, -1, s.base, 0, -1
 	sc := &scanner{f: s.log, end: fileSize, buf: make([]byte, 1<<20), full: true}
 	valid := int64(0)
@@ -408,12 +447,8 @@ func (s *segment) recover(indexInterval int64, fn func(h *batchInfo)) (truncated
 			s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
 		}
 		if s.bytesSinceIndex > indexInterval {
-			if err := s.oi.append(h.lastOffset(), pos); err != nil {
-				return 0, nil, err
-			}
-			if err := s.ti.maybeAppend(s.maxTs, s.maxTsOffset, false); err != nil {
-				return 0, nil, err
-			}
+			s.oi.add(h.lastOffset(), pos)
+			s.ti.maybeAdd(s.maxTs, s.maxTsOffset, false)
 			s.bytesSinceIndex = 0
 		}
 		s.bytesSinceIndex += h.size
@@ -423,13 +458,35 @@ func (s *segment) recover(indexInterval int64, fn func(h *batchInfo)) (truncated
 			fn(&h)
 		}
 	}
-	if valid < fileSize {
+	s.size.Store(valid)
+	return fileSize, reason, nil
+}
+
+// applyScan writes what scan found: the log file is cut to the valid batches
+// (when the file held more than those) and both index files are rewritten.
+func (s *segment) applyScan(fileSize int64) error {
+	if valid := s.size.Load(); valid < fileSize {
 		if err := s.log.Truncate(valid); err != nil {
-			return 0, nil, err
+			return err
 		}
 	}
-	s.size.Store(valid)
-	return fileSize - valid, reason, nil
+	if err := s.oi.rewrite(); err != nil {
+		return err
+	}
+	return s.ti.rewrite()
+}
+
+// recover is LogSegment.recover: scan, then applyScan. It returns the bytes
+// cut and why.
+func (s *segment) recover(indexInterval int64, fn func(h *batchInfo)) (truncated int64, reason error, err error) {
+	fileSize, reason, err := s.scan(indexInterval, fn)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.applyScan(fileSize); err != nil {
+		return 0, nil, err
+	}
+	return fileSize - s.size.Load(), reason, nil
 }
 
 func isDataError(err error) bool {

@@ -281,6 +281,7 @@ func TestResolveTopicDefaults(t *testing.T) {
 			FlushMs:              math.MaxInt64, // saturated, not overflowed
 			FileDeleteDelay:      time.Minute,
 			ProducerIDExpiration: 24 * time.Hour,
+			CleanupPolicy:        storage.CleanupDelete,
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -332,11 +333,11 @@ func TestResolveTopicDurations(t *testing.T) {
 			func(t Topic) (any, any) { return t.Log.SegmentBytes, int64(1024) }},
 		{"compact", map[string]string{"log.cleanup.policy": "compact"}, nil,
 			func(t Topic) (any, any) {
-				return [2]bool{t.CleanupPolicyCompact, t.CleanupPolicyDelete}, [2]bool{true, false}
+				return [3]any{t.CleanupPolicyCompact, t.CleanupPolicyDelete, t.Log.CleanupPolicy}, [3]any{true, false, storage.CleanupCompact}
 			}},
 		{"compact,delete", nil, map[string]string{"cleanup.policy": "compact,delete"},
 			func(t Topic) (any, any) {
-				return [2]bool{t.CleanupPolicyCompact, t.CleanupPolicyDelete}, [2]bool{true, true}
+				return [3]any{t.CleanupPolicyCompact, t.CleanupPolicyDelete, t.Log.CleanupPolicy}, [3]any{true, true, storage.CleanupCompact | storage.CleanupDelete}
 			}},
 		{"log append time", map[string]string{"log.message.timestamp.type": "LogAppendTime"}, nil,
 			func(t Topic) (any, any) { return t.LogAppendTime, true }},

@@ -169,6 +169,12 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 		FileDeleteDelay:      msToDuration(i64("file.delete.delay.ms")),
 		ProducerIDExpiration: b.ProducerIDExpiration,
 	}
+	if t.CleanupPolicyDelete {
+		t.Log.CleanupPolicy |= storage.CleanupDelete
+	}
+	if t.CleanupPolicyCompact {
+		t.Log.CleanupPolicy |= storage.CleanupCompact
+	}
 	// storage.Config reads a zero field as "Kafka's default"; Kafka's own
 	// zeros mean "at once" / "every time", so map them to the smallest value
 	// storage takes with that meaning.
