@@ -16,7 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
-
 )
 
 // makeImmutable sets the immutable flag on path until the test ends.
@@ -205,5 +204,39 @@ func TestWriteErrorTakesPartitionOffline(t *testing.T) {
 	}
 	if leo := b.partition("w", 0).log.LogEndOffset(); leo != 1 {
 		t.Fatalf("log end offset after restart %d: the failed batch must not be there", leo)
+	}
+}
+
+// An unparsable checkpoint (a file corrupted on disk) leaves the partition
+// offline with its files as they were; repaired, it serves again.
+func TestUnparsableCheckpointIsOffline(t *testing.T) {
+	dir := t.TempDir()
+	b, addr := startTestBrokerIn(t, dir)
+	createTopic(t, addr, "cp", 1, nil)
+	produceRecords(t, addr, "cp", "a", "b")
+	b.Close()
+	cp := filepath.Join(dir, "cp-0", "samsa-checkpoint")
+	good, err := os.ReadFile(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cp, []byte("garbage\x00\x01"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(dir, "cp-0", "00000000000000000000.log")
+	segBefore, _ := os.ReadFile(seg)
+	b, addr = startTestBrokerIn(t, dir)
+	wantOffline(t, viewPartition(t, addr, "cp"), "cp")
+	b.Close()
+	if after, _ := os.ReadFile(cp); string(after) != "garbage\x00\x01" {
+		t.Fatal("the unparsable checkpoint was rewritten")
+	}
+	if after, _ := os.ReadFile(seg); string(after) != string(segBefore) {
+		t.Fatal("the segment changed")
+	}
+	os.WriteFile(cp, good, 0o644)
+	_, addr = startTestBrokerIn(t, dir)
+	if got := readValues(t, addr, "cp", 2); strings.Join(got, ",") != "a,b" {
+		t.Fatalf("records after the repair: %v", got)
 	}
 }
