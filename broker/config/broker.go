@@ -59,6 +59,11 @@ func NewBroker(props map[string]string) (*Broker, error) {
 	if err := b.derive(); err != nil {
 		return nil, err
 	}
+	for _, k := range keys {
+		if d := brokerDefs[k]; d != nil && d.status == inert && !d.isDefault(b.static[k]) {
+			b.warnings = append(b.warnings, fmt.Sprintf("property %s=%s has no effect in samsa: %s", k, b.static[k], d.why))
+		}
+	}
 	for _, k := range b.IgnoredKeys() {
 		b.warnings = append(b.warnings, fmt.Sprintf("property %s is accepted for compatibility but has no effect in samsa", k))
 	}
@@ -112,6 +117,12 @@ func (b *Broker) derive() error {
 	b.AutoCreateTopics = b.Bool("auto.create.topics.enable")
 	b.DeleteTopicEnable = b.Bool("delete.topic.enable")
 	b.SocketRequestMaxBytes = int32(b.Int64("socket.request.max.bytes"))
+	b.ConnectionsMaxIdle = msToDuration(b.Int64("connections.max.idle.ms"))
+	b.FetchMaxBytes = int32(b.Int64("fetch.max.bytes"))
+	b.MaxConnections = int32(b.Int64("max.connections"))
+	b.MaxConnectionsPerIP = int32(b.Int64("max.connections.per.ip"))
+	b.MaxConnectionsPerIPOverrides, _ = ParseConnectionOverrides(b.Str("max.connections.per.ip.overrides")) // validated
+	b.MaxPartitionsPerRequest = int32(b.Int64("max.partitions.per.request"))
 	b.MessageMaxBytes = int32(b.Int64("message.max.bytes"))
 	b.MinInsyncReplicas = int32(b.Int64("min.insync.replicas"))
 	b.RetentionCheckInterval = msToDuration(b.Int64("log.retention.check.interval.ms"))
@@ -130,6 +141,15 @@ func (b *Broker) derive() error {
 	b.TransactionalIDExpiration = msToDuration(b.Int64("transactional.id.expiration.ms"))
 	b.ProducerIDExpiration = msToDuration(b.Int64("producer.id.expiration.ms"))
 
+	// Topics the broker creates itself obey the request limit too.
+	for _, k := range []string{"num.partitions", "offsets.topic.num.partitions", "transaction.state.log.num.partitions"} {
+		if n := b.Int64(k); n > int64(b.MaxPartitionsPerRequest) {
+			bad(k, fmt.Sprintf("must not exceed max.partitions.per.request (%d)", b.MaxPartitionsPerRequest))
+		}
+	}
+	if b.MaxConnectionsPerIP == 0 && len(b.MaxConnectionsPerIPOverrides) == 0 {
+		bad("max.connections.per.ip", "can be 0 only if max.connections.per.ip.overrides is set")
+	}
 	if b.GroupMinSessionTimeout > b.GroupMaxSessionTimeout {
 		bad("group.min.session.timeout.ms", "must not exceed group.max.session.timeout.ms")
 	}
