@@ -61,7 +61,7 @@ func NewBroker(props map[string]string) (*Broker, error) {
 	}
 	for _, k := range keys {
 		if d := brokerDefs[k]; d != nil && d.status == inert && !d.isDefault(b.static[k]) {
-			b.warnings = append(b.warnings, fmt.Sprintf("property %s=%s has no effect in samsa: %s", k, b.static[k], d.why))
+			b.inert = append(b.inert, Inert{Name: k, Value: b.static[k], Reason: d.why})
 		}
 	}
 	for _, k := range b.IgnoredKeys() {
@@ -245,6 +245,12 @@ func (b *Broker) IgnoredKeys() []string {
 // does not honour fully (ignored keys, dropped controller listeners, extra
 // log.dirs). The caller logs them at warn level.
 func (b *Broker) Warnings() []string { return append([]string(nil), b.warnings...) }
+
+// Inert returns, sorted by name, the broker properties set to a value other
+// than their default that have no effect in samsa yet (the compaction,
+// replication and transaction settings, ...). The caller logs them at warn
+// level, with where each was set.
+func (b *Broker) Inert() []Inert { return append([]Inert(nil), b.inert...) }
 
 // raw returns the value of a broker property as set, else its default; ok is
 // false when it is unset with a null default.

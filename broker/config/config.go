@@ -156,6 +156,7 @@ type Broker struct {
 	// ignored holds accepted-but-meaningless properties (see IgnoredKeys).
 	ignored  map[string]string
 	warnings []string
+	inert    []Inert // see Inert
 }
 
 // RackID is broker.rack as BrokerInfo and Metadata carry it: nil when unset.
