@@ -110,7 +110,6 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			fail(e, msg)
 			continue
 		}
-		b.warnTopicConfigs(rt.Topic, configs)
 		if !req.ValidateOnly {
 			id, rev, e, msg := b.writeTopic(ctx, plan)
 			if e != nil {
@@ -120,6 +119,7 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			st.TopicID = id
 			maxRev = max(maxRev, rev)
 			pending[unifyCollisionChars(rt.Topic)] = rt.Topic
+			b.warnTopicConfigs(rt.Topic, configs)
 		}
 		st.NumPartitions = plan.numPartitions
 		st.ReplicationFactor = plan.replicationFactor
