@@ -105,6 +105,11 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 					}
 					break
 				}
+				if req.Acks == -1 {
+					if kerrv, msg = notEnoughReplicas(b, p); kerrv != nil {
+						break
+					}
+				}
 				kerrv, msg = b.produceToPartition(p, rp.Records, sp)
 			}
 			if kerrv != nil {
@@ -182,6 +187,22 @@ func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.Produ
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
 	return nil, ""
+}
+
+// notEnoughReplicas applies min.insync.replicas to an acks=all produce
+// before anything is appended, as Kafka's leader does: an ISR smaller than
+// it refuses the batch, on one broker too.
+func notEnoughReplicas(b *Broker, p *partition) (*kerr.Error, string) {
+	minISR := p.cfg.Load().MinInsyncReplicas
+	if minISR <= 1 {
+		return nil, "" // the leader is always in its ISR
+	}
+	st, ok := b.store.Snapshot().Partition(p.topic, p.index)
+	if !ok || int32(len(st.ISR)) >= minISR {
+		return nil, ""
+	}
+	return kerr.NotEnoughReplicas, fmt.Sprintf("the in-sync replicas %v of %s-%d are fewer than its min.insync.replicas=%d",
+		st.ISR, p.topic, p.index, minISR)
 }
 
 // timestampOutOfBounds applies message.timestamp.before.max.ms and

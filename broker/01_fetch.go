@@ -172,9 +172,11 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		}
 	}
 
+	// fetch.max.bytes bounds the response, as in Kafka, and with it every
+	// partition's share (fetchRead gives each at most what is left).
 	maxBytes := req.MaxBytes
-	if maxBytes <= 0 {
-		maxBytes = 0x7fffffff
+	if maxBytes <= 0 || maxBytes > b.cfg.FetchMaxBytes {
+		maxBytes = b.cfg.FetchMaxBytes
 	}
 	// Records are read into one pooled buffer per request, returned to the
 	// pool once the response has been written to the socket (the frame

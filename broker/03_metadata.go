@@ -19,9 +19,11 @@ package broker
 //	v13: top-level error code (KIP-1102 rebootstrap).
 //
 // Answered from the in-memory snapshot: Metadata never waits on etcd,
-// except to create a topic that auto-creation asks for.
+// except to create a topic that auto-creation asks for, and then for at
+// most autoCreateTimeout.
 
 import (
+	"context"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -48,9 +50,15 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	allTopics := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	autoCreate := req.Version < 4 || req.AllowAutoTopicCreation
 
+	// pending are the topics whose auto-creation did not finish in time
+	// (etcd slow or down): they answer LEADER_NOT_AVAILABLE, as Kafka
+	// answers a topic it is still creating, and the client asks again.
+	var pending map[string]bool
 	if !allTopics {
 		// Auto-create what is missing first, then answer from the newest
-		// snapshot.
+		// snapshot. One deadline for them all: Metadata has no timeout.
+		ctx, cancel := context.WithTimeout(rc.ctx, autoCreateTimeout)
+		defer cancel()
 		created := false
 		for _, rt := range req.Topics {
 			if rt.Topic == nil || snap.Topic(*rt.Topic) != nil || !autoCreate || !b.cfg.AutoCreateTopics {
@@ -59,11 +67,18 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			if validateTopicName(*rt.Topic) != nil {
 				continue
 			}
-			if e, _ := b.autoCreateTopic(rc.ctx, *rt.Topic); e == nil {
+			switch e, msg := b.autoCreateTopic(ctx, *rt.Topic); e {
+			case nil:
 				created = true
+			case kerr.RequestTimedOut:
+				if pending == nil {
+					pending = make(map[string]bool)
+				}
+				pending[*rt.Topic] = true
+				b.log.Warn().Str("topic", *rt.Topic).Str("error", msg).Msg("auto-creating a topic timed out")
 			}
 		}
-		if created {
+		if created || pending != nil {
 			snap = b.store.Snapshot()
 		}
 	}
@@ -113,6 +128,8 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			t.ErrorCode = kerr.UnknownTopicID.Code
 		case validateTopicName(*rt.Topic) != nil:
 			t.ErrorCode = kerr.InvalidTopicException.Code
+		case pending[*rt.Topic]:
+			t.ErrorCode = kerr.LeaderNotAvailable.Code
 		default:
 			t.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		}

@@ -18,6 +18,8 @@ package broker
 //	     UNKNOWN_TOPIC_ID.
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -85,7 +87,9 @@ func handleOffsetCommit(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 	if req.Version <= 4 {
 		retention = req.RetentionTimeMillis
 	}
-	codes := b.groups.CommitOffsets(rc.ctx, group.CommitArgs{
+	ctx, cancel := context.WithTimeout(rc.ctx, adminWriteTimeout) // no timeout field
+	defer cancel()
+	codes := b.groups.CommitOffsets(ctx, group.CommitArgs{
 		Group: req.Group, MemberID: req.MemberID, InstanceID: req.InstanceID,
 		Generation: req.Generation, Version: req.Version, RetentionMs: retention,
 	}, commits)

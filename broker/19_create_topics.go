@@ -18,7 +18,10 @@ package broker
 // Duplicate names in one request fail every entry of that name with
 // INVALID_REQUEST; the other topics are processed. A TimeoutMillis of 0 or
 // less creates the topics and returns without waiting for this broker to
-// apply them.
+// apply them. A request for more than max.partitions.per.request partitions
+// in all (validate-only too) fails every topic with INVALID_PARTITIONS
+// before anything is planned, as Kafka's controller refuses such a request
+// whole (with POLICY_VIOLATION there).
 
 import (
 	"fmt"
@@ -38,6 +41,19 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 	counts := make(map[string]int, len(req.Topics))
 	for _, t := range req.Topics {
 		counts[t.Topic]++
+	}
+
+	if msg := b.tooManyPartitions(createTopicsPartitions(req, b.cfg.NumPartitions)); msg != "" {
+		for _, rt := range req.Topics {
+			st := kmsg.NewCreateTopicsResponseTopic()
+			st.Topic = rt.Topic
+			st.ErrorCode = kerr.InvalidPartitions.Code
+			st.ErrorMessage = strPtr(msg)
+			st.NumPartitions = -1
+			st.ReplicationFactor = -1
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp
 	}
 
 	ctx, cancel, wait := adminCtx(rc.ctx, req.TimeoutMillis)
@@ -103,6 +119,7 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			st.TopicID = id
 			maxRev = max(maxRev, rev)
 			pending[unifyCollisionChars(rt.Topic)] = rt.Topic
+			b.warnTopicConfigs(rt.Topic, configs)
 		}
 		st.NumPartitions = plan.numPartitions
 		st.ReplicationFactor = plan.replicationFactor
@@ -125,6 +142,24 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 		}
 	}
 	return resp
+}
+
+// createTopicsPartitions is how many partitions a CreateTopics request asks
+// for in all: each topic's manual assignment, else its count (-1: the
+// broker default). Invalid counts add nothing; planTopic refuses them.
+func createTopicsPartitions(req *kmsg.CreateTopicsRequest, dflt int32) int64 {
+	var n int64
+	for _, rt := range req.Topics {
+		switch {
+		case len(rt.ReplicaAssignment) > 0:
+			n += int64(len(rt.ReplicaAssignment))
+		case rt.NumPartitions == -1:
+			n += int64(dflt)
+		case rt.NumPartitions > 0:
+			n += int64(rt.NumPartitions)
+		}
+	}
+	return n
 }
 
 // orderAssignments turns CreateTopics' replica assignment (a list of

@@ -109,6 +109,7 @@ func handleAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			continue
 		}
 		b.log.Info().Str("topic", rr.ResourceName).Int("overrides", len(overrides)).Msg("topic configs replaced")
+		b.warnTopicConfigs(rr.ResourceName, overrides)
 		maxRev = max(maxRev, rev)
 		done = append(done, len(resp.Resources))
 		resp.Resources = append(resp.Resources, r)

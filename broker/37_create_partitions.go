@@ -12,7 +12,10 @@ package broker
 // The count is the new total and must exceed the current one. Without an
 // assignment the new partitions are placed round-robin like a new topic's,
 // with the topic's current replication factor. Duplicate topics in one
-// request are INVALID_REQUEST for each entry of that name.
+// request are INVALID_REQUEST for each entry of that name. A request that
+// would add more than max.partitions.per.request partitions in all
+// (validate-only too) fails every topic with INVALID_PARTITIONS, as Kafka
+// 4.1's controller does (KAFKA-19673).
 
 import (
 	"fmt"
@@ -43,9 +46,15 @@ func handleCreatePartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respo
 		resp.Topics = append(resp.Topics, st)
 	}
 
+	snap := b.store.Snapshot()
+	if msg := b.tooManyPartitions(newPartitions(snap, req)); msg != "" {
+		for _, rt := range req.Topics {
+			add(rt.Topic, kerr.InvalidPartitions, msg)
+		}
+		return resp
+	}
 	ctx, cancel, wait := adminCtx(rc.ctx, req.TimeoutMillis)
 	defer cancel()
-	snap := b.store.Snapshot()
 	var maxRev int64
 	var done []int
 
@@ -85,6 +94,19 @@ func handleCreatePartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respo
 		}
 	}
 	return resp
+}
+
+// newPartitions is how many partitions a CreatePartitions request would add
+// in all, over the topics that exist; counts that do not grow a topic add
+// nothing (planPartitions refuses them).
+func newPartitions(snap *coordinator.Snapshot, req *kmsg.CreatePartitionsRequest) int64 {
+	var n int64
+	for _, rt := range req.Topics {
+		if tm := snap.Topic(rt.Topic); tm != nil && int(rt.Count) > len(tm.Partitions) {
+			n += int64(rt.Count) - int64(len(tm.Partitions))
+		}
+	}
+	return n
 }
 
 // planPartitions validates one topic of a CreatePartitions request and

@@ -12,6 +12,7 @@ package broker
 // etcd in one transaction.
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -23,13 +24,17 @@ func init() { register(kmsg.DeleteGroups, 0, 3, handleDeleteGroups) }
 func handleDeleteGroups(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.DeleteGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	// One deadline for the request (each etcd call also has the group
+	// coordinator's own): DeleteGroups has no timeout field.
+	ctx, cancel := context.WithTimeout(rc.ctx, adminWriteTimeout)
+	defer cancel()
 	for _, id := range req.Groups {
 		g := kmsg.NewDeleteGroupsResponseGroup()
 		g.Group = id
 		if e := b.groupError(id); e != nil {
 			g.ErrorCode = e.Code
 		} else {
-			g.ErrorCode = b.groups.DeleteGroup(rc.ctx, id)
+			g.ErrorCode = b.groups.DeleteGroup(ctx, id)
 		}
 		if req.Version >= 3 && g.ErrorCode != 0 {
 			switch g.ErrorCode {

@@ -103,6 +103,7 @@ func handleIncrementalAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 			continue
 		}
 		b.log.Info().Str("topic", rr.ResourceName).Int("overrides", len(overrides)).Msg("topic configs altered")
+		b.warnTopicConfigs(rr.ResourceName, overrides)
 		maxRev = max(maxRev, rev)
 		done = append(done, len(resp.Resources))
 		resp.Resources = append(resp.Resources, r)

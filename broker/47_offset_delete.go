@@ -8,6 +8,8 @@ package broker
 //	    protocol type is NON_EMPTY_GROUP.
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -43,7 +45,9 @@ func handleOffsetDelete(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	code, codes := b.groups.DeleteOffsets(rc.ctx, req.Group, tps)
+	ctx, cancel := context.WithTimeout(rc.ctx, adminWriteTimeout) // no timeout field
+	defer cancel()
+	code, codes := b.groups.DeleteOffsets(ctx, req.Group, tps)
 	if code != 0 {
 		resp.ErrorCode = code
 		resp.Topics = nil

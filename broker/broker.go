@@ -54,8 +54,9 @@ type Broker struct {
 
 	listeners []net.Listener
 
-	connsMu sync.Mutex
-	conns   map[*conn]struct{} // guarded by connsMu
+	connsMu    sync.Mutex
+	conns      map[*conn]struct{} // guarded by connsMu
+	connLimits connLimits         // guarded by connsMu (conn_limits.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -183,7 +184,7 @@ func (b *Broker) brokerInfo() coordinator.BrokerInfo {
 	if host == "" {
 		host = "localhost"
 	}
-	return coordinator.BrokerInfo{ID: b.cfg.BrokerID, Host: host, Port: port}
+	return coordinator.BrokerInfo{ID: b.cfg.BrokerID, Host: host, Port: port, Rack: b.cfg.RackID()}
 }
 
 // closeStarted undoes a partial Start.

@@ -3,10 +3,11 @@ package broker
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
+	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ import (
 type conn struct {
 	b   *Broker
 	nc  net.Conn
+	ip  netip.Addr // the peer's address, counted for max.connections.per.ip
 	log zerolog.Logger
 	ctx context.Context
 
@@ -41,6 +43,9 @@ type conn struct {
 	bw      *bufio.Writer
 	wfailed bool // a write failed; the connection is closing
 	queued  atomic.Int32
+	// lastWrite is when a response was last queued or written (unix ns):
+	// a connection whose responses are still going out is not idle.
+	lastWrite atomic.Int64
 }
 
 // outFrame is one encoded response queued for the write loop, which owns it
@@ -98,6 +103,7 @@ var respBufPool = sync.Pool{New: func() any { return &respBuf{buf: make([]byte, 
 
 func (b *Broker) acceptLoop(ln net.Listener) {
 	defer b.wg.Done()
+	perIP := b.resolveConnOverrides()
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -119,9 +125,11 @@ func (b *Broker) acceptLoop(ln net.Listener) {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
+		ip := peerIP(nc)
 		c := &conn{
 			b:    b,
 			nc:   nc,
+			ip:   ip,
 			log:  b.log.With().Str("remote", nc.RemoteAddr().String()).Logger(),
 			ctx:  b.ctx,
 			out:  make(chan outFrame, 64),
@@ -134,8 +142,16 @@ func (b *Broker) acceptLoop(ln net.Listener) {
 			nc.Close()
 			return
 		}
-		b.conns[c] = struct{}{}
+		refused := b.admitLocked(ip, perIP)
+		if refused.limit == "" {
+			b.conns[c] = struct{}{}
+		}
 		b.connsMu.Unlock()
+		if refused.limit != "" {
+			nc.Close()
+			b.logRefusal(refused, ip)
+			continue
+		}
 		b.wg.Add(2)
 		go c.writeLoop()
 		go c.readLoop()
@@ -148,6 +164,7 @@ func (c *conn) readLoop() {
 		close(c.out) // the write loop drains what is queued, then closes
 		c.b.connsMu.Lock()
 		delete(c.b.conns, c)
+		c.b.releaseLocked(c.ip)
 		c.b.connsMu.Unlock()
 	}()
 	defer func() {
@@ -157,27 +174,31 @@ func (c *conn) readLoop() {
 			c.nc.Close()
 		}
 	}()
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var r io.Reader = c.nc
+	if idle := c.b.cfg.ConnectionsMaxIdle; idle >= 0 {
+		r = &idleReader{c: c, idle: idle}
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
 	maxSize := c.b.cfg.SocketRequestMaxBytes
 	if maxSize <= 0 {
 		maxSize = protocol.DefaultMaxRequestSize
 	}
 	var buf []byte
 	for {
-		// Size the buffer from the prefix once, up to maxKeptFrame, rather
-		// than letting ReadFrame grow it step by step (a producer writing
-		// to many partitions sends multi-MiB requests). Larger frames still
-		// grow as their bytes arrive, so a peer cannot pin memory by
-		// announcing a size and stalling.
-		if hdr, err := br.Peek(4); err == nil {
-			if n := int32(binary.BigEndian.Uint32(hdr)); n > int32(cap(buf)) && n <= maxKeptFrame && n <= maxSize {
-				buf = make([]byte, 0, n)
-			}
-		}
+		// ReadFrame grows the buffer as the body arrives rather than
+		// trusting the size prefix, so a peer that announces 16 MiB and
+		// stalls pins only what it sent. Produce reuses its buffer (below),
+		// so a producer's connection soon holds one of its request size
+		// and reads into it without allocating.
 		frame, err := protocol.ReadFrame(br, maxSize, buf)
 		if err != nil {
 			switch {
 			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				// Close now, not after the write loop drains: a write
+				// blocked on a peer that stopped reading must end too.
+				c.nc.Close()
+				c.log.Debug().Dur("connections_max_idle", c.b.cfg.ConnectionsMaxIdle).Msg("closing idle connection")
 			case errors.Is(err, protocol.ErrFrameTooLarge):
 				c.log.Warn().Err(err).Int32("socket_request_max_bytes", maxSize).Msg("closing connection: request larger than socket.request.max.bytes")
 			case errors.Is(err, protocol.ErrMalformed):
@@ -300,6 +321,7 @@ func (c *conn) queue(f outFrame) {
 		c.wmu.Unlock()
 	}
 	c.queued.Add(1)
+	c.lastWrite.Store(time.Now().UnixNano())
 	select {
 	case c.out <- f:
 	case <-c.ctx.Done():
@@ -327,7 +349,9 @@ func (c *conn) writeLocked(f outFrame, flush bool) {
 	if err != nil {
 		c.wfailed = true
 		c.nc.Close()
+		return
 	}
+	c.lastWrite.Store(time.Now().UnixNano())
 }
 
 func (c *conn) writeLoop() {

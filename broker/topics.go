@@ -128,6 +128,9 @@ func (b *Broker) planTopic(snap *coordinator.Snapshot, name string, numPartition
 		if replicationFactor != -1 {
 			return topicPlan{}, kerr.InvalidRequest, "A manual partition assignment was specified, but replication factor was not set to -1."
 		}
+		if msg := b.tooManyPartitions(int64(len(assignments))); msg != "" {
+			return topicPlan{}, kerr.InvalidPartitions, msg
+		}
 		rf := -1
 		for _, a := range assignments {
 			if msg := validateManualAssignment(a, live, rf); msg != "" {
@@ -159,6 +162,11 @@ func (b *Broker) planTopic(snap *coordinator.Snapshot, name string, numPartition
 			return topicPlan{}, kerr.InvalidReplicationFactor,
 				fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", replicationFactor, len(live))
 		}
+		// Before the assignment is built: 2^31-1 partitions, even
+		// validate-only, would take the broker's memory.
+		if msg := b.tooManyPartitions(int64(numPartitions)); msg != "" {
+			return topicPlan{}, kerr.InvalidPartitions, msg
+		}
 		start := placementStart(name, len(live))
 		replicas = assignReplicas(live, 0, int(numPartitions), int(replicationFactor), start, start)
 	}
@@ -187,7 +195,9 @@ func validateManualAssignment(replicas []int32, live []int32, rf int) string {
 	if len(replicas) == 0 {
 		return "The manual partition assignment includes an empty replica list."
 	}
-	seen := make(map[int32]struct{}, len(replicas))
+	// Sized by the brokers, not the list: a list longer than the live
+	// brokers fails on a duplicate or an unknown broker by then.
+	seen := make(map[int32]struct{}, min(len(replicas), len(live)))
 	for _, id := range replicas {
 		if _, dup := seen[id]; dup {
 			return fmt.Sprintf("The manual partition assignment includes the broker %d more than once.", id)
@@ -284,15 +294,45 @@ func waitError(err error) (*kerr.Error, string) {
 	return kerr.UnknownServerError, err.Error()
 }
 
+// tooManyPartitions applies max.partitions.per.request to n partitions (a
+// request's total, or one topic's); the message is empty when n is within
+// it. Kafka's controller has the same limit (10000, fixed) and message.
+func (b *Broker) tooManyPartitions(n int64) string {
+	if max := b.cfg.MaxPartitionsPerRequest; n > int64(max) {
+		return fmt.Sprintf("Excessively large number of partitions per request: %d requested, max.partitions.per.request is %d.", n, max)
+	}
+	return ""
+}
+
+// Deadlines of the etcd calls made while serving a request. Requests that
+// carry a timeout use it, within adminMaxTimeout; the others get a fixed
+// bound, short enough that the client's own request timeout has not fired
+// yet, so that it gets an error it can act on rather than a dead
+// connection.
+const (
+	// adminWriteTimeout bounds the writes of an admin request that asked
+	// not to wait (TimeoutMillis <= 0) and of AlterConfigs, which has no
+	// timeout field.
+	adminWriteTimeout = 30 * time.Second
+	// adminMaxTimeout caps a request's TimeoutMillis: 2^31-1 ms would
+	// leave a request hanging for weeks while etcd is down.
+	adminMaxTimeout = 2 * time.Minute
+	// autoCreateTimeout bounds the topic creations one Metadata request
+	// asks for, together (Metadata has no timeout field; clients such as
+	// franz-go give it about 10 s).
+	autoCreateTimeout = 5 * time.Second
+)
+
 // adminCtx derives the context of an admin request from its TimeoutMillis
-// (Kafka: the time to wait for the change to be applied). Zero or negative
-// means "do not wait"; writes still get a bounded deadline.
+// (Kafka: the time to wait for the change to be applied), capped at
+// adminMaxTimeout. Zero or negative means "do not wait"; writes still get
+// adminWriteTimeout.
 func adminCtx(parent context.Context, timeoutMillis int32) (context.Context, context.CancelFunc, bool) {
 	if timeoutMillis <= 0 {
-		ctx, cancel := context.WithTimeout(parent, 30*time.Second)
+		ctx, cancel := context.WithTimeout(parent, adminWriteTimeout)
 		return ctx, cancel, false
 	}
-	ctx, cancel := context.WithTimeout(parent, time.Duration(timeoutMillis)*time.Millisecond)
+	ctx, cancel := context.WithTimeout(parent, min(time.Duration(timeoutMillis)*time.Millisecond, adminMaxTimeout))
 	return ctx, cancel, true
 }
 
@@ -334,6 +374,15 @@ func (b *Broker) autoCreateTopic(ctx context.Context, name string) (*kerr.Error,
 		return nil, ""
 	}
 	return e, msg
+}
+
+// warnTopicConfigs logs the configs a topic sets that samsa accepts but does
+// not act on yet.
+func (b *Broker) warnTopicConfigs(topic string, configs map[string]string) {
+	for _, in := range config.InertTopicConfigs(configs) {
+		b.log.Warn().Str("topic", topic).Str("config", in.Name).Str("value", in.Value).Str("reason", in.Reason).
+			Msg("topic config has no effect in samsa")
+	}
 }
 
 // brokerIDString formats a broker id as a config resource name.

@@ -8,14 +8,17 @@ import (
 
 // frameGrowStep is the largest body ReadFrame allocates in one go before any
 // of it has arrived. Bigger frames are read in growing steps so that a peer
-// that announces a 100 MiB frame and then stalls pins at most this much plus
-// what it actually sent.
-const frameGrowStep = 1 << 20
+// that announces a 16 MiB frame and then stalls pins at most this much plus
+// twice what it actually sent.
+const frameGrowStep = 64 << 10
 
 // ReadFrame reads one size-prefixed frame from r. It returns the frame body
-// (without the 4-byte size), reusing buf when it is large enough. A size
-// above maxSize returns ErrFrameTooLarge before anything is allocated; a
-// negative size returns ErrMalformed.
+// (without the 4-byte size), reusing buf when it is large enough; a larger
+// frame grows from buf's storage (or frameGrowStep), doubling as its bytes
+// arrive, so the size prefix alone never makes it allocate more than
+// frameGrowStep. A size above maxSize returns ErrFrameTooLarge before
+// anything is allocated; a negative size returns ErrMalformed. buf's
+// contents are not kept.
 //
 // A clean close (EOF before the first byte of the size) returns io.EOF itself,
 // not wrapped, so the caller can tell it from a truncated frame
@@ -60,8 +63,13 @@ func ReadFrame(r io.Reader, maxSize int32, buf []byte) ([]byte, error) {
 		return buf, nil
 	}
 	// Large frame, buf too small: do not trust the prefix with n bytes up
-	// front; grow (doubling) as the bytes arrive.
-	buf = make([]byte, 0, frameGrowStep)
+	// front; grow (doubling) as the bytes arrive, starting from buf's
+	// storage when it is worth it.
+	if cap(buf) < frameGrowStep {
+		buf = make([]byte, 0, frameGrowStep)
+	} else {
+		buf = buf[:0]
+	}
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			grown := make([]byte, len(buf), min(n, 2*cap(buf)))

@@ -59,6 +59,11 @@ func NewBroker(props map[string]string) (*Broker, error) {
 	if err := b.derive(); err != nil {
 		return nil, err
 	}
+	for _, k := range keys {
+		if d := brokerDefs[k]; d != nil && d.status == inert && !d.isDefault(b.static[k]) {
+			b.inert = append(b.inert, Inert{Name: k, Value: b.static[k], Reason: d.why})
+		}
+	}
 	for _, k := range b.IgnoredKeys() {
 		b.warnings = append(b.warnings, fmt.Sprintf("property %s is accepted for compatibility but has no effect in samsa", k))
 	}
@@ -114,6 +119,12 @@ func (b *Broker) derive() error {
 	b.AutoCreateTopics = b.Bool("auto.create.topics.enable")
 	b.DeleteTopicEnable = b.Bool("delete.topic.enable")
 	b.SocketRequestMaxBytes = int32(b.Int64("socket.request.max.bytes"))
+	b.ConnectionsMaxIdle = msToDuration(b.Int64("connections.max.idle.ms"))
+	b.FetchMaxBytes = int32(b.Int64("fetch.max.bytes"))
+	b.MaxConnections = int32(b.Int64("max.connections"))
+	b.MaxConnectionsPerIP = int32(b.Int64("max.connections.per.ip"))
+	b.MaxConnectionsPerIPOverrides, _ = ParseConnectionOverrides(b.Str("max.connections.per.ip.overrides")) // validated
+	b.MaxPartitionsPerRequest = int32(b.Int64("max.partitions.per.request"))
 	b.MessageMaxBytes = int32(b.Int64("message.max.bytes"))
 	b.MinInsyncReplicas = int32(b.Int64("min.insync.replicas"))
 	b.RetentionCheckInterval = msToDuration(b.Int64("log.retention.check.interval.ms"))
@@ -132,6 +143,15 @@ func (b *Broker) derive() error {
 	b.TransactionalIDExpiration = msToDuration(b.Int64("transactional.id.expiration.ms"))
 	b.ProducerIDExpiration = msToDuration(b.Int64("producer.id.expiration.ms"))
 
+	// Topics the broker creates itself obey the request limit too.
+	for _, k := range []string{"num.partitions", "offsets.topic.num.partitions", "transaction.state.log.num.partitions"} {
+		if n := b.Int64(k); n > int64(b.MaxPartitionsPerRequest) {
+			bad(k, fmt.Sprintf("must not exceed max.partitions.per.request (%d)", b.MaxPartitionsPerRequest))
+		}
+	}
+	if b.MaxConnectionsPerIP == 0 && len(b.MaxConnectionsPerIPOverrides) == 0 {
+		bad("max.connections.per.ip", "can be 0 only if max.connections.per.ip.overrides is set")
+	}
 	if b.GroupMinSessionTimeout > b.GroupMaxSessionTimeout {
 		bad("group.min.session.timeout.ms", "must not exceed group.max.session.timeout.ms")
 	}
@@ -227,6 +247,12 @@ func (b *Broker) IgnoredKeys() []string {
 // does not honour fully (ignored keys, dropped controller listeners, extra
 // log.dirs). The caller logs them at warn level.
 func (b *Broker) Warnings() []string { return append([]string(nil), b.warnings...) }
+
+// Inert returns, sorted by name, the broker properties set to a value other
+// than their default that have no effect in samsa yet (the compaction,
+// replication and transaction settings, ...). The caller logs them at warn
+// level, with where each was set.
+func (b *Broker) Inert() []Inert { return append([]Inert(nil), b.inert...) }
 
 // raw returns the value of a broker property as set, else its default; ok is
 // false when it is unset with a null default.

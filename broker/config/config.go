@@ -110,38 +110,47 @@ func (e *Error) Message() string {
 // the values the broker needs on hot paths; Get, Entries and the typed
 // accessors (Int64, Bool, Str) reach every other property.
 type Broker struct {
-	BrokerID                   int32 // node.id, else broker.id
-	Rack                       string
-	Listeners                  []Listener // controller.listener.names removed; Port 0 = ephemeral
-	AdvertisedListeners        []Listener // defaults to Listeners (empty host -> this host's name)
-	InterBrokerListener        string     // listener name followers use; first advertised by default
-	DataDir                    string     // log.dirs (first entry) / --data-dir, else log.dir
-	EtcdEndpoints              []string   // empty = embedded etcd
-	EtcdPrefix                 string
-	AdoptExistingData          bool // samsa.adopt.existing.data
-	RecoveryThreads            int  // num.recovery.threads.per.data.dir
-	NumPartitions              int32
-	DefaultReplicationFactor   int16
-	AutoCreateTopics           bool
-	DeleteTopicEnable          bool
-	SocketRequestMaxBytes      int32
-	MessageMaxBytes            int32
-	MinInsyncReplicas          int32
-	RetentionCheckInterval     time.Duration
-	CacheHotBytes              int64 // log.cache.hot.bytes
-	CacheHotTotalBytes         int64 // log.cache.hot.total.bytes
-	GroupInitialRebalanceDelay time.Duration
-	GroupMinSessionTimeout     time.Duration
-	GroupMaxSessionTimeout     time.Duration
-	OffsetsTopicNumPartitions  int32
-	OffsetsTopicReplication    int16
-	OffsetsRetention           time.Duration // offsets.retention.minutes
-	TxnTopicNumPartitions      int32         // transaction.state.log.num.partitions
-	TxnTopicReplication        int16         // transaction.state.log.replication.factor
-	TxnTopicMinISR             int32         // transaction.state.log.min.isr
-	TransactionMaxTimeout      time.Duration
-	TransactionalIDExpiration  time.Duration
-	ProducerIDExpiration       time.Duration
+	BrokerID                 int32 // node.id, else broker.id
+	Rack                     string
+	Listeners                []Listener // controller.listener.names removed; Port 0 = ephemeral
+	AdvertisedListeners      []Listener // defaults to Listeners (empty host -> this host's name)
+	InterBrokerListener      string     // listener name followers use; first advertised by default
+	DataDir                  string     // log.dirs (first entry) / --data-dir, else log.dir
+	EtcdEndpoints            []string   // empty = embedded etcd
+	EtcdPrefix               string
+	AdoptExistingData        bool // samsa.adopt.existing.data
+	RecoveryThreads          int  // num.recovery.threads.per.data.dir
+	NumPartitions            int32
+	DefaultReplicationFactor int16
+	AutoCreateTopics         bool
+	DeleteTopicEnable        bool
+	SocketRequestMaxBytes    int32
+	// ConnectionsMaxIdle is connections.max.idle.ms; negative: never.
+	ConnectionsMaxIdle  time.Duration
+	FetchMaxBytes       int32 // fetch.max.bytes
+	MaxConnections      int32 // max.connections
+	MaxConnectionsPerIP int32 // max.connections.per.ip
+	// MaxConnectionsPerIPOverrides is max.connections.per.ip.overrides,
+	// host (canonical IP or lower-case name) -> count.
+	MaxConnectionsPerIPOverrides map[string]int32
+	MaxPartitionsPerRequest      int32 // max.partitions.per.request
+	MessageMaxBytes              int32
+	MinInsyncReplicas            int32
+	RetentionCheckInterval       time.Duration
+	CacheHotBytes                int64 // log.cache.hot.bytes
+	CacheHotTotalBytes           int64 // log.cache.hot.total.bytes
+	GroupInitialRebalanceDelay   time.Duration
+	GroupMinSessionTimeout       time.Duration
+	GroupMaxSessionTimeout       time.Duration
+	OffsetsTopicNumPartitions    int32
+	OffsetsTopicReplication      int16
+	OffsetsRetention             time.Duration // offsets.retention.minutes
+	TxnTopicNumPartitions        int32         // transaction.state.log.num.partitions
+	TxnTopicReplication          int16         // transaction.state.log.replication.factor
+	TxnTopicMinISR               int32         // transaction.state.log.min.isr
+	TransactionMaxTimeout        time.Duration
+	TransactionalIDExpiration    time.Duration
+	ProducerIDExpiration         time.Duration
 
 	// static holds the properties set in server.properties, the
 	// environment or flags (trimmed), known broker properties only.
@@ -149,4 +158,14 @@ type Broker struct {
 	// ignored holds accepted-but-meaningless properties (see IgnoredKeys).
 	ignored  map[string]string
 	warnings []string
+	inert    []Inert // see Inert
+}
+
+// RackID is broker.rack as BrokerInfo and Metadata carry it: nil when unset.
+func (b *Broker) RackID() *string {
+	if b.Rack == "" {
+		return nil
+	}
+	r := b.Rack
+	return &r
 }

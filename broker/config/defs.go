@@ -33,7 +33,50 @@ type def struct {
 	// synonyms, for a topic config: the broker properties that supply its
 	// default, in precedence order (ServerTopicConfigSynonyms).
 	synonyms []synonym
+
+	// status is what samsa does with the property, why the reason when it
+	// is not implemented (it ends the property's doc and the warn line or
+	// the error). TestEveryPropertyIsDecided holds the list of implemented
+	// properties, so that none is added silently inert.
+	status status
+	why    string
 }
+
+// status is what samsa does with a property.
+type status int8
+
+const (
+	// implemented: the property acts as Kafka's does.
+	implemented status = iota
+	// inert: accepted, because compose files and tools set it, but it has
+	// no effect in samsa yet. A value other than the default is logged at
+	// warn level (broker properties at start-up, topic configs when a
+	// topic sets them), and the doc says so. For harmless tuning knobs.
+	inert
+	// unsupported: only the default is accepted; any other value is
+	// refused ("not supported by samsa yet"). For settings that would
+	// make users believe they are protected (an authorizer that
+	// authorizes nothing) or that change what is stored.
+	unsupported
+)
+
+// Reasons of the inert properties, shared by a topic config and its broker
+// synonyms.
+const (
+	whyCompaction         = "log compaction is not implemented yet; a compacted topic keeps all its data"
+	whyRecompression      = "batches are stored as the producer compressed them; samsa does not recompress yet"
+	whyRecompressionLevel = "it applies to recompression (compression.type), which samsa does not do yet"
+	whyThrottle           = "samsa does not throttle replication"
+	whyTiered             = "samsa has no tiered storage"
+	whyPreallocate        = "segment files are not preallocated"
+	whyJitter             = "segments roll at segment.ms without jitter"
+	whyUnclean            = "samsa does not replicate yet, so it never elects an out-of-sync replica"
+	whyReplication        = "replication is not implemented yet"
+	whyInterBroker        = "brokers do not connect to each other yet (no replication)"
+	whyCheckpoint         = "samsa-checkpoint is written when a log flushes, rolls, deletes segments and closes, not on a timer"
+	whyTransactions       = "transactions are not supported yet"
+	whyNoAuthorizer       = "there is no authorizer (a non-empty authorizer.class.name is refused)"
+)
 
 // synonym is a broker property standing in for a topic config; the broker
 // value times factor is the topic value (hours -> ms and so on).
@@ -53,21 +96,21 @@ const (
 // its synonyms; the broker properties themselves are in brokerTable.
 var topicTable = []*def{
 	{name: "cleanup.policy", typ: TypeList, dflt: "delete", check: listIn("compact", "delete"),
-		doc:      "Retention policy for old log segments: a list of delete (drop by time/size) and compact (keep the latest value per key).",
+		doc:      "Retention policy for old log segments: a list of delete (drop by time/size) and compact (keep the latest value per key; samsa does not compact yet, so a compacted topic keeps all its data).",
 		synonyms: syn("log.cleanup.policy")},
-	{name: "compression.type", typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
+	{name: "compression.type", status: inert, why: whyRecompression, typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
 		doc:      "Final compression of the topic's batches; producer keeps what the producer sent.",
 		synonyms: syn("compression.type")},
-	{name: "compression.gzip.level", typ: TypeInt, dflt: "-1", check: gzipLevel,
+	{name: "compression.gzip.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "-1", check: gzipLevel,
 		doc:      "gzip level used when compression.type is gzip.",
 		synonyms: syn("compression.gzip.level")},
-	{name: "compression.lz4.level", typ: TypeInt, dflt: "9", check: between(1, 17),
+	{name: "compression.lz4.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "9", check: between(1, 17),
 		doc:      "lz4 level used when compression.type is lz4.",
 		synonyms: syn("compression.lz4.level")},
-	{name: "compression.zstd.level", typ: TypeInt, dflt: "3", check: between(-131072, 22),
+	{name: "compression.zstd.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "3", check: between(-131072, 22),
 		doc:      "zstd level used when compression.type is zstd.",
 		synonyms: syn("compression.zstd.level")},
-	{name: "delete.retention.ms", typ: TypeLong, dflt: "86400000", check: atLeast(0),
+	{name: "delete.retention.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: "86400000", check: atLeast(0),
 		doc:      "How long delete tombstones are kept in a compacted topic.",
 		synonyms: syn("log.cleaner.delete.retention.ms")},
 	{name: "file.delete.delay.ms", typ: TypeLong, dflt: "60000", check: atLeast(0),
@@ -79,20 +122,20 @@ var topicTable = []*def{
 	{name: "flush.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(0),
 		doc:      "Force an fsync when data is older than this; the default leaves flushing to the OS.",
 		synonyms: syn("log.flush.interval.ms", "log.flush.scheduler.interval.ms")},
-	{name: "follower.replication.throttled.replicas", typ: TypeList, dflt: "",
-		doc: "Replicas whose follower replication is throttled (accepted; samsa does not throttle)."},
+	{name: "follower.replication.throttled.replicas", status: inert, why: whyThrottle, typ: TypeList, dflt: "",
+		doc: "Replicas whose follower replication is throttled."},
 	{name: "index.interval.bytes", typ: TypeInt, dflt: "4096", check: atLeast(0),
 		doc:      "Bytes between offset index entries.",
 		synonyms: syn("log.index.interval.bytes")},
-	{name: "leader.replication.throttled.replicas", typ: TypeList, dflt: "",
-		doc: "Replicas whose leader replication is throttled (accepted; samsa does not throttle)."},
-	{name: "local.retention.bytes", typ: TypeLong, dflt: "-2", check: atLeast(-2),
-		doc:      "Tiered storage local retention; -2 means retention.bytes (samsa has no tiered storage).",
+	{name: "leader.replication.throttled.replicas", status: inert, why: whyThrottle, typ: TypeList, dflt: "",
+		doc: "Replicas whose leader replication is throttled."},
+	{name: "local.retention.bytes", status: inert, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
+		doc:      "Tiered storage local retention; -2 means retention.bytes.",
 		synonyms: syn("log.local.retention.bytes")},
-	{name: "local.retention.ms", typ: TypeLong, dflt: "-2", check: atLeast(-2),
-		doc:      "Tiered storage local retention; -2 means retention.ms (samsa has no tiered storage).",
+	{name: "local.retention.ms", status: inert, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
+		doc:      "Tiered storage local retention; -2 means retention.ms.",
 		synonyms: syn("log.local.retention.ms")},
-	{name: "max.compaction.lag.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
+	{name: "max.compaction.lag.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
 		doc:      "Maximum time a message stays ineligible for compaction.",
 		synonyms: syn("log.cleaner.max.compaction.lag.ms")},
 	{name: "max.message.bytes", typ: TypeInt, dflt: "1048588", check: atLeast(0),
@@ -107,20 +150,20 @@ var topicTable = []*def{
 	{name: "message.timestamp.type", typ: TypeString, dflt: "CreateTime", check: stringIn("CreateTime", "LogAppendTime"),
 		doc:      "Whether record timestamps are the producer's (CreateTime) or the broker's (LogAppendTime).",
 		synonyms: syn("log.message.timestamp.type")},
-	{name: "min.cleanable.dirty.ratio", typ: TypeDouble, dflt: "0.5", check: floatBetween(0, 1),
+	{name: "min.cleanable.dirty.ratio", status: inert, why: whyCompaction, typ: TypeDouble, dflt: "0.5", check: floatBetween(0, 1),
 		doc:      "Dirty-to-total ratio above which the log is compacted.",
 		synonyms: syn("log.cleaner.min.cleanable.ratio")},
-	{name: "min.compaction.lag.ms", typ: TypeLong, dflt: "0", check: atLeast(0),
+	{name: "min.compaction.lag.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: "0", check: atLeast(0),
 		doc:      "Minimum time a message stays uncompacted.",
 		synonyms: syn("log.cleaner.min.compaction.lag.ms")},
 	{name: "min.insync.replicas", typ: TypeInt, dflt: "1", check: atLeast(1),
 		doc:      "Minimum in-sync replicas for an acks=all produce to succeed.",
 		synonyms: syn("min.insync.replicas")},
-	{name: "preallocate", typ: TypeBoolean, dflt: "false",
+	{name: "preallocate", status: inert, why: whyPreallocate, typ: TypeBoolean, dflt: "false",
 		doc:      "Preallocate segment files.",
 		synonyms: syn("log.preallocate")},
-	{name: "remote.storage.enable", typ: TypeBoolean, dflt: "false", check: noTieredStorage,
-		doc: "Tiered storage (not supported by samsa; only false is accepted)."},
+	{name: "remote.storage.enable", status: unsupported, why: "tiered storage", typ: TypeBoolean, dflt: "false",
+		doc: "Tiered storage."},
 	{name: "retention.bytes", typ: TypeLong, dflt: "-1",
 		doc:      "Maximum partition size before old segments are deleted; -1 means no limit.",
 		synonyms: syn("log.retention.bytes")},
@@ -137,7 +180,7 @@ var topicTable = []*def{
 	{name: "segment.index.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(4),
 		doc:      "Maximum size of a segment's offset and time indexes.",
 		synonyms: syn("log.index.size.max.bytes")},
-	{name: "segment.jitter.ms", typ: TypeLong, dflt: "0", check: atLeast(0),
+	{name: "segment.jitter.ms", status: inert, why: whyJitter, typ: TypeLong, dflt: "0", check: atLeast(0),
 		doc: "Random jitter subtracted from segment.ms to spread rolls.",
 		synonyms: []synonym{
 			{"log.roll.jitter.ms", 1},
@@ -149,7 +192,7 @@ var topicTable = []*def{
 			{"log.roll.ms", 1},
 			{"log.roll.hours", msPerHour},
 		}},
-	{name: "unclean.leader.election.enable", typ: TypeBoolean, dflt: "false",
+	{name: "unclean.leader.election.enable", status: inert, why: whyUnclean, typ: TypeBoolean, dflt: "false",
 		doc:      "Allow an out-of-sync replica to become leader (may lose data).",
 		synonyms: syn("unclean.leader.election.enable")},
 
@@ -177,7 +220,7 @@ var brokerTable = []*def{
 	{name: "listener.security.protocol.map", typ: TypeString, readOnly: true,
 		dflt: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
 		doc:  "NAME:PROTOCOL pairs mapping listener names to security protocols (samsa supports PLAINTEXT only)."},
-	{name: "inter.broker.listener.name", typ: TypeString, noDefault: true, readOnly: true,
+	{name: "inter.broker.listener.name", status: inert, why: whyInterBroker, typ: TypeString, noDefault: true, readOnly: true,
 		doc: "Listener other brokers use to reach this one; defaults to the first advertised listener."},
 	{name: "log.dir", typ: TypeString, dflt: "./samsa-data", readOnly: true,
 		doc: "Data directory, used when log.dirs is not set."},
@@ -196,9 +239,17 @@ var brokerTable = []*def{
 	{name: "socket.request.max.bytes", typ: TypeInt, dflt: "104857600", check: atLeast(1), readOnly: true,
 		doc: "Largest request frame accepted."},
 	{name: "connections.max.idle.ms", typ: TypeLong, dflt: "600000", readOnly: true,
-		doc: "Close connections idle for longer than this."},
+		doc: "Close a connection that has neither sent a byte nor had a response written for this long; negative: never."},
 	{name: "fetch.max.bytes", typ: TypeInt, dflt: "57671680", check: atLeast(1024), readOnly: true,
-		doc: "Maximum bytes returned for one Fetch request."},
+		doc: "Maximum bytes returned for one Fetch request: a request's MaxBytes above it is lowered to it (the first batch is still returned whole)."},
+	{name: "max.connections", typ: TypeInt, dflt: maxIntStr, check: atLeast(0), readOnly: true,
+		doc: "Maximum client connections to this broker; connections beyond it are closed as they are accepted."},
+	{name: "max.connections.per.ip", typ: TypeInt, dflt: maxIntStr, check: atLeast(0), readOnly: true,
+		doc: "Maximum connections from one IP address; connections beyond it are closed as they are accepted. 0 is allowed only with max.connections.per.ip.overrides."},
+	{name: "max.connections.per.ip.overrides", typ: TypeString, dflt: "", check: connectionOverridesSyntax, readOnly: true,
+		doc: "Per-address exceptions to max.connections.per.ip: host-or-ip:count,... (a host name is resolved once at start-up)."},
+	{name: "max.partitions.per.request", typ: TypeInt, dflt: "10000", check: atLeast(1), readOnly: true,
+		doc: "samsa: most partitions one CreateTopics or CreatePartitions request may create, summed over its topics (validate-only too); a request above it gets INVALID_PARTITIONS. Kafka's controller refuses above the same 10000."},
 
 	// Topics.
 	{name: "num.partitions", typ: TypeInt, dflt: "1", check: atLeast(1), readOnly: true,
@@ -217,15 +268,15 @@ var brokerTable = []*def{
 		doc: "samsa: bytes at the end of each partition log kept in the page cache; older data is written back early and dropped from the cache, so writes reuse pages instead of growing the cache. 0 leaves the page cache to the kernel, as Kafka does."},
 	{name: "log.cache.hot.total.bytes", typ: TypeLong, dflt: "268435456", check: atLeast(0), readOnly: true,
 		doc: "samsa: bound on the page cache of all partition logs together (with log.cache.hot.bytes above 0): data stays cached only while less than this has been written to the broker's logs since, so idle partitions give their pages to the busy ones. 0: each partition keeps its own log.cache.hot.bytes."},
-	{name: "log.cleaner.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
+	{name: "log.cleaner.enable", status: inert, why: whyCompaction, typ: TypeBoolean, dflt: "true", readOnly: true,
 		doc: "Run the log cleaner (compaction)."},
-	{name: "log.cleaner.threads", typ: TypeInt, dflt: "1", check: atLeast(0),
+	{name: "log.cleaner.threads", status: inert, why: whyCompaction, typ: TypeInt, dflt: "1", check: atLeast(0),
 		doc: "Log cleaner threads."},
-	{name: "log.cleaner.backoff.ms", typ: TypeLong, dflt: "15000", check: atLeast(0),
+	{name: "log.cleaner.backoff.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: "15000", check: atLeast(0),
 		doc: "Sleep between cleaner runs when there is nothing to clean."},
-	{name: "log.flush.offset.checkpoint.interval.ms", typ: TypeInt, dflt: "60000", check: atLeast(0), readOnly: true,
+	{name: "log.flush.offset.checkpoint.interval.ms", status: inert, why: whyCheckpoint, typ: TypeInt, dflt: "60000", check: atLeast(0), readOnly: true,
 		doc: "How often the recovery point is checkpointed."},
-	{name: "log.flush.start.offset.checkpoint.interval.ms", typ: TypeInt, dflt: "60000", check: atLeast(0), readOnly: true,
+	{name: "log.flush.start.offset.checkpoint.interval.ms", status: inert, why: whyCheckpoint, typ: TypeInt, dflt: "60000", check: atLeast(0), readOnly: true,
 		doc: "How often the log start offset is checkpointed."},
 	{name: "num.recovery.threads.per.data.dir", typ: TypeInt, dflt: "2", check: atLeast(1),
 		doc: "Threads used to recover logs at start-up."},
@@ -233,17 +284,17 @@ var brokerTable = []*def{
 		doc: "Forget an idle producer's state after this long."},
 
 	// Replication.
-	{name: "replica.lag.time.max.ms", typ: TypeLong, dflt: "30000", readOnly: true,
+	{name: "replica.lag.time.max.ms", status: inert, why: whyReplication, typ: TypeLong, dflt: "30000", readOnly: true,
 		doc: "A follower that has not caught up for this long leaves the ISR."},
-	{name: "replica.fetch.max.bytes", typ: TypeInt, dflt: "1048576", check: atLeast(0), readOnly: true,
+	{name: "replica.fetch.max.bytes", status: inert, why: whyReplication, typ: TypeInt, dflt: "1048576", check: atLeast(0), readOnly: true,
 		doc: "Bytes a follower fetches per partition."},
-	{name: "replica.fetch.min.bytes", typ: TypeInt, dflt: "1", readOnly: true,
+	{name: "replica.fetch.min.bytes", status: inert, why: whyReplication, typ: TypeInt, dflt: "1", readOnly: true,
 		doc: "Minimum bytes a follower's fetch waits for."},
-	{name: "replica.fetch.wait.max.ms", typ: TypeInt, dflt: "500", readOnly: true,
+	{name: "replica.fetch.wait.max.ms", status: inert, why: whyReplication, typ: TypeInt, dflt: "500", readOnly: true,
 		doc: "Maximum wait of a follower's fetch."},
-	{name: "replica.fetch.response.max.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(0), readOnly: true,
+	{name: "replica.fetch.response.max.bytes", status: inert, why: whyReplication, typ: TypeInt, dflt: "10485760", check: atLeast(0), readOnly: true,
 		doc: "Maximum bytes of a follower's fetch response."},
-	{name: "num.replica.fetchers", typ: TypeInt, dflt: "1",
+	{name: "num.replica.fetchers", status: inert, why: whyReplication, typ: TypeInt, dflt: "1",
 		doc: "Fetcher goroutines per source broker."},
 
 	// Groups and offsets.
@@ -277,33 +328,33 @@ var brokerTable = []*def{
 		doc: "Partitions of __transaction_state (fixes transaction coordinator placement)."},
 	{name: "transaction.state.log.replication.factor", typ: TypeShort, dflt: "1", check: atLeast(1), readOnly: true,
 		doc: "Replication factor of __transaction_state (Kafka's default is 3; samsa's is 1)."},
-	{name: "transaction.state.log.min.isr", typ: TypeInt, dflt: "1", check: atLeast(1), readOnly: true,
+	{name: "transaction.state.log.min.isr", status: inert, why: whyTransactions, typ: TypeInt, dflt: "1", check: atLeast(1), readOnly: true,
 		doc: "min.insync.replicas of __transaction_state."},
-	{name: "transaction.max.timeout.ms", typ: TypeInt, dflt: "900000", check: atLeast(1), readOnly: true,
+	{name: "transaction.max.timeout.ms", status: inert, why: whyTransactions, typ: TypeInt, dflt: "900000", check: atLeast(1), readOnly: true,
 		doc: "Largest transaction timeout a producer may ask for."},
-	{name: "transactional.id.expiration.ms", typ: TypeInt, dflt: "604800000", check: atLeast(1), readOnly: true,
+	{name: "transactional.id.expiration.ms", status: inert, why: whyTransactions, typ: TypeInt, dflt: "604800000", check: atLeast(1), readOnly: true,
 		doc: "Forget an idle transactional id after this long."},
 
 	// Authorization.
-	{name: "authorizer.class.name", typ: TypeString, dflt: "", readOnly: true,
-		doc: "Any non-empty value turns on ACL authorization (the class itself is not loaded)."},
-	{name: "super.users", typ: TypeString, noDefault: true, readOnly: true,
+	{name: "authorizer.class.name", status: unsupported, why: "ACL authorization", typ: TypeString, dflt: "", readOnly: true,
+		doc: "Authorizer class; a non-empty value turns on ACL authorization."},
+	{name: "super.users", status: inert, why: whyNoAuthorizer, typ: TypeString, noDefault: true, readOnly: true,
 		doc: "Semicolon-separated principals that bypass ACLs."},
-	{name: "allow.everyone.if.no.acl.found", typ: TypeBoolean, dflt: "false", readOnly: true,
+	{name: "allow.everyone.if.no.acl.found", status: inert, why: whyNoAuthorizer, typ: TypeBoolean, dflt: "false", readOnly: true,
 		doc: "With an authorizer, allow access to resources that have no ACL."},
 
 	// Broker defaults of topic configs (ServerTopicConfigSynonyms).
 	{name: "log.cleanup.policy", typ: TypeList, dflt: "delete", check: listIn("compact", "delete"),
 		doc: "Default cleanup.policy."},
-	{name: "compression.type", typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
+	{name: "compression.type", status: inert, why: whyRecompression, typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
 		doc: "Default compression.type."},
-	{name: "compression.gzip.level", typ: TypeInt, dflt: "-1", check: gzipLevel,
+	{name: "compression.gzip.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "-1", check: gzipLevel,
 		doc: "Default compression.gzip.level."},
-	{name: "compression.lz4.level", typ: TypeInt, dflt: "9", check: between(1, 17),
+	{name: "compression.lz4.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "9", check: between(1, 17),
 		doc: "Default compression.lz4.level."},
-	{name: "compression.zstd.level", typ: TypeInt, dflt: "3", check: between(-131072, 22),
+	{name: "compression.zstd.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "3", check: between(-131072, 22),
 		doc: "Default compression.zstd.level."},
-	{name: "log.cleaner.delete.retention.ms", typ: TypeLong, dflt: "86400000", check: atLeast(0),
+	{name: "log.cleaner.delete.retention.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: "86400000", check: atLeast(0),
 		doc: "Default delete.retention.ms."},
 	{name: "log.segment.delete.delay.ms", typ: TypeLong, dflt: "60000", check: atLeast(0),
 		doc: "Default file.delete.delay.ms."},
@@ -315,11 +366,11 @@ var brokerTable = []*def{
 		doc: "How often logs are checked for a flush; also flush.ms's last-resort default."},
 	{name: "log.index.interval.bytes", typ: TypeInt, dflt: "4096", check: atLeast(0),
 		doc: "Default index.interval.bytes."},
-	{name: "log.local.retention.bytes", typ: TypeLong, dflt: "-2", check: atLeast(-2),
-		doc: "Default local.retention.bytes (no tiered storage in samsa)."},
-	{name: "log.local.retention.ms", typ: TypeLong, dflt: "-2", check: atLeast(-2),
-		doc: "Default local.retention.ms (no tiered storage in samsa)."},
-	{name: "log.cleaner.max.compaction.lag.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
+	{name: "log.local.retention.bytes", status: inert, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
+		doc: "Default local.retention.bytes."},
+	{name: "log.local.retention.ms", status: inert, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
+		doc: "Default local.retention.ms."},
+	{name: "log.cleaner.max.compaction.lag.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
 		doc: "Default max.compaction.lag.ms."},
 	{name: "message.max.bytes", typ: TypeInt, dflt: "1048588", check: atLeast(0),
 		doc: "Default max.message.bytes: the largest record batch accepted."},
@@ -329,13 +380,13 @@ var brokerTable = []*def{
 		doc: "Default message.timestamp.before.max.ms."},
 	{name: "log.message.timestamp.type", typ: TypeString, dflt: "CreateTime", check: stringIn("CreateTime", "LogAppendTime"),
 		doc: "Default message.timestamp.type."},
-	{name: "log.cleaner.min.cleanable.ratio", typ: TypeDouble, dflt: "0.5", check: floatBetween(0, 1),
+	{name: "log.cleaner.min.cleanable.ratio", status: inert, why: whyCompaction, typ: TypeDouble, dflt: "0.5", check: floatBetween(0, 1),
 		doc: "Default min.cleanable.dirty.ratio."},
-	{name: "log.cleaner.min.compaction.lag.ms", typ: TypeLong, dflt: "0", check: atLeast(0),
+	{name: "log.cleaner.min.compaction.lag.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: "0", check: atLeast(0),
 		doc: "Default min.compaction.lag.ms."},
 	{name: "min.insync.replicas", typ: TypeInt, dflt: "1", check: atLeast(1),
 		doc: "Default min.insync.replicas."},
-	{name: "log.preallocate", typ: TypeBoolean, dflt: "false",
+	{name: "log.preallocate", status: inert, why: whyPreallocate, typ: TypeBoolean, dflt: "false",
 		doc: "Default preallocate."},
 	{name: "log.retention.bytes", typ: TypeLong, dflt: "-1",
 		doc: "Default retention.bytes."},
@@ -349,15 +400,15 @@ var brokerTable = []*def{
 		doc: "Default segment.bytes."},
 	{name: "log.index.size.max.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(4),
 		doc: "Default segment.index.bytes."},
-	{name: "log.roll.jitter.ms", typ: TypeLong, noDefault: true, check: atLeast(0),
+	{name: "log.roll.jitter.ms", status: inert, why: whyJitter, typ: TypeLong, noDefault: true, check: atLeast(0),
 		doc: "Default segment.jitter.ms; wins over log.roll.jitter.hours."},
-	{name: "log.roll.jitter.hours", typ: TypeInt, dflt: "0", check: atLeast(0),
+	{name: "log.roll.jitter.hours", status: inert, why: whyJitter, typ: TypeInt, dflt: "0", check: atLeast(0),
 		doc: "Default segment.jitter.ms in hours."},
 	{name: "log.roll.ms", typ: TypeLong, noDefault: true, check: atLeast(1),
 		doc: "Default segment.ms; wins over log.roll.hours."},
 	{name: "log.roll.hours", typ: TypeInt, dflt: "168", check: atLeast(1),
 		doc: "Default segment.ms in hours."},
-	{name: "unclean.leader.election.enable", typ: TypeBoolean, dflt: "false",
+	{name: "unclean.leader.election.enable", status: inert, why: whyUnclean, typ: TypeBoolean, dflt: "false",
 		doc: "Default unclean.leader.election.enable."},
 }
 
@@ -433,6 +484,15 @@ func index(table []*def) map[string]*def {
 				panic(fmt.Sprintf("config: bad default for %s: %v", d.name, err))
 			}
 		}
+		if (d.status == implemented) != (d.why == "") {
+			panic("config: " + d.name + ": a reason goes with an inert or unsupported status, and only there")
+		}
+		switch d.status {
+		case inert:
+			d.doc += " No effect in samsa: " + d.why + "."
+		case unsupported:
+			d.doc += " Not supported by samsa yet (" + d.why + "): only " + d.defaultForHumans() + " is accepted."
+		}
 		m[d.name] = d
 	}
 	return m
@@ -493,9 +553,47 @@ func (d *def) validate(v string) error {
 		}
 	}
 	if d.check != nil {
-		return d.check(v)
+		if err := d.check(v); err != nil {
+			return err
+		}
+	}
+	if d.status == unsupported && !d.isDefault(v) {
+		return fmt.Errorf("not supported by samsa yet (%s); only %s is accepted", d.why, d.defaultForHumans())
 	}
 	return nil
+}
+
+// isDefault reports whether v (valid, trimmed) means the same as d's
+// default: numbers compare by value, booleans ignore case, lists compare
+// their trimmed elements. A property without a default has no default
+// value to equal.
+func (d *def) isDefault(v string) bool {
+	if d.noDefault {
+		return false
+	}
+	switch d.typ {
+	case TypeBoolean:
+		return strings.EqualFold(v, d.dflt)
+	case TypeShort, TypeInt, TypeLong:
+		a, err1 := strconv.ParseInt(v, 10, 64)
+		b, err2 := strconv.ParseInt(d.dflt, 10, 64)
+		return err1 == nil && err2 == nil && a == b
+	case TypeDouble:
+		a, err1 := strconv.ParseFloat(v, 64)
+		b, err2 := strconv.ParseFloat(d.dflt, 64)
+		return err1 == nil && err2 == nil && a == b
+	case TypeList:
+		return strings.Join(splitList(v), ",") == strings.Join(splitList(d.dflt), ",")
+	}
+	return v == d.dflt
+}
+
+// defaultForHumans names d's default in a message.
+func (d *def) defaultForHumans() string {
+	if d.dflt == "" {
+		return "an empty value"
+	}
+	return d.dflt
 }
 
 func typeName(t Type) string {
@@ -597,16 +695,14 @@ func listenersSyntax(v string) error {
 	return err
 }
 
+func connectionOverridesSyntax(v string) error {
+	_, err := ParseConnectionOverrides(v)
+	return err
+}
+
 func nonEmpty(v string) error {
 	if v == "" {
 		return fmt.Errorf("must not be empty")
-	}
-	return nil
-}
-
-func noTieredStorage(v string) error {
-	if strings.EqualFold(v, "true") {
-		return fmt.Errorf("tiered storage is not supported by samsa")
 	}
 	return nil
 }

@@ -78,6 +78,27 @@ func ValidateTopicConfigs(overrides map[string]string) error {
 	return nil
 }
 
+// Inert is a setting samsa accepts but does not act on yet.
+type Inert struct {
+	Name, Value string
+	Reason      string // why it has no effect
+}
+
+// InertTopicConfigs returns, sorted by name, the overrides that set an inert
+// topic config to a value other than its default. The caller logs them at
+// warn level. overrides are assumed valid.
+func InertTopicConfigs(overrides map[string]string) []Inert {
+	var out []Inert
+	for k, v := range overrides {
+		v = strings.TrimSpace(v)
+		if d := topicDefs[k]; d != nil && d.status == inert && !d.isDefault(v) {
+			out = append(out, Inert{Name: k, Value: v, Reason: d.why})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
 // topicDefault returns topic config d's value when the topic does not
 // override it: the first broker synonym set statically, converted to the
 // topic's unit, else the default.

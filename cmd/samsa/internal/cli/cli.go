@@ -232,6 +232,10 @@ func LogSettings(log zerolog.Logger, cfg *config.Broker, o *Options) {
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w)
 	}
+	for _, in := range cfg.Inert() {
+		log.Warn().Str("property", in.Name).Str("value", in.Value).Str("from", o.Origins[in.Name]).
+			Str("reason", in.Reason).Msg("property has no effect in samsa")
+	}
 	if len(o.EnvSkipped) > 0 {
 		log.Debug().Strs("vars", o.EnvSkipped).Msg("environment variables that are not properties, ignored")
 	}

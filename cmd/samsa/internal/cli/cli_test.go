@@ -165,6 +165,11 @@ func TestLoadErrorsNameKeyAndOrigin(t *testing.T) {
 		}},
 		{[]string{"--broker-id", "x"}, nil, []string{"node.id", "(set by --broker-id)"}},
 		{[]string{"--listeners", "SSL://:9093"}, nil, []string{"not supported yet", "(set by --listeners)"}},
+		// An authorizer that authorizes nothing must not start.
+		{nil, []string{"KAFKA_AUTHORIZER_CLASS_NAME=org.apache.kafka.metadata.authorizer.StandardAuthorizer"}, []string{
+			"configuration authorizer.class.name: not supported by samsa yet (ACL authorization)",
+			"(set by environment variable KAFKA_AUTHORIZER_CLASS_NAME)",
+		}},
 	}
 	for _, tt := range tests {
 		o, err := Parse(tt.args, tt.env)
@@ -272,5 +277,44 @@ log.retention.check.interval.ms=300000
 	}
 	if len(cfg.Listeners) != 1 || cfg.Listeners[0].Port != 9092 || len(cfg.AdvertisedListeners) != 1 || cfg.DataDir != "/tmp/kraft-combined-logs" {
 		t.Errorf("cfg = %+v", cfg)
+	}
+}
+
+// TestInertPropertiesWarned: a property samsa accepts but does not act on is
+// logged at warn with its value, where it was set and why it does nothing.
+func TestInertPropertiesWarned(t *testing.T) {
+	o, err := Parse([]string{"--override", "log.cleaner.threads=4"}, []string{"KAFKA_NUM_REPLICA_FETCHERS=2", "KAFKA_NUM_PARTITIONS=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	LogSettings(NewLogger(&buf, zerolog.InfoLevel, "json"), cfg, o)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	want := map[string][]string{
+		"log.cleaner.threads":  {`"value":"4"`, `"from":"--override"`, "compaction"},
+		"num.replica.fetchers": {`"value":"2"`, `"from":"environment variable KAFKA_NUM_REPLICA_FETCHERS"`, "replication"},
+	}
+	for prop, subs := range want {
+		found := false
+		for _, l := range lines {
+			if strings.Contains(l, `"property":"`+prop+`"`) {
+				found = true
+				for _, s := range append(subs, `"level":"warn"`, "has no effect in samsa") {
+					if !strings.Contains(l, s) {
+						t.Errorf("%s: line %s lacks %s", prop, l, s)
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no warn line for %s:\n%s", prop, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "num.partitions") {
+		t.Errorf("an implemented property warned about:\n%s", buf.String())
 	}
 }

@@ -1,0 +1,315 @@
+package config
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// implementedProperties are the properties that act in samsa as Kafka's do,
+// each checked by hand against the code that reads it. Every other property
+// in the tables must be inert (accepted, warned, documented as having no
+// effect) or unsupported (only its default accepted): a new property is
+// neither until someone decides, so adding one silently inert fails
+// TestEveryPropertyIsDecided.
+var implementedProperties = map[string]string{
+	// Topic configs (those that are also broker properties are listed
+	// once; the entry covers both).
+	"cleanup.policy":                  "delete: retention; compact: keys required (compaction itself is inert, see whyCompaction)",
+	"file.delete.delay.ms":            "storage: deleted segments removed after the delay",
+	"flush.messages":                  "storage: fsync every n messages",
+	"flush.ms":                        "storage: fsync when data is older",
+	"index.interval.bytes":            "storage: offset index density",
+	"max.message.bytes":               "produce: MESSAGE_TOO_LARGE",
+	"message.timestamp.after.max.ms":  "produce: INVALID_TIMESTAMP",
+	"message.timestamp.before.max.ms": "produce: INVALID_TIMESTAMP",
+	"message.timestamp.type":          "produce: LogAppendTime stamping",
+	"min.insync.replicas":             "produce: NOT_ENOUGH_REPLICAS with acks=all",
+	"retention.bytes":                 "storage: retention",
+	"retention.ms":                    "storage: retention",
+	"segment.bytes":                   "storage: roll",
+	"segment.index.bytes":             "storage: index size",
+	"segment.ms":                      "storage: roll",
+	"internal.segment.bytes":          "storage: roll (tests)",
+
+	// Broker properties.
+	"broker.id":                                "registration",
+	"node.id":                                  "registration",
+	"broker.rack":                              "registration, Metadata and DescribeCluster racks",
+	"listeners":                                "bound listeners",
+	"advertised.listeners":                     "registration",
+	"listener.security.protocol.map":           "listener protocols (non-PLAINTEXT refused)",
+	"log.dir":                                  "data directory",
+	"log.dirs":                                 "data directory (first; more are warned)",
+	"etcd.endpoints":                           "metadata store",
+	"etcd.prefix":                              "metadata store",
+	"etcd.compaction.interval.ms":              "coordinator/compact.go: the controller compacts etcd's history",
+	"samsa.adopt.existing.data":                "broker/startup.go: rebuilds a lost cluster's metadata from the data dir",
+	"socket.request.max.bytes":                 "read loop: frame size limit",
+	"connections.max.idle.ms":                  "read loop: idle connections closed",
+	"fetch.max.bytes":                          "fetch: response size cap",
+	"max.connections":                          "accept loop",
+	"max.connections.per.ip":                   "accept loop",
+	"max.connections.per.ip.overrides":         "accept loop",
+	"max.partitions.per.request":               "CreateTopics, CreatePartitions, auto-creation",
+	"num.partitions":                           "topic creation default",
+	"default.replication.factor":               "topic creation default",
+	"auto.create.topics.enable":                "Metadata auto-creation",
+	"delete.topic.enable":                      "DeleteTopics",
+	"log.retention.check.interval.ms":          "storage manager",
+	"log.cache.hot.bytes":                      "storage page-cache trimmer",
+	"log.cache.hot.total.bytes":                "storage page-cache trimmer",
+	"num.recovery.threads.per.data.dir":        "parallel log open at start-up (the lead's change)",
+	"producer.id.expiration.ms":                "storage: producer state expiry",
+	"group.initial.rebalance.delay.ms":         "group coordinator",
+	"group.min.session.timeout.ms":             "group coordinator",
+	"group.max.session.timeout.ms":             "group coordinator",
+	"group.max.size":                           "group coordinator",
+	"offsets.topic.num.partitions":             "group coordinator placement",
+	"offsets.topic.replication.factor":         "__consumer_offsets creation",
+	"offsets.retention.minutes":                "group coordinator offset expiry",
+	"offsets.retention.check.interval.ms":      "group coordinator offset expiry",
+	"offset.metadata.max.bytes":                "OffsetCommit",
+	"group.consumer.session.timeout.ms":        "KIP-848 groups",
+	"group.consumer.heartbeat.interval.ms":     "KIP-848 groups",
+	"group.consumer.assignors":                 "KIP-848 groups",
+	"transaction.state.log.num.partitions":     "__transaction_state creation",
+	"transaction.state.log.replication.factor": "__transaction_state creation",
+	// Broker defaults of implemented topic configs.
+	"log.cleanup.policy":                  "cleanup.policy",
+	"log.segment.delete.delay.ms":         "file.delete.delay.ms",
+	"log.flush.interval.messages":         "flush.messages",
+	"log.flush.interval.ms":               "flush.ms",
+	"log.flush.scheduler.interval.ms":     "flush.ms (last-resort default)",
+	"log.index.interval.bytes":            "index.interval.bytes",
+	"message.max.bytes":                   "max.message.bytes",
+	"log.message.timestamp.after.max.ms":  "message.timestamp.after.max.ms",
+	"log.message.timestamp.before.max.ms": "message.timestamp.before.max.ms",
+	"log.message.timestamp.type":          "message.timestamp.type",
+	"log.retention.bytes":                 "retention.bytes",
+	"log.retention.ms":                    "retention.ms",
+	"log.retention.minutes":               "retention.ms",
+	"log.retention.hours":                 "retention.ms",
+	"log.segment.bytes":                   "segment.bytes",
+	"log.index.size.max.bytes":            "segment.index.bytes",
+	"log.roll.ms":                         "segment.ms",
+	"log.roll.hours":                      "segment.ms",
+}
+
+// otherValue returns a value of d that is valid as far as its type and
+// check go, is not its default and passes ok, or "" if it finds none.
+func otherValue(d *def, ok func(v string) bool) string {
+	candidates := []string{"true", "false", "1", "2", "0", "3", "100", "10000", "-1", "0.7", "gzip", "lz4", "x", "0:1", "PLAINTEXT"}
+	if n, err := strconv.ParseInt(d.dflt, 10, 64); err == nil {
+		candidates = append([]string{strconv.FormatInt(n+1, 10), strconv.FormatInt(n-1, 10)}, candidates...)
+	}
+	saved := d.status
+	d.status = implemented // the type and check alone
+	defer func() { d.status = saved }()
+	for _, v := range candidates {
+		if d.validate(v) == nil && !d.isDefault(v) && (ok == nil || ok(v)) {
+			return v
+		}
+	}
+	return ""
+}
+
+func TestEveryPropertyIsDecided(t *testing.T) {
+	listed := map[string]bool{}
+	for _, table := range [][]*def{topicTable, brokerTable} {
+		for _, d := range table {
+			_, inList := implementedProperties[d.name]
+			listed[d.name] = true
+			switch {
+			case d.status == implemented && !inList:
+				t.Errorf("%s: not in implementedProperties and neither inert nor unsupported; decide what samsa does with it", d.name)
+			case d.status != implemented && inList:
+				t.Errorf("%s: listed as implemented but marked inert/unsupported", d.name)
+			}
+		}
+	}
+	for name := range implementedProperties {
+		if !listed[name] {
+			t.Errorf("implementedProperties lists %s, which is not a property", name)
+		}
+	}
+}
+
+// TestInertPropertiesAreWarnedAndDocumented: a broker property that has no
+// effect is accepted and reported by Inert (the CLI logs it at warn); a
+// topic config is accepted and reported by InertTopicConfigs; both say so
+// in their doc.
+func TestInertPropertiesAreWarnedAndDocumented(t *testing.T) {
+	for _, d := range brokerTable {
+		if d.status != inert {
+			continue
+		}
+		if !strings.Contains(d.doc, "No effect in samsa") {
+			t.Errorf("broker %s: doc %q does not say it has no effect", d.name, d.doc)
+		}
+		v := otherValue(d, func(v string) bool {
+			_, err := NewBroker(map[string]string{d.name: v})
+			return err == nil
+		})
+		if v == "" {
+			t.Errorf("broker %s: no non-default value that starts", d.name)
+			continue
+		}
+		b, err := NewBroker(map[string]string{d.name: v})
+		if err != nil {
+			t.Errorf("broker %s=%s: refused: %v", d.name, v, err)
+			continue
+		}
+		if in := b.Inert(); len(in) != 1 || in[0].Name != d.name || in[0].Value != v || in[0].Reason == "" {
+			t.Errorf("broker %s=%s: Inert() = %+v", d.name, v, in)
+		}
+		e, _ := b.Get(d.name)
+		if !strings.Contains(e.Doc, "No effect in samsa") {
+			t.Errorf("broker %s: DescribeConfigs doc %q", d.name, e.Doc)
+		}
+		// The default, set explicitly, changes nothing: no warning.
+		if !d.noDefault {
+			b, err := NewBroker(map[string]string{d.name: d.dflt})
+			if err != nil || len(b.Inert()) != 0 {
+				t.Errorf("broker %s at its default: err %v, Inert() %+v", d.name, err, b.Inert())
+			}
+		}
+	}
+	b, _ := NewBroker(nil)
+	docs := map[string]string{}
+	for _, e := range b.TopicEntries(nil) {
+		docs[e.Name] = e.Doc
+	}
+	for _, d := range topicTable {
+		if d.status != inert {
+			continue
+		}
+		if !strings.Contains(docs[d.name], "No effect in samsa") {
+			t.Errorf("topic %s: DescribeConfigs doc %q does not say it has no effect", d.name, docs[d.name])
+		}
+		v := otherValue(d, nil)
+		if v == "" {
+			t.Errorf("topic %s: no non-default value to test", d.name)
+			continue
+		}
+		if err := ValidateTopicConfigs(map[string]string{d.name: v}); err != nil {
+			t.Errorf("topic %s=%s: refused: %v", d.name, v, err)
+		}
+		got := InertTopicConfigs(map[string]string{d.name: v})
+		if len(got) != 1 || got[0].Name != d.name || got[0].Value != v || got[0].Reason == "" {
+			t.Errorf("topic %s=%s: InertTopicConfigs = %+v", d.name, v, got)
+		}
+		if got := InertTopicConfigs(map[string]string{d.name: d.dflt}); len(got) != 0 {
+			t.Errorf("topic %s at its default: InertTopicConfigs = %+v", d.name, got)
+		}
+	}
+}
+
+// TestUnsupportedPropertiesAreRefused: any value but the default is refused
+// with "not supported by samsa yet"; the default is accepted.
+func TestUnsupportedPropertiesAreRefused(t *testing.T) {
+	n := 0
+	for _, table := range [][]*def{topicTable, brokerTable} {
+		for _, d := range table {
+			if d.status != unsupported {
+				continue
+			}
+			n++
+			v := otherValue(d, nil)
+			if v == "" {
+				t.Errorf("%s: no non-default value to test", d.name)
+				continue
+			}
+			var err, errDefault error
+			if table[0] == topicTable[0] {
+				err = ValidateTopicConfigs(map[string]string{d.name: v})
+				errDefault = ValidateTopicConfigs(map[string]string{d.name: d.dflt})
+			} else {
+				_, err = NewBroker(map[string]string{d.name: v})
+				_, errDefault = NewBroker(map[string]string{d.name: d.dflt})
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Key != d.name || !strings.Contains(ce.Message(), "not supported by samsa yet") {
+				t.Errorf("%s=%s: error %v, want it refused as not supported", d.name, v, err)
+			}
+			if errDefault != nil {
+				t.Errorf("%s at its default %q: %v", d.name, d.dflt, errDefault)
+			}
+			if !strings.Contains(d.doc, "Not supported by samsa yet") {
+				t.Errorf("%s: doc %q", d.name, d.doc)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no unsupported property: authorizer.class.name and remote.storage.enable must be")
+	}
+	// The authorizer case in full: an authorizer that authorizes nothing
+	// must not start.
+	_, err := NewBroker(map[string]string{"authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer"})
+	if err == nil || !strings.Contains(err.Error(), "ACL authorization") {
+		t.Fatalf("authorizer accepted: %v", err)
+	}
+}
+
+// TestIgnoredKeysAreWarned: the Kafka-only keys and prefixes are accepted
+// with a warning each.
+func TestIgnoredKeysAreWarned(t *testing.T) {
+	props := map[string]string{}
+	for k := range ignoredKeys {
+		props[k] = "x"
+	}
+	for _, p := range ignoredPrefixes {
+		props[p+"some.setting"] = "x"
+	}
+	b, err := NewBroker(props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range props {
+		if !containsWith(b.Warnings(), "property "+k+" ", "no effect in samsa") {
+			t.Errorf("%s: no warning", k)
+		}
+	}
+}
+
+// TestTopicDefaultsAccepted: Kafka Streams and Connect create topics listing
+// configs at their defaults and read them back: every topic config at its
+// default is accepted, warns about nothing and is listed.
+func TestTopicDefaultsAccepted(t *testing.T) {
+	all := map[string]string{}
+	for _, d := range topicTable {
+		if !d.noDefault {
+			all[d.name] = d.dflt
+		}
+	}
+	if err := ValidateTopicConfigs(all); err != nil {
+		t.Fatalf("defaults refused: %v", err)
+	}
+	if got := InertTopicConfigs(all); len(got) != 0 {
+		t.Fatalf("defaults warned about: %+v", got)
+	}
+	b, _ := NewBroker(nil)
+	listed := map[string]bool{}
+	for _, e := range b.TopicEntries(all) {
+		listed[e.Name] = true
+	}
+	for n := range all {
+		if !listed[n] && !topicDefs[n].internal {
+			t.Errorf("%s not listed by TopicEntries", n)
+		}
+	}
+}
+
+func containsWith(lines []string, subs ...string) bool {
+	for _, l := range lines {
+		ok := true
+		for _, s := range subs {
+			ok = ok && strings.Contains(l, s)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
