@@ -28,8 +28,57 @@ func (d Diff) String() string {
 // compareFields returns the differing leaves of two flattened responses:
 // fields in Kafka's order, then the ones only samsa has. An array element
 // present on one side only is one difference: the fields under it are not
-// reported again.
+// reported again. Likewise, where the two answers disagree on an error
+// code, the other fields beside it and under it are not compared: what
+// they hold depends on the error (an error answer carries -1s and empty
+// lists where a success carries data), so the error code is the one
+// difference.
 func compareFields(kafka, samsa []Field) (paths []string, kv, sv []string) {
+	paths, kv, sv = compareLeaves(kafka, samsa)
+	var scopes []string // parents of a differing ErrorCode
+	for i, p := range paths {
+		if p == "ErrorCode" {
+			scopes = append(scopes, "")
+		} else if parent, ok := strings.CutSuffix(p, ".ErrorCode"); ok && kv[i] != absent && sv[i] != absent {
+			scopes = append(scopes, parent)
+		}
+	}
+	if len(scopes) == 0 {
+		return paths, kv, sv
+	}
+	inScope := func(p string) bool {
+		for _, s := range scopes {
+			if s == "" || strings.HasPrefix(p, s) && len(p) > len(s) && (p[len(s)] == '.' || p[len(s)] == '[') {
+				return true
+			}
+		}
+		return false
+	}
+	var op, okv, osv []string
+	for i, p := range paths {
+		if strings.HasSuffix(p, "ErrorCode") && (p == "ErrorCode" || strings.HasSuffix(p, ".ErrorCode")) {
+			// Keep error codes, unless one is under an outer error scope.
+			outer := false
+			for _, s := range scopes {
+				parent := strings.TrimSuffix(strings.TrimSuffix(p, "ErrorCode"), ".")
+				if s != parent && (s == "" || strings.HasPrefix(parent, s) && len(parent) > len(s) && (parent[len(s)] == '.' || parent[len(s)] == '[')) {
+					outer = true
+				}
+			}
+			if !outer {
+				op, okv, osv = append(op, p), append(okv, kv[i]), append(osv, sv[i])
+			}
+			continue
+		}
+		if inScope(p) {
+			continue
+		}
+		op, okv, osv = append(op, p), append(okv, kv[i]), append(osv, sv[i])
+	}
+	return op, okv, osv
+}
+
+func compareLeaves(kafka, samsa []Field) (paths []string, kv, sv []string) {
 	km := make(map[string]string, len(kafka))
 	for _, f := range kafka {
 		km[f.Path] = f.Value

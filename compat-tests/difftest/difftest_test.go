@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // The differential test: one Apache Kafka and one samsa for the whole run
@@ -203,4 +206,72 @@ func judge(t *testing.T, what string, res *Result, diffs []Diff, acc *Accepted, 
 		ranFull[what] = true
 	}
 	reportMu.Unlock()
+}
+
+// TestReplay replays every recorded conversation in corpus/ against a
+// fresh samsa each and judges the differences against accepted.txt.
+func TestReplay(t *testing.T) {
+	acc := loadAccepted(t)
+	dir := os.Getenv("DIFFTEST_CORPUS")
+	if dir == "" {
+		dir = "corpus"
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no recordings in %s (make difftest-record makes them)", dir)
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := tempRoot(t, "samsa-difftest-replay-")
+	bin, err := SamsaBinary(root, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	var all []Diff
+	res := &Result{Versions: map[[2]int16]bool{}, Scenarios: map[string]bool{}, Skipped: map[string]string{}}
+	for _, f := range files {
+		events, err := ReadCorpus(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := events[0].Client
+		name := "replay-" + client
+		p, err := StartSamsa(bin, filepath.Join(tmp, client), SamsaArgs()...)
+		if err != nil {
+			t.Fatalf("%s: %v", client, err)
+		}
+		rr, err := Replay(events, p.Addr, name)
+		p.Stop()
+		if err != nil {
+			t.Fatalf("%s: %v", client, err)
+		}
+		t.Logf("%-32s %d requests, %d answers compared, %d differences in %v", name, rr.Requests, rr.Compared, len(rr.Diffs), rr.Took.Round(time.Millisecond))
+		for _, n := range rr.Notes {
+			t.Logf("%s: %s", name, n)
+		}
+		res.Scenarios[name] = true
+		res.Runs++
+		res.Checks += rr.Compared
+		for kv := range rr.Versions {
+			res.Versions[kv] = true
+		}
+		all = append(all, rr.Diffs...)
+	}
+	res.Diffs = all
+	res.PerAPI = map[string][]int16{}
+	for kv := range res.Versions {
+		name := kmsg.NameForKey(kv[0])
+		res.PerAPI[name] = append(res.PerAPI[name], kv[1])
+	}
+	for _, vs := range res.PerAPI {
+		sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
+	}
+	res.Took = time.Since(begin)
+	judge(t, "replay", res, all, acc, os.Getenv("DIFFTEST_CORPUS") == "")
 }

@@ -457,6 +457,27 @@ func (n *Normalizer) placeholder(kind ruleKind, raw string) string {
 	return p
 }
 
+// BindPlaceholders gives a value one broker assigned and the value the
+// other assigned in its place the same placeholder (a replay knows which
+// of samsa's producer ids stands for which of Kafka's), unless either
+// already has one.
+func BindPlaceholders(kind ruleKind, a *Normalizer, aRaw string, b *Normalizer, bRaw string) {
+	for _, n := range []*Normalizer{a, b} {
+		if n.scoped[kind] == nil {
+			n.scoped[kind] = map[string]string{}
+		}
+	}
+	if _, ok := a.scoped[kind][aRaw]; ok {
+		return
+	}
+	if _, ok := b.scoped[kind][bRaw]; ok {
+		return
+	}
+	p := fmt.Sprintf("<%s%d>", placeholderNames[kind], max(len(a.scoped[kind]), len(b.scoped[kind]))+1)
+	a.scoped[kind][aRaw] = p
+	b.scoped[kind][bRaw] = p
+}
+
 func (n *Normalizer) topicIDString(id [16]byte) string {
 	if id == ([16]byte{}) {
 		return "<zero-id>"

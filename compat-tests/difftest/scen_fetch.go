@@ -178,7 +178,7 @@ func fetchScenarios() []Scenario {
 				req.SessionID, req.SessionEpoch = 0, 0
 				return req
 			})
-			incr := func(step string, epoch int32, id func(s *Side) int32, edit func(*kmsg.FetchRequest)) {
+			incr := func(step string, epoch int32, id func(s *Side) int32, edit func(*Side, *kmsg.FetchRequest)) {
 				r.Check(step, func(s *Side) kmsg.Request {
 					req := kmsg.NewPtrFetchRequest()
 					req.Version = r.V
@@ -189,16 +189,19 @@ func fetchScenarios() []Scenario {
 					req.SessionID = id(s)
 					req.SessionEpoch = epoch
 					if edit != nil {
-						edit(req)
+						edit(s, req)
 					}
 					return req
 				})
 			}
 			sid := func(s *Side) int32 { return respOf[kmsg.FetchResponse](open[s.I]).SessionID }
 			incr("incremental", 1, sid, nil)
-			incr("incremental-new-offset", 2, sid, func(req *kmsg.FetchRequest) {
+			incr("incremental-new-offset", 2, sid, func(s *Side, req *kmsg.FetchRequest) {
 				t := kmsg.NewFetchRequestTopic()
 				t.Topic = dataTopic
+				if r.V >= 13 {
+					t.TopicID = s.TopicID(dataTopic)
+				}
 				p := kmsg.NewFetchRequestTopicPartition()
 				p.Partition, p.FetchOffset, p.PartitionMaxBytes, p.CurrentLeaderEpoch, p.LogStartOffset = 0, 3, 1<<20, -1, -1
 				t.Partitions = append(t.Partitions, p)
@@ -207,9 +210,25 @@ func fetchScenarios() []Scenario {
 			incr("wrong-epoch", 7, sid, nil)
 			incr("unknown-session", 1, func(*Side) int32 { return 123456789 }, nil)
 			incr("close", -1, sid, nil)
-			incr("sessionless-full", -1, func(*Side) int32 { return 0 }, func(req *kmsg.FetchRequest) {
+			// Closing a session the broker does not know (epoch -1) is a
+			// sessionless full fetch for Kafka.
+			incr("close-unknown-session", -1, func(*Side) int32 { return 123456789 }, func(s *Side, req *kmsg.FetchRequest) {
 				t := kmsg.NewFetchRequestTopic()
 				t.Topic = dataTopic
+				if r.V >= 13 {
+					t.TopicID = s.TopicID(dataTopic)
+				}
+				p := kmsg.NewFetchRequestTopicPartition()
+				p.Partition, p.FetchOffset, p.PartitionMaxBytes, p.CurrentLeaderEpoch, p.LogStartOffset = 0, 0, 1<<20, -1, -1
+				t.Partitions = append(t.Partitions, p)
+				req.Topics = append(req.Topics, t)
+			})
+			incr("sessionless-full", -1, func(*Side) int32 { return 0 }, func(s *Side, req *kmsg.FetchRequest) {
+				t := kmsg.NewFetchRequestTopic()
+				t.Topic = dataTopic
+				if r.V >= 13 {
+					t.TopicID = s.TopicID(dataTopic)
+				}
 				p := kmsg.NewFetchRequestTopicPartition()
 				p.Partition, p.FetchOffset, p.PartitionMaxBytes, p.CurrentLeaderEpoch, p.LogStartOffset = 0, 0, 1<<20, -1, -1
 				t.Partitions = append(t.Partitions, p)

@@ -1,6 +1,8 @@
 package difftest
 
 import (
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -330,6 +332,7 @@ func configScenarios() []Scenario {
 			t := r.name("t")
 			r.CreateTopic(t, 1, map[string]string{"retention.ms": "3600000"})
 			r.Check("valid", func(*Side) kmsg.Request { return alterConfigsReq(r.V, false, resTopic, t, "segment.ms", "7200000") })
+			r.waitConfig(t, "segment.ms", func(c kmsg.DescribeConfigsResponseResourceConfig) bool { return c.Value != nil && *c.Value == "7200000" })
 			r.Check("describe-after", func(*Side) kmsg.Request {
 				return describeConfigsReq(r.Max(kmsg.DescribeConfigs), false, false, resTopic, t, "retention.ms", "segment.ms")
 			})
@@ -363,6 +366,7 @@ func configScenarios() []Scenario {
 				r.Check(step, func(*Side) kmsg.Request { return incAlterReq(r.V, validateOnly, resTopic, t, ops...) })
 			}
 			inc("set", false, incOp{"retention.ms", 0, sp("3600000")}, incOp{"cleanup.policy", 0, sp("compact")})
+			r.waitConfig(t, "cleanup.policy", func(c kmsg.DescribeConfigsResponseResourceConfig) bool { return c.Value != nil && *c.Value == "compact" })
 			r.Check("describe-after-set", func(*Side) kmsg.Request {
 				return describeConfigsReq(r.Max(kmsg.DescribeConfigs), false, false, resTopic, t, "retention.ms", "cleanup.policy")
 			})
@@ -371,6 +375,7 @@ func configScenarios() []Scenario {
 			inc("subtract", false, incOp{"cleanup.policy", 3, sp("compact")})
 			inc("append-to-non-list", false, incOp{"retention.ms", 2, sp("5")})
 			inc("delete", false, incOp{"retention.ms", 1, nil})
+			r.waitConfig(t, "retention.ms", func(c kmsg.DescribeConfigsResponseResourceConfig) bool { return c.Source != kmsg.ConfigSourceDynamicTopicConfig })
 			r.Check("describe-after", func(*Side) kmsg.Request {
 				return describeConfigsReq(r.Max(kmsg.DescribeConfigs), false, false, resTopic, t, "retention.ms", "cleanup.policy")
 			})
@@ -391,5 +396,34 @@ func configScenarios() []Scenario {
 				return incAlterReq(r.V, true, resBroker, "1", incOp{"log.cleaner.threads", 0, sp("2")})
 			})
 		}},
+	}
+}
+
+// waitConfig waits (up to 10 s) until both brokers describe topic's key so
+// that ok holds: Kafka applies an alteration through its controller and
+// describes it a moment later.
+func (r *Run) waitConfig(topic, key string, ok func(kmsg.DescribeConfigsResponseResourceConfig) bool) {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, s := range r.Sides {
+		for {
+			a := s.request("setup", describeConfigsReq(r.Max(kmsg.DescribeConfigs), false, false, resTopic, topic, key))
+			done := false
+			if a.Err == nil {
+				for _, res := range a.Resp.(*kmsg.DescribeConfigsResponse).Resources {
+					for _, c := range res.Configs {
+						if c.Name == key && ok(c) {
+							done = true
+						}
+					}
+				}
+			}
+			if done {
+				break
+			}
+			if time.Now().After(deadline) {
+				r.Fatalf("%s of %s not applied on %s after 10 s", key, topic, s.Name)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
