@@ -83,7 +83,7 @@ func Replay(events []Event, addr, scenario string) (*ReplayResult, error) {
 		addr: addr, scenario: scenario, versions: side.Versions,
 		conns: map[int]*replayConn{},
 		kafka: NewNormalizer(1), samsa: NewNormalizer(1),
-		res:   &ReplayResult{Versions: map[[2]int16]bool{}},
+		res: &ReplayResult{Versions: map[[2]int16]bool{}},
 	}
 	r.cond = sync.NewCond(&r.mu)
 	r.assigned = newAssigned(r.kafka, r.samsa)

@@ -332,7 +332,9 @@ func configScenarios() []Scenario {
 			t := r.name("t")
 			r.CreateTopic(t, 1, map[string]string{"retention.ms": "3600000"})
 			r.Check("valid", func(*Side) kmsg.Request { return alterConfigsReq(r.V, false, resTopic, t, "segment.ms", "7200000") })
-			r.waitConfig(t, "segment.ms", func(c kmsg.DescribeConfigsResponseResourceConfig) bool { return c.Value != nil && *c.Value == "7200000" })
+			r.waitConfig(t, "segment.ms", func(c kmsg.DescribeConfigsResponseResourceConfig) bool {
+				return c.Value != nil && *c.Value == "7200000"
+			})
 			r.Check("describe-after", func(*Side) kmsg.Request {
 				return describeConfigsReq(r.Max(kmsg.DescribeConfigs), false, false, resTopic, t, "retention.ms", "segment.ms")
 			})
@@ -366,7 +368,9 @@ func configScenarios() []Scenario {
 				r.Check(step, func(*Side) kmsg.Request { return incAlterReq(r.V, validateOnly, resTopic, t, ops...) })
 			}
 			inc("set", false, incOp{"retention.ms", 0, sp("3600000")}, incOp{"cleanup.policy", 0, sp("compact")})
-			r.waitConfig(t, "cleanup.policy", func(c kmsg.DescribeConfigsResponseResourceConfig) bool { return c.Value != nil && *c.Value == "compact" })
+			r.waitConfig(t, "cleanup.policy", func(c kmsg.DescribeConfigsResponseResourceConfig) bool {
+				return c.Value != nil && *c.Value == "compact"
+			})
 			r.Check("describe-after-set", func(*Side) kmsg.Request {
 				return describeConfigsReq(r.Max(kmsg.DescribeConfigs), false, false, resTopic, t, "retention.ms", "cleanup.policy")
 			})
@@ -375,7 +379,9 @@ func configScenarios() []Scenario {
 			inc("subtract", false, incOp{"cleanup.policy", 3, sp("compact")})
 			inc("append-to-non-list", false, incOp{"retention.ms", 2, sp("5")})
 			inc("delete", false, incOp{"retention.ms", 1, nil})
-			r.waitConfig(t, "retention.ms", func(c kmsg.DescribeConfigsResponseResourceConfig) bool { return c.Source != kmsg.ConfigSourceDynamicTopicConfig })
+			r.waitConfig(t, "retention.ms", func(c kmsg.DescribeConfigsResponseResourceConfig) bool {
+				return c.Source != kmsg.ConfigSourceDynamicTopicConfig
+			})
 			r.Check("describe-after", func(*Side) kmsg.Request {
 				return describeConfigsReq(r.Max(kmsg.DescribeConfigs), false, false, resTopic, t, "retention.ms", "cleanup.policy")
 			})
