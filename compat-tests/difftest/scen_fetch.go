@@ -223,6 +223,17 @@ func fetchScenarios() []Scenario {
 				t.Partitions = append(t.Partitions, p)
 				req.Topics = append(req.Topics, t)
 			})
+			incr("session-id-minus-one", -1, func(*Side) int32 { return -1 }, func(s *Side, req *kmsg.FetchRequest) {
+				t := kmsg.NewFetchRequestTopic()
+				t.Topic = dataTopic
+				if r.V >= 13 {
+					t.TopicID = s.TopicID(dataTopic)
+				}
+				p := kmsg.NewFetchRequestTopicPartition()
+				p.Partition, p.FetchOffset, p.PartitionMaxBytes, p.CurrentLeaderEpoch, p.LogStartOffset = 0, 3, 1<<20, -1, -1
+				t.Partitions = append(t.Partitions, p)
+				req.Topics = append(req.Topics, t)
+			})
 			incr("sessionless-full", -1, func(*Side) int32 { return 0 }, func(s *Side, req *kmsg.FetchRequest) {
 				t := kmsg.NewFetchRequestTopic()
 				t.Topic = dataTopic

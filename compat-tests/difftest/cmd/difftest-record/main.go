@@ -56,6 +56,7 @@ func clients() []client {
 		{"sarama", "", goTest("TestSarama")},
 		{"kafka-go", "", goTest("TestKafkaGo")},
 		{"confluent-kafka-go", "", goTest("TestConfluent")},
+		{"kcat", "", goTest("TestKcat")},
 		{"java-kafka-clients", "java", func(root string) []string {
 			return []string{"mvn", "-q", "-B", "-o", "-Dmaven.repo.local=" + filepath.Join(root, ".cache", "m2"), "test",
 				"-Dtest=KafkaClientsTest#bootstrapMetadata+adminTopics+consumeFromOffset+groupCommitResume+errorUnknownTopic",
