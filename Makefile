@@ -19,6 +19,7 @@ GOFILES = $(shell find . -name '*.go' -not -path './.cache/*' -not -path './bin/
 
 .PHONY: all build run test setup vet fmt-check test-race fuzz-smoke fuzz compat bench bench-smoke clean
 .PHONY: compat-setup compat-setup-java compat-setup-python compat-setup-node compat-setup-kafka compat-setup-kcat
+.PHONY: difftest difftest-record
 
 all: build
 
@@ -68,13 +69,33 @@ fuzz:
 	$(MAKE) fuzz-smoke FUZZTIME=$(FUZZLONG)
 
 # Black-box tests of the real binary with stock clients (SAMSA_BIN: use the
-# binary just built instead of letting the harness build its own).
+# binary just built instead of letting the harness build its own), and the
+# differential tester against Apache Kafka (compat-tests/difftest). -p 1:
+# one package at a time, so that the tester's Kafka does not share the two
+# cores with the client suites.
 compat: build compat-setup
 	@mkdir -p .cache
-	@rm -f .cache/compat-matrix.md
+	@rm -f .cache/compat-matrix.md .cache/difftest-report.txt
 	cd compat-tests && SAMSA_BIN=$(CURDIR)/$(BIN)/samsa COMPAT_MATRIX_FILE=$(CURDIR)/.cache/compat-matrix.md \
-		$(GO) test -count=1 -timeout 15m ./... ; status=$$?; \
-		cat $(CURDIR)/.cache/compat-matrix.md 2>/dev/null; exit $$status
+		DIFFTEST_REPORT=$(CURDIR)/.cache/difftest-report.txt \
+		$(GO) test -p 1 -count=1 -timeout 15m ./... ; status=$$?; \
+		cat $(CURDIR)/.cache/compat-matrix.md $(CURDIR)/.cache/difftest-report.txt 2>/dev/null; exit $$status
+
+# The differential tester alone: samsa against Apache Kafka 4.4, scripted
+# scenarios at every common version plus the recorded client corpus
+# (DIFFTEST_ONLY=GLOB runs only the scenarios it matches).
+difftest: build compat-setup-kafka
+	@mkdir -p .cache
+	@rm -f .cache/difftest-report.txt
+	cd compat-tests && SAMSA_BIN=$(CURDIR)/$(BIN)/samsa DIFFTEST_REPORT=$(CURDIR)/.cache/difftest-report.txt \
+		$(GO) test -count=1 -timeout 10m ./difftest/ ; status=$$?; \
+		cat $(CURDIR)/.cache/difftest-report.txt 2>/dev/null; exit $$status
+
+# Records the compat clients' traffic with Apache Kafka into the tester's
+# corpus (compat-tests/difftest/corpus), a fresh Kafka per client
+# (CLIENTS=franz-go,sarama records only those). About 2 minutes.
+difftest-record: compat-setup
+	cd compat-tests && $(GO) run ./difftest/cmd/difftest-record $(if $(CLIENTS),-clients $(CLIENTS))
 
 # Everything `make compat` needs beyond the Go toolchain and modules.
 compat-setup: compat-setup-java compat-setup-python compat-setup-node compat-setup-kafka compat-setup-kcat

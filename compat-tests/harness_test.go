@@ -150,6 +150,9 @@ type Samsa struct {
 // test ends; if the test failed, the tail of its log is printed.
 func StartSamsa(t testing.TB, extraArgs ...string) *Samsa {
 	t.Helper()
+	if addr := os.Getenv(externalBrokerEnv); addr != "" {
+		return externalSamsa(t, addr)
+	}
 	dir := t.TempDir()
 	s := &Samsa{
 		t:       t,
