@@ -111,11 +111,9 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)
 	}
-	adopt, err := b.openCluster(ctx)
-	if err != nil {
-		b.logs.Close()
-		return err
-	}
+	// Bind the listeners before the embedded etcd picks its free ports, so
+	// that it can never take the port a listener is configured with. They
+	// accept only at the end of Start.
 	for _, l := range b.cfg.Listeners {
 		ln, err := net.Listen("tcp", net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))))
 		if err != nil {
@@ -123,6 +121,11 @@ func (b *Broker) Start(ctx context.Context) error {
 			return fmt.Errorf("broker: listen %s://%s:%d: %w", l.Name, l.Host, l.Port, err)
 		}
 		b.listeners = append(b.listeners, ln)
+	}
+	adopt, err := b.openCluster(ctx)
+	if err != nil {
+		b.closeStarted()
+		return err
 	}
 	if err := b.store.RegisterBroker(ctx, b.brokerInfo()); err != nil {
 		b.closeStarted()
