@@ -105,6 +105,10 @@ type Options struct {
 	// cache; older data is written back and dropped from it (cache.go).
 	// 0 leaves the page cache to the kernel, as Kafka does.
 	CacheHotBytes int64
+	// FlushObserver, when set, is told how long each flush that fsynced
+	// something took (the broker's log flush latency metric). It runs on
+	// the flushing goroutine and must not block.
+	FlushObserver func(time.Duration)
 
 	trimmer *cacheTrimmer // the Manager's; nil: passes only on trimCache
 }

@@ -61,6 +61,8 @@ type Log struct {
 
 	bg sync.WaitGroup // post-roll flushes; Close waits for them
 
+	onFlush func(time.Duration) // Options.FlushObserver; nil: none
+
 	// Page-cache hot window (cache.go); trimMu serialises trimmer passes.
 	cacheHot   int64
 	trimmer    *cacheTrimmer
@@ -230,6 +232,7 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 		}
 		segs := l.segments()
 		var err error
+		start := time.Now()
 		for i, s := range segs {
 			if s.base >= end {
 				break
@@ -244,6 +247,9 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 		l.truncMu.RUnlock()
 		if err != nil {
 			return l.fail("fsync", err)
+		}
+		if l.onFlush != nil {
+			l.onFlush(time.Since(start))
 		}
 		l.recoveryPoint.Store(end)
 	}

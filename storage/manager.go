@@ -59,6 +59,8 @@ type ManagerOptions struct {
 	// start-up ("-delete") waits before it is removed (the broker default of
 	// file.delete.delay.ms); <= 0 removes it at once.
 	FileDeleteDelay time.Duration
+	// FlushObserver is every log's Options.FlushObserver.
+	FlushObserver func(time.Duration)
 }
 
 // deleteDirSuffix ends the name of a directory being deleted
@@ -260,7 +262,7 @@ func (m *Manager) GetOrCreate(topic string, partition int32, topicID [16]byte, c
 func (m *Manager) open(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, error) {
 	return Open(PartitionDir(m.dataDir, tp.Topic, tp.Partition), topicID, cfg, Options{
 		FS: m.fs, Logger: loggerWith(m.logger, tp.Topic, tp.Partition), Now: m.now,
-		CacheHotBytes: m.opts.CacheHotBytes, trimmer: m.trimmer,
+		CacheHotBytes: m.opts.CacheHotBytes, FlushObserver: m.opts.FlushObserver, trimmer: m.trimmer,
 	})
 }
 

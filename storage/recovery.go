@@ -29,6 +29,7 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 		producers: newProducerState(),
 		cacheHot:  max(opts.CacheHotBytes, 0),
 		trimmer:   opts.trimmer,
+		onFlush:   opts.FlushObserver,
 	}
 	if l.cacheHot == 0 {
 		l.trimmer = nil
