@@ -48,6 +48,8 @@ type Broker struct {
 
 	pids producerIDs
 
+	metrics *metrics // metrics.go; made by New
+
 	// groups is the group coordinator (groups.go); nil until Start.
 	groups *group.Coordinator
 
@@ -80,6 +82,7 @@ func New(cfg *config.Broker, logger zerolog.Logger) (*Broker, error) {
 	}
 	b.parts.Store(&partitionMap{})
 	b.pids.b = b
+	b.metrics = newMetrics(b)
 	return b, nil
 }
 
@@ -96,6 +99,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		CacheHotBytes:          b.cfg.CacheHotBytes,
 		CacheHotTotalBytes:     b.cfg.CacheHotTotalBytes,
 		FileDeleteDelay:        b.defaultDeleteDelay(),
+		FlushObserver:          b.metrics.observeFlush,
 	})
 	if err != nil {
 		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)

@@ -193,6 +193,10 @@ var brokerTable = []*def{
 		doc: "samsa: every this many ms the controller compacts etcd's history (the whole keyspace, an external etcd's too) to the revision it saw one interval earlier, so committed offsets do not grow etcd without bound. 0 turns it off (for an external etcd that compacts itself); the embedded etcd then still drops history older than an hour."},
 
 	// Requests and connections.
+	{name: "samsa.request.log.slow.ms", typ: TypeLong, dflt: "1000", check: between(0, math.MaxInt64/1_000_000), readOnly: true,
+		doc: "samsa: a request whose handler takes at least this many ms is logged at warn (\"slow request\"); 0 turns it off."},
+	{name: "samsa.request.log.debug.sample", typ: TypeInt, dflt: "10", check: atLeast(1), readOnly: true,
+		doc: "samsa: at --log-level debug, one request in this many is logged (1: every request)."},
 	{name: "socket.request.max.bytes", typ: TypeInt, dflt: "104857600", check: atLeast(1), readOnly: true,
 		doc: "Largest request frame accepted."},
 	{name: "connections.max.idle.ms", typ: TypeLong, dflt: "600000", readOnly: true,
