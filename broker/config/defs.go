@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -191,6 +192,9 @@ var brokerTable = []*def{
 		doc: "samsa: when etcd holds no cluster under etcd.prefix but the data directory holds partition logs (etcd was wiped, or another etcd or prefix was given), adopt the data: create the cluster (with the cluster.id of meta.properties, if any) and register every topic found from its partition.metadata, with its topic id, partitions and this broker as the only replica. Topic configs are not recovered. Without it such a start is refused. No effect when etcd already holds the cluster."},
 	{name: "etcd.compaction.interval.ms", typ: TypeLong, dflt: "300000", check: between(0, math.MaxInt64/1_000_000), readOnly: true, // ms that fit a time.Duration
 		doc: "samsa: every this many ms the controller compacts etcd's history (the whole keyspace, an external etcd's too) to the revision it saw one interval earlier, so committed offsets do not grow etcd without bound. 0 turns it off (for an external etcd that compacts itself); the embedded etcd then still drops history older than an hour."},
+
+	{name: "samsa.admin.listener", typ: TypeString, dflt: "localhost:9644", check: adminListenerSyntax, readOnly: true,
+		doc: "samsa: host:port of the admin HTTP listener (/metrics, /healthz, /readyz, the web console); empty turns it off. An empty host binds every interface."},
 
 	// Requests and connections.
 	{name: "samsa.request.log.slow.ms", typ: TypeLong, dflt: "1000", check: between(0, math.MaxInt64/1_000_000), readOnly: true,
@@ -599,6 +603,21 @@ func gzipLevel(v string) error {
 func listenersSyntax(v string) error {
 	_, err := ParseListeners(v)
 	return err
+}
+
+// adminListenerSyntax accepts "" (off) or host:port.
+func adminListenerSyntax(v string) error {
+	if v == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("want host:port: %v", err)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return fmt.Errorf("want host:port with a port from 0 to 65535, not %q", port)
+	}
+	return nil
 }
 
 func nonEmpty(v string) error {
