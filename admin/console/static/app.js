@@ -150,6 +150,7 @@ function setNav(which) {
 
 async function route() {
   clearTimers();
+  document.getElementById("flash").classList.add("hidden");
   const hash = location.hash.replace(/^#\/?/, "");
   const [path, query] = hash.split("?");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
@@ -285,7 +286,7 @@ async function topicPage(name, tab) {
   view().append(
     h("div", { class: "cards" },
       card("Partitions", t.partitions.length), card("Replication factor", t.replicationFactor),
-      card("Records", fmtNum(t.records), "topic-records"), card("Size on this broker", fmtBytes(t.sizeBytes)),
+      card("Records", fmtNum(t.records), "topic-records"), card("Size on this broker", fmtBytes(t.sizeBytes), "topic-size"),
       card("Topic id", h("span", { class: "mono" }, t.id))),
     h("div", { class: "row" }, tabs, h("div", { class: "spacer" }), del));
   if (tab === "messages") return messagesTab(t);
@@ -368,6 +369,9 @@ function messagesTab(t) {
       pResult.textContent = `Produced to partition ${r.partition} at offset ${r.offset}`;
       flash(pResult.textContent);
       await load();
+      const cur = await api("GET", `/api/topics/${encodeURIComponent(name)}`);
+      document.getElementById("topic-records").textContent = fmtNum(cur.records);
+      document.getElementById("topic-size").textContent = fmtBytes(cur.sizeBytes);
     } catch (e) { pResult.textContent = ""; flash(e.message, true); }
   } },
   field("Partition", pPart), field("Key", pKey), field("Value", pValue, true), field("Headers", pHeaders),
@@ -450,7 +454,8 @@ async function groupsPage() {
 async function groupPage(name) {
   setNav("groups");
   setCrumbs(["Consumer groups", "#/groups"], name);
-  const g = await api("GET", `/api/groups/${encodeURIComponent(name)}`);
+  const path = `/api/groups/${encodeURIComponent(name)}`;
+  const g = await api("GET", path);
   const topics = [...new Set(g.offsets.map(o => o.topic))];
   const rTopic = h("select", { id: "reset-topic" }, topics.map(t => h("option", { value: t }, t)));
   const rTo = h("select", { id: "reset-to" }, h("option", { value: "start" }, "Earliest"), h("option", { value: "end" }, "Latest"),
@@ -459,40 +464,43 @@ async function groupPage(name) {
   const rTime = h("input", { id: "reset-time", type: "datetime-local" });
   const del = h("button", { class: "btn danger", id: "delete-group", onclick: async () => {
     if (!confirm(`Delete group ${name} and its committed offsets?`)) return;
-    try { await api("DELETE", `/api/groups/${encodeURIComponent(name)}`); flash(`Group ${name} deleted`); location.hash = "#/groups"; } catch (e) { flash(e.message, true); }
+    try { await api("DELETE", path); flash(`Group ${name} deleted`); location.hash = "#/groups"; } catch (e) { flash(e.message, true); }
   } }, "Delete group");
-  view().append(
-    h("div", { class: "cards" },
-      card("State", stateBadge(g.state), "group-state"), card("Members", g.members.length),
-      card("Total lag", fmtNum(g.lag), "group-lag"), card("Protocol", g.protocol || "–"), card("Coordinator", `#${g.coordinator}`)),
+  const cards = h("div", { class: "cards" });
+  const offsets = h("div", {});
+  const members = h("div", {});
+  view().append(cards,
     panel("Lag over time", h("div", { class: "panel-body" }, h("div", { id: "chart-lag" })), del),
-    panel("Offsets", table(["Topic", { label: "Partition", cls: "num" }, { label: "Committed", cls: "num" }, { label: "End", cls: "num" }, { label: "Lag", cls: "num" }, "Member"],
-      g.offsets.map(o => h("tr", {}, h("td", {}, h("a", { href: `#/topics/${encodeURIComponent(o.topic)}` }, o.topic)), h("td", { class: "num" }, o.partition),
-        h("td", { class: "num" }, fmtNum(o.committed)), h("td", { class: "num" }, fmtNum(o.end)), h("td", { class: "num lag" }, fmtNum(o.lag)),
-        h("td", { class: "mono" }, o.clientId || (o.error ? o.error : h("span", { class: "muted" }, "unassigned"))))), { id: "offsets-table", empty: "No committed offsets." })),
-    panel("Members", table(["Member", "Client", "Host", "Assigned"],
-      g.members.map(m => h("tr", {}, h("td", { class: "mono" }, m.memberId), h("td", {}, m.clientId), h("td", { class: "mono" }, m.clientHost),
-        h("td", {}, Object.entries(m.assigned).map(([t, ps]) => h("div", {}, `${t}: ${ps.sort((a, b) => a - b).join(", ")}`))))),
-      { id: "members-table", empty: "No active members (the group is empty)." })),
+    panel("Offsets", offsets),
+    panel("Members", members),
     panel("Reset offsets", h("form", { class: "form panel-body", onsubmit: async ev => {
       ev.preventDefault();
       try {
-        const r = await api("POST", `/api/groups/${encodeURIComponent(name)}/reset`, { topic: rTopic.value, to: rTo.value,
+        const r = await api("POST", `${path}/reset`, { topic: rTopic.value, to: rTo.value,
           offset: Number(rOffset.value), timestamp: rTime.value ? new Date(rTime.value).getTime() : Date.now() });
-        flash(`Committed ${r.committed.map(c => `${c.partition}@${c.offset ?? c.committed}`).join(", ")}`);
-        route();
+        flash(`Committed ${r.committed.map(c => `${c.topic}-${c.partition} at ${c.committed}`).join(", ")}`);
+        update(await api("GET", path));
       } catch (e) { flash(e.message, true); }
     } }, field("Topic", rTopic), field("To", rTo), field("Offset", rOffset), field("Time", rTime),
     h("button", { class: "btn", type: "submit", id: "reset-submit" }, "Reset"),
     h("span", { class: "muted" }, "only for a group without active members"))));
-  const draw = async () => {
-    const cur = await api("GET", `/api/groups/${encodeURIComponent(name)}`);
-    document.getElementById("group-lag").textContent = fmtNum(cur.lag);
+  const update = cur => {
+    cards.replaceChildren(
+      card("State", stateBadge(cur.state), "group-state"), card("Members", cur.members.length, "group-members"),
+      card("Total lag", fmtNum(cur.lag), "group-lag"), card("Protocol", cur.protocol || "–"), card("Coordinator", `#${cur.coordinator}`));
+    offsets.replaceChildren(table(["Topic", { label: "Partition", cls: "num" }, { label: "Committed", cls: "num" }, { label: "End", cls: "num" }, { label: "Lag", cls: "num" }, "Member"],
+      cur.offsets.map(o => h("tr", {}, h("td", {}, h("a", { href: `#/topics/${encodeURIComponent(o.topic)}` }, o.topic)), h("td", { class: "num" }, o.partition),
+        h("td", { class: "num" }, fmtNum(o.committed)), h("td", { class: "num" }, fmtNum(o.end)), h("td", { class: "num lag" }, fmtNum(o.lag)),
+        h("td", { class: "mono" }, o.clientId || (o.error ? o.error : h("span", { class: "muted" }, "unassigned"))))), { id: "offsets-table", empty: "No committed offsets." }));
+    members.replaceChildren(table(["Member", "Client", "Host", "Assigned"],
+      cur.members.map(m => h("tr", {}, h("td", { class: "mono" }, m.memberId), h("td", {}, m.clientId), h("td", { class: "mono" }, m.clientHost),
+        h("td", {}, Object.entries(m.assigned).map(([t, ps]) => h("div", {}, `${t}: ${ps.sort((a, b) => a - b).join(", ")}`))))),
+      { id: "members-table", empty: "No active members (the group is empty)." }));
     lineChart(document.getElementById("chart-lag"), [{ name: "total lag", color: "#d23f3f", points: cur.lagHistory.map(p => [p.t, p.lag]) }],
       { format: fmtRate, empty: "lag is sampled every few seconds" });
   };
-  await draw();
-  every(2000, () => draw().catch(() => {}));
+  update(g);
+  every(2000, () => api("GET", path).then(update).catch(() => {}));
 }
 
 // ---- start -----------------------------------------------------------------

@@ -46,7 +46,7 @@ function lineChart(el, series, opts) {
   for (let i = 0; i <= 3; i++) {
     const t = t0 + (t1 - t0) * i / 3;
     const lab = svgEl("text", { x: x(t), y: H - 8, "text-anchor": i === 0 ? "start" : i === 3 ? "end" : "middle" });
-    lab.textContent = new Date(t).toLocaleTimeString();
+    lab.textContent = new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
     svg.appendChild(lab);
   }
   for (const s of series) {
@@ -55,6 +55,7 @@ function lineChart(el, series, opts) {
     const first = s.points[0], last = s.points[s.points.length - 1];
     svg.appendChild(svgEl("path", { d: `${d} L${x(last[0]).toFixed(1)},${y(0)} L${x(first[0]).toFixed(1)},${y(0)} Z`, fill: s.color, "fill-opacity": 0.08, stroke: "none" }));
     svg.appendChild(svgEl("path", { d, fill: "none", stroke: s.color, "stroke-width": 1.8, "vector-effect": "non-scaling-stroke" }));
+    if (s.points.length === 1) svg.appendChild(svgEl("circle", { cx: x(first[0]), cy: y(first[1]), r: 3, fill: s.color }));
   }
   if (!all.length) {
     const msg = svgEl("text", { x: W / 2, y: H / 2, "text-anchor": "middle" });
