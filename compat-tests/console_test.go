@@ -186,6 +186,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitText("#group-lag", "1")
 	waitText("#offsets-table", "ui-orders")
 
+	// Let the lag history (sampled every 2 s) hold the lag for a while, so
+	// the chart shows it drop.
+	time.Sleep(4500 * time.Millisecond)
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(s.Addr), kgo.ConsumerGroup("ui-readers"),
 		kgo.ConsumeTopics("ui-orders"), kgo.DisableAutoCommit())
 	if err != nil {
@@ -206,5 +209,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	if text := waitText("#group-lag", "0"); strings.TrimSpace(text) != "0" {
 		t.Errorf("lag after the consumer caught up: %q", text)
 	}
+	time.Sleep(2500 * time.Millisecond) // a history sample after the catch-up
 	shot("group")
 }
