@@ -29,6 +29,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"mime"
+	"net"
 	"net/http"
 	"sort"
 	"time"
@@ -43,7 +45,7 @@ const apiTimeout = 10 * time.Second
 
 func (s *Server) routes(mux *http.ServeMux) {
 	h := func(pattern string, fn func(a *attached, w http.ResponseWriter, r *http.Request)) {
-		mux.Handle(pattern, s.needBroker(fn))
+		mux.Handle(pattern, s.guard(s.needBroker(fn)))
 	}
 	h("GET /api/cluster", s.apiCluster)
 	h("GET /api/throughput", s.apiThroughput)
@@ -59,6 +61,42 @@ func (s *Server) routes(mux *http.ServeMux) {
 	h("GET /api/groups/{group}", s.apiGroup)
 	h("POST /api/groups/{group}/reset", s.apiResetGroup)
 	h("DELETE /api/groups/{group}", s.apiDeleteGroup)
+}
+
+// guard refuses what a web page of another site could make a browser send:
+// a change must be a JSON request (which a cross-site page cannot send
+// without a CORS preflight, which is never granted), and a listener on
+// loopback answers only requests addressed to a loopback name (against DNS
+// rebinding).
+func (s *Server) guard(next http.Handler) http.Handler {
+	loopback := false
+	if ta, ok := s.ln.Addr().(*net.TCPAddr); ok {
+		loopback = ta.IP.IsLoopback()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if loopback {
+			host, _, err := net.SplitHostPort(r.Host)
+			if err != nil {
+				host = r.Host
+			}
+			ip := net.ParseIP(host)
+			if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				writeError(w, http.StatusForbidden, "the admin listener is on loopback: address it as localhost or 127.0.0.1")
+				return
+			}
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" && r.ContentLength != 0 {
+				writeError(w, http.StatusUnsupportedMediaType, "send the request body as application/json")
+				return
+			}
+			if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" {
+				writeError(w, http.StatusForbidden, "cross-site requests are refused")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

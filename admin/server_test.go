@@ -61,6 +61,9 @@ func call(t *testing.T, method, url, body string, out any) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -304,6 +307,48 @@ func TestGroupsAPI(t *testing.T) {
 	call(t, "GET", base+"/api/groups", "", &groups)
 	if len(groups) != 0 {
 		t.Errorf("groups after delete: %+v", groups)
+	}
+}
+
+// TestAPIRefusesCrossSiteRequests: a change sent as a form (what a page of
+// another site can make a browser send without asking), a request marked
+// cross-site, or one addressed to a name other than loopback (DNS
+// rebinding) is refused and changes nothing.
+func TestAPIRefusesCrossSiteRequests(t *testing.T) {
+	s, base := listen(t)
+	b := startBroker(t)
+	if err := s.Attach(b); err != nil {
+		t.Fatal(err)
+	}
+	post := func(hdr map[string]string, host string) int {
+		req, _ := http.NewRequest("POST", base+"/api/topics", strings.NewReader(`{"name":"csrf"}`))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(map[string]string{"Content-Type": "text/plain"}, ""); code != 415 {
+		t.Errorf("text/plain body: %d, want 415", code)
+	}
+	if code := post(map[string]string{"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, ""); code != 403 {
+		t.Errorf("cross-site: %d, want 403", code)
+	}
+	if code := post(map[string]string{"Content-Type": "application/json"}, "evil.example:9644"); code != 403 {
+		t.Errorf("another host name: %d, want 403", code)
+	}
+	if code, _ := call(t, "GET", base+"/api/topics/csrf", "", nil); code != 404 {
+		t.Errorf("a refused request created the topic: %d", code)
+	}
+	if code := post(map[string]string{"Content-Type": "application/json"}, "localhost"); code != 201 {
+		t.Errorf("a JSON request to localhost: %d, want 201", code)
 	}
 }
 

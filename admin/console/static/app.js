@@ -73,7 +73,7 @@ function card(label, value, id) {
 }
 function table(headers, rows, opts) {
   opts = opts || {};
-  const head = h("tr", {}, headers.map(c => h("th", { class: /^#|num/.test(c.cls || "") ? c.cls : c.cls }, c.label || c)));
+  const head = h("tr", {}, headers.map(c => h("th", { class: c.cls }, c.label || c)));
   const body = h("tbody", {}, rows);
   const t = h("table", { id: opts.id }, h("thead", {}, head), body);
   if (!rows.length) return h("div", {}, t, h("div", { class: "empty" }, opts.empty || "Nothing here yet."));
