@@ -11,7 +11,7 @@ FUZZTIME  ?= 5s
 # `make fuzz` fuzzes each target for this long.
 FUZZLONG  ?= 2m
 # Packages tested with -race (compat-tests is its own module, run by `make compat`).
-RACE_PKGS := ./protocol/... ./storage/... ./coordinator/... ./broker/... ./cmd/...
+RACE_PKGS := ./protocol/... ./storage/... ./coordinator/... ./broker/... ./admin/... ./cmd/...
 # Fuzz targets as PACKAGE:TARGET.
 FUZZ_TARGETS := ./protocol/:FuzzParseRequest ./protocol/:FuzzValidateProduceBatch
 # Go files gofmt checks (not vendored/generated trees of other ecosystems).
