@@ -2,16 +2,20 @@ package broker
 
 import (
 	"bytes"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-io/samsa/broker/config"
 	"github.com/samsa-io/samsa/coordinator"
 )
 
@@ -246,5 +250,115 @@ func TestMetricsDropDeletedTopics(t *testing.T) {
 			t.Fatal("the deleted topic's series are still there")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the broker's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startLoggingBroker is startTestBroker with a JSON logger into buf.
+func startLoggingBroker(t *testing.T, level zerolog.Level, buf *syncBuffer, overrides ...string) string {
+	t.Helper()
+	props := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": t.TempDir()}
+	for _, o := range overrides {
+		k, v, _ := strings.Cut(o, "=")
+		props[k] = v
+	}
+	cfg, err := config.NewBroker(props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(cfg, zerolog.New(buf).Level(level))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b.Addrs()[0].String()
+}
+
+// TestSlowRequestLogged: a request slower than samsa.request.log.slow.ms
+// (a Fetch that long-polls 300 ms) is logged at warn with its API; a fast
+// one is not.
+func TestSlowRequestLogged(t *testing.T) {
+	var buf syncBuffer
+	addr := startLoggingBroker(t, zerolog.InfoLevel, &buf, "samsa.request.log.slow.ms=150")
+	createTopic(t, addr, "slow", 1, nil)
+	cl := newClient(t, addr)
+	if _, err := kmsg.NewPtrApiVersionsRequest().RequestWith(testCtx(t), cl); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), `"slow request"`) {
+		t.Fatalf("a fast request was logged as slow:\n%s", buf.String())
+	}
+	freq := kmsg.NewPtrFetchRequest()
+	freq.ReplicaID = -1
+	freq.MaxWaitMillis = 300
+	freq.MinBytes = 1
+	freq.MaxBytes = 1 << 20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "slow"
+	ft.TopicID = topicID(t, addr, "slow")
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.PartitionMaxBytes = 1 << 20
+	fp.CurrentLeaderEpoch = -1
+	ft.Partitions = append(ft.Partitions, fp)
+	freq.Topics = append(freq.Topics, ft)
+	if _, err := freq.RequestWith(testCtx(t), cl); err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if strings.Contains(line, `"slow request"`) && strings.Contains(line, `"api":"Fetch"`) && strings.Contains(line, `"level":"warn"`) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no slow request line for the long-polling Fetch:\n%s", buf.String())
+	}
+}
+
+// TestRequestLogSampled: at debug, samsa.request.log.debug.sample=1 logs
+// every request; =1000 logs at most one of the same requests.
+func TestRequestLogSampled(t *testing.T) {
+	count := func(sample string) int {
+		var buf syncBuffer
+		addr := startLoggingBroker(t, zerolog.DebugLevel, &buf, "samsa.request.log.debug.sample="+sample)
+		cl := newClient(t, addr)
+		for i := 0; i < 20; i++ {
+			if _, err := kmsg.NewPtrApiVersionsRequest().RequestWith(testCtx(t), cl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := 0
+		for _, line := range strings.Split(buf.String(), "\n") {
+			if strings.Contains(line, `"message":"request"`) && strings.Contains(line, `"api":"ApiVersions"`) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count("1"); n < 20 {
+		t.Errorf("sample 1: %d ApiVersions requests logged, want all 20 (and the client's own)", n)
+	}
+	if n := count("1000"); n > 1 {
+		t.Errorf("sample 1000: %d ApiVersions requests logged, want at most 1", n)
 	}
 }
