@@ -11,14 +11,14 @@ FUZZTIME  ?= 5s
 # `make fuzz` fuzzes each target for this long.
 FUZZLONG  ?= 2m
 # Packages tested with -race (compat-tests is its own module, run by `make compat`).
-RACE_PKGS := ./protocol/... ./storage/... ./coordinator/... ./broker/... ./cmd/...
+RACE_PKGS := ./protocol/... ./storage/... ./coordinator/... ./broker/... ./admin/... ./cmd/...
 # Fuzz targets as PACKAGE:TARGET.
 FUZZ_TARGETS := ./protocol/:FuzzParseRequest ./protocol/:FuzzValidateProduceBatch
 # Go files gofmt checks (not vendored/generated trees of other ecosystems).
 GOFILES = $(shell find . -name '*.go' -not -path './.cache/*' -not -path './bin/*' -not -path '*/node_modules/*' -not -path '*/target/*' -not -path '*/.venv/*')
 
 .PHONY: all build run test setup vet fmt-check test-race fuzz-smoke fuzz compat bench bench-smoke clean
-.PHONY: compat-setup compat-setup-java compat-setup-python compat-setup-node compat-setup-kafka compat-setup-kcat
+.PHONY: compat-setup compat-setup-java compat-setup-python compat-setup-node compat-setup-kafka compat-setup-kcat compat-setup-chromium console-screenshots
 .PHONY: difftest difftest-record
 
 all: build
@@ -98,7 +98,7 @@ difftest-record: compat-setup
 	cd compat-tests && $(GO) run ./difftest/cmd/difftest-record $(if $(CLIENTS),-clients $(CLIENTS))
 
 # Everything `make compat` needs beyond the Go toolchain and modules.
-compat-setup: compat-setup-java compat-setup-python compat-setup-node compat-setup-kafka compat-setup-kcat
+compat-setup: compat-setup-java compat-setup-python compat-setup-node compat-setup-kafka compat-setup-kcat compat-setup-chromium
 
 # Apache Kafka's jars for its command-line tools (compat-tests/cli_test.go),
 # from Maven Central into .cache/kafka/<version>/libs, once; Maven's
@@ -117,6 +117,24 @@ compat-setup-kcat:
 	else \
 		echo "compat-setup-kcat: kcat is missing and cannot be installed here (needs root and apt-get): run 'sudo apt-get install kcat'; the kcat cells of the compat matrix will fail"; \
 	fi
+
+# Chromium from Debian's package for the console's browser test
+# (compat-tests/console_test.go), installed when missing and we are root.
+# Without it that test fails and says how to install it.
+compat-setup-chromium:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+		echo "compat-setup-chromium: apt-get install chromium failed: TestConsoleInBrowser will fail"; \
+	else \
+		echo "compat-setup-chromium: chromium is missing and cannot be installed here (needs root and apt-get): run 'sudo apt-get install chromium'; TestConsoleInBrowser will fail"; \
+	fi
+
+# The console's screenshots in docs/ (README.md shows them), taken by the
+# browser test against the binary just built.
+console-screenshots: build compat-setup-chromium
+	cd compat-tests && SAMSA_BIN=$(CURDIR)/$(BIN)/samsa SAMSA_CONSOLE_SHOTS=$(CURDIR)/docs/console \
+		$(GO) test -count=1 -run '^TestConsoleInBrowser$$' .
 
 # Set-up of the Java, Python and Node suites (compat-tests/ecosystems_test.go).
 # Downloads stay in gitignored folders: Maven's repository in .cache/m2 (the

@@ -183,6 +183,7 @@ func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.Produ
 	// duplicate's result points into the past.)
 	p.log.SetHighWatermark(p.log.LogEndOffset())
 	p.notify()
+	b.metrics.produced(p.topic, len(records), hdr.NumRecords)
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset

@@ -164,6 +164,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			entries = append(entries, e)
 		}
 	}
+	defer b.metrics.fetched(entries)
 	for id := range leaders {
 		if bi, ok := getSnap().Brokers[id]; ok {
 			nb := kmsg.NewFetchResponseBroker()

@@ -49,6 +49,8 @@ type Broker struct {
 
 	pids producerIDs
 
+	metrics *metrics // metrics.go; made by New
+
 	// groups is the group coordinator (groups.go); nil until Start.
 	groups *group.Coordinator
 
@@ -82,6 +84,7 @@ func New(cfg *config.Broker, logger zerolog.Logger) (*Broker, error) {
 	}
 	b.parts.Store(&partitionMap{})
 	b.pids.b = b
+	b.metrics = newMetrics(b)
 	return b, nil
 }
 
@@ -107,6 +110,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		// A log that fails a write is offline from then on (its sticky
 		// error); tell etcd. Never blocks.
 		OnLogFailure: func(storage.TopicPartition, error) { b.signalPublish() },
+		FlushObserver:          b.metrics.observeFlush,
 	})
 	if err != nil {
 		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)

@@ -260,7 +260,7 @@ func (c *conn) handleFrame(frame []byte) bool {
 		return false
 	}
 	rc := &reqCtx{ctx: c.ctx, hdr: hdr, conn: c}
-	resp := h.fn(c.b, rc, req)
+	resp := c.b.serveRequest(h, rc, req)
 	if rc.closeConn || resp == nil { // resp nil: acks=0 produce
 		if rc.release != nil {
 			rc.release()

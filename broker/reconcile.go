@@ -54,6 +54,7 @@ func (b *Broker) reconcile() {
 	b.reconcileMu.Lock()
 	defer b.reconcileMu.Unlock()
 	snap := b.store.Snapshot()
+	b.metrics.observeSnapshot(snap)
 	r := &reconcileRun{b: b, snap: snap, me: b.cfg.BrokerID,
 		next: &partitionMap{byTopic: make(map[string][]*partition, len(snap.Topics))}}
 	old := b.parts.Load()

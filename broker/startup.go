@@ -111,6 +111,7 @@ func (b *Broker) storeConfig() coordinator.Config {
 		Logger:      b.log,
 		// etcd.compaction.interval.ms (coordinator/compact.go)
 		CompactionInterval: time.Duration(b.cfg.Int64("etcd.compaction.interval.ms")) * time.Millisecond,
+		DialOptions:        b.metrics.etcdDialOptions(),
 	}
 }
 

@@ -129,8 +129,11 @@ type Samsa struct {
 	DataDir string
 	LogPath string
 	Port    int
-	Addr    string   // 127.0.0.1:Port, what clients dial
-	Args    []string // extra arguments appended to every start
+	Addr    string // 127.0.0.1:Port, what clients dial
+	// AdminAddr is the admin listener (metrics, console): 127.0.0.1 on a
+	// port of its own, so brokers started side by side do not collide.
+	AdminAddr string
+	Args      []string // extra arguments appended to every start
 
 	// StartupTime is, for the last start, the time from exec to the
 	// listening line.
@@ -163,6 +166,7 @@ func StartSamsa(t testing.TB, extraArgs ...string) *Samsa {
 		Args:    extraArgs,
 	}
 	s.Addr = net.JoinHostPort("127.0.0.1", fmt.Sprint(s.Port))
+	s.AdminAddr = net.JoinHostPort("127.0.0.1", fmt.Sprint(freePort(t)))
 	f, err := os.Create(s.LogPath)
 	if err != nil {
 		t.Fatalf("creating log file: %v", err)
@@ -233,6 +237,7 @@ func (s *Samsa) start() (refused bool, code int) {
 		"--listeners", "PLAINTEXT://" + s.Addr,
 		"--data-dir", s.DataDir,
 		"--log-format", "json",
+		"--admin-listener", s.AdminAddr,
 	}
 	args = append(args, s.Args...)
 

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
 )
 
 // Config configures a Store.
@@ -45,6 +46,9 @@ type Config struct {
 	// The broker sets it when its data directory holds data that etcd
 	// would have to know about.
 	NoCreate bool
+	// DialOptions are added to the etcd client's gRPC dial options (the
+	// broker's interceptors that time every etcd request for its metrics).
+	DialOptions []grpc.DialOption
 }
 
 const (
@@ -155,6 +159,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		DialKeepAliveTimeout: 5 * time.Second,
 		Logger:               newZapLogger(cfg.Logger.With().Str("component", "etcd-client").Logger(), zapcore.ErrorLevel),
 		Context:              context.Background(),
+		DialOptions:          cfg.DialOptions,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("coordinator: connect to etcd %v: %w", endpoints, err))

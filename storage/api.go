@@ -130,6 +130,10 @@ type Options struct {
 	// not wait for Manager.Close, and should hand slow work (etcd) to
 	// another goroutine.
 	OnFailure func(err error)
+	// FlushObserver, when set, is told how long each flush that fsynced
+	// something took (the broker's log flush latency metric). It runs on
+	// the flushing goroutine and must not block.
+	FlushObserver func(time.Duration)
 
 	trimmer *cacheTrimmer // the Manager's; nil: passes only on trimCache
 }

@@ -62,6 +62,8 @@ type Log struct {
 
 	bg sync.WaitGroup // post-roll flushes; Close waits for them
 
+	onFlush func(time.Duration) // Options.FlushObserver; nil: none
+
 	// Page-cache hot window (cache.go); trimMu serialises trimmer passes.
 	cacheHot   int64
 	trimmer    *cacheTrimmer
@@ -268,6 +270,7 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 		segs := l.segments()
 		var err error
 		created := false
+		start := time.Now()
 		for i, s := range segs {
 			if s.base >= end {
 				break
@@ -288,6 +291,9 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 			if err := syncDir(l.fs, l.dir); err != nil {
 				return l.fail("fsync directory", err)
 			}
+		}
+		if l.onFlush != nil {
+			l.onFlush(time.Since(start))
 		}
 		l.recoveryPoint.Store(end)
 	}

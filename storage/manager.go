@@ -66,6 +66,8 @@ type ManagerOptions struct {
 	// when it first fails, never with a lock of the log held (possibly on
 	// one of the Manager's goroutines: it must not wait for Close).
 	OnLogFailure func(tp TopicPartition, err error)
+	// FlushObserver is every log's Options.FlushObserver.
+	FlushObserver func(time.Duration)
 }
 
 // deleteDirSuffix ends the name of a directory being deleted
@@ -268,7 +270,7 @@ func (m *Manager) open(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, e
 	}
 	return Open(PartitionDir(m.dataDir, tp.Topic, tp.Partition), topicID, cfg, Options{
 		FS: m.fs, Logger: loggerWith(m.logger, tp.Topic, tp.Partition), Now: m.now,
-		CacheHotBytes: m.opts.CacheHotBytes, trimmer: m.trimmer, OnFailure: onFailure,
+		CacheHotBytes: m.opts.CacheHotBytes, FlushObserver: m.opts.FlushObserver, trimmer: m.trimmer, OnFailure: onFailure,
 	})
 }
 

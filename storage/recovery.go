@@ -41,6 +41,7 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 		cacheHot:  max(opts.CacheHotBytes, 0),
 		trimmer:   opts.trimmer,
 		onFailure: opts.OnFailure,
+		onFlush:   opts.FlushObserver,
 	}
 	if l.cacheHot == 0 {
 		l.trimmer = nil

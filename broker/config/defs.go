@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -235,7 +236,14 @@ var brokerTable = []*def{
 	{name: "etcd.compaction.interval.ms", typ: TypeLong, dflt: "300000", check: between(0, math.MaxInt64/1_000_000), readOnly: true, // ms that fit a time.Duration
 		doc: "samsa: every this many ms the controller compacts etcd's history (the whole keyspace, an external etcd's too) to the revision it saw one interval earlier, so committed offsets do not grow etcd without bound. 0 turns it off (for an external etcd that compacts itself); the embedded etcd then still drops history older than an hour."},
 
+	{name: "samsa.admin.listener", typ: TypeString, dflt: "localhost:9644", check: adminListenerSyntax, readOnly: true,
+		doc: "samsa: host:port of the admin HTTP listener (/metrics, /healthz, /readyz, the web console); empty turns it off. An empty host binds every interface."},
+
 	// Requests and connections.
+	{name: "samsa.request.log.slow.ms", typ: TypeLong, dflt: "1000", check: between(0, math.MaxInt64/1_000_000), readOnly: true,
+		doc: "samsa: a request whose handler takes at least this many ms is logged at warn (\"slow request\"); 0 turns it off."},
+	{name: "samsa.request.log.debug.sample", typ: TypeInt, dflt: "10", check: atLeast(1), readOnly: true,
+		doc: "samsa: at --log-level debug, one request in this many is logged (1: every request)."},
 	{name: "socket.request.max.bytes", typ: TypeInt, dflt: "104857600", check: atLeast(1), readOnly: true,
 		doc: "Largest request frame accepted."},
 	{name: "connections.max.idle.ms", typ: TypeLong, dflt: "600000", readOnly: true,
@@ -698,6 +706,21 @@ func listenersSyntax(v string) error {
 func connectionOverridesSyntax(v string) error {
 	_, err := ParseConnectionOverrides(v)
 	return err
+}
+
+// adminListenerSyntax accepts "" (off) or host:port.
+func adminListenerSyntax(v string) error {
+	if v == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("want host:port: %v", err)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return fmt.Errorf("want host:port with a port from 0 to 65535, not %q", port)
+	}
+	return nil
 }
 
 func nonEmpty(v string) error {

@@ -3,10 +3,12 @@
 //	samsa [serve] [flags]   run the broker
 //	samsa version
 //	samsa help
+//	samsa topic|produce|consume|group|cluster ...   a client of any Kafka cluster (internal/ctl)
 //
 // Exit codes: 0 after a clean shutdown, 1 when the broker fails or does not
 // shut down in time, 2 for a bad command line or configuration (nothing has
-// started then).
+// started then). The client commands: 0 ok, 1 the cluster refused or could
+// not be reached, 2 a bad command line.
 package main
 
 import (
@@ -16,10 +18,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/samsa-io/samsa/cmd/samsa/internal/cli"
+	"github.com/samsa-io/samsa/cmd/samsa/internal/ctl"
 )
 
 // version is set at build time: -ldflags "-X main.version=v0.1.0".
@@ -29,8 +34,16 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 
+// stdin is what the client commands read (samsa produce).
+var stdin io.Reader = os.Stdin
+
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && ctl.Commands[args[0]] {
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return ctl.Run(ctx, args, ctl.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Environ: environ})
+	}
 	opts, err := cli.Parse(args, environ)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -50,6 +63,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return 0
 	case "help":
 		fmt.Fprint(stdout, cli.Usage)
+		fmt.Fprint(stdout, "\nClient commands (any Kafka-compatible cluster; -b/--brokers or SAMSA_BROKERS):\n"+ctl.Usage())
 		return 0
 	}
 	cfg, err := cli.Load(opts)

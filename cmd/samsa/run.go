@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/samsa-io/samsa/admin"
 	"github.com/samsa-io/samsa/broker"
 	"github.com/samsa-io/samsa/broker/config"
 	"github.com/samsa-io/samsa/cmd/samsa/internal/cli"
@@ -37,17 +39,55 @@ func serve(ctx context.Context, cfg *config.Broker, log zerolog.Logger) int {
 		log.Error().Err(err).Msg("cannot create broker")
 		return 1
 	}
+	// The admin listener is up before the broker starts, so /healthz
+	// answers and /readyz says "starting" meanwhile.
+	adm, err := startAdmin(cfg, log)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot start the admin listener; set --admin-listener to a free address, or '' to turn it off")
+		return 1
+	}
+	if adm != nil {
+		defer adm.Close()
+	}
 	// Start logs the "listening" line itself once requests are accepted.
 	if err := b.Start(ctx); err != nil {
 		log.Error().Err(err).Msg("cannot start broker")
 		return 1
+	}
+	if adm != nil {
+		if err := adm.Attach(b); err != nil {
+			log.Error().Err(err).Msg("admin listener cannot serve the broker")
+		}
 	}
 
 	<-ctx.Done()
 	// From here a second signal kills the process the default way.
 	stop()
 	log.Info().Msg("shutting down")
+	if adm != nil {
+		adm.Close() // before the broker: its sampler reads the broker
+	}
 	return closeWithin(b.Close, cli.ShutdownTimeout, log)
+}
+
+// startAdmin binds samsa.admin.listener (--admin-listener); nil when it is
+// turned off. A listener beyond loopback gets a warning: it has no
+// authentication, and the console can delete topics.
+func startAdmin(cfg *config.Broker, log zerolog.Logger) (*admin.Server, error) {
+	addr := cfg.Str("samsa.admin.listener")
+	if addr == "" {
+		log.Info().Msg("admin listener turned off (--admin-listener '')")
+		return nil, nil
+	}
+	s, err := admin.Listen(admin.Options{Addr: addr, Logger: log, Version: versionString()})
+	if err != nil {
+		return nil, err
+	}
+	if ta, ok := s.Addr().(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
+		log.Warn().Str("addr", ta.String()).Msg("the admin listener (metrics, console) is reachable beyond this host and has no authentication")
+	}
+	log.Info().Str("url", "http://"+s.Addr().String()+"/").Msg("web console")
+	return s, nil
 }
 
 // closeWithin runs closeFn and waits at most timeout for it.

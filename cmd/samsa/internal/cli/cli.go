@@ -61,6 +61,8 @@ Flags:
   --broker-id N                     this broker's id (node.id / broker.id; default 1)
   --etcd-endpoints HOST:PORT,...    external etcd (etcd.endpoints; default: embedded etcd in the data dir)
   --etcd-prefix PREFIX              key prefix in etcd (etcd.prefix; default /samsa/)
+  --admin-listener HOST:PORT        metrics, health and the web console (samsa.admin.listener;
+                                    default localhost:9644; '' turns it off)
   --config FILE                     Kafka server.properties file
   --override KEY=VALUE              set any Kafka property (repeatable)
   --log-level LEVEL                 debug, info, warn or error (default info)
@@ -90,6 +92,7 @@ var dedicated = []struct {
 	{"broker-id", []string{"node.id", "broker.id"}},
 	{"etcd-endpoints", []string{"etcd.endpoints"}},
 	{"etcd-prefix", []string{"etcd.prefix"}},
+	{"admin-listener", []string{"samsa.admin.listener"}},
 }
 
 // Parse parses args (without the program name) and merges the properties
