@@ -109,8 +109,8 @@ func (b *Broker) Start(ctx context.Context) error {
 		FileDeleteDelay:        b.defaultDeleteDelay(),
 		// A log that fails a write is offline from then on (its sticky
 		// error); tell etcd. Never blocks.
-		OnLogFailure: func(storage.TopicPartition, error) { b.signalPublish() },
-		FlushObserver:          b.metrics.observeFlush,
+		OnLogFailure:  func(storage.TopicPartition, error) { b.signalPublish() },
+		FlushObserver: b.metrics.observeFlush,
 	})
 	if err != nil {
 		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)
