@@ -112,11 +112,11 @@ func appendBounded[T any](s []T, v T, max int) []T {
 func (h *history) throughput() []Sample {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]Sample(nil), h.tput...)
+	return append(make([]Sample, 0, len(h.tput)), h.tput...) // [] in JSON, never null
 }
 
 func (h *history) groupLag(g string) []LagSample {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]LagSample(nil), h.lag[g]...)
+	return append(make([]LagSample, 0, len(h.lag[g])), h.lag[g]...)
 }

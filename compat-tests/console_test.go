@@ -101,6 +101,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	shot := func(name string) {
 		t.Helper()
 		run("settle", chromedp.Sleep(300*time.Millisecond))
+		// No page may show the console's error panel (a failed API call or
+		// a script error while rendering).
+		errText, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+			`(document.getElementById("page-error") || {textContent: ""}).textContent`))
+		if err != nil {
+			t.Fatalf("%s: reading the error panel: %v", name, err)
+		}
+		if errText != "" {
+			t.Errorf("%s page shows an error: %q", name, errText)
+		}
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)

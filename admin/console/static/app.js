@@ -219,7 +219,7 @@ async function overviewPage() {
       h("span", { class: "k" }, "Readiness"), h("span", {}, c.ready ? "ready" : c.notReady))));
   const draw = async () => {
     const t = await api("GET", "/api/throughput");
-    const s = t.samples;
+    const s = t.samples || [];
     lineChart(document.getElementById("chart-msgs"),
       [{ name: "messages in/s", color: "#4f5bd5", points: s.map(p => [p.t, p.messagesIn]) }], { format: fmtRate });
     lineChart(document.getElementById("chart-bytes"), [
