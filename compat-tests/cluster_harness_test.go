@@ -760,4 +760,3 @@ func (c *Cluster) clusterClient(opts ...kgo.Opt) *kgo.Client {
 	}
 	return cl
 }
-
