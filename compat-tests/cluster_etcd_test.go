@@ -5,15 +5,22 @@ package compat
 // reaching it through proxies of its own (cluster_harness_test.go).
 
 import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 )
@@ -33,8 +40,8 @@ type etcdCluster struct {
 // serves. It is stopped when the test ends.
 func startEtcdCluster(t testing.TB, n int) *etcdCluster {
 	t.Helper()
-	clientPorts := freePorts(t, n)
-	peerPorts := freePorts(t, n)
+	ports := stablePorts(t, 2*n)
+	clientPorts, peerPorts := ports[:n], ports[n:]
 	names := make([]string, n)
 	peers := make([]string, n)
 	for i := range n {
@@ -110,6 +117,46 @@ func (ec *etcdCluster) close() {
 	}
 }
 
+// stablePorts returns n distinct loopback ports that are free now and
+// outside the kernel's ephemeral range, so that nothing else on the machine
+// is handed one of them as the port of a listener on port 0 or of an
+// outgoing connection: a broker restarted on its port finds it free.
+func stablePorts(t testing.TB, n int) []int {
+	t.Helper()
+	lo := 32768 // Linux's default ip_local_port_range starts here
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				lo = v
+			}
+		}
+	}
+	const from = 20000
+	if lo <= from+1000 {
+		return freePorts(t, n) // no room below the ephemeral range
+	}
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 100*n {
+			t.Fatalf("no %d free ports in [%d, %d)", n, from, lo)
+		}
+		port := from + rand.IntN(lo-from)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		ls = append(ls, l)
+		ports = append(ports, port)
+	}
+	return ports
+}
+
 // freePorts returns n distinct loopback ports that were free a moment ago
 // (all listeners are held until all ports are known).
 func freePorts(t testing.TB, n int) []int {
@@ -130,4 +177,53 @@ func freePorts(t testing.TB, n int) []int {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports
+}
+
+// etcdPartitionState is the part of a partition's state in etcd
+// (partitions/<topic-id>/<n>, coordinator.PartitionState) the tests read.
+type etcdPartitionState struct {
+	Leader      int32   `json:"leader"`
+	LeaderEpoch int32   `json:"leader_epoch"`
+	ISR         []int32 `json:"isr"`
+}
+
+// etcdPartition reads a partition's state straight from the cluster's etcd
+// (under samsa's default prefix): what the controller last wrote, with no
+// broker's snapshot in between.
+func (c *Cluster) etcdPartition(topic string, p int32) (etcdPartitionState, error) {
+	var st etcdPartitionState
+	if c.etcd == nil {
+		return st, fmt.Errorf("no etcd in the test process (combined mode)")
+	}
+	var m *kmsg.MetadataResponse
+	var err error
+	for _, b := range c.Running() {
+		if m, err = b.Metadata([]string{topic}); err == nil {
+			break
+		}
+	}
+	if m == nil {
+		return st, fmt.Errorf("metadata: %v", err)
+	}
+	if m.ClusterID == nil || len(m.Topics) != 1 {
+		return st, fmt.Errorf("metadata without cluster id or topic %s", topic)
+	}
+	id := m.Topics[0].TopicID
+	key := fmt.Sprintf("/samsa/%s/partitions/%s/%d", *m.ClusterID, base64.RawURLEncoding.EncodeToString(id[:]), p)
+	cl, err := clientv3.New(clientv3.Config{Endpoints: c.etcd.ClientAddrs, DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return st, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := cl.Get(ctx, key)
+	if err != nil {
+		return st, err
+	}
+	if len(resp.Kvs) != 1 {
+		return st, fmt.Errorf("etcd has no key %s", key)
+	}
+	err = json.Unmarshal(resp.Kvs[0].Value, &st)
+	return st, err
 }

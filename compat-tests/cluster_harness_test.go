@@ -119,7 +119,7 @@ func startCluster(t testing.TB, opts clusterOptions) *Cluster {
 	if opts.combined {
 		perBroker++
 	}
-	ports := freePorts(t, n*perBroker)
+	ports := stablePorts(t, n*perBroker)
 	portOf := func(i, k int) int { return ports[(i-1)*perBroker+k] } // k: 0 EXTERNAL, j INTERNALj, n+1 CONTROLLER
 	newProxy := func(name, target string) *faultproxy.Proxy {
 		p, err := faultproxy.New(name, target)
