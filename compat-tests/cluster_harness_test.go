@@ -482,6 +482,19 @@ func (b *ClusterBroker) Request(req kmsg.Request) (kmsg.Response, error) {
 	return cl.SeedBrokers()[0].Request(ctx, req)
 }
 
+// requestAt sends one request to the broker at addr with a client of its
+// own that knows only addr.
+func requestAt(addr string, req kmsg.Request) (kmsg.Response, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DialTimeout(time.Second), kgo.RetryTimeout(0), kgo.RequestRetries(0))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterQueryTimeout)
+	defer cancel()
+	return cl.SeedBrokers()[0].Request(ctx, req)
+}
+
 // Metadata asks this broker for the metadata of topics (nil: no topics).
 func (b *ClusterBroker) Metadata(topics []string) (*kmsg.MetadataResponse, error) {
 	req := kmsg.NewPtrMetadataRequest()
