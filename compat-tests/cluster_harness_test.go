@@ -67,6 +67,10 @@ type clusterOptions struct {
 	replicaLag     time.Duration // replica.lag.time.max.ms; default 3 s
 	// overrides are extra KEY=VALUE properties for every broker.
 	overrides []string
+	// direct advertises the bound listeners and gives the etcd members'
+	// own addresses (the proxies exist but nothing uses them): for
+	// figures that the proxies' copying would distort.
+	direct bool
 }
 
 // Cluster is a running samsa cluster under test.
@@ -158,11 +162,14 @@ func startCluster(t testing.TB, opts clusterOptions) *Cluster {
 		i := int(b.ID)
 		listeners := []string{"EXTERNAL://" + addr(portOf(i, 0))}
 		advertised := []string{"EXTERNAL://" + b.Client.Addr()}
+		if opts.direct {
+			advertised[0] = listeners[0]
+		}
 		protos := []string{"EXTERNAL:PLAINTEXT"}
 		for j := 1; j <= n; j++ {
 			name := fmt.Sprintf("INTERNAL%d", j)
 			listeners = append(listeners, name+"://"+addr(portOf(i, j)))
-			if j == i {
+			if j == i || opts.direct {
 				advertised = append(advertised, name+"://"+addr(portOf(i, j)))
 			} else {
 				advertised = append(advertised, name+"://"+b.From[int32(j)].Addr())
@@ -197,8 +204,12 @@ func startCluster(t testing.TB, opts clusterOptions) *Cluster {
 			)
 		} else {
 			var eps []string
-			for _, p := range b.Etcd {
-				eps = append(eps, p.Addr())
+			for k, p := range b.Etcd {
+				if opts.direct {
+					eps = append(eps, c.etcd.ClientAddrs[k])
+				} else {
+					eps = append(eps, p.Addr())
+				}
 			}
 			args = append(args, "--etcd-endpoints", strings.Join(eps, ","))
 		}
@@ -312,11 +323,16 @@ func (c *Cluster) runningIDs() []int32 {
 	return ids
 }
 
-// Bootstrap is what clients bootstrap from: every broker's client link.
+// Bootstrap is what clients bootstrap from: every broker's client link
+// (its bound listener with clusterOptions.direct).
 func (c *Cluster) Bootstrap() []string {
 	var out []string
 	for _, b := range c.Brokers {
-		out = append(out, b.Client.Addr())
+		if c.opts.direct {
+			out = append(out, b.Addr)
+		} else {
+			out = append(out, b.Client.Addr())
+		}
 	}
 	return out
 }
