@@ -36,8 +36,13 @@ func TestClusterFigures(t *testing.T) {
 	// the new leader, three rounds.
 	const ftopic = "figures-failover"
 	c.replicatedTopic(ftopic, 1)
+	// Not idempotent: an idempotent record already sent cannot fail by
+	// its deadline (kgo waits for an answer about it), and the probe
+	// must give up after its timeout.
 	cl := c.clusterClient(
 		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.DisableIdempotentWrite(),
+		kgo.RecordDeliveryTimeout(60*time.Second),
 		kgo.DefaultProduceTopic(ftopic),
 		kgo.ProducerLinger(0),
 		kgo.MetadataMinAge(50*time.Millisecond),
@@ -65,6 +70,8 @@ func TestClusterFigures(t *testing.T) {
 		took := time.Since(start)
 		if err != nil {
 			t.Logf("FIGURE failover round %d: no produce acknowledged within 60s of killing leader %d: %v", round+1, before.Leader, err)
+			c.Start(before.Leader)
+			c.waitFormed()
 			break
 		}
 		after := c.Partition(ftopic, 0, before.Leader)

@@ -495,7 +495,13 @@ func (b *ClusterBroker) Request(req kmsg.Request) (kmsg.Response, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterQueryTimeout)
 	defer cancel()
-	return cl.SeedBrokers()[0].Request(ctx, req)
+	resp, err := cl.SeedBrokers()[0].Request(ctx, req)
+	if err != nil && ctx.Err() == nil && b.Running() {
+		// Once more: the first request after a restart meets the
+		// previous process's dead connection.
+		resp, err = cl.SeedBrokers()[0].Request(ctx, req)
+	}
+	return resp, err
 }
 
 // requestAt sends one request to the broker at addr with a client of its
