@@ -17,7 +17,7 @@ FUZZ_TARGETS := ./protocol/:FuzzParseRequest ./protocol/:FuzzValidateProduceBatc
 # Go files gofmt checks (not vendored/generated trees of other ecosystems).
 GOFILES = $(shell find . -name '*.go' -not -path './.cache/*' -not -path './bin/*' -not -path '*/node_modules/*' -not -path '*/target/*' -not -path '*/.venv/*')
 
-.PHONY: all build run test setup vet fmt-check test-race fuzz-smoke fuzz compat bench bench-smoke clean
+.PHONY: all build run test setup vet fmt-check test-race fuzz-smoke fuzz compat bench bench-smoke cluster-bench clean
 .PHONY: compat-setup compat-setup-java compat-setup-python compat-setup-node compat-setup-kafka compat-setup-kcat compat-setup-chromium console-screenshots
 .PHONY: difftest difftest-record
 
@@ -178,6 +178,15 @@ bench:
 
 bench-smoke:
 	./scripts/bench.sh smoke
+
+# The cluster's figures (compat-tests/cluster_bench_test.go, tag
+# clusterbench): failover time, controlled-shutdown time, produce
+# throughput RF 3 vs RF 1 on three brokers on loopback. Not pass/fail; the
+# figures are the FIGURE lines. CLUSTER_BENCH_DURATION (default 10s) is
+# each throughput run.
+cluster-bench: build
+	cd compat-tests && SAMSA_BIN=$(CURDIR)/$(BIN)/samsa SAMSA_BENCH_BIN=$(CURDIR)/$(BIN)/samsa-bench \
+		$(GO) test -tags clusterbench -run '^TestClusterFigures$$' -count=1 -timeout 20m -v . | grep -E 'FIGURE|^(--- |ok|FAIL)'
 
 clean:
 	rm -rf $(BIN) bench-results

@@ -16,7 +16,13 @@
 //     JSON-lines results;
 //   - Apache Kafka's command-line tools and DumpLogSegments (cli_test.go) and
 //     kcat (kcat_test.go);
-//   - durability: kill -9 and SIGTERM restarts (durability_test.go).
+//   - durability: kill -9 and SIGTERM restarts (durability_test.go);
+//   - the cluster: three brokers on a 3-member etcd embedded in the test,
+//     every link behind a fault proxy (package faultproxy), and the failure
+//     scenarios (cluster_harness_test.go, cluster_failover_test.go,
+//     cluster_combined_test.go); docker-compose.yml and the Dockerfile run
+//     as local processes (compose_test.go); the cluster's figures behind
+//     the build tag clusterbench (cluster_bench_test.go, make cluster-bench).
 //
 // The harness (harness_test.go) can start, SIGKILL, SIGTERM and restart the
 // binary on the same data dir and port; the broker's log is written to a file

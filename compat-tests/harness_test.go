@@ -134,6 +134,9 @@ type Samsa struct {
 	// port of its own, so brokers started side by side do not collide.
 	AdminAddr string
 	Args      []string // extra arguments appended to every start
+	// Listeners, when set, is the --listeners value (it must bind Addr
+	// first); default PLAINTEXT://Addr.
+	Listeners string
 
 	// StartupTime is, for the last start, the time from exec to the
 	// listening line.
@@ -156,14 +159,25 @@ func StartSamsa(t testing.TB, extraArgs ...string) *Samsa {
 	if addr := os.Getenv(externalBrokerEnv); addr != "" {
 		return externalSamsa(t, addr)
 	}
-	dir := t.TempDir()
+	s := newSamsa(t, t.TempDir(), freePort(t), "", extraArgs)
+	s.Start()
+	return s
+}
+
+// newSamsa prepares a broker process with its data and log in dir, client
+// port port and --listeners listeners ("" for PLAINTEXT on the port),
+// without starting it. The process is killed when the test ends; if the
+// test failed, the tail of its log is printed.
+func newSamsa(t testing.TB, dir string, port int, listeners string, extraArgs []string) *Samsa {
+	t.Helper()
 	s := &Samsa{
-		t:       t,
-		Bin:     samsaBinary(t),
-		DataDir: filepath.Join(dir, "data"),
-		LogPath: filepath.Join(dir, "samsa.log"),
-		Port:    freePort(t),
-		Args:    extraArgs,
+		t:         t,
+		Bin:       samsaBinary(t),
+		DataDir:   filepath.Join(dir, "data"),
+		LogPath:   filepath.Join(dir, "samsa.log"),
+		Port:      port,
+		Args:      extraArgs,
+		Listeners: listeners,
 	}
 	s.Addr = net.JoinHostPort("127.0.0.1", fmt.Sprint(s.Port))
 	s.AdminAddr = net.JoinHostPort("127.0.0.1", fmt.Sprint(freePort(t)))
@@ -183,7 +197,6 @@ func StartSamsa(t testing.TB, extraArgs ...string) *Samsa {
 		s.logFile.Close()
 		s.mu.Unlock()
 	})
-	s.Start()
 	return s
 }
 
@@ -233,8 +246,12 @@ func (s *Samsa) start() (refused bool, code int) {
 	if s.Running() {
 		s.t.Fatalf("samsa: Start while already running")
 	}
+	listeners := s.Listeners
+	if listeners == "" {
+		listeners = "PLAINTEXT://" + s.Addr
+	}
 	args := []string{
-		"--listeners", "PLAINTEXT://" + s.Addr,
+		"--listeners", listeners,
 		"--data-dir", s.DataDir,
 		"--log-format", "json",
 		"--admin-listener", s.AdminAddr,
