@@ -59,7 +59,8 @@ const (
 // embedded etcd when no endpoints are given, resolves the cluster id, and
 // keeps the metadata Snapshot current with a watch.
 //
-// Lock order: regMu before revMu. Neither is held across etcd calls.
+// Lock order: regMu before revMu, fenceMu, subMu, the lease clock's mu.
+// None is held across etcd calls.
 type Store struct {
 	cfg       Config
 	log       zerolog.Logger
@@ -100,6 +101,18 @@ type Store struct {
 	isController atomic.Bool
 	created      bool // Open created the cluster id
 
+	// fence is this broker's controller election key while it holds the
+	// election: every controller write compares it (controller_write.go).
+	fenceMu sync.Mutex
+	fence   electionFence // guarded by fenceMu; zero when not the controller
+
+	// lease is the registration's lease validity as measured against
+	// etcd (lease.go).
+	lease leaseClock
+
+	subMu sync.Mutex
+	subs  map[chan struct{}]struct{} // guarded by subMu; see Subscribe
+
 	timing OpenTiming
 }
 
@@ -122,6 +135,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		relistNow: make(chan struct{}, 1),
 		revCh:     make(chan struct{}),
 	}
+	s.lease.base = start
 	if s.cfg.SessionTTL <= 0 {
 		s.cfg.SessionTTL = defaultSessionTTL
 	}
@@ -330,7 +344,39 @@ func (s *Store) install(snap *Snapshot, changed bool) {
 		case s.changes <- struct{}{}:
 		default:
 		}
+		s.notifySubscribers()
 	}
+}
+
+// Subscribe returns a channel that, like Changes, receives a value
+// (non-blocking, capacity 1) after each Snapshot whose content changed, and
+// also when this broker wins or loses the controller election; cancel
+// unsubscribes. Each subscriber has its own channel (Changes has one
+// reader, the reconciler).
+func (s *Store) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	s.subMu.Lock()
+	if s.subs == nil {
+		s.subs = make(map[chan struct{}]struct{})
+	}
+	s.subs[ch] = struct{}{}
+	s.subMu.Unlock()
+	return ch, func() {
+		s.subMu.Lock()
+		delete(s.subs, ch)
+		s.subMu.Unlock()
+	}
+}
+
+func (s *Store) notifySubscribers() {
+	s.subMu.Lock()
+	for ch := range s.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	s.subMu.Unlock()
 }
 
 // WaitForRevision blocks until the installed Snapshot reflects etcd revision
@@ -387,6 +433,7 @@ func (s *Store) Close() error {
 	s.cancel()
 	s.wg.Wait()
 	s.isController.Store(false)
+	s.lease.invalidate()
 	err := s.client.Close()
 	if s.embedded != nil {
 		s.embedded.Close()
