@@ -123,9 +123,11 @@ func (s *Store) probeLease(r *registration) {
 		}
 		r.mu.Lock()
 		if r.leaseReady && r.session != nil && r.session.Lease() == lease {
-			if resp.TTL <= 0 {
+			switch {
+			case resp.TTL < 0: // -1: expired or revoked
 				s.lease.invalidate()
-			} else {
+			case resp.TTL == 0: // under a second left (truncated): nothing to add
+			default:
 				s.lease.extend(lease, sent.Add(time.Duration(resp.TTL)*time.Second-s.leaseMargin()))
 			}
 		}

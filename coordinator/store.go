@@ -19,9 +19,11 @@ import (
 // Config configures a Store.
 type Config struct {
 	// Endpoints of an external etcd cluster; empty means an embedded
-	// single-node etcd in EmbeddedDir.
+	// etcd in EmbeddedDir: single-node, or with Member one member of a
+	// multi-member etcd (combined mode).
 	Endpoints   []string
 	EmbeddedDir string // e.g. <data-dir>/etcd
+	Member      *Member
 	Prefix      string // default "/samsa/"; always ends in "/"
 	// SessionTTL is the broker-registration lease TTL (the failure
 	// detector); default 10 s.
@@ -144,7 +146,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if cfg.EmbeddedDir == "" {
 			return nil, errors.New("coordinator: neither Endpoints nor EmbeddedDir configured")
 		}
-		e, err := startEmbedded(cfg.EmbeddedDir, cfg.Logger)
+		e, err := startEmbedded(ctx, cfg.EmbeddedDir, cfg.Member, cfg.Logger)
 		if err != nil {
 			return nil, err
 		}

@@ -466,7 +466,7 @@ func TestBrokerEntries(t *testing.T) {
 	if got := synonymsOf(e); !reflect.DeepEqual(got, []syn3{{"log.retention.hours", "24", SourceStaticBroker}, {"log.retention.hours", "168", SourceDefault}}) {
 		t.Errorf("log.retention.ms synonyms = %v", got)
 	}
-	if _, ok := b.Get("process.roles"); ok {
+	if _, ok := b.Get("num.io.threads"); ok {
 		t.Error("ignored key is not a property")
 	}
 	if _, ok := b.Get("retention.ms"); ok {
