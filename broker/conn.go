@@ -28,6 +28,9 @@ type conn struct {
 	nc  net.Conn
 	log zerolog.Logger
 	ctx context.Context
+	// listener is the name of the listener the connection came through:
+	// answers give the endpoints of that listener (controller_endpoints.go).
+	listener string
 
 	out  chan outFrame // encoded responses, in order
 	done chan struct{}
@@ -96,7 +99,7 @@ const vecCopyMax = 16 << 10
 
 var respBufPool = sync.Pool{New: func() any { return &respBuf{buf: make([]byte, 0, 64<<10)} }}
 
-func (b *Broker) acceptLoop(ln net.Listener) {
+func (b *Broker) acceptLoop(ln net.Listener, listener string) {
 	defer b.wg.Done()
 	var delay time.Duration
 	for {
@@ -120,12 +123,13 @@ func (b *Broker) acceptLoop(ln net.Listener) {
 			tc.SetNoDelay(true)
 		}
 		c := &conn{
-			b:    b,
-			nc:   nc,
-			log:  b.log.With().Str("remote", nc.RemoteAddr().String()).Logger(),
-			ctx:  b.ctx,
-			out:  make(chan outFrame, 64),
-			done: make(chan struct{}),
+			b:        b,
+			nc:       nc,
+			log:      b.log.With().Str("remote", nc.RemoteAddr().String()).Logger(),
+			ctx:      b.ctx,
+			listener: listener,
+			out:      make(chan outFrame, 64),
+			done:     make(chan struct{}),
 		}
 		c.bw = bufio.NewWriterSize(nc, 64<<10)
 		b.connsMu.Lock()

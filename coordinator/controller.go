@@ -26,8 +26,9 @@ type ReplicaHealth struct {
 	Offline bool
 }
 
-// canLead reports whether the replica may become (or stay) leader.
-func (h ReplicaHealth) canLead() bool {
+// CanLead reports whether the replica may become (or stay) leader: its
+// broker is live, has its data, is not shutting down, and serves the log.
+func (h ReplicaHealth) CanLead() bool {
 	return h.Live && !h.LostDirectory && !h.ShuttingDown && !h.Offline
 }
 
@@ -148,7 +149,7 @@ func DecidePartition(st PartitionState, health HealthFunc, pol PartitionPolicy) 
 	for _, r := range st.ISR {
 		h := health(r)
 		switch {
-		case h.canLead():
+		case h.CanLead():
 			isr = append(isr, r)
 		case h.LostDirectory:
 			// dropped outright
@@ -171,7 +172,7 @@ func DecidePartition(st PartitionState, health HealthFunc, pol PartitionPolicy) 
 	ns.ELR = nextELR(st.ELR, removed, isr, minISR, health)
 	election := ElectionNone
 
-	leaderOK := st.Leader >= 0 && leaderHealth.canLead() && slices.Contains(isr, st.Leader)
+	leaderOK := st.Leader >= 0 && leaderHealth.CanLead() && slices.Contains(isr, st.Leader)
 	if !leaderOK {
 		if c := firstCanLead(orderedByReplicas(st.Replicas, isr), health); c >= 0 {
 			ns.Leader, election = c, ElectionISR
@@ -293,7 +294,7 @@ func PreferredLeader(st PartitionState, health HealthFunc) (PartitionState, bool
 		return st, false
 	}
 	p := st.Replicas[0]
-	if p == st.Leader || !slices.Contains(st.ISR, p) || !health(p).canLead() {
+	if p == st.Leader || !slices.Contains(st.ISR, p) || !health(p).CanLead() {
 		return st, false
 	}
 	ns := st
@@ -371,7 +372,7 @@ func orderedByReplicas(replicas, set []int32) []int32 {
 
 func firstCanLead(candidates []int32, health HealthFunc) int32 {
 	for _, r := range candidates {
-		if health(r).canLead() {
+		if health(r).CanLead() {
 			return r
 		}
 	}
