@@ -23,7 +23,7 @@ const (
 	// controlledShutdownTimeout bounds the wait for the controller to
 	// move this broker's leaderships away (Kafka retries its controlled
 	// shutdown for a similar while before stopping anyway).
-	controlledShutdownTimeout = 30 * time.Second
+	controlledShutdownTimeout = 20 * time.Second
 	// publishTimeout bounds the write of shutting_down: an etcd without
 	// quorum (the last members of a combined-mode cluster) cannot take it.
 	publishTimeout = 5 * time.Second

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -188,7 +189,37 @@ func TestControlledShutdownMovesLeadership(t *testing.T) {
 	ctx := testCtx(t)
 	cl := c.etcd.Client()
 	wch := cl.Watch(ctx, c.etcd.Key(""), clientv3.WithPrefix(), clientv3.WithRev(c.snap().Revision+1))
+
+	// A producer writing to partition 0 through broker 1 throughout: the
+	// leader change reaches it as NOT_LEADER_OR_FOLLOWER with the new
+	// leader, it carries on, and no send fails. (Without replication
+	// yet, acks=1 and no idempotence: the records land on whichever
+	// broker leads.)
+	prod := newClient(t, c.addrs[1], kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.LeaderAck()),
+		kgo.DisableIdempotentWrite(), kgo.MetadataMinAge(100*time.Millisecond))
+	stopProducing := make(chan struct{})
+	produced := make(chan []error, 1)
+	go func() {
+		var errs []error
+		for i := 0; ; i++ {
+			select {
+			case <-stopProducing:
+				produced <- errs
+				return
+			default:
+			}
+			if err := prod.ProduceSync(ctx, &kgo.Record{Topic: "cs", Partition: 0, Value: []byte(strconv.Itoa(i))}).FirstErr(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
 	c.stop(2)
+	time.Sleep(500 * time.Millisecond)
+	close(stopProducing)
+	if errs := <-produced; len(errs) > 0 {
+		t.Errorf("the producer saw %d errors, the first: %v", len(errs), errs[0])
+	}
 
 	// Collect the etcd history of the shutdown: partition writes and the
 	// deletion of brokers/2.

@@ -250,5 +250,7 @@ func LogSettings(log zerolog.Logger, cfg *config.Broker, o *Options) {
 	}
 }
 
-// ShutdownTimeout bounds Broker.Close after SIGINT/SIGTERM.
-const ShutdownTimeout = 10 * time.Second
+// ShutdownTimeout bounds Broker.Close after SIGINT/SIGTERM: the controlled
+// shutdown (leaderships moved away first, bounded at 20 s; normally a few
+// milliseconds) plus the deregistration and the closing of the logs.
+const ShutdownTimeout = 35 * time.Second
