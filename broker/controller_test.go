@@ -137,10 +137,12 @@ func TestFailoverElectsISRMember(t *testing.T) {
 	c.createAssigned(others[0], "fo", [][]int32{{victim, others[0], others[1]}, {victim, others[1], others[0]}, {others[0], victim, others[1]}}, nil)
 	waitFor(t, "initial leaders", func() bool { return c.leaderOf("fo", 0) == victim && c.leaderOf("fo", 2) == others[0] })
 	before := c.snap().Topic("fo").Partitions
+	crashed := time.Now()
 	c.crash(victim)
 	c.waitDead(victim)
 	waitFor(t, "new controller", func() bool { id := c.snap().ControllerID; return id > 0 && id != victim })
 	waitFor(t, "leaders moved", func() bool { return c.leaderOf("fo", 0) != victim && c.leaderOf("fo", 1) != victim })
+	t.Logf("failover (controller and leader crashed, broker.session.timeout.ms=%d): new leaders after %s", clusterSessionMs, time.Since(crashed))
 	after := c.snap().Topic("fo").Partitions
 	for p := range after {
 		was, now := before[p], after[p]
@@ -214,7 +216,9 @@ func TestControlledShutdownMovesLeadership(t *testing.T) {
 		}
 	}()
 	time.Sleep(200 * time.Millisecond)
+	closing := time.Now()
 	c.stop(2)
+	t.Logf("controlled shutdown: Close took %s", time.Since(closing))
 	time.Sleep(500 * time.Millisecond)
 	close(stopProducing)
 	if errs := <-produced; len(errs) > 0 {
