@@ -166,3 +166,50 @@ func TestControllerWriteFenced(t *testing.T) {
 		t.Fatalf("deposed controller's write landed: %+v", st)
 	}
 }
+
+// broker-dirs/ records and partition mod revisions reach the Snapshot
+// through the watch and through a re-read alike.
+func TestSnapshotCarriesDirectoriesAndModRevisions(t *testing.T) {
+	s := openEmbedded(t, "")
+	defer closeStore(t, s)
+	w := openClient(t, s, 0)
+	defer closeStore(t, w)
+	ctx := testCtx(t)
+	if err := s.RegisterBroker(ctx, BrokerInfo{ID: 1, Host: "h", Port: 1, DirectoryID: "dir-b"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "controller", s.IsController)
+	rev, err := s.ControllerRecordDirectory(ctx, 1, "dir-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := waitRev(t, w, rev)
+	if snap.BrokerDirs[1] != "dir-a" || !snap.LostDirectory(1) {
+		t.Fatalf("watched: dirs %v, lost %v", snap.BrokerDirs, snap.LostDirectory(1))
+	}
+	rev, err = s.CreateTopic(ctx, TopicInfo{Name: "t", Replicas: assignment(1, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := s.partitionKey(waitRev(t, w, rev).Topic("t").Info.ID, 0)
+	resp, err := s.Client().Get(ctx, key)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatal(err)
+	}
+	if got := w.Snapshot().Topic("t").Partitions[0].ModRevision; got != resp.Kvs[0].ModRevision {
+		t.Fatalf("watched mod revision %d, etcd's %d", got, resp.Kvs[0].ModRevision)
+	}
+	relists := w.relists.Load()
+	w.relistNow <- struct{}{}
+	rev, err = s.ControllerRecordDirectory(ctx, 1, "dir-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap = waitRev(t, w, rev)
+	if w.relists.Load() == relists {
+		t.Fatal("no re-read happened")
+	}
+	if snap.BrokerDirs[1] != "dir-b" || snap.LostDirectory(1) || snap.Topic("t").Partitions[0].ModRevision != resp.Kvs[0].ModRevision {
+		t.Fatalf("after a re-read: dirs %v, lost %v, mod revision %d", snap.BrokerDirs, snap.LostDirectory(1), snap.Topic("t").Partitions[0].ModRevision)
+	}
+}

@@ -171,9 +171,8 @@ type Broker struct {
 	// environment or flags (trimmed), known broker properties only.
 	static map[string]string
 	// controllerListeners are the listeners of controller.listener.names
-	// (removed from Listeners), advertisedControllers those of
-	// advertised.listeners.
-	controllerListeners, advertisedControllers []Listener
+	// (removed from Listeners).
+	controllerListeners []Listener
 	// ignored holds accepted-but-meaningless properties (see IgnoredKeys).
 	ignored  map[string]string
 	warnings []string

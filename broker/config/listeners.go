@@ -197,7 +197,7 @@ func (b *Broker) deriveListeners() error {
 		if err != nil {
 			return bad("advertised.listeners", err.Error())
 		}
-		adv, b.advertisedControllers = splitControllers(adv, "advertised.listeners")
+		adv, _ = splitControllers(adv, "advertised.listeners")
 		if len(adv) == 0 {
 			return bad("advertised.listeners", "every advertised listener is a controller listener")
 		}
