@@ -207,6 +207,10 @@ func TestCombinedModeThreeBrokers(t *testing.T) {
 	if err != nil || resp.Err != nil {
 		t.Fatalf("create topic with two of three: %v %v", err, resp.Err)
 	}
+	waitFor(t, "the other survivor sees the topic and two brokers", func() bool {
+		snap := brokers[1].store.Snapshot()
+		return snap.Topic("while-two") != nil && len(snap.Brokers) == 2
+	})
 	md, err := kadm.NewClient(newClient(t, addrs[1])).Metadata(testCtx(t), "while-two")
 	if err != nil || len(md.Brokers) != 2 || md.Topics["while-two"].Err != nil || len(md.Topics["while-two"].Partitions) != 3 {
 		t.Fatalf("metadata from the other survivor: %+v %v", md, err)

@@ -161,6 +161,9 @@ func TestFailoverElectsISRMember(t *testing.T) {
 		}
 	}
 	// Clients are told so by the survivors.
+	if err := c.brokers[others[0]].store.WaitForRevision(testCtx(t), c.snap().Revision); err != nil {
+		t.Fatal(err)
+	}
 	md := metadataOf(t, c.addrs[others[0]], "fo")
 	if p0 := md.Partitions[0]; p0.Leader != after[0].Leader || p0.LeaderEpoch != after[0].LeaderEpoch || !slices.Contains(p0.OfflineReplicas, victim) {
 		t.Errorf("metadata of partition 0: %+v", p0)
@@ -412,7 +415,11 @@ func TestPreferredLeaderRebalance(t *testing.T) {
 	st := c.partition("pref", 0)
 	moved := st
 	moved.Leader, moved.LeaderEpoch = 2, st.LeaderEpoch+1
-	if _, err := c.etcd.UpdatePartitionState(testCtx(t), tm.Info.ID, 0, st.PartitionEpoch, moved); err != nil {
+	rev, err := c.etcd.UpdatePartitionState(testCtx(t), tm.Info.ID, 0, st.PartitionEpoch, moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.etcd.WaitForRevision(testCtx(t), rev); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "leadership back on the preferred replica", func() bool { return c.leaderOf("pref", 0) == 1 })
@@ -435,7 +442,11 @@ func TestPreferredLeaderRebalanceThreshold(t *testing.T) {
 			st := c.partition("pref", 0)
 			moved := st
 			moved.Leader, moved.LeaderEpoch = 2, st.LeaderEpoch+1
-			if _, err := c.etcd.UpdatePartitionState(testCtx(t), tm.Info.ID, 0, st.PartitionEpoch, moved); err != nil {
+			rev, err := c.etcd.UpdatePartitionState(testCtx(t), tm.Info.ID, 0, st.PartitionEpoch, moved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.etcd.WaitForRevision(testCtx(t), rev); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(3 * time.Second) // three checks
