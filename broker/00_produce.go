@@ -129,9 +129,9 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	}
 	if len(leaders) > 0 {
 		for id := range leaders {
-			if bi, ok := snap.Brokers[id]; ok {
+			if bi, ep, ok := b.clientEndpoint(snap, rc, id); ok {
 				nb := kmsg.NewProduceResponseBroker()
-				nb.NodeID, nb.Host, nb.Port, nb.Rack = bi.ID, bi.Host, bi.Port, bi.Rack
+				nb.NodeID, nb.Host, nb.Port, nb.Rack = bi.ID, ep.Host, ep.Port, bi.Rack
 				resp.Brokers = append(resp.Brokers, nb)
 			}
 		}
@@ -249,14 +249,17 @@ func (b *Broker) notServedError(snap *coordinator.Snapshot, topic string, partit
 	if partition < 0 || int(partition) >= len(tm.Partitions) {
 		return kerr.UnknownTopicOrPartition, fmt.Sprintf("topic %q has no partition %d", topic, partition)
 	}
-	if p := b.hosted(topic, partition); p != nil && p.topicID == tm.Info.ID && tm.Partitions[partition].Leader == b.cfg.BrokerID {
+	if p := b.hosted(topic, partition); p != nil && p.topicID == tm.Info.ID {
+		// An offline replica hosted here answers KAFKA_STORAGE_ERROR
+		// whoever leads (Kafka's HostedPartition.Offline): the controller
+		// moves the leadership away from it.
 		if err := p.offlineErr(); err != nil {
 			if storageErr {
 				return kerr.KafkaStorageError, p.offlineMessage(err)
 			}
 			return kerr.NotLeaderForPartition, p.offlineMessage(err)
 		}
-		if p.log == nil || !p.leader.Load() {
+		if tm.Partitions[partition].Leader == b.cfg.BrokerID && (p.log == nil || !p.leader.Load()) {
 			return kerr.NotLeaderForPartition, fmt.Sprintf("this broker is becoming the leader of %s-%d", topic, partition)
 		}
 	}

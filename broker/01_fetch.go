@@ -166,9 +166,9 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	}
 	defer b.metrics.fetched(entries)
 	for id := range leaders {
-		if bi, ok := getSnap().Brokers[id]; ok {
+		if bi, ep, ok := b.clientEndpoint(getSnap(), rc, id); ok {
 			nb := kmsg.NewFetchResponseBroker()
-			nb.NodeID, nb.Host, nb.Port, nb.Rack = bi.ID, bi.Host, bi.Port, bi.Rack
+			nb.NodeID, nb.Host, nb.Port, nb.Rack = bi.ID, ep.Host, ep.Port, bi.Rack
 			resp.Brokers = append(resp.Brokers, nb)
 		}
 	}

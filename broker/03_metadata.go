@@ -20,7 +20,11 @@ package broker
 //
 // Answered from the in-memory snapshot: Metadata never waits on etcd,
 // except to create a topic that auto-creation asks for, and then for at
-// most autoCreateTimeout.
+// most autoCreateTimeout. Brokers are given with the endpoint of the
+// listener the request came through; a broker without it is left out, shown
+// as an offline replica, and a partition it leads answers LISTENER_NOT_FOUND
+// (v6+; LEADER_NOT_AVAILABLE before), as Kafka does. v0 lists only replicas
+// with such an endpoint (REPLICA_NOT_AVAILABLE when some are left out).
 
 import (
 	"context"
@@ -83,7 +87,8 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		}
 	}
 
-	resp.Brokers = metadataBrokers(snap)
+	listener := b.listenerName(rc)
+	resp.Brokers = metadataBrokers(snap, listener)
 	resp.ClusterID = strPtr(snap.ClusterID)
 	resp.ControllerID = snap.ControllerID
 	if resp.ControllerID < 0 {
@@ -99,7 +104,7 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	if allTopics {
 		resp.Topics = make([]kmsg.MetadataResponseTopic, 0, len(snap.TopicNames))
 		for _, name := range snap.TopicNames {
-			resp.Topics = append(resp.Topics, b.metadataTopic(snap, snap.Topics[name], topicOps))
+			resp.Topics = append(resp.Topics, b.metadataTopic(snap, snap.Topics[name], topicOps, listener, req.Version))
 		}
 		return resp
 	}
@@ -114,7 +119,7 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			tm = snap.TopicByID(coordinator.TopicID(rt.TopicID))
 		}
 		if tm != nil {
-			resp.Topics = append(resp.Topics, b.metadataTopic(snap, tm, topicOps))
+			resp.Topics = append(resp.Topics, b.metadataTopic(snap, tm, topicOps, listener, req.Version))
 			continue
 		}
 		t := kmsg.NewMetadataResponseTopic()
@@ -138,26 +143,42 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	return resp
 }
 
-func metadataBrokers(snap *coordinator.Snapshot) []kmsg.MetadataResponseBroker {
+func metadataBrokers(snap *coordinator.Snapshot, listener string) []kmsg.MetadataResponseBroker {
 	out := make([]kmsg.MetadataResponseBroker, 0, len(snap.BrokerIDs))
 	for _, id := range snap.BrokerIDs {
 		bi := snap.Brokers[id]
+		ep, ok := bi.Endpoint(listener)
+		if !ok {
+			continue
+		}
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID = bi.ID
-		mb.Host = bi.Host
-		mb.Port = bi.Port
+		mb.Host = ep.Host
+		mb.Port = ep.Port
 		mb.Rack = bi.Rack
 		out = append(out, mb)
 	}
 	return out
 }
 
+// hasEndpoint reports whether broker id is live with an endpoint for the
+// listener.
+func hasEndpoint(snap *coordinator.Snapshot, id int32, listener string) bool {
+	bi, ok := snap.Brokers[id]
+	if !ok {
+		return false
+	}
+	_, ok = bi.Endpoint(listener)
+	return ok
+}
+
 // metadataTopic describes one topic. A partition whose leader cannot serve
 // it is shown without a leader (LEADER_NOT_AVAILABLE, so clients wait and
 // retry): the leader's broker is not live, has declared its replica offline,
 // or is this broker and has not (yet) opened the log. Offline replicas are
-// those of brokers that are not live or have declared them offline.
-func (b *Broker) metadataTopic(snap *coordinator.Snapshot, tm *coordinator.TopicMeta, ops int32) kmsg.MetadataResponseTopic {
+// those of brokers that are not live (with an endpoint for the listener)
+// or have declared them offline.
+func (b *Broker) metadataTopic(snap *coordinator.Snapshot, tm *coordinator.TopicMeta, ops int32, listener string, version int16) kmsg.MetadataResponseTopic {
 	t := kmsg.NewMetadataResponseTopic()
 	name := tm.Info.Name
 	t.Topic = &name
@@ -181,7 +202,7 @@ func (b *Broker) metadataTopic(snap *coordinator.Snapshot, tm *coordinator.Topic
 			p.ISR = []int32{}
 		}
 		offline := func(r int32) bool {
-			if _, live := snap.Brokers[r]; !live || snap.ReplicaOffline(r, tm.Info.ID, int32(i)) {
+			if !hasEndpoint(snap, r, listener) || snap.ReplicaOffline(r, tm.Info.ID, int32(i)) {
 				return true
 			}
 			if r == me && !tm.Info.Internal {
@@ -195,9 +216,30 @@ func (b *Broker) metadataTopic(snap *coordinator.Snapshot, tm *coordinator.Topic
 				p.OfflineReplicas = append(p.OfflineReplicas, r)
 			}
 		}
+		if version == 0 {
+			keep := func(rs []int32) []int32 {
+				out := make([]int32, 0, len(rs))
+				for _, r := range rs {
+					if hasEndpoint(snap, r, listener) {
+						out = append(out, r)
+					}
+				}
+				return out
+			}
+			if p.Replicas, p.ISR = keep(p.Replicas), keep(p.ISR); len(p.Replicas) < len(st.Replicas) || len(p.ISR) < len(st.ISR) {
+				p.ErrorCode = kerr.ReplicaNotAvailable.Code
+			}
+		}
+		_, leaderLive := snap.Brokers[st.Leader]
 		switch {
 		case st.Leader < 0:
 			p.ErrorCode = kerr.LeaderNotAvailable.Code
+		case leaderLive && !hasEndpoint(snap, st.Leader, listener):
+			p.ErrorCode = kerr.LeaderNotAvailable.Code
+			if version >= 6 {
+				p.ErrorCode = kerr.ListenerNotFound.Code
+			}
+			p.Leader = -1
 		case offline(st.Leader), st.Leader == me && !tm.Info.Internal && !b.servesAsLeader(name, tm.Info.ID, int32(i)):
 			p.ErrorCode = kerr.LeaderNotAvailable.Code
 			p.Leader = -1

@@ -12,7 +12,9 @@ package broker
 //
 // The coordinator of a key is the leader of partition
 // abs(javaHashCode(key)) % partitions of __consumer_offsets (groups) or
-// __transaction_state (transactional ids), as Kafka places them.
+// __transaction_state (transactional ids), as Kafka places them. It is
+// given with the endpoint of the listener the request came through; a
+// coordinator without that listener is not available (as Kafka answers).
 
 import (
 	"fmt"
@@ -45,8 +47,10 @@ func handleFindCoordinator(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 			info, ce, cmsg := b.coordinatorFor(key, req.CoordinatorType)
 			if ce != nil {
 				e, msg = ce, cmsg
+			} else if ep, ok := info.Endpoint(b.listenerName(rc)); !ok {
+				e, msg = kerr.CoordinatorNotAvailable, fmt.Sprintf("The coordinator (broker %d) has no listener named %s.", info.ID, b.listenerName(rc))
 			} else {
-				c.NodeID, c.Host, c.Port = info.ID, info.Host, info.Port
+				c.NodeID, c.Host, c.Port = info.ID, ep.Host, ep.Port
 			}
 		}
 		if e != nil {

@@ -153,20 +153,21 @@ func planPartitions(snap *coordinator.Snapshot, rt kmsg.CreatePartitionsRequestT
 		return out, nil, ""
 	}
 
-	if rf > len(live) {
+	usable := usableBrokers(snap)
+	if rf > len(usable) {
 		return nil, kerr.InvalidReplicationFactor,
-			fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", rf, len(live))
+			fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", rf, len(usable))
 	}
 	// Continue the topic's round-robin where partition 0 started, as
 	// Kafka's AdminUtils does when adding partitions.
 	start := 0
 	if current > 0 && len(tm.Partitions[0].Replicas) > 0 {
-		for i, id := range live {
+		for i, id := range usable {
 			if id >= tm.Partitions[0].Replicas[0] {
 				start = i
 				break
 			}
 		}
 	}
-	return assignReplicas(live, int(current), addCount, rf, start, placementStart(rt.Topic, len(live))), nil, ""
+	return placeReplicas(snap, usable, int(current), addCount, rf, start, placementStart(rt.Topic, len(usable))), nil, ""
 }

@@ -12,6 +12,8 @@ package broker
 //
 // The controller id is the etcd election holder, or this broker while the
 // election is unknown, so clients always get a node they can talk to.
+// Brokers are given with the endpoint of the listener the request came
+// through; one without that listener is left out.
 
 import (
 	"sort"
@@ -65,22 +67,30 @@ func handleDescribeCluster(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	listener := b.listenerName(rc)
 	for _, id := range ids {
 		info := snap.Brokers[id]
+		ep, ok := info.Endpoint(listener)
+		if !ok {
+			continue
+		}
 		br := kmsg.NewDescribeClusterResponseBroker()
 		br.NodeID = info.ID
-		br.Host = info.Host
-		br.Port = info.Port
+		br.Host = ep.Host
+		br.Port = ep.Port
 		br.Rack = info.Rack
 		resp.Brokers = append(resp.Brokers, br)
 	}
-	if len(resp.Brokers) == 0 {
+	if _, registered := snap.Brokers[b.cfg.BrokerID]; !registered {
 		// Not in the snapshot yet (registration racing the watch): at
 		// least this broker is up.
 		self := b.brokerInfo()
-		br := kmsg.NewDescribeClusterResponseBroker()
-		br.NodeID, br.Host, br.Port, br.Rack = self.ID, self.Host, self.Port, self.Rack
-		resp.Brokers = append(resp.Brokers, br)
+		if ep, ok := self.Endpoint(listener); ok {
+			br := kmsg.NewDescribeClusterResponseBroker()
+			br.NodeID, br.Host, br.Port, br.Rack = self.ID, ep.Host, ep.Port, self.Rack
+			resp.Brokers = append(resp.Brokers, br)
+			sort.Slice(resp.Brokers, func(i, j int) bool { return resp.Brokers[i].NodeID < resp.Brokers[j].NodeID })
+		}
 	}
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = clusterAuthorizedOps

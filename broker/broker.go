@@ -54,7 +54,16 @@ type Broker struct {
 	// groups is the group coordinator (groups.go); nil until Start.
 	groups *group.Coordinator
 
-	listeners []net.Listener
+	listeners []net.Listener // index = cfg.Listeners
+
+	// dirID is the directory.id of the data directory (meta.properties),
+	// registered with the broker (see mayLead).
+	dirID string
+	// ctrl is the controller loop (controller.go); nil until Start.
+	ctrl *controller
+	// crashClose makes Close stop like a crash: no controlled shutdown,
+	// no deregistration (the lease expires). Tests.
+	crashClose bool
 
 	connsMu    sync.Mutex
 	conns      map[*conn]struct{} // guarded by connsMu
@@ -131,10 +140,15 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.closeStarted()
 		return err
 	}
+	if mp, ok, err := storage.ReadMetaProperties(nil, b.cfg.DataDir); err == nil && ok {
+		b.dirID = mp.DirectoryID
+	}
 	if err := b.store.RegisterBroker(ctx, b.brokerInfo()); err != nil {
 		b.closeStarted()
 		return fmt.Errorf("broker: register: %w", err)
 	}
+	b.startController()
+	b.waitDirectoryRecorded(ctx)
 	if adopt {
 		if err := b.adoptExistingData(ctx); err != nil {
 			b.closeStarted()
@@ -155,7 +169,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	go b.publishLoop()
 	for i, ln := range b.listeners {
 		b.wg.Add(1)
-		go b.acceptLoop(ln)
+		go b.acceptLoop(ln, b.cfg.Listeners[i].Name)
 		b.log.Info().
 			Str("listener", b.cfg.Listeners[i].Name).
 			Str("addr", ln.Addr().String()).
@@ -176,26 +190,23 @@ func (b *Broker) Addrs() []net.Addr {
 	return out
 }
 
-// brokerInfo is what this broker registers: the first advertised listener,
-// with a port of 0 replaced by the bound port.
+// brokerInfo is what this broker registers: every advertised listener
+// (a port of 0 replaced by the bound port; the first one also as Host and
+// Port, for registrations read by older brokers), its rack and its log
+// directory's id.
 func (b *Broker) brokerInfo() coordinator.BrokerInfo {
-	adv := b.cfg.AdvertisedListeners
-	if len(adv) == 0 {
-		adv = b.cfg.Listeners
+	eps := b.brokerEndpoints()
+	bi := coordinator.BrokerInfo{ID: b.cfg.BrokerID, Host: eps[0].Host, Port: eps[0].Port, Endpoints: eps, DirectoryID: b.dirID}
+	if b.cfg.Rack != "" {
+		rack := b.cfg.Rack
+		bi.Rack = &rack
 	}
-	l := adv[0]
-	host, port := l.Host, l.Port
-	if port == 0 && len(b.listeners) > 0 {
-		port = int32(b.listeners[0].Addr().(*net.TCPAddr).Port)
-	}
-	if host == "" {
-		host = "localhost"
-	}
-	return coordinator.BrokerInfo{ID: b.cfg.BrokerID, Host: host, Port: port, Rack: b.cfg.RackID()}
+	return bi
 }
 
 // closeStarted undoes a partial Start.
 func (b *Broker) closeStarted() {
+	b.stopController()
 	if b.groups != nil {
 		b.groups.Close()
 	}
@@ -210,13 +221,17 @@ func (b *Broker) closeStarted() {
 	}
 }
 
-// Close stops accepting, closes every connection, deregisters the broker,
-// closes the partition logs (flushed, clean-shutdown marker written) and the
-// metadata store. It returns after every goroutine it started has exited.
+// Close shuts the broker down: first the controlled shutdown (leadership
+// moves away while clients are still served, controller_shutdown.go), then
+// it stops accepting, closes every connection, deregisters the broker,
+// closes the partition logs (flushed, clean-shutdown marker written) and
+// the metadata store. It returns after every goroutine it started has
+// exited.
 func (b *Broker) Close() error {
 	if !b.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	b.controlledShutdown()
 	b.cancel()
 	for _, ln := range b.listeners {
 		ln.Close()
@@ -227,12 +242,13 @@ func (b *Broker) Close() error {
 	}
 	b.connsMu.Unlock()
 	b.wg.Wait()
+	b.stopController()
 	if b.groups != nil {
 		b.groups.Close()
 	}
 
 	var errs []error
-	if b.store != nil {
+	if b.store != nil && !b.crashClose {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		if err := b.store.Deregister(ctx); err != nil {
 			errs = append(errs, err)

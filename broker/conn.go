@@ -30,6 +30,9 @@ type conn struct {
 	ip  netip.Addr // the peer's address, counted for max.connections.per.ip
 	log zerolog.Logger
 	ctx context.Context
+	// listener is the name of the listener the connection came through:
+	// answers give the endpoints of that listener (controller_endpoints.go).
+	listener string
 
 	out  chan outFrame // encoded responses, in order
 	done chan struct{}
@@ -101,7 +104,7 @@ const vecCopyMax = 16 << 10
 
 var respBufPool = sync.Pool{New: func() any { return &respBuf{buf: make([]byte, 0, 64<<10)} }}
 
-func (b *Broker) acceptLoop(ln net.Listener) {
+func (b *Broker) acceptLoop(ln net.Listener, listener string) {
 	defer b.wg.Done()
 	perIP := b.resolveConnOverrides()
 	var delay time.Duration
@@ -127,13 +130,14 @@ func (b *Broker) acceptLoop(ln net.Listener) {
 		}
 		ip := peerIP(nc)
 		c := &conn{
-			b:    b,
-			nc:   nc,
-			ip:   ip,
-			log:  b.log.With().Str("remote", nc.RemoteAddr().String()).Logger(),
-			ctx:  b.ctx,
-			out:  make(chan outFrame, 64),
-			done: make(chan struct{}),
+			b:        b,
+			nc:       nc,
+			ip:       ip,
+			log:      b.log.With().Str("remote", nc.RemoteAddr().String()).Logger(),
+			ctx:      b.ctx,
+			listener: listener,
+			out:      make(chan outFrame, 64),
+			done:     make(chan struct{}),
 		}
 		c.bw = bufio.NewWriterSize(nc, 64<<10)
 		b.connsMu.Lock()

@@ -125,7 +125,7 @@ func (b *Broker) ensureInternalTopic(ctx context.Context, name string, partition
 	if snap.Topic(name) != nil {
 		return nil
 	}
-	if n := int16(len(snap.BrokerIDs)); n > 0 && rf > n {
+	if n := int16(len(usableBrokers(snap))); n > 0 && rf > n {
 		rf = n
 	}
 	plan, e, msg := b.planTopic(snap, name, partitions, rf, nil, nil, nil)

@@ -174,7 +174,7 @@ func (r *reconcileRun) applyTopics(old *partitionMap) {
 // setRole makes the replica the leader or a follower of the partition state.
 func (r *reconcileRun) setRole(p *partition, st coordinator.PartitionState) {
 	p.leaderEpoch.Store(st.LeaderEpoch)
-	if st.Leader == r.me {
+	if st.Leader == r.me && r.b.mayLead(r.snap, st) {
 		r.becomeLeader(p)
 	} else {
 		r.becomeFollower(p)

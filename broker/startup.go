@@ -85,6 +85,12 @@ func (b *Broker) openCluster(ctx context.Context) (adopt bool, err error) {
 	b.store = store
 	if !hasMeta {
 		mp = storage.MetaProperties{ClusterID: store.ClusterID(), NodeID: b.cfg.BrokerID, DirectoryID: storage.NewDirectoryID()}
+		if rec, ok := store.Snapshot().BrokerDirs[b.cfg.BrokerID]; ok && hasData {
+			// The data is this broker's from before meta.properties: the
+			// directory is the one the controller knows (a new id would
+			// read as a lost disk, broker/controller.go).
+			mp.DirectoryID = rec
+		}
 		if err := storage.WriteMetaProperties(nil, dir, mp); err != nil {
 			return false, err
 		}
@@ -107,7 +113,9 @@ func (b *Broker) storeConfig() coordinator.Config {
 	return coordinator.Config{
 		Endpoints:   b.cfg.EtcdEndpoints,
 		EmbeddedDir: b.embeddedEtcdDir(),
+		Member:      b.embeddedMember(),
 		Prefix:      b.cfg.EtcdPrefix,
+		SessionTTL:  b.cfg.SessionTimeout,
 		Logger:      b.log,
 		// etcd.compaction.interval.ms (coordinator/compact.go)
 		CompactionInterval: time.Duration(b.cfg.Int64("etcd.compaction.interval.ms")) * time.Millisecond,

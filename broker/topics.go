@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,6 +120,7 @@ func (b *Broker) planTopic(snap *coordinator.Snapshot, name string, numPartition
 	}
 
 	live := snap.BrokerIDs
+	usable := usableBrokers(snap)
 	var replicas [][]int32
 	if len(assignments) > 0 {
 		// Kafka: a manual assignment replaces both counts.
@@ -158,17 +160,17 @@ func (b *Broker) planTopic(snap *coordinator.Snapshot, name string, numPartition
 		if replicationFactor <= 0 {
 			return topicPlan{}, kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value."
 		}
-		if int(replicationFactor) > len(live) {
+		if int(replicationFactor) > len(usable) {
 			return topicPlan{}, kerr.InvalidReplicationFactor,
-				fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", replicationFactor, len(live))
+				fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", replicationFactor, len(usable))
 		}
 		// Before the assignment is built: 2^31-1 partitions, even
 		// validate-only, would take the broker's memory.
 		if msg := b.tooManyPartitions(int64(numPartitions)); msg != "" {
 			return topicPlan{}, kerr.InvalidPartitions, msg
 		}
-		start := placementStart(name, len(live))
-		replicas = assignReplicas(live, 0, int(numPartitions), int(replicationFactor), start, start)
+		start := placementStart(name, len(usable))
+		replicas = placeReplicas(snap, usable, 0, int(numPartitions), int(replicationFactor), start, start)
 	}
 	var overrides map[string]string
 	if len(configs) > 0 {
@@ -223,6 +225,111 @@ func placementStart(name string, nBrokers int) int {
 	h := fnv.New32a()
 	h.Write([]byte(name))
 	return int((h.Sum32() + rand.Uint32()) % uint32(nBrokers))
+}
+
+// usableBrokers are the brokers new replicas may be placed on, sorted: the
+// live ones that are not shutting down and have not lost their directory
+// (Kafka places replicas on unfenced brokers outside controlled shutdown).
+// The replica assignment of new topics and partitions is done by the
+// broker that receives the request, with this rule, in one CAS-guarded
+// etcd write: every broker applies the same placement as the controller
+// would.
+func usableBrokers(snap *coordinator.Snapshot) []int32 {
+	out := make([]int32, 0, len(snap.BrokerIDs))
+	for _, id := range snap.BrokerIDs {
+		if !snap.Brokers[id].ShuttingDown && !snap.LostDirectory(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// placeReplicas assigns partitions [first, first+n) to brokers (sorted):
+// Kafka's rack-aware assignment when any of them has a broker.rack, the
+// rack-unaware one otherwise. A broker without a rack among racked ones
+// counts as a rack of its own (as Kafka's KRaft placer does) rather than
+// failing the request.
+func placeReplicas(snap *coordinator.Snapshot, brokers []int32, first, n, rf, start, shift int) [][]int32 {
+	racks := make(map[int32]string, len(brokers))
+	anyRack := false
+	for _, id := range brokers {
+		if r := snap.Brokers[id].Rack; r != nil {
+			racks[id] = *r
+			anyRack = true
+		}
+	}
+	if !anyRack {
+		return assignReplicas(brokers, first, n, rf, start, shift)
+	}
+	return assignReplicasRackAware(brokers, racks, first, n, rf, start, shift)
+}
+
+// rackAlternated is Kafka's getRackAlternatedBrokerList: the brokers taken
+// one rack at a time (racks in name order, brokers in id order within a
+// rack), so that consecutive entries sit in different racks.
+func rackAlternated(brokers []int32, racks map[int32]string) []int32 {
+	byRack := map[string][]int32{}
+	var names []string
+	for _, id := range brokers { // sorted
+		r := racks[id]
+		if _, ok := byRack[r]; !ok {
+			names = append(names, r)
+		}
+		byRack[r] = append(byRack[r], id)
+	}
+	slices.Sort(names)
+	out := make([]int32, 0, len(brokers))
+	for i := 0; len(out) < len(brokers); i = (i + 1) % len(names) {
+		if q := byRack[names[i]]; len(q) > 0 {
+			out = append(out, q[0])
+			byRack[names[i]] = q[1:]
+		}
+	}
+	return out
+}
+
+// assignReplicasRackAware is Kafka's assignReplicasToBrokersRackAware: on
+// the rack-alternated broker list, the first replica of partition p goes
+// to entry (p+start) mod n (leaders spread over brokers and racks), and
+// each follower to the next entry, shifted as in the rack-unaware
+// assignment, that is in a rack without a replica of the partition yet
+// (unless every rack has one) and on a broker without one (unless every
+// broker has one).
+func assignReplicasRackAware(brokers []int32, racks map[int32]string, firstPartition, nPartitions, rf, start, shift int) [][]int32 {
+	arranged := rackAlternated(brokers, racks)
+	n := len(arranged)
+	rackSet := map[string]bool{}
+	for _, id := range arranged {
+		rackSet[racks[id]] = true
+	}
+	numRacks := len(rackSet)
+	out := make([][]int32, 0, nPartitions)
+	nextShift := shift
+	for i := 0; i < nPartitions; i++ {
+		p := firstPartition + i
+		if p > 0 && p%n == 0 {
+			nextShift++
+		}
+		first := (p + start) % n
+		leader := arranged[first]
+		rs := []int32{leader}
+		usedRacks := map[string]bool{racks[leader]: true}
+		usedBrokers := map[int32]bool{leader: true}
+		k := 0
+		for len(rs) < rf {
+			idx := (first + 1 + (nextShift*numRacks+k)%(n-1)) % n
+			b := arranged[idx]
+			k++
+			r := racks[b]
+			if (!usedRacks[r] || len(usedRacks) == numRacks) && (!usedBrokers[b] || len(usedBrokers) == n) {
+				rs = append(rs, b)
+				usedRacks[r] = true
+				usedBrokers[b] = true
+			}
+		}
+		out = append(out, rs)
+	}
+	return out
 }
 
 // assignReplicas is Kafka's rack-unaware replica assignment

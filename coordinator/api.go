@@ -31,14 +31,51 @@ var (
 
 // BrokerInfo is what a broker registers.
 type BrokerInfo struct {
-	ID   int32   `json:"id"`
+	ID int32 `json:"id"`
+	// Host and Port are the first advertised listener's (what a
+	// registration without Endpoints, from before named listeners, had).
 	Host string  `json:"host"`
 	Port int32   `json:"port"`
 	Rack *string `json:"rack,omitempty"`
+	// Endpoints are every advertised listener, by name: a client is
+	// answered with the endpoint of the listener it connected through.
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	// DirectoryID is the directory.id of the broker's log directory
+	// (meta.properties). The controller records the last one in
+	// broker-dirs/<id>; a broker registering with another one lost its
+	// disk and is removed from every ISR and ELR before it leads
+	// anything (see BrokerDirs).
+	DirectoryID string `json:"directory_id,omitempty"`
+	// ShuttingDown is set by a controlled shutdown: the controller moves
+	// the broker's leaderships away and removes it from the ISRs.
+	ShuttingDown bool `json:"shutting_down,omitempty"`
 	// OfflineReplicas are the broker's replicas whose logs it cannot serve
 	// (a log that failed to open, or failed a write): Metadata lists them
 	// as offline and never names the broker as their leader.
 	OfflineReplicas []ReplicaRef `json:"offline_replicas,omitempty"`
+}
+
+// Endpoint is one advertised listener of a broker.
+type Endpoint struct {
+	Name             string `json:"name"` // listener name, upper case ("PLAINTEXT")
+	Host             string `json:"host"`
+	Port             int32  `json:"port"`
+	SecurityProtocol string `json:"security_protocol"`
+}
+
+// Endpoint returns the broker's endpoint for the listener name. A
+// registration without endpoints (written before named listeners existed)
+// answers its Host and Port for every name.
+func (b BrokerInfo) Endpoint(listener string) (Endpoint, bool) {
+	if len(b.Endpoints) == 0 {
+		return Endpoint{Name: listener, Host: b.Host, Port: b.Port, SecurityProtocol: "PLAINTEXT"}, b.Host != ""
+	}
+	for _, e := range b.Endpoints {
+		if e.Name == listener {
+			return e, true
+		}
+	}
+	return Endpoint{}, false
 }
 
 // ReplicaRef names one partition of a topic id.
@@ -61,12 +98,32 @@ type TopicInfo struct {
 // PartitionState is the value stored at partitions/<topic-id>/<n>.
 // In a Snapshot, a partition whose state key does not exist (yet) has
 // Leader, LeaderEpoch and PartitionEpoch -1 and the assigned Replicas.
+//
+// LeaderEpoch is bumped on every change of leader (to -1 and back too);
+// PartitionEpoch on every write (UpdatePartitionState), the CAS token.
 type PartitionState struct {
 	Leader         int32   `json:"leader"` // -1 = none
 	LeaderEpoch    int32   `json:"leader_epoch"`
 	PartitionEpoch int32   `json:"partition_epoch"`
 	ISR            []int32 `json:"isr"`
-	Replicas       []int32 `json:"replicas"`
+	// ELR are the eligible leader replicas (KIP-966): replicas removed
+	// from the ISR while it was below min.insync.replicas. The high
+	// watermark cannot advance below min.insync.replicas, so each holds
+	// everything committed: a clean leader when no ISR member is left.
+	// Cleared when the ISR is back at min.insync.replicas (WithISR).
+	ELR []int32 `json:"elr,omitempty"`
+	// Replicas is the assignment in order; the first is the preferred
+	// leader.
+	Replicas []int32 `json:"replicas"`
+	// AddingReplicas and RemovingReplicas describe a reassignment in
+	// progress (the target is Replicas minus RemovingReplicas).
+	AddingReplicas   []int32 `json:"adding_replicas,omitempty"`
+	RemovingReplicas []int32 `json:"removing_replicas,omitempty"`
+
+	// ModRevision is the etcd mod revision of the state in the Snapshot
+	// (0 for a partition whose key is missing); not stored. The
+	// controller's writes compare it.
+	ModRevision int64 `json:"-"`
 }
 
 // TopicTombstone is the value stored at topics-deleted/<topic-id> by

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -17,7 +18,7 @@ import (
 // Store given its endpoint takes the external-etcd code path.
 func startExternal(t *testing.T) string {
 	t.Helper()
-	e, err := startEmbedded(t.TempDir(), testLogger(t))
+	e, err := startEmbedded(context.Background(), t.TempDir(), nil, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,12 @@
 //	<prefix>cluster-id                              the cluster id (created once, never changed;
 //	                                                Config.NoCreate/ClusterID: a broker whose data
 //	                                                belongs to a cluster never creates another)
-//	<prefix><cluster-id>/brokers/<id>               BrokerInfo, attached to the broker's lease, with
-//	                                                the broker's offline replicas
+//	<prefix><cluster-id>/broker-dirs/<id>           {"directory_id": ...}: the log directory id the
+//	                                                controller last recorded for the broker (not
+//	                                                leased: it outlives the broker)
+//	<prefix><cluster-id>/brokers/<id>               BrokerInfo, attached to the broker's lease: its
+//	                                                endpoints (every advertised listener), rack,
+//	                                                directory id, shutting_down and offline replicas
 //	<prefix><cluster-id>/controller/<lease-hex>     election candidates (concurrency.Election);
 //	                                                the lowest create revision is the controller,
 //	                                                its value the broker id in decimal
@@ -30,9 +34,37 @@
 //
 // Owners (writers): registry.go writes brokers/ and controller/, topics.go
 // writes topics/, topics-deleted/ and the initial partitions/, partitions.go
-// every later partition state change, producer_ids.go producer-ids,
-// store.go cluster-id, package group groups/ and offsets/; compact.go
-// compacts the history.
+// the partition leaders' ISR changes (UpdatePartitionState),
+// controller_write.go the controller's partition state changes, the
+// internal topics' assignments and broker-dirs/, producer_ids.go
+// producer-ids, store.go cluster-id, package group groups/ and offsets/;
+// compact.go compacts the history.
+//
+// # Controller
+//
+// controller.go holds the controller's rules (DecidePartition: elections
+// from the ISR, the ELR of KIP-966, unclean election; dead, shutting-down,
+// offline and lost-directory replicas out of the ISR; PreferredLeader;
+// WithISR for a leader's own ISR changes). The broker runs them while it
+// holds the election (broker/controller.go). Every controller write
+// compares, besides its own CAS, the controller's election key with the
+// create revision it won with (controller_write.go): a deposed
+// controller's writes, in flight or not, fail with ErrNotController.
+//
+// # Lease fencing
+//
+// lease.go measures how long the broker's registration lease is certainly
+// valid in etcd (LeaseValid, LeaseValidUntil): a broker cut off from etcd
+// stops leading before its lease can have expired there, and the
+// controller elects new leaders only once it has.
+//
+// # Combined mode
+//
+// With Config.Member the embedded etcd is one member of a multi-member etcd
+// the brokers form among themselves (embedded.go): member name = node id,
+// peer URL = its voter address, initial cluster = every voter. The data
+// dir records which quorum it belongs to and is never started as anything
+// else.
 //
 // # Consistency
 //
@@ -69,8 +101,9 @@
 // # Snapshot
 //
 // Two range watches feed an immutable Snapshot: one on the keys from
-// brokers/ to the end of controller/, one from partitions/ to the end of
-// topics/ (which holds producer-ids and topics-deleted/ too). Committed
+// broker-dirs/ to the end of controller/ (broker-dirs/, brokers/,
+// controller/), one from partitions/ to the end of topics/ (which holds
+// producer-ids and topics-deleted/ too). Committed
 // offsets (offsets/) and group records (groups/) sort between the two and
 // are never streamed to a broker's metadata watch. Both watches share one
 // gRPC stream, so a progress request reaches both; the Snapshot's revision is
@@ -85,11 +118,14 @@
 // (one range's watch ahead of the other's); none does. The writes, by
 // range:
 //
-//	range brokers/..controller/:
+//	range broker-dirs/..controller/:
 //	  registerOnce            brokers/<id> (create, or take over our previous incarnation's key)
+//	  updateRegistration      brokers/<id> (SetOfflineReplicas, SetShuttingDown; compares the lease)
 //	  Election.Campaign       controller/<lease-hex>
 //	  Deregister              brokers/<id> and controller/<lease-hex> (one txn)
 //	  lease expiry or revoke  brokers/<id> and controller/<lease-hex> (same lease, one revision)
+//	  ControllerRecordDirectory  broker-dirs/<id> (compares controller/<lease-hex>: a compare
+//	                          reads, it writes nothing)
 //	range partitions/..topics/:
 //	  CreateTopic, AddPartitions  topics/<name> and the first partitions/<topic-id>/<n> (one txn),
 //	                              later partitions/ chunks guarded by the topic key's mod revision
@@ -97,6 +133,10 @@
 //	  SetTopicConfigs         topics/<name>
 //	  UpdatePartitionState    partitions/<topic-id>/<n> (compares the topic key: a compare
 //	                          reads, it writes nothing)
+//	  ControllerWrite         up to 60 partitions/<topic-id>/<n> (compares their mod revisions,
+//	                          topics/<name> for a missing state, and controller/<lease-hex>,
+//	                          which is in the other range: compared, not written)
+//	  ControllerSetInternalAssignment  topics/<name> (compares it and controller/<lease-hex>)
 //	  AllocateProducerIDs     producer-ids (in the range, not in the Snapshot: it advances the
 //	                          revision and signals no change)
 //	outside both:

@@ -1,8 +1,13 @@
 package coordinator
 
-// The embedded single-node etcd that makes `samsa` work with no setup.
+// The embedded etcd: a single-node etcd that makes `samsa` work with no
+// setup, or, in combined mode, this broker's member of an etcd cluster the
+// brokers form among themselves (Kafka's combined broker+controller nodes).
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -34,7 +39,45 @@ const (
 	embeddedQuotaBytes = 4 << 30
 	// embeddedLockFile in the data dir is held while the etcd runs.
 	embeddedLockFile = "samsa.lock"
+	// quorumFile in the data dir of a combined-mode member records the
+	// initial cluster it was created for; a single-node etcd has none.
+	quorumFile = "samsa-quorum"
+	// memberReadyTimeout bounds the wait of a combined-mode member for
+	// its quorum (the other brokers starting) when the caller's context
+	// has no deadline.
+	memberReadyTimeout = 5 * time.Minute
 )
+
+// Member makes the embedded etcd one member of a multi-member etcd
+// (combined mode): every broker runs one, and together they are the
+// cluster's metadata quorum.
+type Member struct {
+	// Name is this member's name: the broker's node id.
+	Name string
+	// PeerListen is where the member listens for its peers (host:port,
+	// the controller listener); PeerAdvertise where they reach it (its
+	// voter address).
+	PeerListen    string
+	PeerAdvertise string
+	// Peers are every member's name and advertised peer address, this
+	// one's included: etcd's initial cluster.
+	Peers []MemberPeer
+}
+
+// MemberPeer is one member of the initial cluster.
+type MemberPeer struct {
+	Name string
+	Addr string // host:port
+}
+
+// initialCluster is etcd's --initial-cluster for m.
+func (m *Member) initialCluster() string {
+	parts := make([]string, len(m.Peers))
+	for i, p := range m.Peers {
+		parts[i] = p.Name + "=" + (&url.URL{Scheme: "http", Host: p.Addr}).String()
+	}
+	return strings.Join(parts, ",")
+}
 
 // embeddedEtcd is a running single-member etcd.
 type embeddedEtcd struct {
@@ -55,7 +98,7 @@ type embeddedEtcd struct {
 // cluster, so the stale peer URL stored in the membership is harmless (see
 // TestEmbeddedRestart). Fresh ports mean two samsa processes on one machine
 // never collide, and no port is left for a stale process to hold.
-func startEmbedded(dir string, log zerolog.Logger) (*embeddedEtcd, error) {
+func startEmbedded(ctx context.Context, dir string, member *Member, log zerolog.Logger) (*embeddedEtcd, error) {
 	// etcd would block forever on the bbolt file lock of a data dir in use
 	// by another process; fail at once instead.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -68,9 +111,13 @@ func startEmbedded(dir string, log zerolog.Logger) (*embeddedEtcd, error) {
 		}
 		return nil, fmt.Errorf("coordinator: lock embedded etcd dir: %w", err)
 	}
+	if err := checkQuorumFile(dir, member); err != nil {
+		lock.Close()
+		return nil, err
+	}
 	var lastErr error
 	for attempt := 0; attempt < embeddedStartAttempts; attempt++ {
-		e, err := startEmbeddedOnce(dir, log)
+		e, err := startEmbeddedOnce(ctx, dir, member, log)
 		if err == nil {
 			e.lock = lock
 			return e, nil
@@ -85,7 +132,7 @@ func startEmbedded(dir string, log zerolog.Logger) (*embeddedEtcd, error) {
 	return nil, fmt.Errorf("coordinator: start embedded etcd in %s: %w", dir, lastErr)
 }
 
-func startEmbeddedOnce(dir string, log zerolog.Logger) (*embeddedEtcd, error) {
+func startEmbeddedOnce(ctx context.Context, dir string, member *Member, log zerolog.Logger) (*embeddedEtcd, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
@@ -115,6 +162,31 @@ func startEmbeddedOnce(dir string, log zerolog.Logger) (*embeddedEtcd, error) {
 	cfg.TickMs = 10
 	cfg.ElectionMs = 50
 	cfg.InitialElectionTickAdvance = true
+	readyTimeout := embeddedReadyTimeout
+
+	if member != nil {
+		// Combined mode: this broker's member, reachable by the others at
+		// its voter address. The client URL stays a fresh loopback port:
+		// only this broker's own client uses it. etcd's default timing
+		// (100 ms ticks, 1 s election timeout) tolerates loaded hosts; a
+		// member waits for a quorum of the others to start.
+		cfg.Name = member.Name
+		lurl := url.URL{Scheme: "http", Host: member.PeerListen}
+		aurl := url.URL{Scheme: "http", Host: member.PeerAdvertise}
+		cfg.ListenPeerUrls = []url.URL{lurl}
+		cfg.AdvertisePeerUrls = []url.URL{aurl}
+		purl = aurl
+		cfg.InitialCluster = member.initialCluster()
+		sum := sha256.Sum256([]byte(cfg.InitialCluster))
+		cfg.InitialClusterToken = "samsa-" + hex.EncodeToString(sum[:8])
+		cfg.TickMs = 100
+		cfg.ElectionMs = 1000
+		cfg.InitialElectionTickAdvance = false
+		readyTimeout = memberReadyTimeout
+		if dl, ok := ctx.Deadline(); ok {
+			readyTimeout = time.Until(dl)
+		}
+	}
 
 	// Durability stays on (no UnsafeNoFsync). Small snapshot count keeps
 	// the WAL replay on restart short.
@@ -147,18 +219,73 @@ func startEmbeddedOnce(dir string, log zerolog.Logger) (*embeddedEtcd, error) {
 	if err != nil {
 		return nil, err
 	}
+	if member != nil {
+		if err := writeQuorumFile(dir, member); err != nil {
+			closing.Store(true)
+			e.Close()
+			return nil, err
+		}
+	}
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
 		closing.Store(true)
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd failed: %w", err)
-	case <-time.After(embeddedReadyTimeout):
+	case <-time.After(readyTimeout):
 		closing.Store(true)
 		e.Close()
-		return nil, fmt.Errorf("embedded etcd not ready after %s", embeddedReadyTimeout)
+		if member != nil {
+			return nil, fmt.Errorf("embedded etcd member %s found no quorum among %s within %s (are the other voters up?)",
+				member.Name, cfg.InitialCluster, readyTimeout.Round(time.Second))
+		}
+		return nil, fmt.Errorf("embedded etcd not ready after %s", readyTimeout)
 	}
 	return &embeddedEtcd{etcd: e, clientURL: curl.String(), peerURL: purl.String(), ready: time.Since(start), closing: closing}, nil
+}
+
+// checkQuorumFile refuses to start an etcd data dir as something it was
+// not created as: a single-node etcd's data (no quorum file, but a member
+// directory) as a combined-mode member, a member's as a single node, or a
+// member of one set of voters as a member of another. etcd itself would
+// take the membership from its WAL and ignore the configuration.
+func checkQuorumFile(dir string, member *Member) error {
+	recorded, err := os.ReadFile(filepath.Join(dir, quorumFile))
+	hasFile := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("coordinator: read %s: %w", filepath.Join(dir, quorumFile), err)
+	}
+	_, err = os.Stat(filepath.Join(dir, "member"))
+	hasData := err == nil
+	want := ""
+	if member != nil {
+		want = member.Name + " " + member.initialCluster()
+	}
+	switch {
+	case member == nil && hasFile:
+		return fmt.Errorf("coordinator: the embedded etcd in %s is member %s of a combined-mode quorum; "+
+			"start this broker in combined mode again (process.roles=broker,controller with those controller.quorum.voters)",
+			dir, strings.TrimSpace(string(recorded)))
+	case member != nil && hasFile && strings.TrimSpace(string(recorded)) != want:
+		return fmt.Errorf("coordinator: the embedded etcd in %s was created as member %s, not as member %s: "+
+			"controller.quorum.voters and node.id must stay as they were (the quorum's membership cannot change yet)",
+			dir, strings.TrimSpace(string(recorded)), want)
+	case member != nil && !hasFile && hasData:
+		return fmt.Errorf("coordinator: the embedded etcd in %s holds a single-node etcd's data; it cannot become a member of "+
+			"the combined-mode quorum %s (start without combined mode, or give the broker a new data directory)", dir, want)
+	}
+	return nil
+}
+
+func writeQuorumFile(dir string, member *Member) error {
+	path := filepath.Join(dir, quorumFile)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(member.Name+" "+member.initialCluster()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("coordinator: write %s: %w", path, err)
+	}
+	return nil
 }
 
 // Close stops the server and waits until it has released the data dir.

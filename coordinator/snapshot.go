@@ -8,7 +8,11 @@ type Snapshot struct {
 	ControllerID int32 // -1 when unknown
 	Brokers      map[int32]BrokerInfo
 	// BrokerIDs sorted ascending.
-	BrokerIDs  []int32
+	BrokerIDs []int32
+	// BrokerDirs are the directory ids the controller recorded
+	// (broker-dirs/<id>, not leased): a live broker whose
+	// BrokerInfo.DirectoryID differs lost its disk (LostDirectory).
+	BrokerDirs map[int32]string
 	Topics     map[string]*TopicMeta
 	TopicsByID map[TopicID]*TopicMeta
 	// TopicNames sorted ascending.
@@ -19,6 +23,21 @@ type Snapshot struct {
 
 	// offline indexes the brokers' OfflineReplicas (built with Brokers).
 	offline map[int32]map[ReplicaRef]struct{}
+}
+
+// LostDirectory reports whether a live broker registered with another
+// directory id than the one recorded for it: its disk was lost (or
+// replaced), so none of its replicas holds what the ISR says it holds.
+// Until the controller has removed it from every ISR and ELR and recorded
+// the new id, it must not lead anything. A broker without a record, or
+// registered without a directory id, has not lost anything known.
+func (s *Snapshot) LostDirectory(broker int32) bool {
+	b, ok := s.Brokers[broker]
+	if !ok || b.DirectoryID == "" {
+		return false
+	}
+	rec, ok := s.BrokerDirs[broker]
+	return ok && rec != b.DirectoryID
 }
 
 // ReplicaOffline reports whether broker has declared its replica of the

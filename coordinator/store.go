@@ -20,9 +20,11 @@ import (
 // Config configures a Store.
 type Config struct {
 	// Endpoints of an external etcd cluster; empty means an embedded
-	// single-node etcd in EmbeddedDir.
+	// etcd in EmbeddedDir: single-node, or with Member one member of a
+	// multi-member etcd (combined mode).
 	Endpoints   []string
 	EmbeddedDir string // e.g. <data-dir>/etcd
+	Member      *Member
 	Prefix      string // default "/samsa/"; always ends in "/"
 	// SessionTTL is the broker-registration lease TTL (the failure
 	// detector); default 10 s.
@@ -63,7 +65,8 @@ const (
 // embedded etcd when no endpoints are given, resolves the cluster id, and
 // keeps the metadata Snapshot current with a watch.
 //
-// Lock order: regMu before revMu. Neither is held across etcd calls.
+// Lock order: regMu before revMu, fenceMu, subMu, the lease clock's mu.
+// None is held across etcd calls.
 type Store struct {
 	cfg       Config
 	log       zerolog.Logger
@@ -104,6 +107,18 @@ type Store struct {
 	isController atomic.Bool
 	created      bool // Open created the cluster id
 
+	// fence is this broker's controller election key while it holds the
+	// election: every controller write compares it (controller_write.go).
+	fenceMu sync.Mutex
+	fence   electionFence // guarded by fenceMu; zero when not the controller
+
+	// lease is the registration's lease validity as measured against
+	// etcd (lease.go).
+	lease leaseClock
+
+	subMu sync.Mutex
+	subs  map[chan struct{}]struct{} // guarded by subMu; see Subscribe
+
 	timing OpenTiming
 }
 
@@ -126,6 +141,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		relistNow: make(chan struct{}, 1),
 		revCh:     make(chan struct{}),
 	}
+	s.lease.base = start
 	if s.cfg.SessionTTL <= 0 {
 		s.cfg.SessionTTL = defaultSessionTTL
 	}
@@ -134,7 +150,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if cfg.EmbeddedDir == "" {
 			return nil, errors.New("coordinator: neither Endpoints nor EmbeddedDir configured")
 		}
-		e, err := startEmbedded(cfg.EmbeddedDir, cfg.Logger)
+		e, err := startEmbedded(ctx, cfg.EmbeddedDir, cfg.Member, cfg.Logger)
 		if err != nil {
 			return nil, err
 		}
@@ -335,7 +351,39 @@ func (s *Store) install(snap *Snapshot, changed bool) {
 		case s.changes <- struct{}{}:
 		default:
 		}
+		s.notifySubscribers()
 	}
+}
+
+// Subscribe returns a channel that, like Changes, receives a value
+// (non-blocking, capacity 1) after each Snapshot whose content changed, and
+// also when this broker wins or loses the controller election; cancel
+// unsubscribes. Each subscriber has its own channel (Changes has one
+// reader, the reconciler).
+func (s *Store) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	s.subMu.Lock()
+	if s.subs == nil {
+		s.subs = make(map[chan struct{}]struct{})
+	}
+	s.subs[ch] = struct{}{}
+	s.subMu.Unlock()
+	return ch, func() {
+		s.subMu.Lock()
+		delete(s.subs, ch)
+		s.subMu.Unlock()
+	}
+}
+
+func (s *Store) notifySubscribers() {
+	s.subMu.Lock()
+	for ch := range s.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	s.subMu.Unlock()
 }
 
 // WaitForRevision blocks until the installed Snapshot reflects etcd revision
@@ -392,6 +440,7 @@ func (s *Store) Close() error {
 	s.cancel()
 	s.wg.Wait()
 	s.isController.Store(false)
+	s.lease.invalidate()
 	err := s.client.Close()
 	if s.embedded != nil {
 		s.embedded.Close()

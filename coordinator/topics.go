@@ -41,26 +41,6 @@ func (s *Store) partitionKey(id TopicID, p int32) string {
 	return s.Key("partitions", id.String(), strconv.Itoa(int(p)))
 }
 
-// initialState is a new partition's state: the first live replica leads,
-// the live replicas are the ISR. With no live replica at all the partition
-// has no leader and every replica is in the ISR: the partition is empty, so
-// whichever replica comes up first is a clean leader.
-func initialState(replicas []int32, live map[int32]BrokerInfo) PartitionState {
-	st := PartitionState{Leader: -1, Replicas: slices.Clone(replicas)}
-	for _, r := range replicas {
-		if _, ok := live[r]; ok {
-			if st.Leader < 0 {
-				st.Leader = r
-			}
-			st.ISR = append(st.ISR, r)
-		}
-	}
-	if st.ISR == nil {
-		st.ISR = slices.Clone(replicas)
-	}
-	return st
-}
-
 func validateReplicas(replicas [][]int32) error {
 	if len(replicas) == 0 {
 		return fmt.Errorf("%w: no partitions", ErrInvalidPartitions)
@@ -128,10 +108,11 @@ func (s *Store) CreateTopicAt(ctx context.Context, t TopicInfo, leaderEpochs []i
 // partitionPuts encodes the initial states of partitions from, from+1, …,
 // with the given leader epochs (nil: 0).
 func (s *Store) partitionPuts(id TopicID, from int32, replicas [][]int32, leaderEpochs []int32) ([]sizedOp, error) {
-	live := s.Snapshot().Brokers
+	snap := s.Snapshot()
 	ops := make([]sizedOp, len(replicas))
 	for i, rs := range replicas {
-		st := initialState(rs, live)
+		p := from + int32(i)
+		st := initialStateFor(rs, func(b int32) ReplicaHealth { return snap.ReplicaHealth(b, id, p) })
 		if leaderEpochs != nil {
 			st.LeaderEpoch = leaderEpochs[i]
 		}
@@ -139,7 +120,7 @@ func (s *Store) partitionPuts(id TopicID, from int32, replicas [][]int32, leader
 		if err != nil {
 			return nil, fmt.Errorf("coordinator: encode partition state: %w", err)
 		}
-		k := s.partitionKey(id, from+int32(i))
+		k := s.partitionKey(id, p)
 		ops[i] = sizedOp{op: clientv3.OpPut(k, string(b)), size: len(k) + len(b)}
 	}
 	return ops, nil

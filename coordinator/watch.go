@@ -22,7 +22,7 @@ import (
 
 // metadataDirs are the subtrees the Snapshot is built from; relist reads
 // exactly these. Each lies inside one of watchRanges (TestWatchRangesCover).
-var metadataDirs = []string{"brokers/", "controller/", "topics/", "partitions/", deletedTopicsDir + "/"}
+var metadataDirs = []string{brokerDirsDir + "/", "brokers/", "controller/", "topics/", "partitions/", deletedTopicsDir + "/"}
 
 // keyRange is the key range [first, prefix end of last) under the cluster
 // root: every key that sorts from first up to the last key starting with
@@ -34,15 +34,17 @@ type keyRange struct{ first, last string }
 // them) never reach a broker's watch. A transaction that writes keys in two
 // ranges could be seen half-applied (one range's watch ahead of the
 // other's), so each range holds every key some transaction writes together
-// (doc.go lists them): brokers/ with controller/ (a lease expiry deletes a
-// broker's key and its election key at one revision), partitions/ with
-// topics/ (a topic is created and deleted with its partition states). The
-// second range also holds producer-ids and topics-deleted/ ('-' sorts
-// before '/'); keys in a range that the Snapshot does not use advance the
-// revision and nothing else. Never put a key written often between
-// "brokers/" and "controller/" or between "partitions/" and "topics/".
+// (doc.go lists them): broker-dirs/ and brokers/ with controller/ (a lease
+// expiry deletes a broker's key and its election key at one revision; the
+// controller's broker-dirs/ write compares its election key), partitions/
+// with topics/ (a topic is created and deleted with its partition states).
+// The second range also holds producer-ids and topics-deleted/ ('-' sorts
+// before '/', so broker-dirs/ sorts before brokers/ too); keys in a range
+// that the Snapshot does not use advance the revision and nothing else.
+// Never put a key written often between "broker-dirs/" and "controller/"
+// or between "partitions/" and "topics/".
 var watchRanges = [2]keyRange{
-	{first: "brokers/", last: "controller/"},
+	{first: brokerDirsDir + "/", last: "controller/"},
 	{first: "partitions/", last: "topics/"},
 }
 
@@ -57,6 +59,7 @@ type metaState struct {
 	root        string
 	clusterID   string
 	brokers     map[int32]BrokerInfo
+	brokerDirs  map[int32]string               // broker-dirs/: the recorded directory ids
 	controllers map[string]controllerCandidate // by key
 	topics      map[string]TopicInfo           // by name
 	topicByID   map[TopicID]string             // topic id -> name
@@ -73,6 +76,7 @@ type controllerCandidate struct {
 // dirtySet records what a batch of events touched.
 type dirtySet struct {
 	brokers    bool
+	brokerDirs bool
 	controller bool
 	tombstones bool
 	topics     map[string]struct{}            // topic key changed: rebuild the topic
@@ -80,7 +84,7 @@ type dirtySet struct {
 }
 
 func (d *dirtySet) any() bool {
-	return d.brokers || d.controller || d.tombstones || len(d.topics) > 0 || len(d.parts) > 0
+	return d.brokers || d.brokerDirs || d.controller || d.tombstones || len(d.topics) > 0 || len(d.parts) > 0
 }
 
 func newMetaState(root, clusterID string) *metaState {
@@ -88,6 +92,7 @@ func newMetaState(root, clusterID string) *metaState {
 		root:        root,
 		clusterID:   clusterID,
 		brokers:     map[int32]BrokerInfo{},
+		brokerDirs:  map[int32]string{},
 		controllers: map[string]controllerCandidate{},
 		topics:      map[string]TopicInfo{},
 		topicByID:   map[TopicID]string{},
@@ -97,6 +102,7 @@ func newMetaState(root, clusterID string) *metaState {
 			ClusterID:     clusterID,
 			ControllerID:  -1,
 			Brokers:       map[int32]BrokerInfo{},
+			BrokerDirs:    map[int32]string{},
 			Topics:        map[string]*TopicMeta{},
 			TopicsByID:    map[TopicID]*TopicMeta{},
 			DeletedTopics: map[TopicID]TopicTombstone{},
@@ -107,7 +113,7 @@ func newMetaState(root, clusterID string) *metaState {
 // apply decodes one key change into the state and marks it dirty. A value
 // that does not decode is logged by the caller and treated as absent, so a
 // hand-edited key cannot stop the watch.
-func (m *metaState) apply(d *dirtySet, key string, value []byte, createRev int64, deleted bool) error {
+func (m *metaState) apply(d *dirtySet, key string, value []byte, createRev, modRev int64, deleted bool) error {
 	rel, ok := strings.CutPrefix(key, m.root)
 	if !ok {
 		return nil
@@ -131,6 +137,25 @@ func (m *metaState) apply(d *dirtySet, key string, value []byte, createRev int64
 		}
 		b.ID = int32(id) // the key is authoritative
 		m.brokers[int32(id)] = b
+
+	case brokerDirsDir:
+		id, err := strconv.ParseInt(rest, 10, 32)
+		if err != nil {
+			return fmt.Errorf("broker directory key %q: %w", key, err)
+		}
+		d.brokerDirs = true
+		if deleted {
+			delete(m.brokerDirs, int32(id))
+			return nil
+		}
+		var rec brokerDirRecord
+		if err := json.Unmarshal(value, &rec); err != nil {
+			// Undecodable: no record, so the controller writes a fresh
+			// one (it cannot tell a lost disk from this one).
+			delete(m.brokerDirs, int32(id))
+			return fmt.Errorf("broker directory key %q: %w", key, err)
+		}
+		m.brokerDirs[int32(id)] = rec.DirectoryID
 
 	case "controller":
 		d.controller = true
@@ -222,6 +247,7 @@ func (m *metaState) apply(d *dirtySet, key string, value []byte, createRev int64
 			ps = map[int32]PartitionState{}
 			m.parts[id] = ps
 		}
+		st.ModRevision = modRev
 		ps[p] = st
 	}
 	return nil
@@ -237,6 +263,9 @@ func (m *metaState) build(rev int64, d *dirtySet) *Snapshot {
 		ns.Brokers = maps.Clone(m.brokers)
 		ns.BrokerIDs = slices.Sorted(maps.Keys(m.brokers))
 		ns.offline = indexOffline(m.brokers)
+	}
+	if d.brokerDirs {
+		ns.BrokerDirs = maps.Clone(m.brokerDirs)
 	}
 	if d.controller {
 		ns.ControllerID = m.controllerID()
@@ -343,14 +372,14 @@ func (s *Store) relist(ctx context.Context, notify bool) (int64, error) {
 	d := newDirtySet()
 	for _, r := range resp.Responses {
 		for _, kv := range r.GetResponseRange().Kvs {
-			if err := m.apply(d, string(kv.Key), kv.Value, kv.CreateRevision, false); err != nil {
+			if err := m.apply(d, string(kv.Key), kv.Value, kv.CreateRevision, kv.ModRevision, false); err != nil {
 				s.log.Warn().Err(err).Msg("ignoring undecodable metadata key")
 			}
 		}
 	}
 	rev := resp.Header.Revision
 	s.relists.Add(1)
-	d.brokers, d.controller, d.tombstones = true, true, true
+	d.brokers, d.brokerDirs, d.controller, d.tombstones = true, true, true, true
 	// Every topic is new to the empty base snapshot; force the name list.
 	snap := m.build(rev, d)
 	if snap.TopicNames == nil {
@@ -470,7 +499,7 @@ func (s *Store) applyWatchResponse(revs *[len(watchRanges)]int64, i int, resp cl
 	revs[i] = max(revs[i], rev)
 	for _, ev := range resp.Events {
 		kv := ev.Kv
-		if err := m.apply(d, string(kv.Key), kv.Value, kv.CreateRevision, ev.Type == mvccpb.DELETE); err != nil {
+		if err := m.apply(d, string(kv.Key), kv.Value, kv.CreateRevision, kv.ModRevision, ev.Type == mvccpb.DELETE); err != nil {
 			s.log.Warn().Err(err).Msg("ignoring undecodable metadata key")
 		}
 	}

@@ -21,18 +21,18 @@ func bigState(tb testing.TB, n int) (*metaState, TopicInfo) {
 	m := newMetaState(testRoot, "c")
 	info := TopicInfo{Name: "big", ID: NewTopicID(), Replicas: assignment(n, 1, 2, 3)}
 	d := newDirtySet()
-	if err := m.apply(d, testRoot+"topics/big", mustJSON(info), 1, false); err != nil {
+	if err := m.apply(d, testRoot+"topics/big", mustJSON(info), 1, 1, false); err != nil {
 		tb.Fatal(err)
 	}
 	st := mustJSON(PartitionState{Leader: 1, ISR: []int32{1, 2, 3}, Replicas: []int32{1, 2, 3}})
 	for p := range n {
-		if err := m.apply(d, fmt.Sprintf("%spartitions/%s/%d", testRoot, info.ID, p), st, 1, false); err != nil {
+		if err := m.apply(d, fmt.Sprintf("%spartitions/%s/%d", testRoot, info.ID, p), st, 1, 1, false); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	for i := range 100 {
 		other := TopicInfo{Name: fmt.Sprintf("t%03d", i), ID: NewTopicID(), Replicas: assignment(3, 1)}
-		if err := m.apply(d, testRoot+"topics/"+other.Name, mustJSON(other), 1, false); err != nil {
+		if err := m.apply(d, testRoot+"topics/"+other.Name, mustJSON(other), 1, 1, false); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -49,7 +49,7 @@ func TestMetaStateCopyOnWrite(t *testing.T) {
 	// One partition changes: only the big topic is copied.
 	d := newDirtySet()
 	key := fmt.Sprintf("%spartitions/%s/%d", testRoot, info.ID, 7)
-	if err := m.apply(d, key, mustJSON(PartitionState{Leader: 2, PartitionEpoch: 1}), 1, false); err != nil {
+	if err := m.apply(d, key, mustJSON(PartitionState{Leader: 2, PartitionEpoch: 1}), 1, 1, false); err != nil {
 		t.Fatal(err)
 	}
 	s2 := m.build(2, d)
@@ -67,7 +67,7 @@ func TestMetaStateCopyOnWrite(t *testing.T) {
 	}
 	// The partition key is deleted: back to the placeholder.
 	d = newDirtySet()
-	if err := m.apply(d, key, nil, 0, true); err != nil {
+	if err := m.apply(d, key, nil, 0, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	s3 := m.build(3, d)
@@ -76,7 +76,7 @@ func TestMetaStateCopyOnWrite(t *testing.T) {
 	}
 	// Delete the topic key: gone from every index.
 	d = newDirtySet()
-	if err := m.apply(d, testRoot+"topics/big", nil, 0, true); err != nil {
+	if err := m.apply(d, testRoot+"topics/big", nil, 0, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	s4 := m.build(4, d)
@@ -85,13 +85,13 @@ func TestMetaStateCopyOnWrite(t *testing.T) {
 	}
 	// Controller: the lowest create revision wins.
 	d = newDirtySet()
-	_ = m.apply(d, testRoot+"controller/b", []byte("2"), 20, false)
-	_ = m.apply(d, testRoot+"controller/a", []byte("5"), 10, false)
+	_ = m.apply(d, testRoot+"controller/b", []byte("2"), 20, 20, false)
+	_ = m.apply(d, testRoot+"controller/a", []byte("5"), 10, 10, false)
 	if s := m.build(5, d); s.ControllerID != 5 {
 		t.Fatalf("controller %d", s.ControllerID)
 	}
 	d = newDirtySet()
-	_ = m.apply(d, testRoot+"controller/a", nil, 0, true)
+	_ = m.apply(d, testRoot+"controller/a", nil, 0, 0, true)
 	if s := m.build(6, d); s.ControllerID != 2 {
 		t.Fatalf("controller after delete %d", s.ControllerID)
 	}
@@ -106,7 +106,7 @@ func BenchmarkPatchPartition10k(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		d := newDirtySet()
-		if err := m.apply(d, key, val, 1, false); err != nil {
+		if err := m.apply(d, key, val, 1, 1, false); err != nil {
 			b.Fatal(err)
 		}
 		m.build(int64(i+2), d)

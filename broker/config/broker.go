@@ -16,9 +16,9 @@ import (
 // error wrapping ErrInvalid that names the key; when several are wrong, the
 // *Error values are joined (errors.Join), ordered by key.
 //
-// Kafka-only properties that mean nothing to samsa (process.roles,
-// zookeeper.connect, num.io.threads, confluent.*, ...) are accepted and
-// reported by IgnoredKeys and Warnings.
+// Kafka-only properties that mean nothing to samsa (zookeeper.connect,
+// num.io.threads, confluent.*, ...) are accepted and reported by
+// IgnoredKeys and Warnings.
 func NewBroker(props map[string]string) (*Broker, error) {
 	b := &Broker{
 		static:  make(map[string]string),
@@ -112,7 +112,10 @@ func (b *Broker) derive() error {
 
 	if err := b.deriveListeners(); err != nil {
 		errs = append(errs, err)
+	} else if err := b.deriveQuorum(); err != nil {
+		errs = append(errs, err)
 	}
+	b.SessionTimeout = msToDuration(b.Int64("broker.session.timeout.ms"))
 
 	b.NumPartitions = int32(b.Int64("num.partitions"))
 	b.DefaultReplicationFactor = int16(b.Int64("default.replication.factor"))

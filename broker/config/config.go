@@ -53,6 +53,18 @@ type Listener struct {
 	Port int32
 }
 
+// Voter is one entry of controller.quorum.voters (id@host:port).
+type Voter struct {
+	ID   int32
+	Host string
+	Port int32
+}
+
+// String formats v as in controller.quorum.voters.
+func (v Voter) String() string {
+	return strconv.Itoa(int(v.ID)) + "@" + net.JoinHostPort(v.Host, strconv.Itoa(int(v.Port)))
+}
+
 // String formats l as in listeners: NAME://host:port, IPv6 hosts bracketed.
 func (l Listener) String() string {
 	return l.Name + "://" + net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
@@ -110,13 +122,25 @@ func (e *Error) Message() string {
 // the values the broker needs on hot paths; Get, Entries and the typed
 // accessors (Int64, Bool, Str) reach every other property.
 type Broker struct {
-	BrokerID                 int32 // node.id, else broker.id
-	Rack                     string
-	Listeners                []Listener // controller.listener.names removed; Port 0 = ephemeral
-	AdvertisedListeners      []Listener // defaults to Listeners (empty host -> this host's name)
-	InterBrokerListener      string     // listener name followers use; first advertised by default
-	DataDir                  string     // log.dirs (first entry) / --data-dir, else log.dir
-	EtcdEndpoints            []string   // empty = embedded etcd
+	BrokerID            int32 // node.id, else broker.id
+	Rack                string
+	Listeners           []Listener // controller.listener.names removed; Port 0 = ephemeral
+	AdvertisedListeners []Listener // defaults to Listeners (empty host -> this host's name)
+	InterBrokerListener string     // listener name followers use (inter.broker.listener.name)
+	// ListenerProtocols maps each listener name to its security protocol
+	// (listener.security.protocol.map); PLAINTEXT only for now.
+	ListenerProtocols map[string]string
+	// Combined is combined mode (process.roles=broker,controller with
+	// several controller.quorum.voters): this broker runs a member of a
+	// multi-member embedded etcd, named by its node id, listening for
+	// peers on ControllerListener and reachable by the others at its
+	// voter address.
+	Combined                 bool
+	QuorumVoters             []Voter       // controller.quorum.voters, in the given order
+	ControllerListener       Listener      // combined mode: the first of controller.listener.names
+	SessionTimeout           time.Duration // broker.session.timeout.ms: the registration lease TTL
+	DataDir                  string        // log.dirs (first entry) / --data-dir, else log.dir
+	EtcdEndpoints            []string      // empty = embedded etcd
 	EtcdPrefix               string
 	AdoptExistingData        bool // samsa.adopt.existing.data
 	RecoveryThreads          int  // num.recovery.threads.per.data.dir
@@ -155,6 +179,9 @@ type Broker struct {
 	// static holds the properties set in server.properties, the
 	// environment or flags (trimmed), known broker properties only.
 	static map[string]string
+	// controllerListeners are the listeners of controller.listener.names
+	// (removed from Listeners).
+	controllerListeners []Listener
 	// ignored holds accepted-but-meaningless properties (see IgnoredKeys).
 	ignored  map[string]string
 	warnings []string

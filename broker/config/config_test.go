@@ -44,10 +44,10 @@ func TestBrokerDefaults(t *testing.T) {
 		{"GroupMinSessionTimeout", b.GroupMinSessionTimeout, 6 * time.Second},
 		{"GroupMaxSessionTimeout", b.GroupMaxSessionTimeout, 30 * time.Minute},
 		{"OffsetsTopicNumPartitions", b.OffsetsTopicNumPartitions, int32(50)},
-		{"OffsetsTopicReplication", b.OffsetsTopicReplication, int16(1)},
+		{"OffsetsTopicReplication", b.OffsetsTopicReplication, int16(3)},
 		{"OffsetsRetention", b.OffsetsRetention, 7 * 24 * time.Hour},
 		{"TxnTopicNumPartitions", b.TxnTopicNumPartitions, int32(50)},
-		{"TxnTopicReplication", b.TxnTopicReplication, int16(1)},
+		{"TxnTopicReplication", b.TxnTopicReplication, int16(3)},
 		{"TxnTopicMinISR", b.TxnTopicMinISR, int32(1)},
 		{"ProducerIDExpiration", b.ProducerIDExpiration, 24 * time.Hour},
 		{"IgnoredKeys", len(b.IgnoredKeys()), 0},
@@ -466,7 +466,7 @@ func TestBrokerEntries(t *testing.T) {
 	if got := synonymsOf(e); !reflect.DeepEqual(got, []syn3{{"log.retention.hours", "24", SourceStaticBroker}, {"log.retention.hours", "168", SourceDefault}}) {
 		t.Errorf("log.retention.ms synonyms = %v", got)
 	}
-	if _, ok := b.Get("process.roles"); ok {
+	if _, ok := b.Get("num.io.threads"); ok {
 		t.Error("ignored key is not a property")
 	}
 	if _, ok := b.Get("retention.ms"); ok {

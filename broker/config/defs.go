@@ -221,8 +221,28 @@ var brokerTable = []*def{
 	{name: "listener.security.protocol.map", typ: TypeString, readOnly: true,
 		dflt: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
 		doc:  "NAME:PROTOCOL pairs mapping listener names to security protocols (samsa supports PLAINTEXT only)."},
-	{name: "inter.broker.listener.name", status: inert, why: whyInterBroker, typ: TypeString, noDefault: true, readOnly: true,
-		doc: "Listener other brokers use to reach this one; defaults to the first advertised listener."},
+	{name: "inter.broker.listener.name", typ: TypeString, noDefault: true, readOnly: true,
+		doc: "Listener other brokers (replica fetchers) use to reach this one; defaults to the listener named by security.inter.broker.protocol (PLAINTEXT) if advertised, else the first advertised listener."},
+	{name: "security.inter.broker.protocol", typ: TypeString, dflt: "PLAINTEXT", check: stringIn("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"), readOnly: true,
+		doc: "Security protocol between brokers; the listener of that name is the inter-broker one. Mutually exclusive with inter.broker.listener.name (samsa supports PLAINTEXT only)."},
+	{name: "process.roles", typ: TypeList, noDefault: true, check: listIn("broker", "controller"), readOnly: true,
+		doc: "broker (the default), or broker,controller: combined mode, each broker runs a member of the metadata quorum (an embedded etcd member per controller.quorum.voters). samsa does not run dedicated controller nodes."},
+	{name: "controller.quorum.voters", typ: TypeList, dflt: "", check: votersSyntax, readOnly: true,
+		doc: "Combined mode: id@host:port of every voter (this node's included); each runs an etcd member with that peer address. One voter (this node) is the embedded single-node etcd."},
+	{name: "controller.quorum.bootstrap.servers", typ: TypeList, dflt: "", readOnly: true,
+		doc: "Combined mode with one server (Kafka's single-node server.properties): the embedded single-node etcd. Several servers (a KIP-853 dynamic quorum) are refused: list them in controller.quorum.voters."},
+	{name: "controller.listener.names", typ: TypeList, noDefault: true, readOnly: true,
+		doc: "Listeners of the metadata quorum: in combined mode the first is the embedded etcd member's peer address; otherwise they are not served."},
+	{name: "broker.session.timeout.ms", typ: TypeInt, dflt: "9000", check: atLeast(2000), readOnly: true,
+		doc: "Lease TTL of the broker's registration (rounded up to whole seconds): a broker unheard of for this long is dead and loses its leaderships; a broker cut off from etcd stops leading before it runs out."},
+	{name: "controlled.shutdown.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
+		doc: "On shutdown, first have the controller move this broker's leaderships away (and take it out of the ISRs), then stop."},
+	{name: "auto.leader.rebalance.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
+		doc: "The controller moves leadership back to each partition's preferred replica (the first assigned) when a broker's share of partitions it prefers but does not lead exceeds leader.imbalance.per.broker.percentage."},
+	{name: "leader.imbalance.check.interval.seconds", typ: TypeLong, dflt: "300", check: atLeast(1), readOnly: true,
+		doc: "How often the controller checks the leader imbalance."},
+	{name: "leader.imbalance.per.broker.percentage", typ: TypeInt, dflt: "10", check: atLeast(0), readOnly: true,
+		doc: "Allowed share (percent) of a broker's preferred partitions led by another broker before a rebalance."},
 	{name: "log.dir", typ: TypeString, dflt: "./samsa-data", readOnly: true,
 		doc: "Data directory, used when log.dirs is not set."},
 	{name: "log.dirs", typ: TypeList, noDefault: true, readOnly: true,
@@ -316,8 +336,8 @@ var brokerTable = []*def{
 		doc: "Maximum members in one group."},
 	{name: "offsets.topic.num.partitions", typ: TypeInt, dflt: "50", check: atLeast(1), readOnly: true,
 		doc: "Partitions of __consumer_offsets (fixes group coordinator placement)."},
-	{name: "offsets.topic.replication.factor", typ: TypeShort, dflt: "1", check: atLeast(1), readOnly: true,
-		doc: "Replication factor of __consumer_offsets (Kafka's default is 3; samsa's is 1)."},
+	{name: "offsets.topic.replication.factor", typ: TypeShort, dflt: "3", check: atLeast(1), readOnly: true,
+		doc: "Replication factor of __consumer_offsets. Created with at most as many replicas as brokers are up (so one broker works alone), raised by the controller as more come (the topic holds no logs: nothing is copied)."},
 	{name: "offsets.retention.minutes", typ: TypeInt, dflt: "10080", check: atLeast(1), readOnly: true,
 		doc: "Committed offsets of an empty group expire after this long."},
 	{name: "offsets.retention.check.interval.ms", typ: TypeLong, dflt: "600000", check: atLeast(1), readOnly: true,
@@ -334,8 +354,8 @@ var brokerTable = []*def{
 	// Transactions.
 	{name: "transaction.state.log.num.partitions", typ: TypeInt, dflt: "50", check: atLeast(1), readOnly: true,
 		doc: "Partitions of __transaction_state (fixes transaction coordinator placement)."},
-	{name: "transaction.state.log.replication.factor", typ: TypeShort, dflt: "1", check: atLeast(1), readOnly: true,
-		doc: "Replication factor of __transaction_state (Kafka's default is 3; samsa's is 1)."},
+	{name: "transaction.state.log.replication.factor", typ: TypeShort, dflt: "3", check: atLeast(1), readOnly: true,
+		doc: "Replication factor of __transaction_state; like offsets.topic.replication.factor, capped by the brokers up at its creation and raised later."},
 	{name: "transaction.state.log.min.isr", status: inert, why: whyTransactions, typ: TypeInt, dflt: "1", check: atLeast(1), readOnly: true,
 		doc: "min.insync.replicas of __transaction_state."},
 	{name: "transaction.max.timeout.ms", status: inert, why: whyTransactions, typ: TypeInt, dflt: "900000", check: atLeast(1), readOnly: true,
@@ -425,22 +445,15 @@ var brokerTable = []*def{
 // thread pools, socket buffers). They are accepted so those files work, and
 // reported by Broker.IgnoredKeys.
 var ignoredKeys = map[string]bool{
-	"process.roles":                                    true,
-	"controller.quorum.voters":                         true,
-	"controller.quorum.bootstrap.servers":              true,
-	"controller.listener.names":                        true, // its listeners are dropped, see listeners.go
 	"zookeeper.connect":                                true,
 	"zookeeper.connection.timeout.ms":                  true,
 	"zookeeper.session.timeout.ms":                     true,
-	"security.inter.broker.protocol":                   true,
 	"num.network.threads":                              true,
 	"num.io.threads":                                   true,
 	"background.threads":                               true,
 	"queued.max.requests":                              true,
 	"socket.send.buffer.bytes":                         true,
 	"socket.receive.buffer.bytes":                      true,
-	"auto.leader.rebalance.enable":                     true,
-	"leader.imbalance.check.interval.seconds":          true,
 	"metric.reporters":                                 true,
 	"kafka.metrics.reporters":                          true,
 	"metadata.log.dir":                                 true,
@@ -696,6 +709,11 @@ func gzipLevel(v string) error {
 		return nil
 	}
 	return fmt.Errorf("value must be -1 or in [1,...,9]")
+}
+
+func votersSyntax(v string) error {
+	_, err := ParseVoters(v)
+	return err
 }
 
 func listenersSyntax(v string) error {

@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -113,10 +115,13 @@ func nonRoutable(host string) bool {
 	return host == "0.0.0.0" || host == "::" || host == "0:0:0:0:0:0:0:0"
 }
 
-// deriveListeners fills Listeners, AdvertisedListeners and
-// InterBrokerListener from listeners, advertised.listeners,
-// listener.security.protocol.map, controller.listener.names and
-// inter.broker.listener.name.
+// deriveListeners fills Listeners, AdvertisedListeners, ListenerProtocols
+// and InterBrokerListener from listeners, advertised.listeners,
+// listener.security.protocol.map, controller.listener.names,
+// inter.broker.listener.name and security.inter.broker.protocol. The
+// controller listeners are kept aside for deriveQuorum: served by the
+// embedded etcd member in combined mode, dropped (with a warning)
+// otherwise.
 func (b *Broker) deriveListeners() error {
 	bad := func(key, reason string) error {
 		v, _ := b.raw(key)
@@ -126,34 +131,36 @@ func (b *Broker) deriveListeners() error {
 	if err != nil {
 		return bad("listener.security.protocol.map", err.Error())
 	}
-	// KRaft controller listeners (combined-mode compose files) are not
-	// served: samsa has no controller quorum.
 	controller := make(map[string]bool)
-	for _, n := range splitList(b.ignored["controller.listener.names"]) {
+	for _, n := range splitList(b.static["controller.listener.names"]) {
 		controller[strings.ToUpper(n)] = true
 	}
-	dropControllers := func(ls []Listener, key string) []Listener {
-		out := ls[:0]
+	combined := b.hasRole("controller")
+	splitControllers := func(ls []Listener, key string) (brokers, controllers []Listener) {
 		for _, l := range ls {
-			if controller[l.Name] {
-				b.warnings = append(b.warnings, fmt.Sprintf("%s: not serving controller listener %s (samsa has no KRaft controller)", key, l))
+			if !controller[l.Name] {
+				brokers = append(brokers, l)
 				continue
 			}
-			out = append(out, l)
+			controllers = append(controllers, l)
+			if !combined {
+				b.warnings = append(b.warnings, fmt.Sprintf("%s: not serving controller listener %s (process.roles has no controller role)", key, l))
+			}
 		}
-		return out
+		return brokers, controllers
 	}
 
 	ls, err := ParseListeners(b.Str("listeners"))
 	if err != nil {
 		return bad("listeners", err.Error())
 	}
-	if ls = dropControllers(ls, "listeners"); len(ls) == 0 {
+	ls, b.controllerListeners = splitControllers(ls, "listeners")
+	if len(ls) == 0 {
 		return bad("listeners", "every listener is a controller listener (controller.listener.names); samsa needs a broker listener")
 	}
 	var errs []error
 	ports := make(map[string]string) // host:port -> listener name
-	for _, l := range ls {
+	checkProto := func(l Listener) {
 		proto, ok := protos[l.Name]
 		switch {
 		case !ok:
@@ -161,6 +168,9 @@ func (b *Broker) deriveListeners() error {
 		case proto != "PLAINTEXT":
 			errs = append(errs, bad("listeners", fmt.Sprintf("listener %s uses security protocol %s, which is not supported yet (samsa supports PLAINTEXT only)", l.Name, proto)))
 		}
+	}
+	for _, l := range append(slices.Clone(ls), b.controllerListeners...) {
+		checkProto(l)
 		if l.Port != 0 {
 			k := l.Host + ":" + strconv.Itoa(int(l.Port))
 			if other, dup := ports[k]; dup {
@@ -173,6 +183,10 @@ func (b *Broker) deriveListeners() error {
 		return errors.Join(errs...)
 	}
 	b.Listeners = ls
+	b.ListenerProtocols = make(map[string]string, len(ls))
+	for _, l := range ls {
+		b.ListenerProtocols[l.Name] = protos[l.Name]
+	}
 
 	names := make(map[string]bool)
 	for _, l := range ls {
@@ -183,7 +197,7 @@ func (b *Broker) deriveListeners() error {
 		if err != nil {
 			return bad("advertised.listeners", err.Error())
 		}
-		adv = dropControllers(adv, "advertised.listeners")
+		adv, _ = splitControllers(adv, "advertised.listeners")
 		if len(adv) == 0 {
 			return bad("advertised.listeners", "every advertised listener is a controller listener")
 		}
@@ -218,17 +232,147 @@ func (b *Broker) deriveListeners() error {
 		}
 	}
 
-	b.InterBrokerListener = b.AdvertisedListeners[0].Name
-	if v, ok := b.static["inter.broker.listener.name"]; ok && v != "" {
-		v = strings.ToUpper(v)
-		found := false
+	advertised := func(name string) bool {
 		for _, l := range b.AdvertisedListeners {
-			found = found || l.Name == v
+			if l.Name == name {
+				return true
+			}
 		}
-		if !found {
+		return false
+	}
+	// Kafka: the inter-broker listener is inter.broker.listener.name, or
+	// the listener named after security.inter.broker.protocol (default
+	// PLAINTEXT); the two are mutually exclusive. samsa falls back to the
+	// first advertised listener when no listener is named PLAINTEXT.
+	_, setName := b.static["inter.broker.listener.name"]
+	proto, setProto := b.static["security.inter.broker.protocol"]
+	switch {
+	case setName && setProto:
+		return bad("inter.broker.listener.name", "only one of inter.broker.listener.name and security.inter.broker.protocol may be set")
+	case setName:
+		v := strings.ToUpper(b.static["inter.broker.listener.name"])
+		if !advertised(v) {
 			return bad("inter.broker.listener.name", fmt.Sprintf("listener %s is not in advertised.listeners", v))
 		}
 		b.InterBrokerListener = v
+	case setProto:
+		proto = strings.ToUpper(proto)
+		if proto != "PLAINTEXT" {
+			return bad("security.inter.broker.protocol", fmt.Sprintf("%s is not supported yet (samsa supports PLAINTEXT only)", proto))
+		}
+		if !advertised(proto) {
+			return bad("security.inter.broker.protocol", fmt.Sprintf("no advertised listener is named %s; set inter.broker.listener.name", proto))
+		}
+		b.InterBrokerListener = proto
+	case advertised("PLAINTEXT"):
+		b.InterBrokerListener = "PLAINTEXT"
+	default:
+		b.InterBrokerListener = b.AdvertisedListeners[0].Name
 	}
+	return nil
+}
+
+// hasRole reports whether process.roles names role.
+func (b *Broker) hasRole(role string) bool {
+	return slices.Contains(splitList(b.static["process.roles"]), role)
+}
+
+// ParseVoters parses controller.quorum.voters: comma-separated
+// id@host:port entries (IPv6 hosts in brackets), ids and addresses unique.
+func ParseVoters(s string) ([]Voter, error) {
+	var out []Voter
+	ids := map[int32]bool{}
+	addrs := map[string]bool{}
+	for _, raw := range splitList(s) {
+		idStr, addr, ok := strings.Cut(raw, "@")
+		if !ok {
+			return nil, fmt.Errorf("voter %q is not of the form id@host:port", raw)
+		}
+		id, err := strconv.ParseInt(idStr, 10, 32)
+		if err != nil || id < 0 {
+			return nil, fmt.Errorf("voter %q: invalid node id %q", raw, idStr)
+		}
+		l, err := parseListener("V://" + addr)
+		if err != nil || l.Host == "" || l.Port == 0 {
+			return nil, fmt.Errorf("voter %q: invalid address %q (host:port, IPv6 in brackets)", raw, addr)
+		}
+		if ids[int32(id)] {
+			return nil, fmt.Errorf("voter id %d appears twice", id)
+		}
+		key := net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
+		if addrs[key] {
+			return nil, fmt.Errorf("voter address %s appears twice", key)
+		}
+		ids[int32(id)], addrs[key] = true, true
+		out = append(out, Voter{ID: int32(id), Host: l.Host, Port: l.Port})
+	}
+	return out, nil
+}
+
+// deriveQuorum maps Kafka's KRaft settings onto where samsa's metadata
+// lives: process.roles=broker,controller with several
+// controller.quorum.voters is combined mode (an etcd member per broker);
+// with one voter (this node) or one bootstrap server, the embedded
+// single-node etcd; dedicated controllers are refused.
+func (b *Broker) deriveQuorum() error {
+	bad := func(key, reason string) error {
+		v, _ := b.raw(key)
+		return &Error{Key: key, Value: v, Reason: reason}
+	}
+	roles := splitList(b.static["process.roles"])
+	voters, _ := ParseVoters(b.Str("controller.quorum.voters")) // syntax checked with the value
+	bootstrap := splitList(b.Str("controller.quorum.bootstrap.servers"))
+	hasController := slices.Contains(roles, "controller")
+	if len(roles) > 0 && !slices.Contains(roles, "broker") {
+		return bad("process.roles", "samsa does not run dedicated controller nodes: every samsa node is a broker; "+
+			"use process.roles=broker,controller (combined mode) or an external etcd (etcd.endpoints)")
+	}
+	if !hasController {
+		if len(voters) > 0 || len(bootstrap) > 0 {
+			key := "controller.quorum.voters"
+			if len(voters) == 0 {
+				key = "controller.quorum.bootstrap.servers"
+			}
+			return bad(key, "these name dedicated KRaft controllers, which samsa does not run; give every broker "+
+				"process.roles=broker,controller (combined mode: the brokers form the metadata quorum) or point them at etcd (etcd.endpoints)")
+		}
+		return nil
+	}
+	if len(b.EtcdEndpoints) > 0 {
+		return bad("process.roles", "process.roles=broker,controller runs the metadata quorum inside the brokers, "+
+			"but etcd.endpoints names an external etcd: set one or the other")
+	}
+	switch {
+	case len(voters) == 0 && len(bootstrap) > 1:
+		return bad("controller.quorum.bootstrap.servers", "several bootstrap servers (a KIP-853 dynamic quorum) are not supported; "+
+			"list the voters with their node ids in controller.quorum.voters (id@host:port,...)")
+	case len(voters) == 0:
+		// Kafka's single-node server.properties: the embedded single-node
+		// etcd is that quorum.
+		return nil
+	}
+	me := -1
+	for i, v := range voters {
+		if v.ID == b.BrokerID {
+			me = i
+		}
+	}
+	if me < 0 {
+		return bad("controller.quorum.voters", fmt.Sprintf("node.id %d is not among the voters; in combined mode every broker is a voter", b.BrokerID))
+	}
+	if len(voters) == 1 {
+		return nil // this node alone: the embedded single-node etcd
+	}
+	if len(b.controllerListeners) == 0 {
+		return bad("controller.listener.names", "combined mode needs a controller listener in listeners, named by controller.listener.names "+
+			"(e.g. listeners=PLAINTEXT://:9092,CONTROLLER://:9093 and controller.listener.names=CONTROLLER)")
+	}
+	cl := b.controllerListeners[0]
+	if cl.Port == 0 {
+		return bad("listeners", fmt.Sprintf("controller listener %s needs a fixed port: the other voters reach this node's etcd member there", cl.Name))
+	}
+	b.Combined = true
+	b.QuorumVoters = voters
+	b.ControllerListener = cl
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseListeners(t *testing.T) {
@@ -139,21 +140,135 @@ func TestBrokerListeners(t *testing.T) {
 }
 
 func TestControllerListenerWarning(t *testing.T) {
+	// Not in combined mode: controller listeners are not served.
 	b, err := NewBroker(map[string]string{
 		"listeners":                      "PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093",
 		"controller.listener.names":      "CONTROLLER",
 		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-		"process.roles":                  "broker,controller",
-		"controller.quorum.voters":       "1@localhost:9093",
+		"process.roles":                  "broker",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := b.IgnoredKeys(); !reflect.DeepEqual(got, []string{"controller.listener.names", "controller.quorum.voters", "process.roles"}) {
+	if got := b.IgnoredKeys(); len(got) != 0 {
 		t.Errorf("IgnoredKeys = %v", got)
 	}
 	w := strings.Join(b.Warnings(), "\n")
 	if !strings.Contains(w, "CONTROLLER://localhost:9093") || !strings.Contains(w, "process.roles") {
 		t.Errorf("warnings = %s", w)
+	}
+	if b.Combined || len(b.Listeners) != 1 {
+		t.Errorf("combined %v, listeners %v", b.Combined, b.Listeners)
+	}
+}
+
+func TestQuorumConfig(t *testing.T) {
+	combined := func(extra ...string) map[string]string {
+		m := map[string]string{
+			"node.id":                        "2",
+			"process.roles":                  "broker,controller",
+			"listeners":                      "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+			"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+			"controller.listener.names":      "CONTROLLER",
+			"controller.quorum.voters":       "1@b1:9093,2@b2:9093,3@[::1]:9093",
+		}
+		for i := 0; i+1 < len(extra); i += 2 {
+			if extra[i+1] == "" {
+				delete(m, extra[i])
+			} else {
+				m[extra[i]] = extra[i+1]
+			}
+		}
+		return m
+	}
+	b, err := NewBroker(combined())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVoters := []Voter{{1, "b1", 9093}, {2, "b2", 9093}, {3, "::1", 9093}}
+	if !b.Combined || !reflect.DeepEqual(b.QuorumVoters, wantVoters) ||
+		b.ControllerListener != (Listener{"CONTROLLER", "127.0.0.1", 9093}) || len(b.Listeners) != 1 || len(b.Warnings()) != 0 {
+		t.Errorf("combined: %v %v %v %v %v", b.Combined, b.QuorumVoters, b.ControllerListener, b.Listeners, b.Warnings())
+	}
+	if b.SessionTimeout != 9*time.Second {
+		t.Errorf("session timeout %s", b.SessionTimeout)
+	}
+	// One voter (this node) or one bootstrap server: the embedded
+	// single-node etcd, no error, nothing ignored.
+	for _, m := range []map[string]string{
+		combined("controller.quorum.voters", "2@b2:9093"),
+		combined("controller.quorum.voters", "", "controller.quorum.bootstrap.servers", "localhost:9093"),
+	} {
+		b, err := NewBroker(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Combined || len(b.Warnings()) != 0 {
+			t.Errorf("single voter: combined %v, warnings %v", b.Combined, b.Warnings())
+		}
+	}
+	bad := []struct {
+		props map[string]string
+		want  string
+	}{
+		{combined("controller.quorum.voters", "1@b1:9093,3@b3:9093"), "node.id 2 is not among the voters"},
+		{combined("process.roles", "broker"), "dedicated KRaft controllers"},
+		{combined("process.roles", "controller"), "dedicated controller nodes"},
+		{combined("etcd.endpoints", "e:2379"), "set one or the other"},
+		{combined("controller.quorum.voters", "", "controller.quorum.bootstrap.servers", "a:1,b:2"), "dynamic quorum"},
+		{combined("controller.quorum.voters", "1@b1"), "host:port"},
+		{combined("controller.quorum.voters", "1@b1:1,1@b2:2"), "appears twice"},
+		{combined("controller.listener.names", "", "listeners", "PLAINTEXT://127.0.0.1:9092"), "controller listener"},
+		{combined("listeners", "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:0"), "fixed port"},
+		{combined("broker.session.timeout.ms", "1000"), "at least 2000"},
+	}
+	for _, tt := range bad {
+		_, err := NewBroker(tt.props)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%v: err = %v, want %q", tt.props, err, tt.want)
+		}
+	}
+}
+
+func TestInterBrokerListener(t *testing.T) {
+	two := map[string]string{
+		"listeners":                      "EXTERNAL://127.0.0.1:9092,PLAINTEXT://127.0.0.1:9093",
+		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT",
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range two {
+			m[a] = b
+		}
+		if k != "" {
+			m[k] = v
+		}
+		return m
+	}
+	// Kafka's default is the listener named by security.inter.broker.protocol.
+	for _, props := range []map[string]string{with("", ""), with("security.inter.broker.protocol", "PLAINTEXT")} {
+		b, err := NewBroker(props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.InterBrokerListener != "PLAINTEXT" || b.ListenerProtocols["EXTERNAL"] != "PLAINTEXT" {
+			t.Errorf("inter broker %s, protocols %v", b.InterBrokerListener, b.ListenerProtocols)
+		}
+	}
+	b, err := NewBroker(with("inter.broker.listener.name", "external"))
+	if err != nil || b.InterBrokerListener != "EXTERNAL" {
+		t.Fatalf("named: %v %v", b, err)
+	}
+	for _, tt := range []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{"inter.broker.listener.name": "PLAINTEXT", "security.inter.broker.protocol": "PLAINTEXT"}, "only one of"},
+		{map[string]string{"security.inter.broker.protocol": "SSL"}, "not supported yet"},
+		{with("security.inter.broker.protocol", "SASL_SSL"), "not supported yet"},
+	} {
+		if _, err := NewBroker(tt.props); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want %q", tt.props, err, tt.want)
+		}
 	}
 }

@@ -72,6 +72,12 @@ Kafka properties can also be set as KAFKA_* environment variables, mapped as
 the Kafka and Confluent images do: KAFKA_AUTO_CREATE_TOPICS_ENABLE=false is
 auto.create.topics.enable=false ("_" -> ".", "__" -> "_", "___" -> "-").
 Precedence, lowest first: defaults, --config, environment, --override, flags.
+
+Clusters: brokers sharing --etcd-endpoints form one cluster (each with its own
+--broker-id). Combined mode needs no etcd: process.roles=broker,controller,
+controller.quorum.voters=1@host:port,2@host:port,3@host:port and a
+CONTROLLER listener named by controller.listener.names make each broker an
+etcd member (see README, "Combined mode").
 `
 
 // overrides collects repeated --override flags.
@@ -257,5 +263,7 @@ func LogSettings(log zerolog.Logger, cfg *config.Broker, o *Options) {
 	}
 }
 
-// ShutdownTimeout bounds Broker.Close after SIGINT/SIGTERM.
-const ShutdownTimeout = 10 * time.Second
+// ShutdownTimeout bounds Broker.Close after SIGINT/SIGTERM: the controlled
+// shutdown (leaderships moved away first, bounded at 20 s; normally a few
+// milliseconds) plus the deregistration and the closing of the logs.
+const ShutdownTimeout = 35 * time.Second
