@@ -33,6 +33,7 @@ package broker
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -41,6 +42,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-io/samsa/coordinator"
+	"github.com/samsa-io/samsa/protocol"
 	"github.com/samsa-io/samsa/storage"
 )
 
@@ -51,31 +53,105 @@ func init() { register(kmsg.Fetch, 4, 18, handleFetch) }
 // (Debian's kcat) fails the whole fetch on a null (-1) MessageSetSize.
 var noRecords = []byte{}
 
-// fetchBufPool holds the buffers Fetch reads records into; buffers that grew
-// past maxPooledFetchBuf are left to the GC.
-var fetchBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
-
-const maxPooledFetchBuf = 16 << 20
-
 // fileSliceMin is the partition read from which records are sent from the
 // file (sendfile) rather than copied; below it a copy costs less than
 // another system call.
 const fileSliceMin = 32 << 10
 
+// maxPooledFetchBuf bounds the records buffer a pooled plan keeps.
+const maxPooledFetchBuf = 16 << 20
+
+// fetchPlan is one Fetch request's working state. It owns everything the
+// response borrows until Release: the resolved partitions, the buffer small
+// and cold reads are copied into (the frame refers to it in place, see
+// conn.sendFetch), the pinned file slices sent with sendfile and the cold
+// read-ahead buffers. The connection calls Release once the response is on
+// the socket, or dropped. Plans are pooled; releaseFn and externalFn are
+// their method values, made once per plan so that handing them to the
+// request context allocates nothing.
+type fetchPlan struct {
+	b  *Broker
+	rc *reqCtx
+
+	entries  []fetchEntry
+	buf      []byte     // records copied for the response
+	colds    []coldRead // scratch of one read pass
+	next     int        // the encoder's cursor into entries (external)
+	maxBytes int32
+
+	releaseFn  func()
+	externalFn protocol.ExternalRecords
+}
+
 // fetchEntry is one requested partition, resolved once per request.
 type fetchEntry struct {
 	rp   *kmsg.FetchRequestTopicPartition
 	out  *kmsg.FetchResponseTopicPartition
-	p    *partition // nil when errCode is set
-	hwm  int64      // high watermark seen at the last read
+	p    *partition // nil when code is set
+	seen int64      // the read limit (high watermark) at the last read
 	code int16
 	// file, when its Len is set, holds the records (sent from the file;
-	// out.RecordBatches is then unused). Released by the request's release.
+	// out.RecordBatches is then unused).
 	file storage.FileSlice
 	// cold, when set, holds the records read from below the hot window
-	// (out.RecordBatches refers to them). Released by the request's
-	// release.
+	// (out.RecordBatches refers to them).
 	cold storage.ColdRecords
+}
+
+var fetchPlanPool sync.Pool // of *fetchPlan
+
+func newFetchPlan(b *Broker, rc *reqCtx, nparts int) *fetchPlan {
+	pl, _ := fetchPlanPool.Get().(*fetchPlan)
+	if pl == nil {
+		pl = &fetchPlan{buf: make([]byte, 0, 1<<20)}
+		pl.releaseFn = pl.Release
+		pl.externalFn = pl.external
+	}
+	pl.b, pl.rc = b, rc
+	pl.entries = slices.Grow(pl.entries[:0], nparts)
+	pl.next = 0
+	rc.release, rc.fetchExternal = pl.releaseFn, pl.externalFn
+	return pl
+}
+
+// Release unpins the file slices, returns the cold buffers and puts the
+// plan back in the pool. The response must no longer be referred to.
+func (pl *fetchPlan) Release() {
+	pl.releaseReads()
+	clear(pl.entries)
+	pl.entries = pl.entries[:0]
+	clear(pl.colds)
+	pl.colds = pl.colds[:0]
+	pl.b, pl.rc = nil, nil
+	if cap(pl.buf) > maxPooledFetchBuf {
+		pl.buf = make([]byte, 0, 1<<20)
+	}
+	pl.buf = pl.buf[:0]
+	fetchPlanPool.Put(pl)
+}
+
+// releaseReads gives back what the last read pass borrowed.
+func (pl *fetchPlan) releaseReads() {
+	for i := range pl.entries {
+		e := &pl.entries[i]
+		e.file.Release()
+		e.file = storage.FileSlice{}
+		e.cold.Release()
+	}
+}
+
+// external tells the encoder which partitions' records are sent from a
+// file. It is asked for every partition in response order, which is the
+// order of entries.
+func (pl *fetchPlan) external(p *kmsg.FetchResponseTopicPartition) (int, bool) {
+	for pl.next < len(pl.entries) && pl.entries[pl.next].out != p {
+		pl.next++
+	}
+	if pl.next < len(pl.entries) && pl.entries[pl.next].file.Len > 0 {
+		pl.rc.fetchFiles = append(pl.rc.fetchFiles, pl.entries[pl.next].file)
+		return int(pl.entries[pl.next].file.Len), true
+	}
+	return 0, false
 }
 
 func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
@@ -87,7 +163,31 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		resp.SessionID = req.SessionID
 		return resp
 	}
+	nparts := 0
+	for i := range req.Topics {
+		nparts += len(req.Topics[i].Partitions)
+	}
+	pl := newFetchPlan(b, rc, nparts)
+	pl.resolve(req, resp)
+	pl.maxBytes = req.MaxBytes
+	if pl.maxBytes <= 0 {
+		pl.maxBytes = math.MaxInt32
+	}
+	total, hadError := pl.read()
+	for i := range pl.entries {
+		hadError = hadError || pl.entries[i].code != 0
+	}
+	if total >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || hadError {
+		return resp
+	}
+	pl.longPoll(req)
+	return resp
+}
 
+// resolve fills in the response's topics and partitions and resolves every
+// requested partition to the replica that serves it, or to an error.
+func (pl *fetchPlan) resolve(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
+	b := pl.b
 	var snap *coordinator.Snapshot
 	getSnap := func() *coordinator.Snapshot {
 		if snap == nil {
@@ -97,13 +197,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	}
 	byID := req.Version >= 13
 	var leaders map[int32]bool
-
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
-	nparts := 0
-	for i := range req.Topics {
-		nparts += len(req.Topics[i].Partitions)
-	}
-	entries := make([]fetchEntry, 0, nparts)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := &resp.Topics[i]
@@ -161,7 +255,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 				e.p = nil
 				sp.ErrorCode = e.code
 			}
-			entries = append(entries, e)
+			pl.entries = append(pl.entries, e)
 		}
 	}
 	for id := range leaders {
@@ -171,58 +265,21 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			resp.Brokers = append(resp.Brokers, nb)
 		}
 	}
+}
 
-	maxBytes := req.MaxBytes
-	if maxBytes <= 0 {
-		maxBytes = 0x7fffffff
-	}
-	// Records are read into one pooled buffer per request, returned to the
-	// pool once the response has been written to the socket (the frame
-	// refers to the records in place; see conn.sendFetch).
-	bufp := fetchBufPool.Get().(*[]byte)
-	rc.release = func() {
-		for i := range entries {
-			entries[i].file.Release()
-			entries[i].file = storage.FileSlice{}
-			entries[i].cold.Release()
-		}
-		if cap(*bufp) <= maxPooledFetchBuf {
-			*bufp = (*bufp)[:0]
-			fetchBufPool.Put(bufp)
-		}
-	}
-	// The encoder asks for every partition in response order, which is
-	// the order of entries.
-	next := 0
-	rc.fetchExternal = func(p *kmsg.FetchResponseTopicPartition) (int, bool) {
-		for next < len(entries) && entries[next].out != p {
-			next++
-		}
-		if next < len(entries) && entries[next].file.Len > 0 {
-			rc.fetchFiles = append(rc.fetchFiles, entries[next].file)
-			return int(entries[next].file.Len), true
-		}
-		return 0, false
-	}
-	total, hadError := b.fetchRead(entries, maxBytes, bufp)
-	for i := range entries {
-		hadError = hadError || entries[i].code != 0
-	}
-	if total >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || hadError {
-		return resp
-	}
-
-	// Long-poll: wait for appends to any requested partition.
+// longPoll waits, up to the request's max wait, for appends to any
+// requested partition to bring min bytes, reading again after each.
+func (pl *fetchPlan) longPoll(req *kmsg.FetchRequest) {
 	wake := make(chan struct{}, 1)
-	for i := range entries {
-		if entries[i].p != nil {
-			entries[i].p.addWaiter(wake)
+	for i := range pl.entries {
+		if pl.entries[i].p != nil {
+			pl.entries[i].p.addWaiter(wake)
 		}
 	}
 	defer func() {
-		for i := range entries {
-			if entries[i].p != nil {
-				entries[i].p.removeWaiter(wake)
+		for i := range pl.entries {
+			if pl.entries[i].p != nil {
+				pl.entries[i].p.removeWaiter(wake)
 			}
 		}
 	}()
@@ -230,8 +287,8 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	defer deadline.Stop()
 	for {
 		moved := false
-		for i := range entries {
-			if p := entries[i].p; p != nil && p.log.HighWatermark() != entries[i].hwm {
+		for i := range pl.entries {
+			if p := pl.entries[i].p; p != nil && p.log.HighWatermark() != pl.entries[i].seen {
 				moved = true
 				break
 			}
@@ -240,41 +297,39 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			select {
 			case <-wake:
 			case <-deadline.C:
-				return resp
-			case <-rc.ctx.Done():
-				return resp
+				return
+			case <-pl.rc.ctx.Done():
+				return
 			}
 		}
-		total, hadError = b.fetchRead(entries, maxBytes, bufp)
-		if total >= int(req.MinBytes) || hadError {
-			return resp
+		if total, hadError := pl.read(); total >= int(req.MinBytes) || hadError {
+			return
 		}
 	}
 }
 
-// fetchRead reads every resolved partition into its response slot, within
+// read reads every resolved partition into its response slot, within
 // maxBytes for the whole response, and returns the bytes read and whether a
-// partition failed.
-func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (int, bool) {
+// partition failed. A long-poll reads again: what the previous pass
+// borrowed is given back first.
+func (pl *fetchPlan) read() (int, bool) {
+	pl.releaseReads()
 	total := 0
 	hadError := false
-	var colds []coldRead
+	pl.colds = pl.colds[:0]
 	coldBytes := 0
-	buf := (*bufp)[:0]
-	defer func() { *bufp = buf }()
-	for i := range entries {
-		e := &entries[i]
+	buf := pl.buf[:0]
+	defer func() { pl.buf = buf }()
+	for i := range pl.entries {
+		e := &pl.entries[i]
 		if e.p == nil {
 			continue
 		}
 		sp := e.out
 		sp.RecordBatches = noRecords
-		e.file.Release() // a long-poll reads again
-		e.file = storage.FileSlice{}
-		e.cold.Release()
 		l := e.p.log
 		hwm := l.HighWatermark()
-		e.hwm = hwm
+		e.seen = hwm
 		lso := l.LogStartOffset()
 		sp.HighWatermark = hwm
 		sp.LastStableOffset = hwm
@@ -290,7 +345,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 			continue
 		}
 		limit := e.rp.PartitionMaxBytes
-		if remaining := maxBytes - int32(total); remaining < limit {
+		if remaining := pl.maxBytes - int32(total); remaining < limit {
 			limit = remaining
 		}
 		if limit <= 0 && total > 0 {
@@ -301,7 +356,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 			if errors.Is(err, storage.ErrOffsetOutOfRange) {
 				sp.ErrorCode = kerr.OffsetOutOfRange.Code
 			} else {
-				b.log.Error().Err(err).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
+				pl.b.log.Error().Err(err).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
 				sp.ErrorCode = kerr.KafkaStorageError.Code
 			}
 			hadError = true
@@ -320,7 +375,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 				total += int(fs.Len)
 				continue
 			}
-			colds = append(colds, coldRead{e: e, fs: fs})
+			pl.colds = append(pl.colds, coldRead{e: e, fs: fs})
 			coldBytes += fs.ColdBufSize()
 			total += int(fs.Len)
 			continue
@@ -330,7 +385,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 			total += int(fs.Len)
 			continue
 		}
-		// Small: copy into the request's buffer (which the frame refers to
+		// Small: copy into the plan's buffer (which the frame refers to
 		// until it is written, so it only ever grows by reallocation).
 		at := len(buf)
 		buf = slices.Grow(buf, int(fs.Len))
@@ -338,7 +393,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		n, rerr := fs.ReadAt(recs, 0)
 		fs.Release()
 		if n != len(recs) {
-			b.log.Error().Err(rerr).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
+			pl.b.log.Error().Err(rerr).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
 			sp.ErrorCode = kerr.KafkaStorageError.Code
 			hadError = true
 			continue
@@ -347,36 +402,47 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		sp.RecordBatches = recs
 		total += n
 	}
-	if len(colds) > 0 {
-		at := len(buf)
-		buf = slices.Grow(buf, coldBytes)[:at+coldBytes]
-		var wg sync.WaitGroup
-		for i := range colds {
-			c := &colds[i]
-			c.region = buf[at : at+c.fs.ColdBufSize()]
-			at += len(c.region)
-			if i == len(colds)-1 {
-				c.read()
-				break
-			}
-			wg.Go(c.read)
-		}
-		wg.Wait()
-		for i := range colds {
-			c := &colds[i]
-			if c.err != nil {
-				b.log.Error().Err(c.err).Str("topic", c.e.p.topic).Int32("partition", c.e.p.index).Msg("read failed")
-				c.e.out.ErrorCode = kerr.KafkaStorageError.Code
-				c.e.out.RecordBatches = noRecords
-				total -= int(c.fs.Len)
-				hadError = true
-				continue
-			}
-			c.e.cold = c.recs
-			c.e.out.RecordBatches = c.recs.Bytes
-		}
+	if len(pl.colds) > 0 {
+		var failed int
+		buf, failed = pl.readCold(buf, coldBytes)
+		total -= failed
+		hadError = hadError || failed > 0
 	}
 	return total, hadError
+}
+
+// readCold reads the pass's cold slices concurrently (each is a disk
+// request) into regions of buf, and returns buf and the bytes of the slices
+// that failed.
+func (pl *fetchPlan) readCold(buf []byte, coldBytes int) ([]byte, int) {
+	at := len(buf)
+	buf = slices.Grow(buf, coldBytes)[:at+coldBytes]
+	var wg sync.WaitGroup
+	for i := range pl.colds {
+		c := &pl.colds[i]
+		c.region = buf[at : at+c.fs.ColdBufSize()]
+		at += len(c.region)
+		if i == len(pl.colds)-1 {
+			c.read()
+			break
+		}
+		wg.Go(c.read)
+	}
+	wg.Wait()
+	failed := 0
+	for i := range pl.colds {
+		c := &pl.colds[i]
+		if c.err != nil {
+			pl.b.log.Error().Err(c.err).Str("topic", c.e.p.topic).Int32("partition", c.e.p.index).Msg("read failed")
+			c.e.out.ErrorCode = kerr.KafkaStorageError.Code
+			c.e.out.RecordBatches = noRecords
+			failed += int(c.fs.Len)
+			continue
+		}
+		c.e.cold = c.recs
+		c.e.out.RecordBatches = c.recs.Bytes
+	}
+	return buf, failed
 }
 
 // coldRead is one partition read from below the page-cache hot window; the
