@@ -11,14 +11,25 @@ package broker
 //	v8: same as v7.
 //	v9: current leader epoch (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
 //	v10: same as v9.
-//	v11: rack id; preferred read replica (always -1 here).
+//	v11: rack id; preferred read replica (KIP-392); consumers may fetch
+//	     from followers (up to the follower's high watermark).
 //	v12: flexible; last fetched epoch; diverging epoch (followers).
 //	v13: topic ids (UNKNOWN_TOPIC_ID).
 //	v14: same as v13.
 //	v15: replica state replaces replica id (KIP-903).
 //	v16: node endpoints and current leader on NOT_LEADER (KIP-951).
 //	v17: replica directory id (KIP-853).
-//	v18: high watermark in the request (KIP-1166, brokers only).
+//	v18: high watermark in the request (KIP-1166, brokers only): a
+//	     follower's fetch returns at once when the leader's is higher.
+//
+// A fetch with a replica id >= 0 (v4-v14) or ReplicaState.ID >= 0 (v15+)
+// comes from a follower (Kafka's replica fetch): it must be an assigned
+// replica of a partition this broker leads, its last fetched epoch is
+// checked against the leader's epochs (a divergence is answered with
+// DivergingEpoch and no records, as Kafka does from v12), it reads up to
+// the log end offset rather than the high watermark, and it moves the
+// follower's position, the high watermark and maybe the ISR (replica.go).
+// It waits for new data past its fetch offset.
 //
 // Records of at least fileSliceMin bytes are not read into memory: the
 // partition's batches are located in the segment file (pinned open) and the
@@ -41,6 +52,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-io/samsa/broker/config"
 	"github.com/samsa-io/samsa/coordinator"
 	"github.com/samsa-io/samsa/protocol"
 	"github.com/samsa-io/samsa/storage"
@@ -78,6 +90,9 @@ type fetchPlan struct {
 	colds    []coldRead // scratch of one read pass
 	next     int        // the encoder's cursor into entries (external)
 	maxBytes int32
+	// replica is the fetching follower's broker id, -1 for a consumer.
+	replica int32
+	reads   int // read passes so far
 
 	releaseFn  func()
 	externalFn protocol.ExternalRecords
@@ -88,8 +103,13 @@ type fetchEntry struct {
 	rp   *kmsg.FetchRequestTopicPartition
 	out  *kmsg.FetchResponseTopicPartition
 	p    *partition // nil when code is set
-	seen int64      // the read limit (high watermark) at the last read
+	seen int64      // the read limit (high watermark, log end for a follower) at the last read
 	code int16
+	// follower: a replica fetch (reads up to the log end offset).
+	follower bool
+	// skip: the answer carries no records (a diverging epoch, or a
+	// preferred read replica elsewhere).
+	skip bool
 	// file, when its Len is set, holds the records (sent from the file;
 	// out.RecordBatches is then unused).
 	file storage.FileSlice
@@ -109,7 +129,7 @@ func newFetchPlan(b *Broker, rc *reqCtx, nparts int) *fetchPlan {
 	}
 	pl.b, pl.rc = b, rc
 	pl.entries = slices.Grow(pl.entries[:0], nparts)
-	pl.next = 0
+	pl.next, pl.reads, pl.replica = 0, 0, -1
 	rc.release, rc.fetchExternal = pl.releaseFn, pl.externalFn
 	return pl
 }
@@ -168,16 +188,24 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		nparts += len(req.Topics[i].Partitions)
 	}
 	pl := newFetchPlan(b, rc, nparts)
+	if req.Version >= 15 {
+		pl.replica = req.ReplicaState.ID
+	} else {
+		pl.replica = req.ReplicaID
+	}
+	if pl.replica < 0 {
+		pl.replica = -1 // -1 consumers, -2 debug tools: both read as a consumer
+	}
 	pl.resolve(req, resp)
 	pl.maxBytes = req.MaxBytes
 	if pl.maxBytes <= 0 {
 		pl.maxBytes = math.MaxInt32
 	}
-	total, hadError := pl.read()
+	total, now := pl.read()
 	for i := range pl.entries {
-		hadError = hadError || pl.entries[i].code != 0
+		now = now || pl.entries[i].code != 0
 	}
-	if total >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || hadError {
+	if total >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || now {
 		return resp
 	}
 	pl.longPoll(req)
@@ -230,6 +258,9 @@ func (pl *fetchPlan) resolve(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 				e.code = kerr.UnknownTopicID.Code
 			default:
 				e.p = b.partition(name, rp.Partition)
+				if e.p == nil && pl.replica < 0 && req.Version >= 11 {
+					e.p = b.followerReplica(name, rp.Partition) // KIP-392
+				}
 				if e.p == nil {
 					ke, _ := b.notServedError(getSnap(), name, rp.Partition, byID, req.Version >= 6)
 					e.code = ke.Code
@@ -243,11 +274,22 @@ func (pl *fetchPlan) resolve(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 							leaders[ps.Leader] = true
 						}
 					}
-				} else if rp.CurrentLeaderEpoch >= 0 {
-					if epoch := e.p.leaderEpoch.Load(); rp.CurrentLeaderEpoch < epoch {
-						e.code = kerr.FencedLeaderEpoch.Code
-					} else if rp.CurrentLeaderEpoch > epoch {
-						e.code = kerr.UnknownLeaderEpoch.Code
+				} else if rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < e.p.leaderEpoch.Load() {
+					e.code = kerr.FencedLeaderEpoch.Code
+				} else if rp.CurrentLeaderEpoch > e.p.leaderEpoch.Load() {
+					e.code = kerr.UnknownLeaderEpoch.Code
+				} else if pl.replica >= 0 {
+					// A follower fetches only from the leader, and only
+					// partitions it is assigned.
+					if !e.p.hasFollower(pl.replica) {
+						e.code = kerr.NotLeaderForPartition.Code
+					}
+					e.follower = true
+				} else if req.Rack != "" && b.cfg.Str("replica.selector.class") == config.RackAwareReplicaSelector &&
+					e.p.leader.Load() {
+					if id := e.p.preferredReadReplica(b, getSnap(), req.Rack, rp.FetchOffset, time.Now()); id >= 0 {
+						sp.PreferredReadReplica = id
+						e.skip = true
 					}
 				}
 			}
@@ -288,7 +330,7 @@ func (pl *fetchPlan) longPoll(req *kmsg.FetchRequest) {
 	for {
 		moved := false
 		for i := range pl.entries {
-			if p := pl.entries[i].p; p != nil && p.log.HighWatermark() != pl.entries[i].seen {
+			if pl.entries[i].moved() {
 				moved = true
 				break
 			}
@@ -308,12 +350,35 @@ func (pl *fetchPlan) longPoll(req *kmsg.FetchRequest) {
 	}
 }
 
+// moved reports whether a long-poll should read the entry again: new data
+// below its read limit, or (KIP-1166) a high watermark the fetching
+// follower does not know yet.
+func (e *fetchEntry) moved() bool {
+	if e.p == nil || e.skip {
+		return false
+	}
+	if e.follower {
+		return e.p.log.LogEndOffset() != e.seen || e.followerBehind()
+	}
+	return e.p.log.HighWatermark() != e.seen
+}
+
+// followerBehind: the fetching follower sent its high watermark (v18) and
+// the leader's is past it.
+func (e *fetchEntry) followerBehind() bool {
+	fhw := e.rp.HighWatermark
+	return fhw != math.MaxInt64 && e.p.log.HighWatermark() > fhw
+}
+
 // read reads every resolved partition into its response slot, within
-// maxBytes for the whole response, and returns the bytes read and whether a
-// partition failed. A long-poll reads again: what the previous pass
-// borrowed is given back first.
+// maxBytes for the whole response, and returns the bytes read and whether
+// the response must go now (a partition failed, a follower diverged or is
+// behind on the high watermark). A long-poll reads again: what the previous
+// pass borrowed is given back first.
 func (pl *fetchPlan) read() (int, bool) {
 	pl.releaseReads()
+	first := pl.reads == 0
+	pl.reads++
 	total := 0
 	hadError := false
 	pl.colds = pl.colds[:0]
@@ -328,20 +393,37 @@ func (pl *fetchPlan) read() (int, bool) {
 		sp := e.out
 		sp.RecordBatches = noRecords
 		l := e.p.log
+		off := e.rp.FetchOffset
+		upTo := l.HighWatermark()
+		if e.follower {
+			if first {
+				if code, diverged := pl.checkFollower(e); code != 0 || diverged {
+					sp.ErrorCode = code
+					e.skip = true
+					hadError = true
+					continue
+				}
+			}
+			upTo = l.LogEndOffset()
+			hadError = hadError || e.followerBehind()
+		}
+		e.seen = upTo
 		hwm := l.HighWatermark()
-		e.seen = hwm
 		lso := l.LogStartOffset()
 		sp.HighWatermark = hwm
 		sp.LastStableOffset = hwm
 		sp.LogStartOffset = lso
-		off := e.rp.FetchOffset
 		if off < lso || off > l.LogEndOffset() {
 			sp.ErrorCode = kerr.OffsetOutOfRange.Code
 			hadError = true
 			continue
 		}
 		sp.ErrorCode = 0
-		if off >= hwm {
+		if e.skip {
+			hadError = true // the consumer is told to go elsewhere at once
+			continue
+		}
+		if off >= upTo {
 			continue
 		}
 		limit := e.rp.PartitionMaxBytes
@@ -351,7 +433,7 @@ func (pl *fetchPlan) read() (int, bool) {
 		if limit <= 0 && total > 0 {
 			continue
 		}
-		fs, err := l.ReadSlice(off, limit, hwm, total == 0)
+		fs, err := l.ReadSlice(off, limit, upTo, total == 0)
 		if err != nil {
 			if errors.Is(err, storage.ErrOffsetOutOfRange) {
 				sp.ErrorCode = kerr.OffsetOutOfRange.Code
@@ -409,6 +491,44 @@ func (pl *fetchPlan) read() (int, bool) {
 		hadError = hadError || failed > 0
 	}
 	return total, hadError
+}
+
+// checkFollower does, once per request, the leader's part of a follower's
+// fetch: the diverging-epoch check (Kafka's Partition.readRecords: a last
+// fetched epoch the leader cannot place is OFFSET_OUT_OF_RANGE, so is a
+// fetch offset below the log start; an epoch that ends below the fetch
+// offset, or that the leader only knows an older floor of, is answered with
+// that epoch and its end offset), then the follower's new position. It
+// returns an error code, or diverged with sp.DivergingEpoch set.
+func (pl *fetchPlan) checkFollower(e *fetchEntry) (int16, bool) {
+	l := e.p.log
+	rp, sp := e.rp, e.out
+	off := rp.FetchOffset
+	sp.HighWatermark = l.HighWatermark()
+	sp.LastStableOffset = sp.HighWatermark
+	sp.LogStartOffset = l.LogStartOffset()
+	if rp.LastFetchedEpoch >= 0 {
+		end, epoch := l.EndOffsetForEpoch(rp.LastFetchedEpoch)
+		if end < 0 || epoch < 0 || off < sp.LogStartOffset {
+			return kerr.OffsetOutOfRange.Code, false
+		}
+		if epoch < rp.LastFetchedEpoch || end < off {
+			sp.DivergingEpoch.Epoch = epoch
+			sp.DivergingEpoch.EndOffset = end
+			return 0, true
+		}
+	}
+	if off < sp.LogStartOffset || off > l.LogEndOffset() {
+		return kerr.OffsetOutOfRange.Code, false
+	}
+	hwMoved, mayJoin := e.p.recordFollowerFetch(pl.b, pl.replica, off, rp.LogStartOffset, time.Now())
+	if hwMoved {
+		e.p.notify()
+	}
+	if mayJoin {
+		pl.b.signalISR()
+	}
+	return 0, false
 }
 
 // readCold reads the pass's cold slices concurrently (each is a disk

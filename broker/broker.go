@@ -6,6 +6,9 @@
 // network or a callback):
 //
 //	Broker.connsMu
+//	Broker.reconcileMu
+//	fetcherManager.mu -> fetcherThread.mu
+//	partition.replMu
 //	partition.waitMu
 package broker
 
@@ -52,6 +55,8 @@ type Broker struct {
 	// groups is the group coordinator (groups.go); nil until Start.
 	groups *group.Coordinator
 
+	replication // followers' fetchers and leaders' ISR writes (replica*.go)
+
 	listeners []net.Listener
 
 	connsMu sync.Mutex
@@ -81,6 +86,7 @@ func New(cfg *config.Broker, logger zerolog.Logger) (*Broker, error) {
 	}
 	b.parts.Store(&partitionMap{})
 	b.pids.b = b
+	b.replication = newReplication(b)
 	return b, nil
 }
 
@@ -142,9 +148,10 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.reconcile()
 	b.logs.Start()
 
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.reconcileLoop()
 	go b.publishLoop()
+	go b.isrLoop()
 	for i, ln := range b.listeners {
 		b.wg.Add(1)
 		go b.acceptLoop(ln)
@@ -183,7 +190,11 @@ func (b *Broker) brokerInfo() coordinator.BrokerInfo {
 	if host == "" {
 		host = "localhost"
 	}
-	return coordinator.BrokerInfo{ID: b.cfg.BrokerID, Host: host, Port: port}
+	var rack *string
+	if b.cfg.Rack != "" {
+		rack = &b.cfg.Rack
+	}
+	return coordinator.BrokerInfo{ID: b.cfg.BrokerID, Host: host, Port: port, Rack: rack}
 }
 
 // closeStarted undoes a partial Start.
@@ -219,6 +230,7 @@ func (b *Broker) Close() error {
 	}
 	b.connsMu.Unlock()
 	b.wg.Wait()
+	b.fetchers.close()
 	if b.groups != nil {
 		b.groups.Close()
 	}
