@@ -401,3 +401,136 @@ func TestFetchFromFollowerWithRack(t *testing.T) {
 		t.Fatalf("rack-aware consumer read %q, want %q", got, vals)
 	}
 }
+
+// replicaFetch is a follower's Fetch of partition 0 of topic.
+func replicaFetch(version int16, replica int32, topic string, id coordinator.TopicID, offset int64, lastEpoch, curEpoch int32) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = version
+	if version >= 15 {
+		req.ReplicaState.ID = replica
+	} else {
+		req.ReplicaID = replica
+	}
+	req.MaxBytes = 1 << 20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = topic, id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.FetchOffset = offset
+	rp.LastFetchedEpoch = lastEpoch
+	rp.CurrentLeaderEpoch = curEpoch
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+func TestReplicaFetchChecks(t *testing.T) {
+	c := newTestCluster(t, 3, "replica.lag.time.max.ms=600000")
+	c.createTopic("rf", []int32{1, 2}, nil)
+	c.produceTo("rf", kgo.AllISRAcks(), "a", "b", "c") // epoch 0: [0, 3)
+	c.cas("rf", func(st *coordinator.PartitionState) { st.LeaderEpoch++ })
+	waitLong(t, "leader at epoch 1", func() bool {
+		p := c.brokers[1].partition("rf", 0)
+		return p != nil && p.leaderEpoch.Load() == 1
+	})
+	// The new epoch starts at the log end in the epoch cache before any
+	// record of it is written (Kafka's assign at becomeLeader).
+	if e := c.log(1, "rf").LatestEpoch(); e != 1 {
+		t.Fatalf("latest epoch %d after becoming leader at epoch 1", e)
+	}
+	c.stop(2) // in the ISR: the high watermark stays at 3
+	c.produceTo("rf", kgo.LeaderAck(), "d", "e") // epoch 1: [3, 5)
+	id, _ := c.state("rf")
+	one := func(req *kmsg.FetchRequest) kmsg.FetchResponseTopicPartition {
+		t.Helper()
+		resp := c.raw(1, req, 10*time.Second).(*kmsg.FetchResponse)
+		return resp.Topics[0].Partitions[0]
+	}
+	for _, v := range []int16{12, 13, 15, 17} {
+		// A replica reads past the high watermark, to the log end.
+		sp := one(replicaFetch(v, 2, "rf", id, 3, 1, 1))
+		if sp.ErrorCode != 0 || sp.HighWatermark != 3 || len(sp.RecordBatches) == 0 || lastOffset(t, sp.RecordBatches) != 4 {
+			t.Fatalf("v%d replica fetch from 3: error %d, high watermark %d, %d bytes; want records 3-4 above high watermark 3",
+				v, sp.ErrorCode, sp.HighWatermark, len(sp.RecordBatches))
+		}
+		// A consumer does not.
+		creq := replicaFetch(v, -1, "rf", id, 3, -1, -1)
+		if sp := one(creq); sp.ErrorCode != 0 || len(sp.RecordBatches) != 0 {
+			t.Fatalf("v%d consumer fetch from the high watermark: error %d, %d bytes", v, sp.ErrorCode, len(sp.RecordBatches))
+		}
+		// A follower that has epoch 0 up to offset 5 diverged at 3.
+		sp = one(replicaFetch(v, 2, "rf", id, 5, 0, 1))
+		if sp.ErrorCode != 0 || sp.DivergingEpoch.Epoch != 0 || sp.DivergingEpoch.EndOffset != 3 || len(sp.RecordBatches) != 0 {
+			t.Fatalf("v%d diverged follower: error %d, diverging (%d, %d), %d bytes; want (0, 3) and no records",
+				v, sp.ErrorCode, sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset, len(sp.RecordBatches))
+		}
+		// An epoch the leader cannot place.
+		if sp := one(replicaFetch(v, 2, "rf", id, 5, 9, 1)); sp.ErrorCode != kerr.OffsetOutOfRange.Code {
+			t.Fatalf("v%d unknown last fetched epoch: %v, want OFFSET_OUT_OF_RANGE", v, kerr.ErrorForCode(sp.ErrorCode))
+		}
+		// Leader epoch checks, and only assigned replicas.
+		if sp := one(replicaFetch(v, 2, "rf", id, 3, 1, 0)); sp.ErrorCode != kerr.FencedLeaderEpoch.Code {
+			t.Fatalf("v%d old current leader epoch: %v, want FENCED_LEADER_EPOCH", v, kerr.ErrorForCode(sp.ErrorCode))
+		}
+		if sp := one(replicaFetch(v, 2, "rf", id, 3, 1, 2)); sp.ErrorCode != kerr.UnknownLeaderEpoch.Code {
+			t.Fatalf("v%d newer current leader epoch: %v, want UNKNOWN_LEADER_EPOCH", v, kerr.ErrorForCode(sp.ErrorCode))
+		}
+		if sp := one(replicaFetch(v, 3, "rf", id, 3, 1, 1)); sp.ErrorCode != kerr.NotLeaderForPartition.Code {
+			t.Fatalf("v%d fetch by unassigned broker 3: %v, want NOT_LEADER_OR_FOLLOWER", v, kerr.ErrorForCode(sp.ErrorCode))
+		}
+	}
+	// Broker 2's position came from the replica fetches: the high
+	// watermark moved to what it fetched from (min over ISR {1, 2}).
+	if hw := c.log(1, "rf").HighWatermark(); hw != 3 {
+		t.Fatalf("high watermark %d, want 3", hw)
+	}
+	if sp := one(replicaFetch(15, 2, "rf", id, 5, 1, 1)); sp.ErrorCode != 0 || sp.HighWatermark != 5 {
+		t.Fatalf("replica fetch from the log end: error %d, high watermark %d, want 5", sp.ErrorCode, sp.HighWatermark)
+	}
+}
+
+func TestReplicaFetchProperties(t *testing.T) {
+	c := newTestCluster(t, 2, "num.replica.fetchers=3", "replica.fetch.max.bytes=3000", "replica.fetch.min.bytes=7",
+		"replica.fetch.response.max.bytes=50000", "replica.lag.time.max.ms=600000")
+	topics := []string{"pa", "pb", "pc", "pd", "pe", "pf"}
+	for _, tp := range topics {
+		c.createTopic(tp, []int32{1, 2}, nil)
+	}
+	m := c.brokers[2].fetchers
+	m.mu.Lock()
+	want := map[int]bool{}
+	for _, tp := range topics {
+		p := c.brokers[2].hosted(tp, 0)
+		want[m.threadFor(p)] = true
+		if t1 := m.assigned[p]; t1 == nil || t1.key.source != 1 || t1.key.n != m.threadFor(p) {
+			t.Fatalf("%s is not fetched from broker 1 by fetcher %d", tp, m.threadFor(p))
+		}
+	}
+	threads := len(m.threads)
+	var one *fetcherThread
+	for _, th := range m.threads {
+		one = th
+	}
+	m.mu.Unlock()
+	if len(want) < 2 || threads != len(want) {
+		t.Fatalf("num.replica.fetchers=3: %d fetchers for %d distinct assignments", threads, len(want))
+	}
+	// (an hour on: past any backoff of a partition)
+	req, sent := one.buildFetch(15, c.brokers[2].fetcherSettings(), time.Now().Add(time.Hour))
+	if len(sent) == 0 || len(req.Topics) == 0 {
+		t.Fatal("the fetcher builds an empty fetch")
+	}
+	if req.MinBytes != 7 || req.MaxBytes != 50000 || req.MaxWaitMillis != 200 ||
+		req.Topics[0].Partitions[0].PartitionMaxBytes != 3000 || req.ReplicaState.ID != 2 {
+		t.Fatalf("fetch request: min %d max %d wait %d partition max %d replica %d",
+			req.MinBytes, req.MaxBytes, req.MaxWaitMillis, req.Topics[0].Partitions[0].PartitionMaxBytes, req.ReplicaState.ID)
+	}
+	// Records larger than a fetch in all still replicate, a batch or so
+	// per fetch.
+	var vals []string
+	for i := range 20 {
+		vals = append(vals, string(make([]byte, 1000+i)))
+	}
+	c.produceTo("pa", kgo.AllISRAcks(), vals...)
+	c.waitReplicated("pa", 1, 2)
+}
