@@ -334,7 +334,8 @@ func (p *partition) finishISRChange(b *Broker, ch isrChange, written bool, confl
 			rs.state = st
 		}
 	case conflict:
-		rs.stale = true
+		// Unless the snapshot already brought the newer state.
+		rs.stale = rs.state.PartitionEpoch == ch.base.PartitionEpoch
 	}
 	return p.maybeAdvanceHWLocked(b)
 }
