@@ -264,6 +264,15 @@ const leaseRecheck = 100 * time.Millisecond
 // awaitCommitted waits until every wait is decided or timeout passes (the
 // undecided ones then time out).
 func (b *Broker) awaitCommitted(ctx context.Context, waits []ackWait, timeout time.Duration) {
+	pending := 0
+	for i := range waits {
+		if !waits[i].check(b) {
+			pending++
+		}
+	}
+	if pending == 0 {
+		return // a sole in-sync replica: committed by the append
+	}
 	wake := make(chan struct{}, 1)
 	for i := range waits {
 		waits[i].p.addWaiter(wake)

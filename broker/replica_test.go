@@ -438,7 +438,7 @@ func TestReplicaFetchChecks(t *testing.T) {
 	if e := c.log(1, "rf").LatestEpoch(); e != 1 {
 		t.Fatalf("latest epoch %d after becoming leader at epoch 1", e)
 	}
-	c.stop(2) // in the ISR: the high watermark stays at 3
+	c.stop(2)                                    // in the ISR: the high watermark stays at 3
 	c.produceTo("rf", kgo.LeaderAck(), "d", "e") // epoch 1: [3, 5)
 	id, _ := c.state("rf")
 	one := func(req *kmsg.FetchRequest) kmsg.FetchResponseTopicPartition {
