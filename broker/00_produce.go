@@ -19,8 +19,22 @@ package broker
 //
 // acks=0 gets no response at all; an error with acks=0 closes the
 // connection so the client notices, as Kafka does.
+//
+// acks=all (Kafka's delayed produce): a partition whose ISR is smaller than
+// its min.insync.replicas answers NOT_ENOUGH_REPLICAS and nothing is
+// appended. After the appends the handler waits, up to the request's
+// timeout, until the high watermark covers every appended batch: then
+// success; REQUEST_TIMED_OUT when the time runs out (the records stay in
+// the log and may still be committed); NOT_ENOUGH_REPLICAS_AFTER_APPEND
+// when the ISR falls below min.insync.replicas meanwhile (the high
+// watermark cannot advance then); NOT_LEADER_OR_FOLLOWER when the broker
+// loses the leadership. The connection's read loop handles one request at a
+// time, so waiting here keeps the responses in order. While the broker's
+// etcd lease may have expired (leaseValid) it appends nothing as a leader
+// and completes no wait.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -48,6 +62,23 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	anyErr := false
 	var snap *coordinator.Snapshot
 	var leaders map[int32]bool // brokers to list in the response (v10+)
+	var waits []ackWait        // acks=all: what must be committed before the answer
+	notLeader := func(name string, partition int32, sp *kmsg.ProduceResponseTopicPartition) {
+		if req.Version < 10 {
+			return
+		}
+		if snap == nil {
+			snap = b.store.Snapshot()
+		}
+		if st, ok := snap.Partition(name, partition); ok && st.Leader >= 0 && st.Leader != b.cfg.BrokerID {
+			sp.CurrentLeader.LeaderID = st.Leader
+			sp.CurrentLeader.LeaderEpoch = st.LeaderEpoch
+			if leaders == nil {
+				leaders = map[int32]bool{}
+			}
+			leaders[st.Leader] = true
+		}
+	}
 
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -93,24 +124,28 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 						snap = b.store.Snapshot()
 					}
 					kerrv, msg = b.notServedError(snap, name, rp.Partition, req.Version >= 13, req.Version >= 4)
-					if kerrv == kerr.NotLeaderForPartition && req.Version >= 10 {
-						if st, ok := snap.Partition(name, rp.Partition); ok && st.Leader >= 0 {
-							sp.CurrentLeader.LeaderID = st.Leader
-							sp.CurrentLeader.LeaderEpoch = st.LeaderEpoch
-							if leaders == nil {
-								leaders = map[int32]bool{}
-							}
-							leaders[st.Leader] = true
-						}
+					if kerrv == kerr.NotLeaderForPartition {
+						notLeader(name, rp.Partition, sp)
 					}
 					break
 				}
+				if !b.leaseValid() {
+					kerrv, msg = kerr.NotLeaderForPartition, "this broker's etcd lease may have expired: it leads nothing until it is renewed"
+					break
+				}
+				epoch := p.leaderEpoch.Load()
 				if req.Acks == -1 {
-					if kerrv, msg = notEnoughReplicas(b, p); kerrv != nil {
+					if isr, minISR := p.isrSize(), p.cfg.Load().MinInsyncReplicas; int32(isr) < minISR {
+						kerrv, msg = kerr.NotEnoughReplicas, fmt.Sprintf("%s-%d has %d in-sync replicas %v, fewer than its min.insync.replicas=%d",
+							name, rp.Partition, isr, p.isr(), minISR)
 						break
 					}
 				}
-				kerrv, msg = b.produceToPartition(p, rp.Records, sp)
+				var next int64
+				kerrv, msg, next = b.produceToPartition(p, rp.Records, sp)
+				if kerrv == nil && req.Acks == -1 {
+					waits = append(waits, ackWait{p: p, sp: sp, name: name, target: next, epoch: epoch})
+				}
 			}
 			if kerrv != nil {
 				anyErr = true
@@ -127,6 +162,24 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		}
 		return nil
 	}
+	if len(waits) > 0 {
+		b.awaitCommitted(rc.ctx, waits, time.Duration(max(req.TimeoutMillis, 0))*time.Millisecond)
+		for i := range waits {
+			w := &waits[i]
+			if w.err == nil {
+				continue
+			}
+			sp := w.sp
+			sp.ErrorCode = w.err.Code
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			if req.Version >= 8 {
+				sp.ErrorMessage = strPtr(w.msg)
+			}
+			if w.err == kerr.NotLeaderForPartition {
+				notLeader(w.name, sp.Partition, sp)
+			}
+		}
+	}
 	if len(leaders) > 0 {
 		for id := range leaders {
 			if bi, ep, ok := b.clientEndpoint(snap, rc, id); ok {
@@ -140,70 +193,156 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 }
 
 // produceToPartition validates and appends one partition's batch, filling
-// the offsets of sp on success.
-func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition) (*kerr.Error, string) {
+// the offsets of sp on success; next is the offset the high watermark must
+// reach for the batch to be committed (for a retried duplicate, the
+// original's).
+func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition) (kerrv *kerr.Error, msg string, next int64) {
 	cfg := p.cfg.Load()
 	if len(records) > int(cfg.MaxMessageBytes) {
 		return kerr.MessageTooLarge, fmt.Sprintf("the record batch is %d bytes, larger than max.message.bytes=%d of %s-%d",
-			len(records), cfg.MaxMessageBytes, p.topic, p.index)
+			len(records), cfg.MaxMessageBytes, p.topic, p.index), 0
 	}
 	hdr, err := protocol.ValidateProduceBatch(records, protocol.ValidateOptions{RequireKeys: cfg.CleanupPolicyCompact})
 	if err != nil {
-		return batchError(err), err.Error()
+		return batchError(err), err.Error(), 0
 	}
 	if hdr.IsTransactional() {
-		return kerr.InvalidRecord, "transactional record batches are not supported by this broker yet"
+		return kerr.InvalidRecord, "transactional record batches are not supported by this broker yet", 0
 	}
 	now := time.Now().UnixMilli()
 	appendTime := int64(-1)
 	if cfg.LogAppendTime {
 		appendTime = now
 	} else if msg := timestampOutOfBounds(&hdr, now, cfg.TimestampBeforeMaxMs, cfg.TimestampAfterMaxMs); msg != "" {
-		return kerr.InvalidTimestamp, msg
+		return kerr.InvalidTimestamp, msg, 0
 	}
 	res, err := p.log.Append(records, p.leaderEpoch.Load(), appendTime)
 	switch {
 	case err == nil, errors.Is(err, storage.ErrDuplicateSequence):
 		// A retried duplicate is a success with the original offsets.
 	case errors.Is(err, storage.ErrOutOfOrderSeq):
-		return kerr.OutOfOrderSequenceNumber, err.Error()
+		return kerr.OutOfOrderSequenceNumber, err.Error(), 0
 	case errors.Is(err, storage.ErrInvalidEpoch):
-		return kerr.InvalidProducerEpoch, err.Error()
+		return kerr.InvalidProducerEpoch, err.Error(), 0
 	case errors.Is(err, storage.ErrUnknownProducer):
-		return kerr.UnknownProducerID, err.Error()
+		return kerr.UnknownProducerID, err.Error(), 0
 	case errors.Is(err, storage.ErrClosed):
-		return kerr.NotLeaderForPartition, "the partition is being closed"
+		return kerr.NotLeaderForPartition, "the partition is being closed", 0
 	default:
 		// The log has logged the failure and is offline from now on
 		// (storage's sticky error); tell etcd.
 		b.signalPublish()
-		return kerr.KafkaStorageError, p.offlineMessage(err)
+		return kerr.KafkaStorageError, p.offlineMessage(err), 0
 	}
-	// One replica: what is appended is committed. (Not res.LastOffset+1: a
-	// duplicate's result points into the past.)
-	p.log.SetHighWatermark(p.log.LogEndOffset())
+	// With a sole in-sync replica the high watermark moves at once; else
+	// the followers' next fetches move it. Either way fetches waiting for
+	// data (followers' included) wake.
+	p.maybeAdvanceHW(b)
 	p.notify()
 	b.metrics.produced(p.topic, len(records), hdr.NumRecords)
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
-	return nil, ""
+	return nil, "", res.LastOffset + 1
 }
 
-// notEnoughReplicas applies min.insync.replicas to an acks=all produce
-// before anything is appended, as Kafka's leader does: an ISR smaller than
-// it refuses the batch, on one broker too.
-func notEnoughReplicas(b *Broker, p *partition) (*kerr.Error, string) {
+// ackWait is one acks=all partition of a produce waiting to be committed.
+type ackWait struct {
+	p      *partition
+	sp     *kmsg.ProduceResponseTopicPartition
+	name   string
+	target int64 // the high watermark that commits the batch
+	epoch  int32 // the leader epoch it was appended under
+	done   bool
+	err    *kerr.Error // the outcome when done; nil is success
+	msg    string
+}
+
+// leaseRecheck is how often a wait looks at the lease, which changes
+// without waking anybody.
+const leaseRecheck = 100 * time.Millisecond
+
+// awaitCommitted waits until every wait is decided or timeout passes (the
+// undecided ones then time out).
+func (b *Broker) awaitCommitted(ctx context.Context, waits []ackWait, timeout time.Duration) {
+	pending := 0
+	for i := range waits {
+		if !waits[i].check(b) {
+			pending++
+		}
+	}
+	if pending == 0 {
+		return // a sole in-sync replica: committed by the append
+	}
+	wake := make(chan struct{}, 1)
+	for i := range waits {
+		waits[i].p.addWaiter(wake)
+	}
+	defer func() {
+		for i := range waits {
+			waits[i].p.removeWaiter(wake)
+		}
+	}()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	lease := time.NewTicker(leaseRecheck)
+	defer lease.Stop()
+	for {
+		pending := 0
+		for i := range waits {
+			if w := &waits[i]; !w.done && !w.check(b) {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		select {
+		case <-wake:
+			continue
+		case <-lease.C:
+			continue
+		case <-deadline.C:
+		case <-ctx.Done():
+		}
+		for i := range waits {
+			if w := &waits[i]; !w.done && !w.check(b) {
+				w.done, w.err = true, kerr.RequestTimedOut
+				w.msg = fmt.Sprintf("the records of %s-%d were appended at the leader but not replicated to the in-sync replicas within the request timeout of %v",
+					w.name, w.p.index, timeout)
+			}
+		}
+		return
+	}
+}
+
+// check decides the wait when it can and reports whether it did.
+func (w *ackWait) check(b *Broker) bool {
+	p := w.p
+	fail := func(e *kerr.Error, msg string) bool {
+		w.done, w.err, w.msg = true, e, msg
+		return true
+	}
+	if !p.leader.Load() || p.leaderEpoch.Load() != w.epoch {
+		return fail(kerr.NotLeaderForPartition, fmt.Sprintf("this broker lost the leadership of %s-%d before the records were replicated", w.name, p.index))
+	}
+	if !b.leaseValid() {
+		return fail(kerr.NotLeaderForPartition, "this broker's etcd lease may have expired: the records are not acknowledged")
+	}
+	if err := p.offlineErr(); err != nil {
+		return fail(kerr.KafkaStorageError, p.offlineMessage(err))
+	}
 	minISR := p.cfg.Load().MinInsyncReplicas
-	if minISR <= 1 {
-		return nil, "" // the leader is always in its ISR
+	isr := int32(p.isrSize())
+	if isr < minISR {
+		return fail(kerr.NotEnoughReplicasAfterAppend, fmt.Sprintf("the in-sync replicas of %s-%d fell to %d, below min.insync.replicas=%d, after the records were appended",
+			w.name, p.index, isr, minISR))
 	}
-	st, ok := b.store.Snapshot().Partition(p.topic, p.index)
-	if !ok || int32(len(st.ISR)) >= minISR {
-		return nil, ""
+	if p.log.HighWatermark() >= w.target {
+		w.done = true
+		return true
 	}
-	return kerr.NotEnoughReplicas, fmt.Sprintf("the in-sync replicas %v of %s-%d are fewer than its min.insync.replicas=%d",
-		st.ISR, p.topic, p.index, minISR)
+	return false
 }
 
 // timestampOutOfBounds applies message.timestamp.before.max.ms and

@@ -11,14 +11,25 @@ package broker
 //	v8: same as v7.
 //	v9: current leader epoch (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
 //	v10: same as v9.
-//	v11: rack id; preferred read replica (always -1 here).
+//	v11: rack id; preferred read replica (KIP-392); consumers may fetch
+//	     from followers (up to the follower's high watermark).
 //	v12: flexible; last fetched epoch; diverging epoch (followers).
 //	v13: topic ids (UNKNOWN_TOPIC_ID).
 //	v14: same as v13.
 //	v15: replica state replaces replica id (KIP-903).
 //	v16: node endpoints and current leader on NOT_LEADER (KIP-951).
 //	v17: replica directory id (KIP-853).
-//	v18: high watermark in the request (KIP-1166, brokers only).
+//	v18: high watermark in the request (KIP-1166, brokers only): a
+//	     follower's fetch returns at once when the leader's is higher.
+//
+// A fetch with a replica id >= 0 (v4-v14) or ReplicaState.ID >= 0 (v15+)
+// comes from a follower (Kafka's replica fetch): it must be an assigned
+// replica of a partition this broker leads, its last fetched epoch is
+// checked against the leader's epochs (a divergence is answered with
+// DivergingEpoch and no records, as Kafka does from v12), it reads up to
+// the log end offset rather than the high watermark, and it moves the
+// follower's position, the high watermark and maybe the ISR (replica.go).
+// It waits for new data past its fetch offset.
 //
 // Records of at least fileSliceMin bytes are not read into memory: the
 // partition's batches are located in the segment file (pinned open) and the
@@ -33,6 +44,7 @@ package broker
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -40,7 +52,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-io/samsa/broker/config"
 	"github.com/samsa-io/samsa/coordinator"
+	"github.com/samsa-io/samsa/protocol"
 	"github.com/samsa-io/samsa/storage"
 )
 
@@ -51,31 +65,113 @@ func init() { register(kmsg.Fetch, 4, 18, handleFetch) }
 // (Debian's kcat) fails the whole fetch on a null (-1) MessageSetSize.
 var noRecords = []byte{}
 
-// fetchBufPool holds the buffers Fetch reads records into; buffers that grew
-// past maxPooledFetchBuf are left to the GC.
-var fetchBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
-
-const maxPooledFetchBuf = 16 << 20
-
 // fileSliceMin is the partition read from which records are sent from the
 // file (sendfile) rather than copied; below it a copy costs less than
 // another system call.
 const fileSliceMin = 32 << 10
 
+// maxPooledFetchBuf bounds the records buffer a pooled plan keeps.
+const maxPooledFetchBuf = 16 << 20
+
+// fetchPlan is one Fetch request's working state. It owns everything the
+// response borrows until Release: the resolved partitions, the buffer small
+// and cold reads are copied into (the frame refers to it in place, see
+// conn.sendFetch), the pinned file slices sent with sendfile and the cold
+// read-ahead buffers. The connection calls Release once the response is on
+// the socket, or dropped. Plans are pooled; releaseFn and externalFn are
+// their method values, made once per plan so that handing them to the
+// request context allocates nothing.
+type fetchPlan struct {
+	b  *Broker
+	rc *reqCtx
+
+	entries  []fetchEntry
+	buf      []byte     // records copied for the response
+	colds    []coldRead // scratch of one read pass
+	next     int        // the encoder's cursor into entries (external)
+	maxBytes int32
+	// replica is the fetching follower's broker id, -1 for a consumer.
+	replica int32
+	reads   int // read passes so far
+
+	releaseFn  func()
+	externalFn protocol.ExternalRecords
+}
+
 // fetchEntry is one requested partition, resolved once per request.
 type fetchEntry struct {
 	rp   *kmsg.FetchRequestTopicPartition
 	out  *kmsg.FetchResponseTopicPartition
-	p    *partition // nil when errCode is set
-	hwm  int64      // high watermark seen at the last read
+	p    *partition // nil when code is set
+	seen int64      // the read limit (high watermark, log end for a follower) at the last read
 	code int16
+	// follower: a replica fetch (reads up to the log end offset).
+	follower bool
+	// skip: the answer carries no records (a diverging epoch, or a
+	// preferred read replica elsewhere).
+	skip bool
 	// file, when its Len is set, holds the records (sent from the file;
-	// out.RecordBatches is then unused). Released by the request's release.
+	// out.RecordBatches is then unused).
 	file storage.FileSlice
 	// cold, when set, holds the records read from below the hot window
-	// (out.RecordBatches refers to them). Released by the request's
-	// release.
+	// (out.RecordBatches refers to them).
 	cold storage.ColdRecords
+}
+
+var fetchPlanPool sync.Pool // of *fetchPlan
+
+func newFetchPlan(b *Broker, rc *reqCtx, nparts int) *fetchPlan {
+	pl, _ := fetchPlanPool.Get().(*fetchPlan)
+	if pl == nil {
+		pl = &fetchPlan{buf: make([]byte, 0, 1<<20)}
+		pl.releaseFn = pl.Release
+		pl.externalFn = pl.external
+	}
+	pl.b, pl.rc = b, rc
+	pl.entries = slices.Grow(pl.entries[:0], nparts)
+	pl.next, pl.reads, pl.replica = 0, 0, -1
+	rc.release, rc.fetchExternal = pl.releaseFn, pl.externalFn
+	return pl
+}
+
+// Release unpins the file slices, returns the cold buffers and puts the
+// plan back in the pool. The response must no longer be referred to.
+func (pl *fetchPlan) Release() {
+	pl.releaseReads()
+	clear(pl.entries)
+	pl.entries = pl.entries[:0]
+	clear(pl.colds)
+	pl.colds = pl.colds[:0]
+	pl.b, pl.rc = nil, nil
+	if cap(pl.buf) > maxPooledFetchBuf {
+		pl.buf = make([]byte, 0, 1<<20)
+	}
+	pl.buf = pl.buf[:0]
+	fetchPlanPool.Put(pl)
+}
+
+// releaseReads gives back what the last read pass borrowed.
+func (pl *fetchPlan) releaseReads() {
+	for i := range pl.entries {
+		e := &pl.entries[i]
+		e.file.Release()
+		e.file = storage.FileSlice{}
+		e.cold.Release()
+	}
+}
+
+// external tells the encoder which partitions' records are sent from a
+// file. It is asked for every partition in response order, which is the
+// order of entries.
+func (pl *fetchPlan) external(p *kmsg.FetchResponseTopicPartition) (int, bool) {
+	for pl.next < len(pl.entries) && pl.entries[pl.next].out != p {
+		pl.next++
+	}
+	if pl.next < len(pl.entries) && pl.entries[pl.next].file.Len > 0 {
+		pl.rc.fetchFiles = append(pl.rc.fetchFiles, pl.entries[pl.next].file)
+		return int(pl.entries[pl.next].file.Len), true
+	}
+	return 0, false
 }
 
 func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
@@ -87,7 +183,49 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		resp.SessionID = req.SessionID
 		return resp
 	}
+	nparts := 0
+	for i := range req.Topics {
+		nparts += len(req.Topics[i].Partitions)
+	}
+	pl := newFetchPlan(b, rc, nparts)
+	if req.Version >= 15 {
+		pl.replica = req.ReplicaState.ID
+	} else {
+		pl.replica = req.ReplicaID
+	}
+	if pl.replica < 0 {
+		pl.replica = -1 // -1 consumers, -2 debug tools: both read as a consumer
+	}
+	pl.resolve(req, resp)
+	if pl.replica < 0 {
+		// Kafka's BytesOut counts consumers' fetches, not replication.
+		defer b.metrics.fetched(pl.entries)
+	}
+	pl.maxBytes = req.MaxBytes
+	if pl.maxBytes <= 0 {
+		pl.maxBytes = math.MaxInt32
+	}
+	// fetch.max.bytes bounds a consumer's response, as in Kafka, and with it
+	// every partition's share (read gives each at most what is left); a
+	// follower's is bounded by its own replica.fetch.response.max.bytes.
+	if pl.replica < 0 && pl.maxBytes > b.cfg.FetchMaxBytes {
+		pl.maxBytes = b.cfg.FetchMaxBytes
+	}
+	total, now := pl.read()
+	for i := range pl.entries {
+		now = now || pl.entries[i].code != 0
+	}
+	if total >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || now {
+		return resp
+	}
+	pl.longPoll(req)
+	return resp
+}
 
+// resolve fills in the response's topics and partitions and resolves every
+// requested partition to the replica that serves it, or to an error.
+func (pl *fetchPlan) resolve(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
+	b := pl.b
 	var snap *coordinator.Snapshot
 	getSnap := func() *coordinator.Snapshot {
 		if snap == nil {
@@ -97,13 +235,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	}
 	byID := req.Version >= 13
 	var leaders map[int32]bool
-
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
-	nparts := 0
-	for i := range req.Topics {
-		nparts += len(req.Topics[i].Partitions)
-	}
-	entries := make([]fetchEntry, 0, nparts)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := &resp.Topics[i]
@@ -136,6 +268,9 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 				e.code = kerr.UnknownTopicID.Code
 			default:
 				e.p = b.partition(name, rp.Partition)
+				if e.p == nil && pl.replica < 0 && req.Version >= 11 {
+					e.p = b.followerReplica(name, rp.Partition) // KIP-392
+				}
 				if e.p == nil {
 					ke, _ := b.notServedError(getSnap(), name, rp.Partition, byID, req.Version >= 6)
 					e.code = ke.Code
@@ -149,11 +284,22 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 							leaders[ps.Leader] = true
 						}
 					}
-				} else if rp.CurrentLeaderEpoch >= 0 {
-					if epoch := e.p.leaderEpoch.Load(); rp.CurrentLeaderEpoch < epoch {
-						e.code = kerr.FencedLeaderEpoch.Code
-					} else if rp.CurrentLeaderEpoch > epoch {
-						e.code = kerr.UnknownLeaderEpoch.Code
+				} else if rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < e.p.leaderEpoch.Load() {
+					e.code = kerr.FencedLeaderEpoch.Code
+				} else if rp.CurrentLeaderEpoch > e.p.leaderEpoch.Load() {
+					e.code = kerr.UnknownLeaderEpoch.Code
+				} else if pl.replica >= 0 {
+					// A follower fetches only from the leader, and only
+					// partitions it is assigned.
+					if !e.p.hasFollower(pl.replica) {
+						e.code = kerr.NotLeaderForPartition.Code
+					}
+					e.follower = true
+				} else if req.Rack != "" && b.cfg.Str("replica.selector.class") == config.RackAwareReplicaSelector &&
+					e.p.leader.Load() {
+					if id := e.p.preferredReadReplica(b, getSnap(), req.Rack, rp.FetchOffset, time.Now()); id >= 0 {
+						sp.PreferredReadReplica = id
+						e.skip = true
 					}
 				}
 			}
@@ -161,71 +307,31 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 				e.p = nil
 				sp.ErrorCode = e.code
 			}
-			entries = append(entries, e)
+			pl.entries = append(pl.entries, e)
 		}
 	}
-	defer b.metrics.fetched(entries)
 	for id := range leaders {
-		if bi, ep, ok := b.clientEndpoint(getSnap(), rc, id); ok {
+		if bi, ep, ok := b.clientEndpoint(getSnap(), pl.rc, id); ok {
 			nb := kmsg.NewFetchResponseBroker()
 			nb.NodeID, nb.Host, nb.Port, nb.Rack = bi.ID, ep.Host, ep.Port, bi.Rack
 			resp.Brokers = append(resp.Brokers, nb)
 		}
 	}
+}
 
-	// fetch.max.bytes bounds the response, as in Kafka, and with it every
-	// partition's share (fetchRead gives each at most what is left).
-	maxBytes := req.MaxBytes
-	if maxBytes <= 0 || maxBytes > b.cfg.FetchMaxBytes {
-		maxBytes = b.cfg.FetchMaxBytes
-	}
-	// Records are read into one pooled buffer per request, returned to the
-	// pool once the response has been written to the socket (the frame
-	// refers to the records in place; see conn.sendFetch).
-	bufp := fetchBufPool.Get().(*[]byte)
-	rc.release = func() {
-		for i := range entries {
-			entries[i].file.Release()
-			entries[i].file = storage.FileSlice{}
-			entries[i].cold.Release()
-		}
-		if cap(*bufp) <= maxPooledFetchBuf {
-			*bufp = (*bufp)[:0]
-			fetchBufPool.Put(bufp)
-		}
-	}
-	// The encoder asks for every partition in response order, which is
-	// the order of entries.
-	next := 0
-	rc.fetchExternal = func(p *kmsg.FetchResponseTopicPartition) (int, bool) {
-		for next < len(entries) && entries[next].out != p {
-			next++
-		}
-		if next < len(entries) && entries[next].file.Len > 0 {
-			rc.fetchFiles = append(rc.fetchFiles, entries[next].file)
-			return int(entries[next].file.Len), true
-		}
-		return 0, false
-	}
-	total, hadError := b.fetchRead(entries, maxBytes, bufp)
-	for i := range entries {
-		hadError = hadError || entries[i].code != 0
-	}
-	if total >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || hadError {
-		return resp
-	}
-
-	// Long-poll: wait for appends to any requested partition.
+// longPoll waits, up to the request's max wait, for appends to any
+// requested partition to bring min bytes, reading again after each.
+func (pl *fetchPlan) longPoll(req *kmsg.FetchRequest) {
 	wake := make(chan struct{}, 1)
-	for i := range entries {
-		if entries[i].p != nil {
-			entries[i].p.addWaiter(wake)
+	for i := range pl.entries {
+		if pl.entries[i].p != nil {
+			pl.entries[i].p.addWaiter(wake)
 		}
 	}
 	defer func() {
-		for i := range entries {
-			if entries[i].p != nil {
-				entries[i].p.removeWaiter(wake)
+		for i := range pl.entries {
+			if pl.entries[i].p != nil {
+				pl.entries[i].p.removeWaiter(wake)
 			}
 		}
 	}()
@@ -233,8 +339,8 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	defer deadline.Stop()
 	for {
 		moved := false
-		for i := range entries {
-			if p := entries[i].p; p != nil && p.log.HighWatermark() != entries[i].hwm {
+		for i := range pl.entries {
+			if pl.entries[i].moved() {
 				moved = true
 				break
 			}
@@ -243,68 +349,106 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			select {
 			case <-wake:
 			case <-deadline.C:
-				return resp
-			case <-rc.ctx.Done():
-				return resp
+				return
+			case <-pl.rc.ctx.Done():
+				return
 			}
 		}
-		total, hadError = b.fetchRead(entries, maxBytes, bufp)
-		if total >= int(req.MinBytes) || hadError {
-			return resp
+		if total, hadError := pl.read(); total >= int(req.MinBytes) || hadError {
+			return
 		}
 	}
 }
 
-// fetchRead reads every resolved partition into its response slot, within
-// maxBytes for the whole response, and returns the bytes read and whether a
-// partition failed.
-func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (int, bool) {
+// moved reports whether a long-poll should read the entry again: new data
+// below its read limit, or (KIP-1166) a high watermark the fetching
+// follower does not know yet.
+func (e *fetchEntry) moved() bool {
+	if e.p == nil || e.skip {
+		return false
+	}
+	if e.follower {
+		return e.p.log.LogEndOffset() != e.seen || e.followerBehind()
+	}
+	return e.p.log.HighWatermark() != e.seen
+}
+
+// followerBehind: the fetching follower sent its high watermark (v18) and
+// the leader's is past it.
+func (e *fetchEntry) followerBehind() bool {
+	fhw := e.rp.HighWatermark
+	return fhw != math.MaxInt64 && e.p.log.HighWatermark() > fhw
+}
+
+// read reads every resolved partition into its response slot, within
+// maxBytes for the whole response, and returns the bytes read and whether
+// the response must go now (a partition failed, a follower diverged or is
+// behind on the high watermark). A long-poll reads again: what the previous
+// pass borrowed is given back first.
+func (pl *fetchPlan) read() (int, bool) {
+	pl.releaseReads()
+	first := pl.reads == 0
+	pl.reads++
 	total := 0
 	hadError := false
-	var colds []coldRead
+	pl.colds = pl.colds[:0]
 	coldBytes := 0
-	buf := (*bufp)[:0]
-	defer func() { *bufp = buf }()
-	for i := range entries {
-		e := &entries[i]
+	buf := pl.buf[:0]
+	defer func() { pl.buf = buf }()
+	for i := range pl.entries {
+		e := &pl.entries[i]
 		if e.p == nil {
 			continue
 		}
 		sp := e.out
 		sp.RecordBatches = noRecords
-		e.file.Release() // a long-poll reads again
-		e.file = storage.FileSlice{}
-		e.cold.Release()
 		l := e.p.log
+		off := e.rp.FetchOffset
+		upTo := l.HighWatermark()
+		if e.follower {
+			if first {
+				if code, diverged := pl.checkFollower(e); code != 0 || diverged {
+					sp.ErrorCode = code
+					e.skip = true
+					hadError = true
+					continue
+				}
+			}
+			upTo = l.LogEndOffset()
+			hadError = hadError || e.followerBehind()
+		}
+		e.seen = upTo
 		hwm := l.HighWatermark()
-		e.hwm = hwm
 		lso := l.LogStartOffset()
 		sp.HighWatermark = hwm
 		sp.LastStableOffset = hwm
 		sp.LogStartOffset = lso
-		off := e.rp.FetchOffset
 		if off < lso || off > l.LogEndOffset() {
 			sp.ErrorCode = kerr.OffsetOutOfRange.Code
 			hadError = true
 			continue
 		}
 		sp.ErrorCode = 0
-		if off >= hwm {
+		if e.skip {
+			hadError = true // the consumer is told to go elsewhere at once
+			continue
+		}
+		if off >= upTo {
 			continue
 		}
 		limit := e.rp.PartitionMaxBytes
-		if remaining := maxBytes - int32(total); remaining < limit {
+		if remaining := pl.maxBytes - int32(total); remaining < limit {
 			limit = remaining
 		}
 		if limit <= 0 && total > 0 {
 			continue
 		}
-		fs, err := l.ReadSlice(off, limit, hwm, total == 0)
+		fs, err := l.ReadSlice(off, limit, upTo, total == 0)
 		if err != nil {
 			if errors.Is(err, storage.ErrOffsetOutOfRange) {
 				sp.ErrorCode = kerr.OffsetOutOfRange.Code
 			} else {
-				b.log.Error().Err(err).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
+				pl.b.log.Error().Err(err).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
 				sp.ErrorCode = kerr.KafkaStorageError.Code
 			}
 			hadError = true
@@ -323,7 +467,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 				total += int(fs.Len)
 				continue
 			}
-			colds = append(colds, coldRead{e: e, fs: fs})
+			pl.colds = append(pl.colds, coldRead{e: e, fs: fs})
 			coldBytes += fs.ColdBufSize()
 			total += int(fs.Len)
 			continue
@@ -333,7 +477,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 			total += int(fs.Len)
 			continue
 		}
-		// Small: copy into the request's buffer (which the frame refers to
+		// Small: copy into the plan's buffer (which the frame refers to
 		// until it is written, so it only ever grows by reallocation).
 		at := len(buf)
 		buf = slices.Grow(buf, int(fs.Len))
@@ -341,7 +485,7 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		n, rerr := fs.ReadAt(recs, 0)
 		fs.Release()
 		if n != len(recs) {
-			b.log.Error().Err(rerr).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
+			pl.b.log.Error().Err(rerr).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
 			sp.ErrorCode = kerr.KafkaStorageError.Code
 			hadError = true
 			continue
@@ -350,36 +494,85 @@ func (b *Broker) fetchRead(entries []fetchEntry, maxBytes int32, bufp *[]byte) (
 		sp.RecordBatches = recs
 		total += n
 	}
-	if len(colds) > 0 {
-		at := len(buf)
-		buf = slices.Grow(buf, coldBytes)[:at+coldBytes]
-		var wg sync.WaitGroup
-		for i := range colds {
-			c := &colds[i]
-			c.region = buf[at : at+c.fs.ColdBufSize()]
-			at += len(c.region)
-			if i == len(colds)-1 {
-				c.read()
-				break
-			}
-			wg.Go(c.read)
-		}
-		wg.Wait()
-		for i := range colds {
-			c := &colds[i]
-			if c.err != nil {
-				b.log.Error().Err(c.err).Str("topic", c.e.p.topic).Int32("partition", c.e.p.index).Msg("read failed")
-				c.e.out.ErrorCode = kerr.KafkaStorageError.Code
-				c.e.out.RecordBatches = noRecords
-				total -= int(c.fs.Len)
-				hadError = true
-				continue
-			}
-			c.e.cold = c.recs
-			c.e.out.RecordBatches = c.recs.Bytes
-		}
+	if len(pl.colds) > 0 {
+		var failed int
+		buf, failed = pl.readCold(buf, coldBytes)
+		total -= failed
+		hadError = hadError || failed > 0
 	}
 	return total, hadError
+}
+
+// checkFollower does, once per request, the leader's part of a follower's
+// fetch: the diverging-epoch check (Kafka's Partition.readRecords: a last
+// fetched epoch the leader cannot place is OFFSET_OUT_OF_RANGE, so is a
+// fetch offset below the log start; an epoch that ends below the fetch
+// offset, or that the leader only knows an older floor of, is answered with
+// that epoch and its end offset), then the follower's new position. It
+// returns an error code, or diverged with sp.DivergingEpoch set.
+func (pl *fetchPlan) checkFollower(e *fetchEntry) (int16, bool) {
+	l := e.p.log
+	rp, sp := e.rp, e.out
+	off := rp.FetchOffset
+	sp.HighWatermark = l.HighWatermark()
+	sp.LastStableOffset = sp.HighWatermark
+	sp.LogStartOffset = l.LogStartOffset()
+	if rp.LastFetchedEpoch >= 0 {
+		end, epoch := l.EndOffsetForEpoch(rp.LastFetchedEpoch)
+		if end < 0 || epoch < 0 || off < sp.LogStartOffset {
+			return kerr.OffsetOutOfRange.Code, false
+		}
+		if epoch < rp.LastFetchedEpoch || end < off {
+			sp.DivergingEpoch.Epoch = epoch
+			sp.DivergingEpoch.EndOffset = end
+			return 0, true
+		}
+	}
+	if off < sp.LogStartOffset || off > l.LogEndOffset() {
+		return kerr.OffsetOutOfRange.Code, false
+	}
+	hwMoved, mayJoin := e.p.recordFollowerFetch(pl.b, pl.replica, off, rp.LogStartOffset, time.Now())
+	if hwMoved {
+		e.p.notify()
+	}
+	if mayJoin {
+		pl.b.signalISR()
+	}
+	return 0, false
+}
+
+// readCold reads the pass's cold slices concurrently (each is a disk
+// request) into regions of buf, and returns buf and the bytes of the slices
+// that failed.
+func (pl *fetchPlan) readCold(buf []byte, coldBytes int) ([]byte, int) {
+	at := len(buf)
+	buf = slices.Grow(buf, coldBytes)[:at+coldBytes]
+	var wg sync.WaitGroup
+	for i := range pl.colds {
+		c := &pl.colds[i]
+		c.region = buf[at : at+c.fs.ColdBufSize()]
+		at += len(c.region)
+		if i == len(pl.colds)-1 {
+			c.read()
+			break
+		}
+		wg.Go(c.read)
+	}
+	wg.Wait()
+	failed := 0
+	for i := range pl.colds {
+		c := &pl.colds[i]
+		if c.err != nil {
+			pl.b.log.Error().Err(c.err).Str("topic", c.e.p.topic).Int32("partition", c.e.p.index).Msg("read failed")
+			c.e.out.ErrorCode = kerr.KafkaStorageError.Code
+			c.e.out.RecordBatches = noRecords
+			failed += int(c.fs.Len)
+			continue
+		}
+		c.e.cold = c.recs
+		c.e.out.RecordBatches = c.recs.Bytes
+	}
+	return buf, failed
 }
 
 // coldRead is one partition read from below the page-cache hot window; the

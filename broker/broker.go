@@ -6,6 +6,9 @@
 // network or a callback):
 //
 //	Broker.connsMu
+//	Broker.reconcileMu
+//	fetcherManager.mu -> fetcherThread.mu
+//	partition.replMu
 //	partition.waitMu
 package broker
 
@@ -54,6 +57,8 @@ type Broker struct {
 	// groups is the group coordinator (groups.go); nil until Start.
 	groups *group.Coordinator
 
+	replication // followers' fetchers and leaders' ISR writes (replica*.go)
+
 	listeners []net.Listener // index = cfg.Listeners
 
 	// dirID is the directory.id of the data directory (meta.properties),
@@ -94,6 +99,7 @@ func New(cfg *config.Broker, logger zerolog.Logger) (*Broker, error) {
 	b.parts.Store(&partitionMap{})
 	b.pids.b = b
 	b.metrics = newMetrics(b)
+	b.replication = newReplication(b)
 	return b, nil
 }
 
@@ -164,9 +170,10 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.reconcile()
 	b.logs.Start()
 
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.reconcileLoop()
 	go b.publishLoop()
+	go b.isrLoop()
 	for i, ln := range b.listeners {
 		b.wg.Add(1)
 		go b.acceptLoop(ln, b.cfg.Listeners[i].Name)
@@ -243,6 +250,7 @@ func (b *Broker) Close() error {
 	b.connsMu.Unlock()
 	b.wg.Wait()
 	b.stopController()
+	b.fetchers.close()
 	if b.groups != nil {
 		b.groups.Close()
 	}

@@ -33,7 +33,13 @@ type partition struct {
 	// means the topic changed.
 	meta atomic.Pointer[coordinator.TopicMeta]
 
-	// Fetch long-polls waiting for appends.
+	// replMu guards repl, the leader's view of its followers and the ISR
+	// (replica.go). Never held across etcd or the network.
+	replMu sync.Mutex
+	repl   replicaState
+
+	// Fetch long-polls and acks=all produces waiting for appends, high
+	// watermark, ISR or role changes.
 	nwaiters atomic.Int32
 	waitMu   sync.Mutex
 	waiters  []chan struct{} // guarded by waitMu
@@ -74,7 +80,7 @@ func (p *partition) removeWaiter(ch chan struct{}) {
 	p.waitMu.Unlock()
 }
 
-// notify wakes every waiting fetch. Cheap when nobody waits.
+// notify wakes every waiting fetch and produce. Cheap when nobody waits.
 func (p *partition) notify() {
 	if p.nwaiters.Load() == 0 {
 		return

@@ -76,8 +76,10 @@ type reconcileRun struct {
 	snap *coordinator.Snapshot
 	me   int32
 	next *partitionMap
-	// toOpen are the replicas this run hosts anew.
-	toOpen []*partition
+	// toOpen are the replicas this run hosts anew, with their states: their
+	// roles are set once their logs are open.
+	toOpen   []*partition
+	toOpenSt []coordinator.PartitionState
 }
 
 // assigned reports whether the snapshot assigns partition i of the topic id
@@ -97,9 +99,13 @@ func (r *reconcileRun) removeStale(old *partitionMap) {
 		if _, ok := r.assigned(p.topic, p.topicID, p.index); ok {
 			return
 		}
+		// Nothing more is fetched into it, and no acks=all wait stays.
+		r.b.fetchers.unfollow(p)
+		if p.leader.Swap(false) {
+			p.stopLeading()
+		}
+		p.notify() // long-polls and acks=all waits see the partition gone
 		r.retire(p.topic, p.index, p.topicID, p.deleteDelay())
-		p.leader.Store(false)
-		p.notify() // long-polls see the partition gone
 	})
 }
 
@@ -152,6 +158,9 @@ func (r *reconcileRun) applyTopics(old *partitionMap) {
 				p.cfg.Store(&cfg)
 				p.meta.Store(tm)
 				r.toOpen = append(r.toOpen, p)
+				r.toOpenSt = append(r.toOpenSt, st)
+				parts[i] = p
+				continue
 			} else if prev := p.meta.Load(); prev != tm {
 				if !maps.Equal(prev.Info.Configs, tm.Info.Configs) {
 					cfg := r.b.cfg.ResolveTopic(tm.Info.Configs)
@@ -172,30 +181,78 @@ func (r *reconcileRun) applyTopics(old *partitionMap) {
 }
 
 // setRole makes the replica the leader or a follower of the partition state.
+// Every transition between leader, follower, leaderless and offline is
+// allowed in any order and none panics (Liftbridge's bug list).
 func (r *reconcileRun) setRole(p *partition, st coordinator.PartitionState) {
+	if st.Leader == r.me && p.log != nil && p.offlineErr() == nil {
+		if !r.b.mayLead(r.snap, st) {
+			// The controller never makes a replica leader outside the ISR
+			// (an unclean election puts it in), nor one whose directory it
+			// has not recorded (a lost disk); a state that does is not
+			// acted on: this broker might lack committed data.
+			r.b.log.Error().Str("topic", p.topic).Int32("partition", p.index).Int32("leader_epoch", st.LeaderEpoch).
+				Ints32("isr", st.ISR).Msg("named leader of a partition whose ISR does not list this broker, or before its directory is recorded: not leading it")
+			r.becomeFollower(p, coordinator.PartitionState{Leader: -1, LeaderEpoch: st.LeaderEpoch})
+			return
+		}
+		r.becomeLeader(p, st)
+		return
+	}
+	r.becomeFollower(p, st)
+}
+
+// becomeLeader serves the partition. A leadership new to this replica (a
+// new leader epoch) stops the fetcher first (so that nothing the old leader
+// sends lands after it), records the epoch at the log end offset in the
+// leader-epoch cache (Kafka's assign at makeLeader: followers learn where
+// the epoch began) and resets the view of the followers. The high watermark
+// is the log's: never lowered by the role change, it advances as the ISR
+// fetches (at once with a sole replica).
+func (r *reconcileRun) becomeLeader(p *partition, st coordinator.PartitionState) {
+	if p.leader.Load() && p.leaderEpoch.Load() == st.LeaderEpoch {
+		changed := p.adoptState(st, r.me)
+		if p.maybeAdvanceHW(r.b) || changed {
+			p.notify() // acks=all waits look at the ISR
+		}
+		return
+	}
+	r.b.fetchers.unfollow(p)
+	if err := p.log.AssignEpochAtEnd(st.LeaderEpoch); err != nil {
+		r.b.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).
+			Msg("cannot record the new leader epoch; the replica is offline")
+		r.b.signalPublish()
+		r.becomeFollower(p, coordinator.PartitionState{Leader: -1, LeaderEpoch: st.LeaderEpoch})
+		return
+	}
+	p.startLeading(st, r.me, time.Now())
 	p.leaderEpoch.Store(st.LeaderEpoch)
-	if st.Leader == r.me && r.b.mayLead(r.snap, st) {
-		r.becomeLeader(p)
-	} else {
-		r.becomeFollower(p)
-	}
-}
-
-// becomeLeader serves the partition. With one replica everything appended
-// is committed, so the high watermark is the log end offset.
-func (r *reconcileRun) becomeLeader(p *partition) {
-	if p.log != nil {
-		p.log.SetHighWatermark(p.log.LogEndOffset())
-	}
 	p.leader.Store(true)
+	p.maybeAdvanceHW(r.b)
+	p.notify()
+	r.b.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int32("leader_epoch", st.LeaderEpoch).
+		Ints32("isr", st.ISR).Int64("log_end_offset", p.log.LogEndOffset()).Int64("high_watermark", p.log.HighWatermark()).
+		Msg("leading partition")
 }
 
-// becomeFollower stops serving clients from the replica (replication comes
-// with the cluster work).
-func (r *reconcileRun) becomeFollower(p *partition) {
-	if p.leader.Swap(false) {
-		p.notify()
+// becomeFollower stops serving the partition as leader (clients get
+// NOT_LEADER_OR_FOLLOWER with the current leader; pending acks=all waits
+// end with it) and fetches it from the leader, if it has one and the log is
+// healthy. Truncation happens through the fetch protocol (diverging
+// epochs), never here.
+func (r *reconcileRun) becomeFollower(p *partition, st coordinator.PartitionState) {
+	wasLeader := p.leader.Swap(false)
+	p.leaderEpoch.Store(st.LeaderEpoch)
+	if wasLeader {
+		p.stopLeading()
+		r.b.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int32("leader", st.Leader).
+			Int32("leader_epoch", st.LeaderEpoch).Msg("no longer leading partition")
 	}
+	p.notify()
+	if p.log == nil || p.offlineErr() != nil || st.Leader < 0 || st.Leader == r.me {
+		r.b.fetchers.unfollow(p)
+		return
+	}
+	r.b.fetchers.follow(p, st.Leader, st.LeaderEpoch)
 }
 
 // openNew opens the logs of the replicas new in this run, in parallel
@@ -223,9 +280,9 @@ func (r *reconcileRun) openNew() {
 			continue
 		}
 		p.log = l
-		if p.leader.Load() {
-			l.SetHighWatermark(l.LogEndOffset())
-		}
+	}
+	for i, p := range r.toOpen {
+		r.setRole(p, r.toOpenSt[i])
 	}
 }
 

@@ -107,6 +107,23 @@
 // keep serving what was acknowledged; a batch whose write or flush failed is
 // never published.
 //
+// # Followers
+//
+// A follower's log is written by AppendAsFollower with the leader's bytes:
+// batches keep their base offsets and partitionLeaderEpoch, their CRCs are
+// checked, and they must continue the log exactly (a batch already present
+// is skipped only when byte-identical), so a follower's segments are the
+// leader's batch for batch. The leader-epoch cache follows the batches'
+// epochs. After a leader change a follower truncates by leader epoch
+// (TruncateTo the end of the last epoch it shares with the leader; an epoch
+// entry it assigned as leader at its log end with no data after it is
+// dropped even when no data is, as in Kafka), never to its high watermark;
+// a follower whose whole log lies below the leader's log start starts over
+// there (TruncateFullyAndStartAt), and its log start offset follows the
+// leader's up to its own high watermark (MaybeIncrementLogStartOffset). A
+// new leader records its epoch at its log end offset first
+// (AssignEpochAtEnd).
+//
 // # Concurrency
 //
 // Appends and structural changes (roll, retention, truncation) hold Log.mu.

@@ -158,6 +158,57 @@ func (c *leaderEpochCache) assign(epoch int32, offset int64) error {
 	return c.persistLocked()
 }
 
+// assignFollower records that epoch starts at offset, the log end offset
+// where a follower appends a batch of that epoch: entries starting at or
+// after offset (epochs this replica assigned as leader and wrote nothing
+// in) give way; an epoch equal to the latest remaining one continues it.
+// The caller has checked that epoch is not older than an epoch holding data.
+func (c *leaderEpochCache) assignFollower(epoch int32, offset int64) error {
+	if epoch < 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.entries)
+	for n > 0 && c.entries[n-1].start >= offset {
+		n--
+	}
+	changed := n != len(c.entries)
+	c.entries = c.entries[:n]
+	if n == 0 || c.entries[n-1].epoch < epoch {
+		c.entries = append(c.entries, epochEntry{epoch: epoch, start: offset})
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	return c.persistLocked()
+}
+
+// latestWithData is the newest entry that starts below leo (whose epoch
+// holds data).
+func (c *leaderEpochCache) latestWithData(leo int64) (epochEntry, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for i := len(c.entries) - 1; i >= 0; i-- {
+		if c.entries[i].start < leo {
+			return c.entries[i], true
+		}
+	}
+	return epochEntry{}, false
+}
+
+// clear removes every entry (a log truncated fully).
+func (c *leaderEpochCache) clear() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) == 0 {
+		return nil
+	}
+	c.entries = nil
+	return c.persistLocked()
+}
+
 // truncateFromEnd removes the epochs that start at or after endOffset.
 func (c *leaderEpochCache) truncateFromEnd(endOffset int64) error {
 	c.mu.Lock()

@@ -165,9 +165,16 @@ func (l *Log) DeleteRecordsBefore(offset int64) (newLogStartOffset int64, err er
 }
 
 // TruncateTo removes everything at and above offset (followers, after a
-// leader change). Also truncates the leader-epoch cache and producer state.
-// When offset falls inside a batch the whole batch goes, as in Kafka, so the
-// log end offset may end up below offset.
+// leader change, to the end of the epoch they share with the leader). Also
+// truncates the leader-epoch cache and producer state. When offset falls
+// inside a batch the whole batch goes, as in Kafka, so the log end offset
+// may end up below offset. An offset at or past the log end offset cuts no
+// data but, as Kafka's UnifiedLog.truncateTo, still drops leader-epoch
+// entries that start at or after the log end offset: an epoch this replica
+// assigned when it led and never wrote in, which the new leader's log does
+// not have. An offset at or below the first segment's base (or below the log
+// start offset) empties the log and starts it at offset (Kafka's
+// truncateFullyAndStartAt).
 func (l *Log) TruncateTo(offset int64) error {
 	defer l.notifyFailure()
 	l.mu.Lock()
@@ -178,41 +185,25 @@ func (l *Log) TruncateTo(offset int64) error {
 	if offset < 0 {
 		return fmt.Errorf("storage: truncate to %d: negative offset", offset)
 	}
-	if offset >= l.leo.Load() {
+	if leo := l.leo.Load(); offset >= leo {
+		if err := l.epochs.truncateFromEnd(leo); err != nil {
+			return l.fail("leader epoch checkpoint", err)
+		}
 		return nil
 	}
 	l.bg.Wait() // background flushes hold no mu; keep them off the files we cut
 	segs := l.segments()
 	now := l.now()
-	var dropped []*segment
 	var newLeo int64
 	if offset < l.logStart.Load() || offset <= segs[0].base {
-		// Kafka's truncateFullyAndStartAt: everything goes, producer
-		// snapshots included.
-		l.truncMu.Lock()
-		for _, s := range segs {
-			l.retireSegmentLocked(s, now)
+		if err := l.truncateFullyLocked(offset); err != nil {
+			return err
 		}
-		seg, err := openSegment(l.fs, l.dir, offset, &l.cfg, true)
-		if err != nil {
-			l.truncMu.Unlock()
-			return l.fail("truncate", err)
-		}
-		next := []*segment{seg}
-		l.segs.Store(&next)
-		l.leo.Store(offset)
-		l.truncMu.Unlock()
-		l.logStart.Store(offset)
 		newLeo = offset
-		if offs, err := snapshotOffsets(l.fs, l.dir); err == nil {
-			for _, o := range offs {
-				_ = l.fs.Remove(offsetFileName(l.dir, o, snapshotSuffix))
-			}
-		}
 	} else {
 		i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
 		s := segs[i]
-		dropped = segs[i+1:]
+		dropped := segs[i+1:]
 		l.truncMu.Lock()
 		_, pos, found, err := s.findBatch(offset, s.size.Load())
 		if err == nil && found {
@@ -230,11 +221,50 @@ func (l *Log) TruncateTo(offset int64) error {
 		newLeo = s.next
 		l.leo.Store(newLeo)
 		l.truncMu.Unlock()
-	}
-	for _, s := range dropped {
-		l.retireSegmentLocked(s, now)
+		for _, s := range dropped {
+			l.retireSegmentLocked(s, now)
+		}
 	}
 	l.hw.Store(min(l.hw.Load(), newLeo))
+	return l.afterTruncateLocked(offset, newLeo)
+}
+
+// truncateFullyLocked retires every segment and starts an empty one at
+// offset, the new log start and end offset; the producer snapshots are
+// removed and the leader-epoch cache cleared. l.mu is held and background
+// flushes waited for.
+func (l *Log) truncateFullyLocked(offset int64) error {
+	now := l.now()
+	l.truncMu.Lock()
+	for _, s := range l.segments() {
+		l.retireSegmentLocked(s, now)
+	}
+	seg, err := openSegment(l.fs, l.dir, offset, &l.cfg, true)
+	if err != nil {
+		l.truncMu.Unlock()
+		return l.fail("truncate", err)
+	}
+	next := []*segment{seg}
+	l.segs.Store(&next)
+	l.leo.Store(offset)
+	l.truncMu.Unlock()
+	l.logStart.Store(offset)
+	l.recoveryPoint.Store(offset) // nothing below it is left to recover
+	if offs, err := snapshotOffsets(l.fs, l.dir); err == nil {
+		for _, o := range offs {
+			_ = l.fs.Remove(offsetFileName(l.dir, o, snapshotSuffix))
+		}
+	}
+	if err := l.epochs.clear(); err != nil {
+		return l.fail("leader epoch checkpoint", err)
+	}
+	return nil
+}
+
+// afterTruncateLocked brings the recovery point, the leader-epoch cache and
+// the producer state in line with a log that now ends at newLeo, and writes
+// samsa-checkpoint. l.mu is held.
+func (l *Log) afterTruncateLocked(target, newLeo int64) error {
 	l.recoveryPoint.Store(min(l.recoveryPoint.Load(), newLeo))
 	if err := l.epochs.truncateFromEnd(newLeo); err != nil {
 		return l.fail("leader epoch checkpoint", err)
@@ -246,7 +276,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err != nil {
 		return l.fail("producer state", err)
 	}
-	l.logger.Info().Int64("target_offset", offset).Int64("log_end_offset", newLeo).Msg("log truncated")
+	l.logger.Info().Int64("target_offset", target).Int64("log_end_offset", newLeo).Msg("log truncated")
 	return l.writeCheckpoint()
 }
 

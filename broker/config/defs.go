@@ -311,19 +311,23 @@ var brokerTable = []*def{
 	{name: "producer.id.expiration.ms", typ: TypeInt, dflt: "86400000", check: atLeast(1),
 		doc: "Forget an idle producer's state after this long."},
 
-	// Replication.
-	{name: "replica.lag.time.max.ms", status: inert, why: whyReplication, typ: TypeLong, dflt: "30000", readOnly: true,
-		doc: "A follower that has not caught up for this long leaves the ISR."},
-	{name: "replica.fetch.max.bytes", status: inert, why: whyReplication, typ: TypeInt, dflt: "1048576", check: atLeast(0), readOnly: true,
-		doc: "Bytes a follower fetches per partition."},
-	{name: "replica.fetch.min.bytes", status: inert, why: whyReplication, typ: TypeInt, dflt: "1", readOnly: true,
+	// Replication (broker/replica*.go).
+	{name: "replica.lag.time.max.ms", typ: TypeLong, dflt: "30000", check: atLeast(1), readOnly: true,
+		doc: "A follower that has not caught up for this long leaves the ISR (checked every half of it)."},
+	{name: "replica.fetch.max.bytes", typ: TypeInt, dflt: "1048576", check: atLeast(0), readOnly: true,
+		doc: "Bytes a follower fetches per partition (the first batch comes whole even when larger)."},
+	{name: "replica.fetch.min.bytes", typ: TypeInt, dflt: "1", readOnly: true,
 		doc: "Minimum bytes a follower's fetch waits for."},
-	{name: "replica.fetch.wait.max.ms", status: inert, why: whyReplication, typ: TypeInt, dflt: "500", readOnly: true,
+	{name: "replica.fetch.wait.max.ms", typ: TypeInt, dflt: "500", check: atLeast(0), readOnly: true,
 		doc: "Maximum wait of a follower's fetch."},
 	{name: "replica.fetch.response.max.bytes", status: inert, why: whyReplication, typ: TypeInt, dflt: "10485760", check: atLeast(0), readOnly: true,
 		doc: "Maximum bytes of a follower's fetch response."},
-	{name: "num.replica.fetchers", status: inert, why: whyReplication, typ: TypeInt, dflt: "1",
-		doc: "Fetcher goroutines per source broker."},
+	{name: "replica.fetch.backoff.ms", typ: TypeInt, dflt: "1000", check: atLeast(0), readOnly: true,
+		doc: "How long a follower waits after a failed fetch (connection or partition error) before the next."},
+	{name: "num.replica.fetchers", typ: TypeInt, dflt: "1", check: atLeast(1),
+		doc: "Fetcher goroutines (and connections) per source broker; partitions are spread over them."},
+	{name: "replica.selector.class", typ: TypeString, noDefault: true, check: replicaSelector, readOnly: true,
+		doc: "With org.apache.kafka.common.replica.RackAwareReplicaSelector, a consumer that sends its client.rack is told to fetch from an in-sync replica in its rack (KIP-392). Unset (or LeaderSelector): consumers fetch from the leader."},
 
 	// Groups and offsets.
 	{name: "group.initial.rebalance.delay.ms", typ: TypeInt, dflt: "0", check: atLeast(0), readOnly: true,
@@ -674,6 +678,19 @@ func floatBetween(min, max float64) func(string) error {
 }
 
 // stringIn is Kafka's ValidString.in: exact, case-sensitive.
+// Kafka's replica selectors (KIP-392); samsa implements these two.
+const (
+	RackAwareReplicaSelector = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+	LeaderReplicaSelector    = "org.apache.kafka.common.replica.LeaderSelector"
+)
+
+func replicaSelector(v string) error {
+	if v == "" || v == RackAwareReplicaSelector || v == LeaderReplicaSelector {
+		return nil
+	}
+	return fmt.Errorf("samsa implements %s and %s only", RackAwareReplicaSelector, LeaderReplicaSelector)
+}
+
 func stringIn(allowed ...string) func(string) error {
 	return func(v string) error {
 		for _, a := range allowed {
