@@ -71,8 +71,9 @@ func (b *Broker) writeISR(ch isrChange) {
 	p := ch.p
 	log := b.log.With().Str("topic", p.topic).Int32("partition", p.index).Int32("leader_epoch", ch.base.LeaderEpoch).
 		Int32("partition_epoch", ch.base.PartitionEpoch).Ints32("isr", ch.base.ISR).Ints32("new_isr", ch.isr).Logger()
-	st := ch.base
-	st.ISR = ch.isr
+	// WithISR keeps the eligible leader replicas right (KIP-966): a member
+	// leaving an ISR that is below min.insync.replicas stays electable.
+	st := coordinator.WithISR(ch.base, ch.isr, int(p.cfg.Load().MinInsyncReplicas))
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	_, err := b.store.UpdatePartitionState(ctx, p.topicID, p.index, ch.base.PartitionEpoch, st)
 	cancel()
