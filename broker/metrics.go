@@ -325,11 +325,17 @@ func (m *metrics) observeSnapshot(snap *coordinator.Snapshot) {
 	me := m.b.cfg.BrokerID
 	for name, tm := range snap.Topics {
 		old := prev.Topics[name]
-		if old == nil || old.Info.ID != tm.Info.ID {
+		// Internal topics have no logs here: their "ISR" is the live
+		// replicas the controller keeps, not replication.
+		if old == nil || old.Info.ID != tm.Info.ID || tm.Info.Internal {
 			continue
 		}
 		for i, ps := range tm.Partitions {
-			if ps.Leader != me || i >= len(old.Partitions) {
+			// Only an ISR change while this broker leads, in one
+			// leader epoch (a new leadership is not a shrink or an
+			// expansion).
+			if ps.Leader != me || i >= len(old.Partitions) || old.Partitions[i].Leader != me ||
+				old.Partitions[i].LeaderEpoch != ps.LeaderEpoch {
 				continue
 			}
 			switch was := len(old.Partitions[i].ISR); {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-io/samsa/broker/config"
-	"github.com/samsa-io/samsa/coordinator"
 )
 
 // scrape renders the broker's registry in the Prometheus text format and
@@ -181,49 +181,38 @@ func TestMetricsCountAWorkload(t *testing.T) {
 }
 
 // TestMetricsISRFromSnapshot: the ISR metrics read the partition state in
-// the metadata. A partition assigned to this broker and a broker that does
-// not exist starts with ISR [1] of replicas [1 2] (under-replicated); the
-// ISR growing to both and shrinking back are one expansion and one shrink.
+// the metadata, on the leader. Two brokers, a partition on both, led by 1:
+// broker 2 crashing takes it out of the ISR (one shrink, under-replicated),
+// coming back and catching up puts it in again (one expansion).
 func TestMetricsISRFromSnapshot(t *testing.T) {
-	b, _ := startTestBroker(t)
-	ctx := testCtx(t)
-	id := coordinator.NewTopicID()
-	rev, err := b.Store().CreateTopic(ctx, coordinator.TopicInfo{Name: "rf2", ID: id, Replicas: [][]int32{{1, 2}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.waitApplied(ctx, rev); err != nil {
-		t.Fatal(err)
-	}
-	mfs := scrape(t, b)
-	if got := value(mfs, "kafka_server_replicamanager_underreplicatedpartitions"); got != 1 {
-		t.Errorf("under-replicated partitions: %v, want 1", got)
-	}
-	if got := value(mfs, "kafka_cluster_partition_underreplicated", "topic", "rf2", "partition", "0"); got != 1 {
-		t.Errorf("rf2-0 under-replicated: %v, want 1", got)
-	}
-	before := mfs
-	st, _ := b.Store().Snapshot().Partition("rf2", 0)
-	for _, isr := range [][]int32{{1, 2}, {1}} {
-		st.ISR = isr
-		rev, err := b.Store().UpdatePartitionState(ctx, id, 0, st.PartitionEpoch, st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.waitApplied(ctx, rev); err != nil {
-			t.Fatal(err)
-		}
-		st, _ = b.Store().Snapshot().Partition("rf2", 0)
-		if isr[len(isr)-1] == 2 {
-			if got := value(scrape(t, b), "kafka_server_replicamanager_underreplicatedpartitions"); got != 0 {
-				t.Errorf("with the full ISR: under-replicated %v, want 0", got)
-			}
-		}
-	}
+	c := newTestCluster(t, []int32{1, 2})
+	c.createAssigned(1, "rf2", [][]int32{{1, 2}}, nil)
+	full := func() bool { return slices.Equal(c.partition("rf2", 0).ISR, []int32{1, 2}) }
+	waitFor(t, "ISR {1,2}", full)
+	b := c.brokers[1]
+	waitFor(t, "broker 1 leads rf2-0", func() bool { return b.partition("rf2", 0) != nil })
+	waitFor(t, "the leader's metrics see the full ISR", func() bool {
+		return value(scrape(t, b), "kafka_server_replicamanager_underreplicatedpartitions") == 0
+	})
+	before := scrape(t, b)
+
+	c.crash(2)
+	c.waitDead(2)
+	waitFor(t, "2 out of the ISR", func() bool { return slices.Equal(c.partition("rf2", 0).ISR, []int32{1}) })
+	waitFor(t, "under-replicated on the leader", func() bool {
+		mfs := scrape(t, b)
+		return value(mfs, "kafka_server_replicamanager_underreplicatedpartitions") == 1 &&
+			value(mfs, "kafka_cluster_partition_underreplicated", "topic", "rf2", "partition", "0") == 1
+	})
+	c.start(2)
+	waitFor(t, "2 back in the ISR", full)
+	waitFor(t, "no longer under-replicated", func() bool {
+		return value(scrape(t, b), "kafka_server_replicamanager_underreplicatedpartitions") == 0
+	})
 	after := scrape(t, b)
-	for _, c := range []struct{ name string }{{"kafka_server_replicamanager_isrexpands_total"}, {"kafka_server_replicamanager_isrshrinks_total"}} {
-		if got := value(after, c.name) - value(before, c.name); got != 1 {
-			t.Errorf("%s moved by %v, want 1", c.name, got)
+	for _, name := range []string{"kafka_server_replicamanager_isrexpands_total", "kafka_server_replicamanager_isrshrinks_total"} {
+		if got := value(after, name) - value(before, name); got != 1 {
+			t.Errorf("%s moved by %v, want 1", name, got)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"testing"
@@ -29,16 +30,25 @@ type replCluster struct {
 	overrides map[int32][]string
 	common    []string
 	dirs      map[int32]string
+	ports     map[int32]int // each broker keeps its port across restarts
 	brokers   map[int32]*Broker
 	addrs     map[int32]string
 }
+
+// replClusterProps keep the controller out of the tests' way: the tests
+// change partition states themselves, as the controller would. A stopped
+// broker is stopped like a crash (no controlled shutdown, its lease stays)
+// and the lease outlives a test, so the controller never acts on a stop;
+// restarted on its port, a broker takes its registration back.
+var replClusterProps = []string{"broker.session.timeout.ms=60000", "auto.leader.rebalance.enable=false"}
 
 // newTestCluster starts brokers 1..n; common overrides apply to all.
 func newReplCluster(t *testing.T, n int, common ...string) *replCluster {
 	t.Helper()
 	endpoint, etcd := externalEtcd(t)
-	c := &replCluster{t: t, endpoint: endpoint, etcd: etcd, common: common, overrides: map[int32][]string{},
-		dirs: map[int32]string{}, brokers: map[int32]*Broker{}, addrs: map[int32]string{}}
+	c := &replCluster{t: t, endpoint: endpoint, etcd: etcd, common: append(slices.Clone(replClusterProps), common...),
+		overrides: map[int32][]string{}, dirs: map[int32]string{}, ports: map[int32]int{},
+		brokers: map[int32]*Broker{}, addrs: map[int32]string{}}
 	for id := int32(1); id <= int32(n); id++ {
 		c.dirs[id] = t.TempDir()
 		c.start(id)
@@ -49,16 +59,27 @@ func newReplCluster(t *testing.T, n int, common ...string) *replCluster {
 // start (re)starts broker id on its data directory.
 func (c *replCluster) start(id int32) {
 	c.t.Helper()
+	if c.ports[id] == 0 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.ports[id] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
 	props := append([]string{"etcd.endpoints=" + c.endpoint, "node.id=" + strconv.Itoa(int(id)),
+		"listeners=PLAINTEXT://127.0.0.1:" + strconv.Itoa(c.ports[id]),
 		"replica.fetch.backoff.ms=100", "replica.fetch.wait.max.ms=200"}, c.common...)
 	props = append(props, c.overrides[id]...)
 	b, addr := startTestBrokerIn(c.t, c.dirs[id], props...)
 	c.brokers[id], c.addrs[id] = b, addr
 }
 
-// stop closes broker id (a clean shutdown).
+// stop closes broker id like a crash: no controlled shutdown, no
+// deregistration (see replClusterProps).
 func (c *replCluster) stop(id int32) {
 	c.t.Helper()
+	c.brokers[id].crashClose = true
 	if err := c.brokers[id].Close(); err != nil {
 		c.t.Logf("close broker %d: %v", id, err)
 	}

@@ -343,9 +343,10 @@ func TestOutOfRangeFollowerStartsAtLeaderLogStart(t *testing.T) {
 }
 
 func TestFetchFromFollowerWithRack(t *testing.T) {
-	c := &replCluster{t: t, overrides: map[int32][]string{}, dirs: map[int32]string{}, brokers: map[int32]*Broker{}, addrs: map[int32]string{}}
+	c := &replCluster{t: t, overrides: map[int32][]string{}, dirs: map[int32]string{}, ports: map[int32]int{},
+		brokers: map[int32]*Broker{}, addrs: map[int32]string{}}
 	c.endpoint, c.etcd = externalEtcd(t)
-	c.common = []string{"replica.lag.time.max.ms=600000", "replica.selector.class=" + config.RackAwareReplicaSelector}
+	c.common = append(slices.Clone(replClusterProps), "replica.lag.time.max.ms=600000", "replica.selector.class="+config.RackAwareReplicaSelector)
 	for id := int32(1); id <= 3; id++ {
 		c.dirs[id] = t.TempDir()
 		c.overrides[id] = []string{"broker.rack=r" + string(rune('0'+id))}
