@@ -25,11 +25,14 @@ COPY --from=build /out/samsa /samsa
 COPY --from=build --chown=65532:65532 /out/var/lib/samsa /var/lib/samsa
 # Defaults for `docker run -p 9092:9092`: listen on every interface, tell
 # clients on the host to use localhost:9092, keep data in the volume.
+# The admin listener (metrics, health, console) on every interface too: in a
+# container, localhost is only the container itself (-p 9644:9644 to reach it).
 ENV KAFKA_LOG_DIRS=/var/lib/samsa/data \
     KAFKA_LISTENERS=PLAINTEXT://:9092 \
-    KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://localhost:9092
+    KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://localhost:9092 \
+    KAFKA_SAMSA_ADMIN_LISTENER=0.0.0.0:9644
 VOLUME /var/lib/samsa
 USER 65532:65532
-EXPOSE 9092
+EXPOSE 9092 9644
 ENTRYPOINT ["/samsa"]
 CMD ["serve"]
