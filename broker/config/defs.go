@@ -71,9 +71,6 @@ const (
 	whyTiered             = "samsa has no tiered storage"
 	whyPreallocate        = "segment files are not preallocated"
 	whyJitter             = "segments roll at segment.ms without jitter"
-	whyUnclean            = "samsa does not replicate yet, so it never elects an out-of-sync replica"
-	whyReplication        = "replication is not implemented yet"
-	whyInterBroker        = "brokers do not connect to each other yet (no replication)"
 	whyCheckpoint         = "samsa-checkpoint is written when a log flushes, rolls, deletes segments and closes, not on a timer"
 	whyTransactions       = "transactions are not supported yet"
 	whyNoAuthorizer       = "there is no authorizer (a non-empty authorizer.class.name is refused)"
@@ -193,7 +190,7 @@ var topicTable = []*def{
 			{"log.roll.ms", 1},
 			{"log.roll.hours", msPerHour},
 		}},
-	{name: "unclean.leader.election.enable", status: inert, why: whyUnclean, typ: TypeBoolean, dflt: "false",
+	{name: "unclean.leader.election.enable", typ: TypeBoolean, dflt: "false",
 		doc:      "Allow an out-of-sync replica to become leader (may lose data).",
 		synonyms: syn("unclean.leader.election.enable")},
 
@@ -320,7 +317,7 @@ var brokerTable = []*def{
 		doc: "Minimum bytes a follower's fetch waits for."},
 	{name: "replica.fetch.wait.max.ms", typ: TypeInt, dflt: "500", check: atLeast(0), readOnly: true,
 		doc: "Maximum wait of a follower's fetch."},
-	{name: "replica.fetch.response.max.bytes", status: inert, why: whyReplication, typ: TypeInt, dflt: "10485760", check: atLeast(0), readOnly: true,
+	{name: "replica.fetch.response.max.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(0), readOnly: true,
 		doc: "Maximum bytes of a follower's fetch response."},
 	{name: "replica.fetch.backoff.ms", typ: TypeInt, dflt: "1000", check: atLeast(0), readOnly: true,
 		doc: "How long a follower waits after a failed fetch (connection or partition error) before the next."},
@@ -440,7 +437,7 @@ var brokerTable = []*def{
 		doc: "Default segment.ms; wins over log.roll.hours."},
 	{name: "log.roll.hours", typ: TypeInt, dflt: "168", check: atLeast(1),
 		doc: "Default segment.ms in hours."},
-	{name: "unclean.leader.election.enable", status: inert, why: whyUnclean, typ: TypeBoolean, dflt: "false",
+	{name: "unclean.leader.election.enable", typ: TypeBoolean, dflt: "false",
 		doc: "Default unclean.leader.election.enable."},
 }
 
