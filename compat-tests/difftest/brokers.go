@@ -188,6 +188,9 @@ func StartSamsa(bin, dir string, extraArgs ...string) (*Process, error) {
 		"--listeners", "PLAINTEXT://" + p.Addr,
 		"--data-dir", filepath.Join(dir, "data"),
 		"--log-format", "json",
+		// No admin listener: its default port would collide between the
+		// tester's samsas.
+		"--admin-listener", "",
 	}, extraArgs...)
 	cmd := exec.Command(bin, args...)
 	listening := make(chan struct{})
