@@ -46,6 +46,7 @@ var implementedProperties = map[string]string{
 	"etcd.prefix":                              "metadata store",
 	"etcd.compaction.interval.ms":              "coordinator/compact.go: the controller compacts etcd's history",
 	"samsa.adopt.existing.data":                "broker/startup.go: rebuilds a lost cluster's metadata from the data dir",
+	"samsa.advertise.connected.address":        "broker/advertise.go: each client is told the address it connected to",
 	"samsa.admin.listener":                     "admin/: the HTTP listener (metrics, health, console)",
 	"samsa.request.log.slow.ms":                "broker/metrics.go: slow-request log line",
 	"samsa.request.log.debug.sample":           "broker/metrics.go: sampled request log at debug",
