@@ -124,7 +124,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	var tw *testWriter
 	if s.logs || os.Getenv("SAMSA_TEST_LOG") != "" {
 		tw = &testWriter{t: t}
-		s.opts.Logger = zerolog.New(zerolog.ConsoleWriter{Out: tw, NoColor: true}).With().Timestamp().Logger()
+		s.opts.Logger = zerolog.New(zerolog.ConsoleWriter{Out: tw, NoColor: true, TimeFormat: "15:04:05.000"}).With().Timestamp().Logger()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
