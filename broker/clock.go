@@ -69,10 +69,10 @@ func (c *VirtualClock) AfterFunc(d time.Duration, f func()) group.Timer {
 	return t
 }
 
-// Advance moves the clock forward by d (ignored unless positive) and fires,
-// in deadline order, every timer whose deadline it reached. It returns the
-// new time. The timers' functions run in their own goroutines, as with
-// time.AfterFunc; Advance does not wait for them.
+// Advance moves the clock forward by d (ignored unless positive) and fires
+// every timer whose deadline it reached. It returns the new time. The
+// timers' functions run in their own goroutines, as with time.AfterFunc,
+// started in deadline order; Advance does not wait for them.
 func (c *VirtualClock) Advance(d time.Duration) time.Time {
 	c.mu.Lock()
 	if d > 0 {

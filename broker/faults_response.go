@@ -42,9 +42,14 @@ var responseListSources = map[string][]string{
 // of partitions goes to Partition.
 var keyFields = []string{"Topic", "Group", "Key", "Name", "TransactionalID"}
 
-// uncopied are fields a response shares by name with its request that do
-// not identify an entry.
-var uncopied = map[string]bool{"Version": true, "ErrorCode": true, "ErrorMessage": true, "ThrottleMillis": true}
+// copied are the fields that identify an entry, copied from the request
+// entry it answers when both have them. Only these: other fields a request
+// and its response share by name mean different things (a Fetch request's
+// HighWatermark is a follower's, not the answer's).
+var copied = map[string]bool{
+	"Topic": true, "TopicID": true, "Partition": true, "Group": true, "MemberID": true,
+	"Key": true, "Name": true, "TransactionalID": true, "ResourceType": true, "ResourceName": true,
+}
 
 // mirrorErrors fills dst (a response struct) from src (the request struct
 // it answers): identifying fields copied, lists mirrored, the error code
@@ -54,7 +59,7 @@ func mirrorErrors(src, dst reflect.Value, code int16, msg string) bool {
 	for i := 0; i < dst.NumField(); i++ {
 		df := dst.Type().Field(i)
 		dv := dst.Field(i)
-		if !df.IsExported() || uncopied[df.Name] {
+		if !df.IsExported() {
 			continue
 		}
 		if dv.Kind() == reflect.Slice && dv.Type().Elem().Kind() == reflect.Struct {
@@ -82,7 +87,10 @@ func mirrorErrors(src, dst reflect.Value, code int16, msg string) bool {
 			nested = nested || sv.Len() > 0
 			continue
 		}
-		if sf := src.FieldByName(df.Name); sf.IsValid() && sf.Type() == dv.Type() && dv.Kind() != reflect.Slice {
+		if !copied[df.Name] {
+			continue
+		}
+		if sf := src.FieldByName(df.Name); sf.IsValid() && sf.Type() == dv.Type() {
 			dv.Set(sf)
 		}
 	}
@@ -110,10 +118,16 @@ func listSource(src reflect.Value, name string) (reflect.Value, bool) {
 }
 
 // setErrorFields sets the struct's ErrorCode (and ErrorMessage, if it has
-// one), if it has one.
+// one), if it has one, and the offsets Kafka answers as -1 with an error
+// (a Produce's base offset, a Fetch's high watermark).
 func setErrorFields(v reflect.Value, code int16, msg string) {
 	if f := v.FieldByName("ErrorCode"); f.IsValid() && f.Kind() == reflect.Int16 {
 		f.SetInt(int64(code))
+		for _, name := range []string{"BaseOffset", "HighWatermark"} {
+			if o := v.FieldByName(name); o.IsValid() && o.Kind() == reflect.Int64 {
+				o.SetInt(-1)
+			}
+		}
 		if m := v.FieldByName("ErrorMessage"); m.IsValid() && m.Kind() == reflect.Pointer && m.Type().Elem().Kind() == reflect.String {
 			s := msg
 			m.Set(reflect.ValueOf(&s))
