@@ -458,3 +458,62 @@ func TestAdvertiseConnectedAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestVirtualClockReachesTheLogs: the logs read the broker's clock
+// (ManagerOptions.Now): after the clock moves past segment.ms, the next
+// append rolls a new segment, with no retention pass in between.
+func TestVirtualClockReachesTheLogs(t *testing.T) {
+	clock := NewVirtualClock()
+	b, addr := startDevBroker(t, DevOptions{Clock: clock, NoSync: true})
+	ctx := devCtx(t)
+	adm := devClient(t, addr)
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "rolls", 1, 1
+	cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+	cfg.Name, cfg.Value = "segment.ms", kmsg.StringPtr("3600000")
+	ct.Configs = append(ct.Configs, cfg)
+	create.Topics = append(create.Topics, ct)
+	if _, err := create.RequestWith(ctx, adm); err != nil {
+		t.Fatal(err)
+	}
+	waitLeader(t, b, "rolls", 0)
+	cl := devClient(t, addr, kgo.DefaultProduceTopic("rolls"))
+	segments := func() int {
+		ents, err := os.ReadDir(b.partition("rolls", 0).log.Dir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range ents {
+			if filepathExt(e.Name()) == ".log" {
+				n++
+			}
+		}
+		return n
+	}
+	for range 2 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := segments(); n != 1 {
+		t.Fatalf("%d segments before the clock moved, want 1", n)
+	}
+	clock.Advance(2 * time.Hour)
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("late")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if n := segments(); n != 2 {
+		t.Fatalf("%d segments after the clock passed segment.ms and a produce, want 2 (the append must roll)", n)
+	}
+}
+
+func filepathExt(name string) string {
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] == '.' {
+			return name[i:]
+		}
+	}
+	return ""
+}
