@@ -85,7 +85,7 @@ func (b *Broker) openCluster(ctx context.Context) (adopt bool, err error) {
 	b.store = store
 	if !hasMeta {
 		mp = storage.MetaProperties{ClusterID: store.ClusterID(), NodeID: b.cfg.BrokerID, DirectoryID: storage.NewDirectoryID()}
-		if err := storage.WriteMetaProperties(nil, dir, mp); err != nil {
+		if err := storage.WriteMetaProperties(b.storageFS(), dir, mp); err != nil {
 			return false, err
 		}
 		ev := b.log.Info().Str("cluster_id", mp.ClusterID).Str("directory_id", mp.DirectoryID)
