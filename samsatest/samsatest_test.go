@@ -304,3 +304,55 @@ func joinOnce(t *testing.T, ctx context.Context, c *samsatest.Cluster, group str
 		t.Fatalf("sync: %v", err)
 	}
 }
+
+// TestThreeBrokers: Brokers(3) starts three brokers that register as one
+// cluster; a topic's partitions are spread over them and each serves its
+// own; one broker killed and started again serves its partition's records.
+// (Replicas on several brokers need the cluster issue's replication.)
+func TestThreeBrokers(t *testing.T) {
+	c := samsatest.Start(t, samsatest.Brokers(3), samsatest.Topic("spread", 3))
+	ctx := ctxT(t)
+	if n := len(c.Addrs()); n != 3 {
+		t.Fatalf("%d addresses, want 3", n)
+	}
+	adm := c.Admin()
+	md, err := adm.Metadata(ctx, "spread")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.Brokers) != 3 {
+		t.Fatalf("metadata lists %d brokers", len(md.Brokers))
+	}
+	leaders := map[int32]int32{}
+	for _, p := range md.Topics["spread"].Partitions {
+		leaders[p.Partition] = p.Leader
+	}
+	if len(map[int32]bool{leaders[0]: true, leaders[1]: true, leaders[2]: true}) != 3 {
+		t.Fatalf("partition leaders %v: want the three partitions on three brokers", leaders)
+	}
+	cl := c.Client(kgo.DefaultProduceTopic("spread"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for p := range int32(3) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte{byte(p)}}).FirstErr(); err != nil {
+			t.Fatalf("produce to partition %d: %v", p, err)
+		}
+	}
+	victim := leaders[1]
+	if err := c.Kill(victim); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Addrs()); n != 2 {
+		t.Fatalf("%d running brokers after a kill, want 2", n)
+	}
+	if err := c.StartBroker(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	offs, err := c.Admin().ListEndOffsets(ctx, "spread")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(3) {
+		if o, _ := offs.Lookup("spread", p); o.Err != nil || o.Offset != 1 {
+			t.Fatalf("partition %d after broker %d restarted: end %d, %v; want 1", p, victim, o.Offset, o.Err)
+		}
+	}
+}
