@@ -2,6 +2,7 @@
 #
 #   docker build -t samsa .
 #   docker run -p 9092:9092 samsa                 # one broker, embedded etcd
+#   docker run -p 9092:9092 -p 9644:9644 samsa serve --ephemeral   # CI: nothing kept, dev API on 9644
 #   docker compose up                             # three brokers (docker-compose.yml)
 #
 # The broker reads Kafka's KAFKA_* environment variables as the Kafka images
@@ -24,13 +25,14 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/samsa /samsa
 COPY --from=build --chown=65532:65532 /out/var/lib/samsa /var/lib/samsa
 # Defaults for `docker run -p 9092:9092`: listen on every interface, tell
-# clients on the host to use localhost:9092, keep data in the volume.
-# The admin listener (metrics, health, console) on every interface too: in a
-# container, localhost is only the container itself (-p 9644:9644 to reach it).
+# clients on the host to use localhost:9092, keep data in the volume. The
+# admin listener (/readyz, /metrics, the console; with `serve --ephemeral`
+# or `dev` also the dev API) listens on every interface of the container:
+# it is reachable only where 9644 is published.
 ENV KAFKA_LOG_DIRS=/var/lib/samsa/data \
     KAFKA_LISTENERS=PLAINTEXT://:9092 \
     KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://localhost:9092 \
-    KAFKA_SAMSA_ADMIN_LISTENER=0.0.0.0:9644
+    KAFKA_SAMSA_ADMIN_LISTENER=:9644
 VOLUME /var/lib/samsa
 USER 65532:65532
 EXPOSE 9092 9644

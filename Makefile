@@ -1,6 +1,7 @@
 # samsa — build, run and test.
 #
 #   make run          build and start a broker on localhost:9092 (data in ./samsa-data)
+#   make dev          build and start an ephemeral dev cluster on 127.0.0.1:9092 (BROKERS=3 for three)
 #   make test         everything CI runs, on a fresh machine
 #
 # See README.md for the rest.
@@ -11,13 +12,13 @@ FUZZTIME  ?= 5s
 # `make fuzz` fuzzes each target for this long.
 FUZZLONG  ?= 2m
 # Packages tested with -race (compat-tests is its own module, run by `make compat`).
-RACE_PKGS := ./protocol/... ./storage/... ./coordinator/... ./broker/... ./admin/... ./cmd/...
+RACE_PKGS := ./protocol/... ./storage/... ./coordinator/... ./broker/... ./admin/... ./cmd/... ./devcluster/... ./samsatest/...
 # Fuzz targets as PACKAGE:TARGET.
 FUZZ_TARGETS := ./protocol/:FuzzParseRequest ./protocol/:FuzzValidateProduceBatch
 # Go files gofmt checks (not vendored/generated trees of other ecosystems).
 GOFILES = $(shell find . -name '*.go' -not -path './.cache/*' -not -path './bin/*' -not -path '*/node_modules/*' -not -path '*/target/*' -not -path '*/.venv/*')
 
-.PHONY: all build run test setup vet fmt-check test-race fuzz-smoke fuzz compat bench bench-smoke cluster-bench clean
+.PHONY: all build run dev test setup vet fmt-check test-race fuzz-smoke fuzz compat bench bench-smoke cluster-bench dev-figures clean
 .PHONY: compat-setup compat-setup-java compat-setup-python compat-setup-node compat-setup-kafka compat-setup-kcat compat-setup-chromium console-screenshots
 .PHONY: difftest difftest-record
 
@@ -29,6 +30,12 @@ build:
 
 run: build
 	./$(BIN)/samsa
+
+# samsa dev: data in a temp dir removed on exit, the dev API on
+# localhost:9644 (README.md, "Dev mode, tests and CI").
+BROKERS ?= 1
+dev: build
+	./$(BIN)/samsa dev --brokers $(BROKERS)
 
 # ---- test: what CI runs (.ci/run) -------------------------------------------
 
@@ -187,6 +194,15 @@ bench-smoke:
 cluster-bench: build
 	cd compat-tests && SAMSA_BIN=$(CURDIR)/$(BIN)/samsa SAMSA_BENCH_BIN=$(CURDIR)/$(BIN)/samsa-bench \
 		$(GO) test -tags clusterbench -run '^TestClusterFigures$$' -count=1 -timeout 20m -v . | grep -E 'FIGURE|^(--- |ok|FAIL)'
+
+# The dev mode's figures (compat-tests/dev_figures_test.go, tag devfigures):
+# the binary's ready time (exec -> "samsa ready") and the memory and
+# goroutines of one more idle virtual cluster; then BenchmarkStart, the
+# in-process ready time of samsatest. FIGURE lines; passes or fails nothing.
+dev-figures: build
+	cd compat-tests && SAMSA_BIN=$(CURDIR)/$(BIN)/samsa \
+		$(GO) test -tags devfigures -run '^TestDevFigures$$' -count=1 -timeout 10m -v . | grep -E 'FIGURE|^(--- |ok|FAIL)'
+	$(GO) test -run '^$$' -bench '^BenchmarkStart$$' -benchtime 30x ./samsatest/
 
 clean:
 	rm -rf $(BIN) bench-results

@@ -6,6 +6,7 @@
 //	/healthz        200 while the process runs
 //	/readyz         200 once the broker serves clients (broker.Ready), else 503 and why
 //	/api/...        the console's JSON API (api.go)
+//	/v1/...         the dev API: virtual clusters, faults, clock (v1.go; samsa dev only)
 //	/               the console (console/, embedded in the binary)
 //
 // The listener is bound before the broker starts, so /healthz answers and
@@ -54,6 +55,8 @@ type Server struct {
 
 	// att is set once by Attach; handlers that need the broker read it.
 	att atomic.Pointer[attached]
+	// host is the dev host of /v1 (v1.go), set by AttachHost.
+	host hostRef
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -91,6 +94,7 @@ func Listen(opts Options) (*Server, error) {
 		promhttp.HandlerFor(a.b.Gatherer(), promhttp.HandlerOpts{ErrorLog: promLogger{s.log}}).ServeHTTP(w, r)
 	}))
 	s.routes(mux)
+	s.v1Routes(mux)
 	mux.Handle("GET /", console.Handler())
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)

@@ -209,7 +209,7 @@ func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.Produ
 	if hdr.IsTransactional() {
 		return kerr.InvalidRecord, "transactional record batches are not supported by this broker yet", 0
 	}
-	now := time.Now().UnixMilli()
+	now := b.clock().Now().UnixMilli() // the dev clock in samsatest and samsa dev
 	appendTime := int64(-1)
 	if cfg.LogAppendTime {
 		appendTime = now

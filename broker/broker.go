@@ -52,6 +52,8 @@ type Broker struct {
 
 	pids producerIDs
 
+	dev devState // dev hooks (dev.go), set before Start
+
 	metrics *metrics // metrics.go; made by New
 
 	// groups is the group coordinator (groups.go); nil until Start.
@@ -115,7 +117,10 @@ func (b *Broker) Start(ctx context.Context) error {
 	if ms := b.cfg.Int64("log.flush.scheduler.interval.ms"); ms > 0 && ms < int64(math.MaxInt64/time.Millisecond) {
 		flushEvery = time.Duration(ms) * time.Millisecond
 	}
+	b.initAdvertise()
 	b.logs, err = storage.NewManager(b.cfg.DataDir, storage.ManagerOptions{
+		FS:                     b.storageFS(),
+		Now:                    b.clock().Now,
 		Logger:                 b.log.With().Str("component", "storage").Logger(),
 		RetentionCheckInterval: b.cfg.RetentionCheckInterval,
 		FlushCheckInterval:     flushEvery,

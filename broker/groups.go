@@ -85,6 +85,7 @@ func (b *Broker) startGroups(ctx context.Context) error {
 		Client:                    b.store.Client(),
 		Key:                       b.store.Key,
 		Logger:                    b.log,
+		Clock:                     b.clock(),
 		InitialRebalanceDelay:     cfg.GroupInitialRebalanceDelay,
 		MinSessionTimeout:         cfg.GroupMinSessionTimeout,
 		MaxSessionTimeout:         cfg.GroupMaxSessionTimeout,

@@ -178,10 +178,20 @@ func (f promFactory) histogramVec(name, help string, labels ...string) *promethe
 
 // serveRequest runs the request's handler, counting and timing it and
 // logging it (sampled at debug; at warn when slower than
-// samsa.request.log.slow.ms).
+// samsa.request.log.slow.ms). The dev clusters' fault rules act here
+// (faults.go), and samsa.advertise.connected.address rewrites the answer
+// (advertise.go).
 func (b *Broker) serveRequest(h *handler, rc *reqCtx, req kmsg.Request) kmsg.Response {
 	start := time.Now()
-	resp := h.fn(b, rc, req)
+	var resp kmsg.Response
+	if fs := b.dev.Faults; fs != nil && fs.armed() {
+		resp = b.serveWithFaults(h, rc, req) // faults.go
+	} else {
+		resp = h.fn(b, rc, req)
+	}
+	if b.dev.advertiseConnected {
+		b.advertiseConnected(rc, resp) // advertise.go
+	}
 	m := b.metrics
 	if m == nil {
 		return resp

@@ -91,7 +91,7 @@ func (b *Broker) openCluster(ctx context.Context) (adopt bool, err error) {
 			// read as a lost disk, broker/controller.go).
 			mp.DirectoryID = rec
 		}
-		if err := storage.WriteMetaProperties(nil, dir, mp); err != nil {
+		if err := storage.WriteMetaProperties(b.storageFS(), dir, mp); err != nil {
 			return false, err
 		}
 		ev := b.log.Info().Str("cluster_id", mp.ClusterID).Str("directory_id", mp.DirectoryID)

@@ -91,6 +91,10 @@ type Store struct {
 	// relistNow makes the watch loop re-read everything, as after a
 	// compacted or cancelled watch (tests).
 	relistNow chan struct{}
+	// watching is closed once the first watches are registered in etcd
+	// (watch.go), by watchOnce.
+	watching  chan struct{}
+	watchOnce sync.Once
 	// Events the metadata watch received (a write outside the watched
 	// ranges must not show up here) and full reads of the metadata
 	// (Open's and every re-read); for tests.
@@ -139,6 +143,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		prefix:    normalisePrefix(cfg.Prefix),
 		changes:   make(chan struct{}, 1),
 		relistNow: make(chan struct{}, 1),
+		watching:  make(chan struct{}),
 		revCh:     make(chan struct{}),
 	}
 	s.lease.base = start
@@ -202,6 +207,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.watchLoop(rev)
+	// Return once etcd has registered the watches: a write made before
+	// that (the broker registers right after Open) would leave them
+	// behind the store's revision, catching up only at etcd's next
+	// 100 ms sync, and every WaitForRevision until then would wait for it.
+	select {
+	case <-s.watching:
+	case <-ctx.Done():
+		s.cancel()
+		s.wg.Wait()
+		return fail(fmt.Errorf("coordinator: start metadata watch: %w", ctx.Err()))
+	}
 	if cfg.CompactionInterval > 0 {
 		s.wg.Add(1)
 		go s.compactLoop(cfg.CompactionInterval)

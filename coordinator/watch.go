@@ -18,6 +18,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
 )
 
 // metadataDirs are the subtrees the Snapshot is built from; relist reads
@@ -392,7 +393,15 @@ func (s *Store) relist(ctx context.Context, notify bool) (int64, error) {
 
 // watchCtx is the context of the metadata watch. Progress requests must
 // use a context with the same metadata to reach the same gRPC stream.
-func (s *Store) watchCtx() context.Context { return clientv3.WithRequireLeader(s.ctx) }
+//
+// The metadata tag gives the two watches a gRPC stream of their own: etcd
+// answers a progress request only when every watcher of the stream has
+// caught up, and a watch of another part of samsa that shares the stream
+// and starts behind (the registration's own-key watch, created from the
+// revision it wrote) would hold WaitForRevision until etcd's 100 ms sync.
+func (s *Store) watchCtx() context.Context {
+	return metadata.AppendToOutgoingContext(clientv3.WithRequireLeader(s.ctx), "samsa-watch", "metadata")
+}
 
 // requestProgress asks etcd to tell the watch the current revision, so that
 // WaitForRevision returns for revisions that touched no watched key.
@@ -445,10 +454,11 @@ func (s *Store) watchFrom(rev int64) error {
 	var wch [len(watchRanges)]clientv3.WatchChan
 	for i, r := range watchRanges {
 		wch[i] = s.client.Watch(ctx, s.root+r.first, clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.root+r.last)),
-			clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
+			clientv3.WithRev(rev+1), clientv3.WithProgressNotify(), clientv3.WithCreatedNotify())
 	}
 	// revs[i]: range i has been seen completely up to revs[i].
 	revs := [len(watchRanges)]int64{rev, rev}
+	var created [len(watchRanges)]bool
 	for {
 		var resp clientv3.WatchResponse
 		var ok bool
@@ -472,6 +482,11 @@ func (s *Store) watchFrom(rev int64) error {
 		}
 		if resp.Canceled {
 			return fmt.Errorf("watch of %s cancelled: %s", watchRanges[i].first, resp.CancelReason)
+		}
+		if resp.Created {
+			if created[i] = true; !slices.Contains(created[:], false) {
+				s.watchOnce.Do(func() { close(s.watching) })
+			}
 		}
 		s.applyWatchResponse(&revs, i, resp)
 	}

@@ -253,6 +253,8 @@ var brokerTable = []*def{
 	{name: "etcd.compaction.interval.ms", typ: TypeLong, dflt: "300000", check: between(0, math.MaxInt64/1_000_000), readOnly: true, // ms that fit a time.Duration
 		doc: "samsa: every this many ms the controller compacts etcd's history (the whole keyspace, an external etcd's too) to the revision it saw one interval earlier, so committed offsets do not grow etcd without bound. 0 turns it off (for an external etcd that compacts itself); the embedded etcd then still drops history older than an hour."},
 
+	{name: "samsa.advertise.connected.address", typ: TypeBoolean, dflt: "false", readOnly: true,
+		doc: "samsa: answer Metadata, FindCoordinator, DescribeCluster and the new-leader hints of Produce and Fetch with, for this broker, the address the client's connection reached it on (the connection's local address) instead of its advertised listener: a broker in a container or behind NAT that keeps the port is then reachable at whatever address the client found it (see README, Testcontainers)."},
 	{name: "samsa.admin.listener", typ: TypeString, dflt: "localhost:9644", check: adminListenerSyntax, readOnly: true,
 		doc: "samsa: host:port of the admin HTTP listener (/metrics, /healthz, /readyz, the web console); empty turns it off. An empty host binds every interface."},
 

@@ -66,6 +66,7 @@ var implementedProperties = map[string]string{
 	"num.replica.fetchers":                     "broker/replica_fetcher.go",
 	"replica.selector.class":                   "broker/01_fetch.go: KIP-392 preferred read replica",
 	"unclean.leader.election.enable":           "coordinator/controller.go: unclean elections (topic config, broker default)",
+	"samsa.advertise.connected.address":        "broker/advertise.go: each client is told the address it connected to",
 	"samsa.admin.listener":                     "admin/: the HTTP listener (metrics, health, console)",
 	"samsa.request.log.slow.ms":                "broker/metrics.go: slow-request log line",
 	"samsa.request.log.debug.sample":           "broker/metrics.go: sampled request log at debug",

@@ -1,6 +1,7 @@
 // Command samsa runs a Kafka-compatible broker.
 //
 //	samsa [serve] [flags]   run the broker
+//	samsa dev [flags]       an ephemeral dev cluster (dev.go); also serve --ephemeral
 //	samsa version
 //	samsa help
 //	samsa topic|produce|consume|group|cluster ...   a client of any Kafka cluster (internal/ctl)
@@ -73,6 +74,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	log := cli.NewLogger(stderr, opts.LogLevel, opts.LogFormat)
 	cli.LogSettings(log, cfg, opts)
+	if opts.Ephemeral {
+		return dev(ctx, cfg, opts, log, stdout)
+	}
 	return serve(ctx, cfg, log)
 }
 

@@ -59,6 +59,7 @@ func serve(ctx context.Context, cfg *config.Broker, log zerolog.Logger) int {
 			log.Error().Err(err).Msg("admin listener cannot serve the broker")
 		}
 	}
+	logReady(ctx, b, log)
 
 	<-ctx.Done()
 	// From here a second signal kills the process the default way.
@@ -68,6 +69,29 @@ func serve(ctx context.Context, cfg *config.Broker, log zerolog.Logger) int {
 		adm.Close() // before the broker: its sampler reads the broker
 	}
 	return closeWithin(b.Close, cli.ShutdownTimeout, log)
+}
+
+// logReady logs "samsa ready" once the broker serves clients
+// (broker.Ready, what /readyz answers): the line a container wait strategy
+// matches. A broker that is not ready within a minute says why instead.
+func logReady(ctx context.Context, b *broker.Broker, log zerolog.Logger) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := b.Ready()
+		if err == nil {
+			log.Info().Str("bootstrap", b.KafkaAddr()).Int32("broker_id", b.ID()).Dur("startup", b.Uptime()).Msg("samsa ready")
+			return
+		}
+		if time.Now().After(deadline) {
+			log.Warn().Err(err).Msg("not ready a minute after start")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // startAdmin binds samsa.admin.listener (--admin-listener); nil when it is

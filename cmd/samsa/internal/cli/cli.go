@@ -35,6 +35,13 @@ type Options struct {
 	// EnvSkipped lists KAFKA_* variables that are not properties
 	// (KAFKA_HEAP_OPTS, ...); logged at debug.
 	EnvSkipped []string
+
+	// Ephemeral is serve --ephemeral; the dev command is always
+	// ephemeral. Brokers, Host and Port are the dev command's.
+	Ephemeral bool
+	Brokers   int
+	Host      string
+	Port      int
 }
 
 // UsageError is a bad command line; main prints it and exits 2.
@@ -51,6 +58,7 @@ const Usage = `samsa - a Kafka-compatible broker
 
 Usage:
   samsa [serve] [flags]   run the broker (the default command)
+  samsa dev [flags]       run an ephemeral dev cluster (data removed on exit)
   samsa version           print the version
   samsa help              print this help
 
@@ -67,6 +75,14 @@ Flags:
   --override KEY=VALUE              set any Kafka property (repeatable)
   --log-level LEVEL                 debug, info, warn or error (default info)
   --log-format FORMAT               console or json (default console)
+  --ephemeral                       serve: keep the data in a temporary directory removed on exit,
+                                    never fsync (etcd included), smallest internal topics; log.dirs and
+                                    the etcd properties are ignored; serves the dev API (/v1) too
+
+samsa dev flags (and --admin-listener, --config, --override, --log-level, --log-format):
+  --brokers N                       brokers in the cluster (default 1)
+  --port P                          the brokers listen on HOST:P ... HOST:P+N-1 (default 9092)
+  --host HOST                       listener host (default 127.0.0.1)
 
 Kafka properties can also be set as KAFKA_* environment variables, mapped as
 the Kafka and Confluent images do: KAFKA_AUTO_CREATE_TOPICS_ENABLE=false is
@@ -118,6 +134,9 @@ func Parse(args, environ []string) (*Options, error) {
 		switch args[0] {
 		case "serve":
 			args = args[1:]
+		case "dev":
+			o.Command = "dev"
+			args = args[1:]
 		case "version", "help":
 			o.Command = args[0]
 			return o, nil
@@ -137,6 +156,10 @@ func Parse(args, environ []string) (*Options, error) {
 	fs.Var(&ovr, "override", "")
 	logLevel := fs.String("log-level", "info", "")
 	logFormat := fs.String("log-format", "console", "")
+	ephemeral := fs.Bool("ephemeral", false, "")
+	brokers := fs.Int("brokers", 1, "")
+	port := fs.Int("port", 9092, "")
+	host := fs.String("host", "127.0.0.1", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -145,6 +168,32 @@ func Parse(args, environ []string) (*Options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	given := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if o.Command == "dev" {
+		if given["ephemeral"] {
+			return nil, usageErr("--ephemeral is for serve (samsa dev is always ephemeral)")
+		}
+		for _, f := range []string{"data-dir", "listeners", "advertised-listeners", "broker-id", "etcd-endpoints", "etcd-prefix"} {
+			if given[f] {
+				return nil, usageErr("--%s is not for samsa dev (it sets them itself; samsa serve --ephemeral takes listeners)", f)
+			}
+		}
+		if *brokers < 1 || *brokers > 32 {
+			return nil, usageErr("--brokers %d: want 1 to 32", *brokers)
+		}
+		if *port < 1 || *port+*brokers-1 > 65535 {
+			return nil, usageErr("--port %d: want 1 to %d for %d brokers", *port, 65536-*brokers, *brokers)
+		}
+		o.Ephemeral, o.Brokers, o.Port, o.Host = true, *brokers, *port, *host
+	} else {
+		for _, f := range []string{"brokers", "port", "host"} {
+			if given[f] {
+				return nil, usageErr("--%s is for samsa dev", f)
+			}
+		}
+		o.Ephemeral, o.Brokers = *ephemeral, 1
 	}
 
 	lvl, err := zerolog.ParseLevel(*logLevel)
@@ -182,8 +231,6 @@ func Parse(args, environ []string) (*Options, error) {
 		}
 		set(k, v, "--override")
 	}
-	given := make(map[string]bool)
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	for _, d := range dedicated {
 		if given[d.flag] {
 			for _, p := range d.props {
