@@ -429,7 +429,7 @@ func TestAdvertiseConnectedAddress(t *testing.T) {
 				"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT",
 				"advertised.listeners=PLAINTEXT://nowhere.invalid:1,OTHER://nowhere.invalid:2",
 				"samsa.advertise.connected.address="+strconv.FormatBool(on))
-			for _, a := range b.Addrs() {
+			for i, a := range b.Addrs() {
 				addr := a.String()
 				req := kmsg.NewPtrMetadataRequest()
 				req.Version = 1
@@ -447,7 +447,9 @@ func TestAdvertiseConnectedAddress(t *testing.T) {
 					t.Fatalf("brokers %+v", resp.Brokers)
 				}
 				got := net.JoinHostPort(resp.Brokers[0].Host, strconv.Itoa(int(resp.Brokers[0].Port)))
-				want := "nowhere.invalid:1"
+				// Off: the advertised endpoint of the listener the
+				// client came through (PLAINTEXT :1, OTHER :2).
+				want := "nowhere.invalid:" + strconv.Itoa(i+1)
 				if on {
 					want = addr
 				}
