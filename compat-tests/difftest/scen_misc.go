@@ -286,6 +286,26 @@ func incAlterReq(v int16, validateOnly bool, rt kmsg.ConfigResourceType, name st
 func configScenarios() []Scenario {
 	sp := kmsg.StringPtr
 	return []Scenario{
+		// Only requests that leave Kafka's features as they are: the
+		// run's Kafka is shared by every scenario.
+		{Name: "updatefeatures", API: kmsg.UpdateFeatures, Run: func(r *Run) {
+			up := func(step, feature string, level int16, typ int8) {
+				r.Check(step, func(s *Side) kmsg.Request {
+					req := kmsg.NewPtrUpdateFeaturesRequest()
+					req.Version = r.V
+					u := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+					u.Feature, u.MaxVersionLevel, u.UpgradeType = feature, level, typ
+					req.FeatureUpdates = append(req.FeatureUpdates, u)
+					return req
+				})
+			}
+			up("noop-group-version", "group.version", 1, 1)
+			up("noop-metadata-version", "metadata.version", 33, 1)
+			up("unknown-feature", "samsa.difftest.version", 1, 1)
+			if r.V >= 1 {
+				up("bad-upgrade-type", "group.version", 1, 9)
+			}
+		}},
 		{Name: "describeconfigs-topic", API: kmsg.DescribeConfigs,
 			Setup: func(r *Run) {
 				r.CreateTopic("dt.describeconfigs.t", 1, map[string]string{"retention.ms": "3600000", "cleanup.policy": "compact"})
