@@ -150,6 +150,7 @@ func (b *Broker) produceToPartition(p *partition, version int16, records []byte,
 	hdr, err := protocol.ValidateProduceBatch(records, protocol.ValidateOptions{
 		RequireKeys:          cfg.CleanupPolicyCompact,
 		MaxBatchBytes:        int(cfg.MaxMessageBytes),
+		MaxRecordBytes:       int(cfg.MaxRecordBytes),
 		NoZstd:               version < 7,
 		CheckTimestamps:      true,
 		LogAppendTime:        cfg.LogAppendTime,

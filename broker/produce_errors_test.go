@@ -274,3 +274,19 @@ func zstdBatch(t *testing.T, now int64) []byte {
 	b.Length = int32(49 + len(recs))
 	return fixBatchCRC(b.AppendTo(nil))
 }
+
+// TestProduceMaxDecompressedRecord: max.decompressed.message.bytes refuses
+// a compressed batch whose record inflates beyond it (INVALID_RECORD).
+func TestProduceMaxDecompressedRecord(t *testing.T) {
+	_, addr := startTestBroker(t)
+	small := "50"
+	createTopic(t, addr, "inflate", 1, map[string]*string{"max.decompressed.message.bytes": &small})
+	createTopic(t, addr, "inflate-default", 1, nil)
+	zb := zstdBatch(t, time.Now().UnixMilli()) // one record of about 110 bytes
+	if sp := produceAt(t, addr, "inflate", 13, zb); sp.ErrorCode != kerr.InvalidRecord.Code {
+		t.Fatalf("a 110-byte record under max.decompressed.message.bytes=50: error %d, want INVALID_RECORD", sp.ErrorCode)
+	}
+	if sp := produceAt(t, addr, "inflate-default", 13, zb); sp.ErrorCode != 0 {
+		t.Fatalf("the same batch at the default: error %d", sp.ErrorCode)
+	}
+}

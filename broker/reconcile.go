@@ -30,6 +30,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/samsa-io/samsa/broker/config"
 	"github.com/samsa-io/samsa/coordinator"
 	"github.com/samsa-io/samsa/storage"
 )
@@ -54,7 +55,10 @@ func (b *Broker) reconcile() {
 	b.reconcileMu.Lock()
 	defer b.reconcileMu.Unlock()
 	snap := b.store.Snapshot()
-	r := &reconcileRun{b: b, snap: snap, me: b.cfg.BrokerID,
+	prevCfg := b.conf()
+	cfg := b.applyDynamic(snap)
+	b.applyGroupConfigs(snap, cfg, cfg != prevCfg)
+	r := &reconcileRun{b: b, snap: snap, me: b.cfg.BrokerID, cfg: cfg,
 		next: &partitionMap{byTopic: make(map[string][]*partition, len(snap.Topics))}}
 	old := b.parts.Load()
 	r.removeStale(old)
@@ -74,6 +78,7 @@ type reconcileRun struct {
 	b    *Broker
 	snap *coordinator.Snapshot
 	me   int32
+	cfg  *config.Broker // the effective configuration of this run
 	next *partitionMap
 	// toOpen are the replicas this run hosts anew.
 	toOpen []*partition
@@ -147,14 +152,18 @@ func (r *reconcileRun) applyTopics(old *partitionMap) {
 			}
 			if p == nil {
 				p = &partition{topic: name, index: int32(i), topicID: tm.Info.ID}
-				cfg := r.b.cfg.ResolveTopic(tm.Info.Configs)
+				cfg := r.cfg.ResolveTopic(tm.Info.Configs)
 				p.cfg.Store(&cfg)
+				p.resolvedWith = r.cfg
 				p.meta.Store(tm)
 				r.toOpen = append(r.toOpen, p)
-			} else if prev := p.meta.Load(); prev != tm {
-				if !maps.Equal(prev.Info.Configs, tm.Info.Configs) {
-					cfg := r.b.cfg.ResolveTopic(tm.Info.Configs)
+			} else if prev := p.meta.Load(); prev != tm || p.resolvedWith != r.cfg {
+				// The topic's overrides or the broker's dynamic
+				// defaults changed: resolve again.
+				if !maps.Equal(prev.Info.Configs, tm.Info.Configs) || p.resolvedWith != r.cfg {
+					cfg := r.cfg.ResolveTopic(tm.Info.Configs)
 					p.cfg.Store(&cfg)
+					p.resolvedWith = r.cfg
 					if p.log != nil {
 						p.log.UpdateConfig(cfg.Log)
 					}
@@ -209,7 +218,7 @@ func (r *reconcileRun) openNew() {
 	for i, p := range r.toOpen {
 		reqs[i] = storage.OpenRequest{Topic: p.topic, Partition: p.index, TopicID: p.topicID, Config: p.cfg.Load().Log}
 	}
-	logs, errs := r.b.logs.OpenAll(reqs, r.b.cfg.RecoveryThreads)
+	logs, errs := r.b.logs.OpenAll(reqs, r.cfg.RecoveryThreads)
 	for i, p := range r.toOpen {
 		l, err := logs[i], errs[i]
 		if errors.Is(err, storage.ErrTopicIDMismatch) {
@@ -245,7 +254,7 @@ func (r *reconcileRun) reopenOver(p *partition) (*storage.Log, error) {
 
 // defaultDeleteDelay is the broker default of file.delete.delay.ms.
 func (b *Broker) defaultDeleteDelay() time.Duration {
-	return b.cfg.ResolveTopic(nil).Log.FileDeleteDelay
+	return b.conf().ResolveTopic(nil).Log.FileDeleteDelay
 }
 
 // sweepDisk looks, once after start-up, at the partition directories that

@@ -62,6 +62,7 @@ type metaState struct {
 	topicByID   map[TopicID]string             // topic id -> name
 	parts       map[TopicID]map[int32]PartitionState
 	tombstones  map[TopicID]TopicTombstone
+	configs     DynamicConfigs // configs.go
 	snap        *Snapshot
 }
 
@@ -75,12 +76,13 @@ type dirtySet struct {
 	brokers    bool
 	controller bool
 	tombstones bool
+	configs    bool                           // a configs/ key changed (configs.go)
 	topics     map[string]struct{}            // topic key changed: rebuild the topic
 	parts      map[TopicID]map[int32]struct{} // only these partitions changed
 }
 
 func (d *dirtySet) any() bool {
-	return d.brokers || d.controller || d.tombstones || len(d.topics) > 0 || len(d.parts) > 0
+	return d.brokers || d.controller || d.tombstones || d.configs || len(d.topics) > 0 || len(d.parts) > 0
 }
 
 func newMetaState(root, clusterID string) *metaState {
@@ -131,6 +133,9 @@ func (m *metaState) apply(d *dirtySet, key string, value []byte, createRev int64
 		}
 		b.ID = int32(id) // the key is authoritative
 		m.brokers[int32(id)] = b
+
+	case configsDir:
+		return m.applyConfig(d, key, rest, value, deleted)
 
 	case "controller":
 		d.controller = true
@@ -243,6 +248,9 @@ func (m *metaState) build(rev int64, d *dirtySet) *Snapshot {
 	}
 	if d.tombstones {
 		ns.DeletedTopics = maps.Clone(m.tombstones)
+	}
+	if d.configs {
+		ns.Configs = m.configs // copy-on-write in applyConfig
 	}
 	if len(d.topics) > 0 || len(d.parts) > 0 {
 		ns.Topics = maps.Clone(old.Topics)

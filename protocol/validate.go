@@ -23,6 +23,11 @@ type ValidateOptions struct {
 	// NoZstd refuses zstd batches with ErrUnsupportedCompression (Produce
 	// before v7).
 	NoZstd bool
+	// MaxRecordBytes, when positive, refuses a compressed batch holding a
+	// record larger than it once inflated, with ErrInvalidRecord (the
+	// topic's max.decompressed.message.bytes; an uncompressed batch is
+	// bounded by MaxBatchBytes already).
+	MaxRecordBytes int
 	// CheckTimestamps applies Kafka's per-record timestamp rules: on a
 	// CreateTime topic (LogAppendTime false) every record timestamp other
 	// than -1 must lie within [Now-TimestampBeforeMaxMs,
@@ -181,6 +186,7 @@ func ValidateProduceBatch(b []byte, opts ValidateOptions) (BatchHeader, error) {
 	if limit <= 0 {
 		limit = DefaultMaxUncompressedSize
 	}
+	rv.maxRecord = opts.MaxRecordBytes
 	bp := bufPool.Get().(*[]byte)
 	out, err := decompress(codec, records, limit, (*bp)[:0])
 	if err == nil {
@@ -241,6 +247,7 @@ type recordValidator struct {
 	baseTimestamp int64
 	maxTimestamp  int64
 	logAppendTime bool // the batch says LogAppendTime
+	maxRecord     int  // MaxRecordBytes for a compressed batch, else 0
 	opts          ValidateOptions
 	errs          []RecordError
 	ts            bool // some error is a timestamp's
@@ -327,6 +334,9 @@ func (rv *recordValidator) validateRecord(b []byte, idx int32) (int, error) {
 		return 0, recordErr(idx, "length %d exceeds remaining %d bytes", length, len(b)-n)
 	}
 	size := n + int(length)
+	if rv.maxRecord > 0 && size > rv.maxRecord {
+		return 0, recordErr(idx, "%d bytes once decompressed, larger than max.decompressed.message.bytes=%d", size, rv.maxRecord)
+	}
 	r := b[n:size]
 
 	if len(r) < 1 {

@@ -134,3 +134,22 @@ func TestValidateTrailingBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateMaxRecordBytes: max.decompressed.message.bytes bounds each
+// record of a compressed batch once inflated; an uncompressed batch is left
+// to max.message.bytes.
+func TestValidateMaxRecordBytes(t *testing.T) {
+	recs := simpleRecords(3, 500) // records of about 510 bytes
+	gz := buildBatch(t, batchSpec{codec: CompressionGzip, producerID: -1, baseSeq: -1, records: recs})
+	if _, err := ValidateProduceBatch(gz, ValidateOptions{MaxRecordBytes: 600}); err != nil {
+		t.Fatalf("records under the cap: %v", err)
+	}
+	_, err := ValidateProduceBatch(gz, ValidateOptions{MaxRecordBytes: 400})
+	if !errors.Is(err, ErrInvalidRecord) || !strings.Contains(err.Error(), "max.decompressed.message.bytes=400") {
+		t.Fatalf("records over the cap: %v", err)
+	}
+	plain := buildBatch(t, batchSpec{producerID: -1, baseSeq: -1, records: recs})
+	if _, err := ValidateProduceBatch(plain, ValidateOptions{MaxRecordBytes: 400}); err != nil {
+		t.Fatalf("an uncompressed batch is not bounded by it: %v", err)
+	}
+}
