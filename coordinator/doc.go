@@ -15,6 +15,9 @@
 //	                                                belongs to a cluster never creates another)
 //	<prefix><cluster-id>/brokers/<id>               BrokerInfo, attached to the broker's lease, with
 //	                                                the broker's offline replicas
+//	<prefix><cluster-id>/configs/brokers/<id>       dynamic broker configs of one broker, JSON name -> value
+//	<prefix><cluster-id>/configs/brokers/default    the cluster-wide dynamic broker configs
+//	<prefix><cluster-id>/configs/groups/<group>     a group's configs (KIP-848 GROUP resource)
 //	<prefix><cluster-id>/controller/<lease-hex>     election candidates (concurrency.Election);
 //	                                                the lowest create revision is the controller,
 //	                                                its value the broker id in decimal
@@ -31,8 +34,9 @@
 // Owners (writers): registry.go writes brokers/ and controller/, topics.go
 // writes topics/, topics-deleted/ and the initial partitions/, partitions.go
 // every later partition state change, producer_ids.go producer-ids,
-// store.go cluster-id, package group groups/ and offsets/; compact.go
-// compacts the history.
+// store.go cluster-id, configs.go configs/ (for the broker's AlterConfigs
+// handlers), package group groups/ and offsets/; compact.go compacts the
+// history.
 //
 // # Consistency
 //
@@ -87,6 +91,8 @@
 //
 //	range brokers/..controller/:
 //	  registerOnce            brokers/<id> (create, or take over our previous incarnation's key)
+//	  UpdateBrokerConfigs,    configs/brokers/<entity>, configs/groups/<group> (one key per txn,
+//	  UpdateGroupConfigs      written rarely: an operator's alter)
 //	  Election.Campaign       controller/<lease-hex>
 //	  Deregister              brokers/<id> and controller/<lease-hex> (one txn)
 //	  lease expiry or revoke  brokers/<id> and controller/<lease-hex> (same lease, one revision)
