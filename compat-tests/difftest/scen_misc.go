@@ -385,6 +385,21 @@ func configScenarios() []Scenario {
 		// property that changes nothing on either side
 		// (log.cleaner.threads): the run's Kafka is shared, so each step
 		// that sets one is undone at the end.
+		{Name: "describequorum", API: kmsg.DescribeQuorum, Run: func(r *Run) {
+			for _, p := range []int32{0, 1} {
+				r.Check("partition="+itoa32(p), func(*Side) kmsg.Request {
+					req := kmsg.NewPtrDescribeQuorumRequest()
+					req.Version = r.V
+					rt := kmsg.NewDescribeQuorumRequestTopic()
+					rt.Topic = "__cluster_metadata"
+					rp := kmsg.NewDescribeQuorumRequestTopicPartition()
+					rp.Partition = p
+					rt.Partitions = append(rt.Partitions, rp)
+					req.Topics = append(req.Topics, rt)
+					return req
+				})
+			}
+		}},
 		{Name: "incrementalalterconfigs-broker", API: kmsg.IncrementalAlterConfigs, Run: func(r *Run) {
 			inc := func(step, name string, validateOnly bool, ops ...incOp) {
 				r.Check(step, func(*Side) kmsg.Request { return incAlterReq(r.V, validateOnly, resBroker, name, ops...) })
