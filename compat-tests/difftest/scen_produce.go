@@ -230,6 +230,30 @@ func produceScenarios() []Scenario {
 				return produceReq(s, r.V, 1, topic, 0, Batch(idem(*pids[s.I], 1, 1), Values("a1", 1)...))
 			})
 		}},
+		{Name: "describeproducers", API: kmsg.DescribeProducers, Run: func(r *Run) {
+			topic := r.name("dp")
+			r.CreateTopic(topic, 2, nil)
+			pids := r.initPID()
+			r.Do(func(s *Side) kmsg.Request {
+				return produceReq(s, r.Max(kmsg.Produce), -1, topic, 0, Batch(idem(*pids[s.I], 0, 0), Values("dp", 3)...))
+			})
+			r.Check("", func(s *Side) kmsg.Request {
+				req := kmsg.NewPtrDescribeProducersRequest()
+				req.Version = r.V
+				rt := kmsg.NewDescribeProducersRequestTopic()
+				rt.Topic, rt.Partitions = topic, []int32{0, 1, 9}
+				req.Topics = append(req.Topics, rt)
+				return req
+			})
+			r.Check("unknown-topic", func(s *Side) kmsg.Request {
+				req := kmsg.NewPtrDescribeProducersRequest()
+				req.Version = r.V
+				rt := kmsg.NewDescribeProducersRequestTopic()
+				rt.Topic, rt.Partitions = r.name("none"), []int32{0}
+				req.Topics = append(req.Topics, rt)
+				return req
+			})
+		}},
 		{Name: "produce-transactional-batch-without-txn", API: kmsg.Produce, MinV: 3, Run: func(r *Run) {
 			topic := r.name("txnbatch")
 			r.CreateTopic(topic, 1, nil)
