@@ -237,8 +237,10 @@ func (m *cgMember) resolve(topics map[string]TopicMeta) [][16]byte {
 		add(t)
 	}
 	if m.re != nil {
-		for name, tm := range topics {
-			if !tm.Internal && m.re.MatchString(name) {
+		// Every topic, internal ones too, as Kafka resolves a regex
+		// (RE2, whole name: GroupMetadataManager.refreshRegularExpressions).
+		for name := range topics {
+			if m.re.MatchString(name) {
 				add(name)
 			}
 		}
