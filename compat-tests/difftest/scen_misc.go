@@ -49,6 +49,18 @@ func consumerGroupScenarios() []Scenario {
 		return id, resp.MemberEpoch
 	}
 	return []Scenario{
+		// A KIP-848 member's commits at every OffsetCommit version: Kafka
+		// takes them from v9 on only.
+		{Name: "offsetcommit-consumer-member", API: kmsg.OffsetCommit, Setup: writeData, Run: func(r *Run) {
+			group := r.name("g")
+			hv := r.Max(kmsg.ConsumerGroupHeartbeat)
+			joined := r.Check("join", func(s *Side) kmsg.Request { return cgHeartbeatReq(hv, group, kip848Member, 0, dataTopic) })
+			r.Check("commit", func(s *Side) kmsg.Request {
+				_, epoch := memberOf(joined[s.I])
+				return commitReq(s, r.V, group, kip848Member, epoch, dataTopic, map[int32]int64{0: 1}, "")
+			})
+			r.Check("leave", func(s *Side) kmsg.Request { return cgHeartbeatReq(hv, group, kip848Member, -1) })
+		}},
 		{Name: "consumergroupheartbeat", API: kmsg.ConsumerGroupHeartbeat, Setup: writeData, Run: func(r *Run) {
 			group := r.name("g")
 			joined := join(r, group)

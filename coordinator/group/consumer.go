@@ -825,6 +825,11 @@ func (cg *consumerGroup) validateCommit(a CommitArgs, commits []Commit) int16 {
 	if m == nil {
 		return kerr.UnknownMemberID.Code
 	}
+	if a.Version < 9 {
+		// Kafka: a member of the consumer protocol commits with
+		// OffsetCommit v9 or later (ConsumerGroup.validateOffsetCommit).
+		return kerr.UnsupportedVersion.Code
+	}
 	if a.Generation == m.epoch {
 		return 0
 	}
