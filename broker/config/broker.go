@@ -70,6 +70,10 @@ func NewBroker(props map[string]string) (*Broker, error) {
 	return b, nil
 }
 
+// IsBrokerKey reports whether NewBroker knows name: a broker property or
+// one of the Kafka properties it accepts and ignores (IgnoredKeys).
+func IsBrokerKey(name string) bool { return brokerDefs[name] != nil || isIgnored(name) }
+
 // derive fills the typed fields and checks the rules that span properties.
 func (b *Broker) derive() error {
 	var errs []error
