@@ -560,6 +560,10 @@ func (g *group) prepareRebalanceLocked() {
 			g.completeJoinLocked()
 		}
 	})
+	// Kafka's tryCompleteElseWatch: complete at once when every member
+	// has joined already (none left: the last member left a Stable group,
+	// which becomes Empty now rather than after the rebalance timeout).
+	g.tryCompleteJoinLocked()
 }
 
 // scheduleInitialJoinLocked is Kafka's InitialDelayedJoin: while new
