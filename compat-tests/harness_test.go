@@ -131,6 +131,10 @@ type Samsa struct {
 	Port    int
 	Addr    string   // 127.0.0.1:Port, what clients dial
 	Args    []string // extra arguments appended to every start
+	// DefaultRebalanceDelay keeps samsa's group.initial.rebalance.delay.ms
+	// (Kafka's 3 s); otherwise every start sets it to 0, so that the
+	// suites' groups rebalance at once (Args may still set it).
+	DefaultRebalanceDelay bool
 
 	// StartupTime is, for the last start, the time from exec to the
 	// listening line.
@@ -150,6 +154,18 @@ type Samsa struct {
 // test ends; if the test failed, the tail of its log is printed.
 func StartSamsa(t testing.TB, extraArgs ...string) *Samsa {
 	t.Helper()
+	return startSamsa(t, false, extraArgs...)
+}
+
+// StartSamsaDefaults is StartSamsa keeping group.initial.rebalance.delay.ms
+// at samsa's default.
+func StartSamsaDefaults(t testing.TB, extraArgs ...string) *Samsa {
+	t.Helper()
+	return startSamsa(t, true, extraArgs...)
+}
+
+func startSamsa(t testing.TB, defaultDelay bool, extraArgs ...string) *Samsa {
+	t.Helper()
 	if addr := os.Getenv(externalBrokerEnv); addr != "" {
 		return externalSamsa(t, addr)
 	}
@@ -161,6 +177,8 @@ func StartSamsa(t testing.TB, extraArgs ...string) *Samsa {
 		LogPath: filepath.Join(dir, "samsa.log"),
 		Port:    freePort(t),
 		Args:    extraArgs,
+
+		DefaultRebalanceDelay: defaultDelay,
 	}
 	s.Addr = net.JoinHostPort("127.0.0.1", fmt.Sprint(s.Port))
 	f, err := os.Create(s.LogPath)
@@ -233,6 +251,9 @@ func (s *Samsa) start() (refused bool, code int) {
 		"--listeners", "PLAINTEXT://" + s.Addr,
 		"--data-dir", s.DataDir,
 		"--log-format", "json",
+	}
+	if !s.DefaultRebalanceDelay {
+		args = append(args, "--override", "group.initial.rebalance.delay.ms=0")
 	}
 	args = append(args, s.Args...)
 

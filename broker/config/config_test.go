@@ -40,7 +40,7 @@ func TestBrokerDefaults(t *testing.T) {
 		{"RetentionCheckInterval", b.RetentionCheckInterval, 5 * time.Minute},
 		{"CacheHotBytes", b.CacheHotBytes, int64(64 << 20)},
 		{"CacheHotTotalBytes", b.CacheHotTotalBytes, int64(256 << 20)},
-		{"GroupInitialRebalanceDelay", b.GroupInitialRebalanceDelay, time.Duration(0)},
+		{"GroupInitialRebalanceDelay", b.GroupInitialRebalanceDelay, 3 * time.Second},
 		{"GroupMinSessionTimeout", b.GroupMinSessionTimeout, 6 * time.Second},
 		{"GroupMaxSessionTimeout", b.GroupMaxSessionTimeout, 30 * time.Minute},
 		{"OffsetsTopicNumPartitions", b.OffsetsTopicNumPartitions, int32(50)},

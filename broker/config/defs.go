@@ -313,8 +313,8 @@ var brokerTable = []*def{
 		doc: "Fetcher goroutines per source broker."},
 
 	// Groups and offsets.
-	{name: "group.initial.rebalance.delay.ms", typ: TypeInt, dflt: "0", check: atLeast(0),
-		doc: "Wait for more members before the first rebalance of an empty group (Kafka's default is 3000; samsa's is 0 for fast tests)."},
+	{name: "group.initial.rebalance.delay.ms", typ: TypeInt, dflt: "3000", check: atLeast(0),
+		doc: "Wait this long for more members before the first rebalance of an empty classic group, and again while members keep arriving (up to the rebalance timeout), so that consumers starting together share a backlog. Kafka's default; test setups set 0."},
 	{name: "group.min.session.timeout.ms", typ: TypeInt, dflt: "6000",
 		doc: "Smallest session timeout a member may ask for."},
 	{name: "group.max.session.timeout.ms", typ: TypeInt, dflt: "1800000",
