@@ -227,24 +227,57 @@ func (b *Broker) Get(name string) (Entry, bool) {
 	return e, true
 }
 
-// brokerSynonyms returns the entries of every layer that sets one broker
-// property, from the most specific (dynamic per broker, dynamic default,
-// static) to its default (Kafka lists each synonym's sources so).
+// brokerSynonyms returns the synonyms of one broker property as Kafka 4.4
+// lists them (ConfigHelper.configSynonyms): for each source from the most
+// specific (dynamic per broker, dynamic default, static, default), every
+// property of its synonym group that source sets (brokerSynonymGroup:
+// log.retention.ms, .minutes and .hours are one group), then everything
+// before the property's own first entry dropped. So a dynamic
+// log.retention.ms lists itself, then a static and the default
+// log.retention.hours; without one, log.retention.ms has no synonyms.
 func (b *Broker) brokerSynonyms(name string) []Entry {
-	d := brokerDefs[name]
+	group := brokerSynonymGroup(name)
 	var out []Entry
 	for _, l := range []struct {
 		m   map[string]string
 		src Source
-	}{{b.dynBroker, SourceDynamicBroker}, {b.dynDefault, SourceDynamicDefault}, {b.static, SourceStaticBroker}} {
-		if v, ok := l.m[name]; ok {
-			out = append(out, Entry{Name: name, Value: v, Source: l.src, Type: d.typ})
+	}{{b.dynBroker, SourceDynamicBroker}, {b.dynDefault, SourceDynamicDefault}, {b.static, SourceStaticBroker}, {nil, SourceDefault}} {
+		for _, n := range group {
+			d := brokerDefs[n]
+			if d == nil {
+				continue
+			}
+			v, ok := l.m[n]
+			if l.src == SourceDefault {
+				v, ok = d.dflt, !d.noDefault
+			}
+			if ok {
+				out = append(out, Entry{Name: n, Value: v, Source: l.src, Type: d.typ})
+			}
 		}
 	}
-	if !d.noDefault {
-		out = append(out, Entry{Name: name, Value: d.dflt, Source: SourceDefault, Type: d.typ})
+	for len(out) > 0 && out[0].Name != name {
+		out = out[1:]
 	}
 	return out
+}
+
+// brokerSynonymGroup is Kafka's DynamicBrokerConfig.brokerConfigSynonyms:
+// the properties that set the same thing, most precise first
+// (log.flush.scheduler.interval.ms stands in for log.flush.interval.ms,
+// not the other way round).
+func brokerSynonymGroup(name string) []string {
+	switch name {
+	case "log.roll.ms", "log.roll.hours":
+		return []string{"log.roll.ms", "log.roll.hours"}
+	case "log.roll.jitter.ms", "log.roll.jitter.hours":
+		return []string{"log.roll.jitter.ms", "log.roll.jitter.hours"}
+	case "log.flush.interval.ms":
+		return []string{"log.flush.interval.ms", "log.flush.scheduler.interval.ms"}
+	case "log.retention.ms", "log.retention.minutes", "log.retention.hours":
+		return []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"}
+	}
+	return []string{name}
 }
 
 // IgnoredKeys returns, sorted, the Kafka properties that were set but have

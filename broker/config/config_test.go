@@ -411,7 +411,7 @@ func TestTopicEntriesSourcesAndSynonyms(t *testing.T) {
 			[]syn3{{"retention.ms", "1000", SourceDynamicTopic}}},
 		{"retention ms and hours static", map[string]string{"log.retention.hours": "24", "log.retention.ms": "5000"}, nil,
 			"retention.ms", "5000", SourceStaticBroker,
-			[]syn3{{"log.retention.ms", "5000", SourceStaticBroker}}},
+			[]syn3{{"log.retention.ms", "5000", SourceStaticBroker}, {"log.retention.hours", "24", SourceStaticBroker}, {"log.retention.hours", "168", SourceDefault}}},
 		{"max.message.bytes default", nil, nil, "max.message.bytes", "1048588", SourceDefault,
 			[]syn3{{"message.max.bytes", "1048588", SourceDefault}}},
 		{"segment.ms from roll hours", map[string]string{"log.roll.hours": "1"}, nil, "segment.ms", "3600000", SourceDefault, nil},

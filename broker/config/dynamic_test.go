@@ -73,7 +73,7 @@ func TestWithDynamic(t *testing.T) {
 	}
 	te, _ = findEntry(d.TopicEntries(nil), "retention.ms")
 	if te.Value != "7200000" || te.Source != SourceDynamicDefault ||
-		!reflect.DeepEqual(synonymsOf(te), []syn3{{"log.retention.ms", "7200000", SourceDynamicDefault}}) {
+		!reflect.DeepEqual(synonymsOf(te), []syn3{{"log.retention.ms", "7200000", SourceDynamicDefault}, {"log.retention.hours", "168", SourceDefault}}) {
 		t.Errorf("topic retention.ms = %+v", te)
 	}
 
@@ -152,6 +152,19 @@ func TestGroupConfigs(t *testing.T) {
 	if e.Value != "6000" || e.Source != SourceStaticBroker {
 		t.Errorf("consumer.heartbeat.interval.ms = %+v", e)
 	}
+	// Kafka 4.4 names the defaults of these after its broker properties
+	// (kafka-configs --describe --entity-type groups --all).
+	for _, d := range [][3]string{
+		{"consumer.assignment.interval.ms", "group.consumer.assignment.interval.ms", "1000"},
+		{"share.session.timeout.ms", "group.share.session.timeout.ms", "45000"},
+		{"streams.assignor.name", "group.streams.assignors", "sticky"},
+		{"share.auto.offset.reset", "share.auto.offset.reset", "latest"},
+	} {
+		e, _ := findEntry(es, d[0])
+		if want := []syn3{{d[1], d[2], SourceDefault}}; !reflect.DeepEqual(synonymsOf(e), want) {
+			t.Errorf("%s synonyms = %v, want %v", d[0], synonymsOf(e), want)
+		}
+	}
 	if in := InertGroupConfigs(map[string]string{"share.delivery.count.limit": "3", "consumer.session.timeout.ms": "50000"}); len(in) != 1 || in[0].Name != "share.delivery.count.limit" {
 		t.Errorf("InertGroupConfigs = %+v", in)
 	}
@@ -177,5 +190,50 @@ func TestGroupConsumerBoundsAtStartup(t *testing.T) {
 	}
 	if _, err := NewBroker(map[string]string{"group.consumer.session.timeout.ms": "30000", "group.consumer.min.session.timeout.ms": "10000"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSynonymGroups pins what Kafka 4.4 answered (kafka-configs --describe
+// --all against a broker with log.retention.hours=168 in its
+// server.properties and log.retention.ms, log.roll.ms set dynamically):
+// a property's synonyms are its group's (ms, minutes, hours) by source,
+// from the property's own first entry on.
+func TestSynonymGroups(t *testing.T) {
+	b := mustBroker(t, map[string]string{"log.retention.hours": "168"})
+	d, err := b.WithDynamic(Dynamic{Broker: map[string]string{"log.retention.ms": "7200000", "log.roll.ms": "3600000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retention := []syn3{{"log.retention.ms", "7200000", SourceDynamicBroker},
+		{"log.retention.hours", "168", SourceStaticBroker}, {"log.retention.hours", "168", SourceDefault}}
+	roll := []syn3{{"log.roll.ms", "3600000", SourceDynamicBroker}, {"log.roll.hours", "168", SourceDefault}}
+	for _, tt := range []struct {
+		name string
+		want []syn3
+	}{
+		{"log.retention.ms", retention},
+		{"log.retention.minutes", nil},
+		{"log.retention.hours", retention[1:]},
+		{"log.roll.ms", roll},
+		{"log.roll.hours", roll[1:]},
+	} {
+		e, _ := d.Get(tt.name)
+		if got := synonymsOf(e); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s synonyms = %v\nwant %v", tt.name, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		name, value string
+		want        []syn3
+	}{{"retention.ms", "7200000", retention}, {"segment.ms", "3600000", roll}} {
+		e, _ := findEntry(d.TopicEntries(nil), tt.name)
+		if e.Value != tt.value || !reflect.DeepEqual(synonymsOf(e), tt.want) {
+			t.Errorf("topic %s = %q, synonyms %v\nwant %q, %v", tt.name, e.Value, synonymsOf(e), tt.value, tt.want)
+		}
+	}
+	// Without the dynamic values: no synonyms for the ms variants at all.
+	e, _ := findEntry(b.TopicEntries(nil), "retention.ms")
+	if e.Value != "604800000" || e.Source != SourceDefault || len(e.Synonyms) != 0 {
+		t.Errorf("static only: topic retention.ms = %+v", e)
 	}
 }

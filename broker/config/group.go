@@ -83,6 +83,27 @@ var groupTable = []groupDef{
 		doc: "How often streams group members report task offsets."}, ""},
 }
 
+// groupDefaultSynonyms name the default of the group configs samsa has no
+// broker property for as Kafka 4.4 does (the broker property it reads the
+// default from, GroupCoordinatorConfig and ShareGroupConfig), in the
+// DEFAULT_CONFIG synonym DescribeConfigs lists.
+var groupDefaultSynonyms = map[string]string{
+	"consumer.assignment.interval.ms":    "group.consumer.assignment.interval.ms",
+	"share.assignment.interval.ms":       "group.share.assignment.interval.ms",
+	"share.delivery.count.limit":         "group.share.delivery.count.limit",
+	"share.heartbeat.interval.ms":        "group.share.heartbeat.interval.ms",
+	"share.partition.max.record.locks":   "group.share.partition.max.record.locks",
+	"share.record.lock.duration.ms":      "group.share.record.lock.duration.ms",
+	"share.session.timeout.ms":           "group.share.session.timeout.ms",
+	"streams.assignment.interval.ms":     "group.streams.assignment.interval.ms",
+	"streams.assignor.name":              "group.streams.assignors",
+	"streams.heartbeat.interval.ms":      "group.streams.heartbeat.interval.ms",
+	"streams.initial.rebalance.delay.ms": "group.streams.initial.rebalance.delay.ms",
+	"streams.num.standby.replicas":       "group.streams.num.standby.replicas",
+	"streams.rack.aware.assignment.tags": "group.streams.rack.aware.assignment.tags",
+	"streams.session.timeout.ms":         "group.streams.session.timeout.ms",
+}
+
 // groupBounds are the broker properties that bound a group config (Kafka's
 // GroupConfig.validate against GroupCoordinatorConfig).
 var groupBounds = map[string][2]string{
@@ -223,7 +244,11 @@ func (b *Broker) GroupEntries(overrides map[string]string) []Entry {
 		if g.broker != "" {
 			e.Synonyms = append(e.Synonyms, b.brokerSynonyms(g.broker)...)
 		} else {
-			e.Synonyms = append(e.Synonyms, Entry{Name: n, Value: g.dflt, Source: SourceDefault, Type: g.typ})
+			dn := n
+			if k, ok := groupDefaultSynonyms[n]; ok {
+				dn = k
+			}
+			e.Synonyms = append(e.Synonyms, Entry{Name: dn, Value: g.dflt, Source: SourceDefault, Type: g.typ})
 		}
 		out = append(out, e)
 	}
