@@ -147,6 +147,20 @@ func TestKafkaAdminTools(t *testing.T) {
 		}
 	})
 
+	t.Run("features-update", func(t *testing.T) {
+		out := run(t, clsFeatures, "upgrade", "--feature", "group.version=1")
+		want(t, "upgrade group.version=1", out, "group.version was upgraded to 1.")
+		// Refused: the tool prints why and exits non-zero.
+		out, _, _ = kt.run(ctx, "", clsFeatures, "--bootstrap-server", s.Addr, "upgrade", "--feature", "transaction.version=2")
+		if !strings.Contains(out, "Could not upgrade transaction.version to 2. invalid update version 2 for feature transaction.version") {
+			t.Errorf("upgrade transaction.version=2:\n%s", out)
+		}
+		out, _, _ = kt.run(ctx, "", clsFeatures, "--bootstrap-server", s.Addr, "downgrade", "--feature", "group.version=0")
+		if !strings.Contains(out, "Could not downgrade group.version to 0.") {
+			t.Errorf("downgrade group.version=0:\n%s", out)
+		}
+	})
+
 	t.Run("metadata-quorum", func(t *testing.T) {
 		out := run(t, clsQuorum, "describe", "--status")
 		for _, re := range []string{
