@@ -142,7 +142,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 					}
 				}
 				var next int64
-				kerrv, msg, next = b.produceToPartition(p, rp.Records, sp)
+				kerrv, msg, next = b.produceToPartition(p, req.Version, rp.Records, sp)
 				if kerrv == nil && req.Acks == -1 {
 					waits = append(waits, ackWait{p: p, sp: sp, name: name, target: next, epoch: epoch})
 				}
@@ -195,36 +195,60 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 // produceToPartition validates and appends one partition's batch, filling
 // the offsets of sp on success; next is the offset the high watermark must
 // reach for the batch to be committed (for a retried duplicate, the
-// original's).
-func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition) (kerrv *kerr.Error, msg string, next int64) {
+// original's). On a refusal it fills what Kafka fills: the log start offset
+// for the errors Kafka's log raises (record validation, sequences and
+// epochs), the refused records (v8+) for a batch refused for their content.
+func (b *Broker) produceToPartition(p *partition, version int16, records []byte, sp *kmsg.ProduceResponseTopicPartition) (kerrv *kerr.Error, msg string, next int64) {
 	cfg := p.cfg.Load()
-	if len(records) > int(cfg.MaxMessageBytes) {
-		return kerr.MessageTooLarge, fmt.Sprintf("the record batch is %d bytes, larger than max.message.bytes=%d of %s-%d",
-			len(records), cfg.MaxMessageBytes, p.topic, p.index), 0
-	}
-	hdr, err := protocol.ValidateProduceBatch(records, protocol.ValidateOptions{RequireKeys: cfg.CleanupPolicyCompact})
+	now := b.clock().Now().UnixMilli() // the dev clock in samsatest and samsa dev
+	hdr, err := protocol.ValidateProduceBatch(records, protocol.ValidateOptions{
+		RequireKeys:          cfg.CleanupPolicyCompact,
+		MaxBatchBytes:        int(cfg.MaxMessageBytes),
+		MaxRecordBytes:       int(cfg.MaxRecordBytes),
+		NoZstd:               version < 7,
+		CheckTimestamps:      true,
+		LogAppendTime:        cfg.LogAppendTime,
+		Now:                  now,
+		TimestampBeforeMaxMs: cfg.TimestampBeforeMaxMs,
+		TimestampAfterMaxMs:  cfg.TimestampAfterMaxMs,
+	})
 	if err != nil {
-		return batchError(err), err.Error(), 0
+		code := batchError(err)
+		if code == kerr.InvalidRecord || code == kerr.InvalidTimestamp {
+			if !errors.Is(err, protocol.ErrRecordSet) {
+				sp.LogStartOffset = p.log.LogStartOffset()
+			}
+			var re *protocol.RecordErrors
+			if errors.As(err, &re) && version >= 8 {
+				sp.ErrorRecords = make([]kmsg.ProduceResponseTopicPartitionErrorRecord, len(re.Records))
+				for i, r := range re.Records {
+					sp.ErrorRecords[i] = kmsg.ProduceResponseTopicPartitionErrorRecord{RelativeOffset: r.Index, ErrorMessage: strPtr(r.Message)}
+				}
+			}
+		}
+		return code, fmt.Sprintf("%s (%s-%d)", err, p.topic, p.index), 0
 	}
 	if hdr.IsTransactional() {
 		return kerr.InvalidRecord, "transactional record batches are not supported by this broker yet", 0
 	}
-	now := b.clock().Now().UnixMilli() // the dev clock in samsatest and samsa dev
 	appendTime := int64(-1)
 	if cfg.LogAppendTime {
 		appendTime = now
-	} else if msg := timestampOutOfBounds(&hdr, now, cfg.TimestampBeforeMaxMs, cfg.TimestampAfterMaxMs); msg != "" {
-		return kerr.InvalidTimestamp, msg, 0
 	}
-	res, err := p.log.Append(records, p.leaderEpoch.Load(), appendTime)
+	// Only the batch: bytes after it too short to be another batch are
+	// dropped, as Kafka drops them.
+	res, err := p.log.Append(records[:hdr.Size()], p.leaderEpoch.Load(), appendTime)
 	switch {
 	case err == nil, errors.Is(err, storage.ErrDuplicateSequence):
 		// A retried duplicate is a success with the original offsets.
 	case errors.Is(err, storage.ErrOutOfOrderSeq):
+		sp.LogStartOffset = p.log.LogStartOffset()
 		return kerr.OutOfOrderSequenceNumber, err.Error(), 0
 	case errors.Is(err, storage.ErrInvalidEpoch):
+		sp.LogStartOffset = p.log.LogStartOffset()
 		return kerr.InvalidProducerEpoch, err.Error(), 0
 	case errors.Is(err, storage.ErrUnknownProducer):
+		sp.LogStartOffset = p.log.LogStartOffset()
 		return kerr.UnknownProducerID, err.Error(), 0
 	case errors.Is(err, storage.ErrClosed):
 		return kerr.NotLeaderForPartition, "the partition is being closed", 0
@@ -239,7 +263,7 @@ func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.Produ
 	// data (followers' included) wake.
 	p.maybeAdvanceHW(b)
 	p.notify()
-	b.metrics.produced(p.topic, len(records), hdr.NumRecords)
+	b.metrics.produced(p.topic, hdr.Size(), hdr.NumRecords)
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
@@ -345,26 +369,15 @@ func (w *ackWait) check(b *Broker) bool {
 	return false
 }
 
-// timestampOutOfBounds applies message.timestamp.before.max.ms and
-// message.timestamp.after.max.ms to a CreateTime batch, using its first and
-// largest timestamps as the bounds of its records'.
-func timestampOutOfBounds(h *protocol.BatchHeader, now, beforeMax, afterMax int64) string {
-	if h.BaseTimestamp >= 0 && now-h.BaseTimestamp > beforeMax {
-		return fmt.Sprintf("timestamp %d of a record is more than message.timestamp.before.max.ms=%d before the broker's time %d", h.BaseTimestamp, beforeMax, now)
-	}
-	if h.MaxTimestamp >= 0 && h.MaxTimestamp-now > afterMax {
-		return fmt.Sprintf("timestamp %d of a record is more than message.timestamp.after.max.ms=%d after the broker's time %d", h.MaxTimestamp, afterMax, now)
-	}
-	return ""
-}
-
 // batchError maps a protocol validation error to its Kafka error.
 func batchError(err error) *kerr.Error {
 	switch {
 	case errors.Is(err, protocol.ErrCorruptBatch):
 		return kerr.CorruptMessage
-	case errors.Is(err, protocol.ErrUnsupportedMagic):
-		return kerr.UnsupportedForMessageFormat
+	case errors.Is(err, protocol.ErrInvalidTimestamp):
+		return kerr.InvalidTimestamp
+	case errors.Is(err, protocol.ErrRecordTooLarge):
+		return kerr.MessageTooLarge
 	case errors.Is(err, protocol.ErrUnsupportedCompression):
 		return kerr.UnsupportedCompressionType
 	default:

@@ -16,7 +16,11 @@ package broker
 //	v10: timeout (unused: nothing here is remote).
 //	v11: timestamp -6: earliest pending upload (none: -1).
 //
-// Special timestamps: -2 earliest, -1 latest.
+// Special timestamps: -2 earliest, -1 latest; another negative one is
+// UNSUPPORTED_VERSION, as Kafka answers a lookup it does not know. The
+// leader epoch of the latest offset is the leader's current epoch, also
+// before anything was written in it (Kafka's epoch cache gains it when
+// the broker becomes leader).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -37,42 +41,44 @@ const (
 func handleListOffsets(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	resp.Topics = make([]kmsg.ListOffsetsResponseTopic, len(req.Topics))
-	seen := make(map[string]map[int32]int, len(req.Topics))
+	// A partition asked for more than once is answered once, with
+	// INVALID_REQUEST, as Kafka answers it.
+	type tp struct {
+		topic     string
+		partition int32
+	}
+	count := make(map[tp]int)
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			count[tp{rt.Topic, rp.Partition}]++
+		}
+	}
+	resp.Topics = make([]kmsg.ListOffsetsResponseTopic, 0, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
-		st := &resp.Topics[i]
-		*st = kmsg.NewListOffsetsResponseTopic()
+		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
-		st.Partitions = make([]kmsg.ListOffsetsResponseTopicPartition, len(rt.Partitions))
-		if seen[rt.Topic] == nil {
-			seen[rt.Topic] = map[int32]int{}
-		}
+		st.Partitions = make([]kmsg.ListOffsetsResponseTopicPartition, 0, len(rt.Partitions))
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
-			sp := &st.Partitions[j]
-			*sp = kmsg.NewListOffsetsResponseTopicPartition()
+			key := tp{rt.Topic, rp.Partition}
+			if count[key] < 0 {
+				continue // answered already
+			}
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp = -1
 			sp.Offset = -1
 			sp.LeaderEpoch = -1
-			seen[rt.Topic][rp.Partition]++
-			if seen[rt.Topic][rp.Partition] > 1 {
+			if count[key] > 1 {
 				sp.ErrorCode = kerr.InvalidRequest.Code
-				continue
+				count[key] = -1
+			} else {
+				sp.ErrorCode = b.listOffset(rt.Topic, rp, &sp)
 			}
-			sp.ErrorCode = b.listOffset(rt.Topic, rp, sp)
+			st.Partitions = append(st.Partitions, sp)
 		}
-	}
-	// Kafka answers every copy of a duplicated partition with INVALID_REQUEST.
-	for i := range resp.Topics {
-		for j := range resp.Topics[i].Partitions {
-			sp := &resp.Topics[i].Partitions[j]
-			if seen[resp.Topics[i].Topic][sp.Partition] > 1 {
-				sp.ErrorCode = kerr.InvalidRequest.Code
-				sp.Offset, sp.Timestamp, sp.LeaderEpoch = -1, -1, -1
-			}
-		}
+		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
 }
@@ -95,8 +101,10 @@ func (b *Broker) listOffset(topic string, rp *kmsg.ListOffsetsRequestTopicPartit
 	hwm := l.HighWatermark()
 	switch ts := rp.Timestamp; {
 	case ts == tsLatest:
+		// Kafka's leader-epoch cache holds the leader's epoch from the
+		// moment it leads, records written in it or not.
 		sp.Offset = hwm
-		sp.LeaderEpoch = l.LatestEpoch()
+		sp.LeaderEpoch = max(l.LatestEpoch(), epoch)
 	case ts == tsEarliest || ts == tsEarliestLocal:
 		sp.Offset = l.LogStartOffset()
 		sp.LeaderEpoch = b.epochForOffset(p, sp.Offset)
@@ -112,7 +120,9 @@ func (b *Broker) listOffset(topic string, rp *kmsg.ListOffsetsRequestTopicPartit
 	case ts == tsLatestTiered || ts == tsEarliestPendingUpl:
 		// No tiered storage: nothing to report.
 	case ts < 0:
-		return kerr.InvalidRequest.Code
+		// A special timestamp this version does not know of (Kafka's
+		// answer: the client asks for a lookup newer than the broker).
+		return kerr.UnsupportedVersion.Code
 	default:
 		off, fts, found, err := l.OffsetForTimestamp(ts)
 		if err != nil {
@@ -137,6 +147,11 @@ func (b *Broker) epochForOffset(p *partition, offset int64) int32 {
 		}
 		candidate = found
 		e = found - 1
+	}
+	if candidate < 0 && offset >= p.log.LogEndOffset() {
+		// Past every written batch: the leader's current epoch, which
+		// Kafka's cache holds from the log end offset on.
+		return p.leaderEpoch.Load()
 	}
 	return candidate
 }

@@ -11,9 +11,11 @@ package broker
 //	v5: offline replicas.
 //	v6: same as v5.
 //	v7: leader epoch.
-//	v8: authorized operations (cluster-level until v10).
+//	v8: authorized operations (cluster-level until v10): everything, when
+//	    asked, as Kafka answers without an authorizer.
 //	v9: flexible.
-//	v10: topic ids (lookup by id when the name is null).
+//	v10: topic ids in the answer (lookups by id only from v12: a v10-v11
+//	    request naming an id fails as a whole, 03_metadata_request.go).
 //	v11: cluster authorized operations removed (DescribeCluster has them).
 //	v12: topic name nullable in the request.
 //	v13: top-level error code (KIP-1102 rebootstrap).
@@ -48,6 +50,10 @@ const topicAllOps int32 = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<1
 
 func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.MetadataRequest)
+	if resp := metadataRequestError(req); resp != nil {
+		return resp
+	}
+	req.Topics = dedupMetadataTopics(req.Topics)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	snap := b.store.Snapshot()
 
@@ -95,6 +101,9 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		resp.ControllerID = b.cfg.BrokerID
 	}
 	resp.AuthorizedOperations = authorizedOpsNotRequested
+	if req.IncludeClusterAuthorizedOperations && req.Version <= 10 {
+		resp.AuthorizedOperations = clusterAuthorizedOps
+	}
 
 	topicOps := int32(authorizedOpsNotRequested)
 	if req.IncludeTopicAuthorizedOperations {

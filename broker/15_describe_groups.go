@@ -6,7 +6,8 @@ package broker
 //	    assignment (only in Stable, as Kafka).
 //	v1: throttle time.
 //	v2: same as v1.
-//	v3: authorized operations (not computed: INT32_MIN).
+//	v3: authorized operations when asked: every group operation, as Kafka
+//	    answers without an authorizer.
 //	v4: member instance ids.
 //	v5: flexible.
 //	v6: error message; an unknown group (or a KIP-848 consumer group) is
@@ -26,11 +27,15 @@ func handleDescribeGroups(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 			g := kmsg.NewDescribeGroupsResponseGroup()
 			g.Group = id
 			g.ErrorCode = e.Code
-			g.AuthorizedOperations = -2147483648
+			g.AuthorizedOperations = authorizedOpsOmitted
 			resp.Groups = append(resp.Groups, g)
 			continue
 		}
-		resp.Groups = append(resp.Groups, b.groups.DescribeGroup(id, req.Version))
+		g := b.groups.DescribeGroup(id, req.Version)
+		if req.IncludeAuthorizedOperations && g.ErrorCode == 0 {
+			g.AuthorizedOperations = groupAllOps
+		}
+		resp.Groups = append(resp.Groups, g)
 	}
 	return resp
 }

@@ -15,7 +15,7 @@ package broker
 //	    here, so no change).
 //	v7: the response returns the topic id (KIP-516).
 //
-// Duplicate names in one request fail every entry of that name with
+// A name given more than once in one request is answered once, with
 // INVALID_REQUEST; the other topics are processed. A TimeoutMillis of 0 or
 // less creates the topics and returns without waiting for this broker to
 // apply them. A request for more than max.partitions.per.request partitions
@@ -74,8 +74,11 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			st.ReplicationFactor = -1
 			resp.Topics = append(resp.Topics, st)
 		}
-		if counts[rt.Topic] > 1 {
-			fail(kerr.InvalidRequest, "Duplicate topic name.")
+		if c := counts[rt.Topic]; c > 1 || c < 0 {
+			if c > 1 { // once per name, as Kafka answers
+				fail(kerr.InvalidRequest, "Duplicate topic name.")
+				counts[rt.Topic] = -1
+			}
 			continue
 		}
 
@@ -124,7 +127,7 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 		st.NumPartitions = plan.numPartitions
 		st.ReplicationFactor = plan.replicationFactor
 		if req.Version >= 5 {
-			st.Configs = createTopicsConfigs(b.cfg.TopicEntries(plan.info.Configs))
+			st.Configs = createTopicsConfigs(b.conf().CreatedTopicEntries(plan.info.Configs))
 		}
 		created = append(created, len(resp.Topics))
 		resp.Topics = append(resp.Topics, st)

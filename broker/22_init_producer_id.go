@@ -6,7 +6,8 @@ package broker
 //	v1: same as v0 (throttling).
 //	v2: flexible.
 //	v3: producer id and epoch in the request (KIP-360); for idempotent
-//	    producers a fresh id is returned, as Kafka does.
+//	    producers a fresh id is returned, as Kafka does; one without the
+//	    other is INVALID_REQUEST.
 //	v4: PRODUCER_FENCED may be returned (KIP-588).
 //	v5: same as v4 (transactions v2 clients, KIP-890).
 //
@@ -31,6 +32,12 @@ func handleInitProducerID(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID = -1
 	resp.ProducerEpoch = -1
+	// v3+: a producer id and epoch come together or not at all (Kafka's
+	// KafkaApis answers one without the other with INVALID_REQUEST).
+	if req.Version >= 3 && (req.ProducerID == -1) != (req.ProducerEpoch == -1) {
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		return resp
+	}
 	if req.TransactionalID != nil {
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return resp

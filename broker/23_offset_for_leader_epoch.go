@@ -8,7 +8,9 @@ package broker
 //	v4: flexible.
 //
 // Consumers use it to detect log truncation after a leader change
-// (KIP-320); followers will use it to truncate before fetching.
+// (KIP-320); followers will use it to truncate before fetching. The
+// leader answers as if its epoch cache already held its current epoch
+// (leaderEndOffsetForEpoch), as Kafka's does.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -49,9 +51,40 @@ func handleOffsetForLeaderEpoch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.R
 					continue
 				}
 			}
-			end, epoch := p.log.EndOffsetForEpoch(rp.LeaderEpoch)
-			sp.EndOffset, sp.LeaderEpoch = end, epoch
+			sp.EndOffset, sp.LeaderEpoch = leaderEndOffsetForEpoch(p, rp.LeaderEpoch)
 		}
 	}
 	return resp
+}
+
+// leaderEndOffsetForEpoch is OffsetForLeaderEpoch's answer as Kafka's
+// leader gives it. Kafka's leader-epoch cache gains the leader's epoch at
+// the log end offset the moment it becomes leader (Partition.makeLeader),
+// before any record is written in it; samsa's storage cache holds the
+// epochs of written batches only. So while no batch of the current epoch
+// exists, the answer is computed as if the cache ended with (current
+// epoch, log end offset): an empty partition at epoch 0 ends epoch 0 at 0,
+// and an epoch between the last written one and the current one ends
+// where the log ends.
+func leaderEndOffsetForEpoch(p *partition, requested int32) (int64, int32) {
+	cur := p.leaderEpoch.Load()
+	latest := p.log.LatestEpoch()
+	if requested < 0 || latest >= cur {
+		return p.log.EndOffsetForEpoch(requested)
+	}
+	leo := p.log.LogEndOffset()
+	switch {
+	case requested > cur:
+		return -1, -1
+	case requested == cur:
+		return leo, cur
+	case latest < 0:
+		// The current epoch is the only one: an older one ends where
+		// it starts (Kafka's answer for an epoch below the first).
+		return leo, requested
+	case requested >= latest:
+		return leo, latest
+	default:
+		return p.log.EndOffsetForEpoch(requested)
+	}
 }

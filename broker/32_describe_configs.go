@@ -12,14 +12,21 @@ package broker
 // Resources served:
 //
 //	TOPIC (2)          every topic config, its overrides over the broker's
-//	                   values over the defaults.
-//	BROKER (4)         name "" (cluster default) or this broker's id: every
-//	                   broker property; another id is INVALID_REQUEST, as
-//	                   Kafka answers a broker asked about another one.
+//	                   values over the defaults; internal topics with the
+//	                   overrides Kafka creates them with.
+//	BROKER (4)         this broker's id: every broker property, dynamic
+//	                   values over static ones over the defaults; name ""
+//	                   (the cluster default): the cluster-wide dynamic
+//	                   defaults only, as Kafka lists them. Another id is
+//	                   INVALID_REQUEST, as Kafka answers a broker asked
+//	                   about another one.
 //	BROKER_LOGGER (8)  this broker's id: an empty list (log levels are not
 //	                   configurable per logger).
+//	GROUP (32)         a group's configs (KIP-848), its overrides over the
+//	                   broker's group.* values; the group need not exist.
 //
-// Sensitive values are returned as null.
+// Synonyms are Kafka 4.4's (config.Entry); sensitive values and properties
+// without any value are returned as null.
 
 import (
 	"fmt"
@@ -28,6 +35,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-io/samsa/broker/config"
+	"github.com/samsa-io/samsa/coordinator"
 )
 
 func init() { register(kmsg.DescribeConfigs, 1, 4, handleDescribeConfigs) }
@@ -60,13 +68,23 @@ func handleDescribeConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 				fail(kerr.UnknownTopicOrPartition, fmt.Sprintf("Topic '%s' does not exist.", rr.ResourceName))
 				continue
 			}
-			entries = b.cfg.TopicEntries(tm.Info.Configs)
+			entries = b.topicEntries(tm)
 		case kmsg.ConfigResourceTypeBroker:
 			if e, msg := b.checkBrokerResource(rr.ResourceName, true); e != nil {
 				fail(e, msg)
 				continue
 			}
-			entries = b.cfg.Entries()
+			if rr.ResourceName == "" {
+				entries = b.conf().DefaultEntries()
+			} else {
+				entries = b.conf().Entries()
+			}
+		case kmsg.ConfigResourceTypeGroupConfig:
+			if rr.ResourceName == "" {
+				fail(kerr.InvalidRequest, "Group name must not be empty.")
+				continue
+			}
+			entries = b.conf().GroupEntries(snap.Configs.Group(rr.ResourceName))
 		case kmsg.ConfigResourceTypeBrokerLogger:
 			if e, msg := b.checkBrokerResource(rr.ResourceName, false); e != nil {
 				fail(e, msg)
@@ -114,7 +132,7 @@ func (b *Broker) checkBrokerResource(name string, allowEmpty bool) (*kerr.Error,
 func describeConfigEntry(e config.Entry, synonyms, docs bool) kmsg.DescribeConfigsResponseResourceConfig {
 	c := kmsg.NewDescribeConfigsResponseResourceConfig()
 	c.Name = e.Name
-	if !e.Sensitive {
+	if !e.Sensitive && !e.Null {
 		c.Value = strPtr(e.Value)
 	}
 	c.ReadOnly = e.ReadOnly
@@ -138,4 +156,20 @@ func describeConfigEntry(e config.Entry, synonyms, docs bool) kmsg.DescribeConfi
 		}
 	}
 	return c
+}
+
+// topicEntries is a topic's DescribeConfigs listing from the effective
+// broker configuration. An internal topic created before samsa stored
+// Kafka's overrides for it still shows them (its stored ones win).
+func (b *Broker) topicEntries(tm *coordinator.TopicMeta) []config.Entry {
+	overrides := tm.Info.Configs
+	if tm.Info.Internal {
+		if in := b.cfg.InternalTopicConfigs(tm.Info.Name); in != nil {
+			for k, v := range overrides {
+				in[k] = v
+			}
+			overrides = in
+		}
+	}
+	return b.conf().TopicEntries(overrides)
 }

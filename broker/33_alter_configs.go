@@ -6,11 +6,12 @@ package broker
 //	v1: same as v0 (throttle applied after the response).
 //	v2: flexible.
 //
-// A TOPIC resource's configs replace all of the topic's overrides (a config
-// left out returns to the broker's value). BROKER resources are refused
-// with INVALID_REQUEST: broker properties are static here (Kafka's answer
-// for a config it cannot update dynamically). A resource named twice is
-// INVALID_REQUEST for each entry.
+// A resource's configs replace all of its values (a config left out
+// returns to the level below): a TOPIC's overrides, a BROKER resource's
+// dynamic configs ("<id>" for this broker, "" for the cluster default;
+// only the properties Kafka can alter at run time, configs_alter.go), a
+// GROUP's configs. A config named twice in one resource, and a resource
+// named twice, are INVALID_REQUEST.
 
 import (
 	"fmt"
@@ -56,18 +57,41 @@ func handleAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			fail(kerr.InvalidRequest, "Duplicate resource.")
 			continue
 		}
+		ops := make([]configOp, len(rr.Configs))
+		for i, c := range rr.Configs {
+			ops[i] = configOp{name: c.Name, op: kmsg.IncrementalAlterConfigOpSet, value: c.Value}
+		}
+		if e, msg := checkOps(ops); e != nil {
+			fail(e, msg)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
-		case kmsg.ConfigResourceTypeBroker:
-			if e, msg := b.checkBrokerResource(rr.ResourceName, true); e != nil {
+		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeGroupConfig:
+			replace := func(map[string]string, func(string) (config.Entry, bool)) (map[string]string, *kerr.Error, string) {
+				return applyOps(nil, ops, nil)
+			}
+			var rev int64
+			var e *kerr.Error
+			var msg string
+			if rr.ResourceType == kmsg.ConfigResourceTypeBroker {
+				if e, msg = b.checkBrokerResource(rr.ResourceName, true); e != nil {
+					fail(e, msg)
+					continue
+				}
+				rev, e, msg = b.alterBrokerConfigs(rc, rr.ResourceName, req.ValidateOnly, replace)
+			} else {
+				rev, e, msg = b.alterGroupConfigs(rc, rr.ResourceName, req.ValidateOnly, replace)
+			}
+			if e != nil {
 				fail(e, msg)
 				continue
 			}
-			if len(rr.Configs) == 0 {
-				resp.Resources = append(resp.Resources, r)
-				continue
+			if rev > 0 {
+				maxRev = max(maxRev, rev)
+				done = append(done, len(resp.Resources))
 			}
-			fail(kerr.InvalidRequest, "Broker configs cannot be altered dynamically; set them in server.properties, flags or KAFKA_* environment variables and restart.")
+			resp.Resources = append(resp.Resources, r)
 			continue
 		default:
 			fail(kerr.InvalidRequest, fmt.Sprintf("Unexpected resource type %s.", rr.ResourceType))
@@ -83,17 +107,8 @@ func handleAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			continue
 		}
 		overrides := make(map[string]string, len(rr.Configs))
-		var bad string
 		for _, c := range rr.Configs {
-			if c.Value == nil {
-				bad = c.Name
-				break
-			}
 			overrides[c.Name] = *c.Value
-		}
-		if bad != "" {
-			fail(kerr.InvalidRequest, "Null value not supported for : "+bad)
-			continue
 		}
 		if err := config.ValidateTopicConfigs(overrides); err != nil {
 			fail(kerr.InvalidConfig, configErrMessage(err))

@@ -11,8 +11,8 @@ package broker
 //
 // The count is the new total and must exceed the current one. Without an
 // assignment the new partitions are placed round-robin like a new topic's,
-// with the topic's current replication factor. Duplicate topics in one
-// request are INVALID_REQUEST for each entry of that name. A request that
+// with the topic's current replication factor. A topic named more than
+// once in one request is answered once, with INVALID_REQUEST. A request that
 // would add more than max.partitions.per.request partitions in all
 // (validate-only too) fails every topic with INVALID_PARTITIONS, as Kafka
 // 4.1's controller does (KAFKA-19673).
@@ -59,8 +59,11 @@ func handleCreatePartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respo
 	var done []int
 
 	for _, rt := range req.Topics {
-		if counts[rt.Topic] > 1 {
-			add(rt.Topic, kerr.InvalidRequest, "Duplicate topic name.")
+		if c := counts[rt.Topic]; c > 1 || c < 0 {
+			if c > 1 { // once per name, as Kafka answers
+				add(rt.Topic, kerr.InvalidRequest, "Duplicate topic name.")
+				counts[rt.Topic] = -1
+			}
 			continue
 		}
 		newReplicas, e, msg := planPartitions(snap, rt)

@@ -6,18 +6,19 @@ package broker
 //	    APPEND (2) and SUBTRACT (3) (KIP-339); ValidateOnly.
 //	v1: flexible.
 //
-// TOPIC resources only, as for AlterConfigs: BROKER resources are refused
-// with INVALID_REQUEST since broker properties are static here. APPEND and
-// SUBTRACT apply to list-typed configs (cleanup.policy, ...) and start from
-// the effective value (the override, else the broker's value); on other
-// types they are INVALID_CONFIG. A config named twice in one resource, a
-// null value for SET/APPEND/SUBTRACT, and a resource named twice are
-// INVALID_REQUEST. The resulting overrides are validated as a whole.
+// Resources: TOPIC (the topic's overrides), BROKER (dynamic broker
+// configs: "<id>" for this broker, "" for the cluster-wide default; only
+// the properties Kafka can alter at run time, configs_alter.go) and GROUP
+// (KIP-848 group configs). APPEND and SUBTRACT apply to list-typed configs
+// (cleanup.policy, ...) and start from the effective value (the override,
+// else the broker's value); on other types they are INVALID_CONFIG. A
+// config named twice in one resource, a null value for SET/APPEND/SUBTRACT,
+// and a resource named twice are INVALID_REQUEST. The resulting values are
+// validated as a whole.
 
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -57,18 +58,41 @@ func handleIncrementalAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 			fail(kerr.InvalidRequest, "Duplicate resource.")
 			continue
 		}
+		ops := make([]configOp, len(rr.Configs))
+		for i, c := range rr.Configs {
+			ops[i] = configOp{name: c.Name, op: c.Op, value: c.Value}
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
-		case kmsg.ConfigResourceTypeBroker:
-			if e, msg := b.checkBrokerResource(rr.ResourceName, true); e != nil {
+		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeGroupConfig:
+			if e, msg := checkOps(ops); e != nil {
 				fail(e, msg)
 				continue
 			}
-			if len(rr.Configs) == 0 {
-				resp.Resources = append(resp.Resources, r)
+			change := func(cur map[string]string, effective func(string) (config.Entry, bool)) (map[string]string, *kerr.Error, string) {
+				return applyOps(cur, ops, effective)
+			}
+			var rev int64
+			var e *kerr.Error
+			var msg string
+			if rr.ResourceType == kmsg.ConfigResourceTypeBroker {
+				if e, msg = b.checkBrokerResource(rr.ResourceName, true); e != nil {
+					fail(e, msg)
+					continue
+				}
+				rev, e, msg = b.alterBrokerConfigs(rc, rr.ResourceName, req.ValidateOnly, change)
+			} else {
+				rev, e, msg = b.alterGroupConfigs(rc, rr.ResourceName, req.ValidateOnly, change)
+			}
+			if e != nil {
+				fail(e, msg)
 				continue
 			}
-			fail(kerr.InvalidRequest, "Broker configs cannot be altered dynamically; set them in server.properties, flags or KAFKA_* environment variables and restart.")
+			if rev > 0 {
+				maxRev = max(maxRev, rev)
+				done = append(done, len(resp.Resources))
+			}
+			resp.Resources = append(resp.Resources, r)
 			continue
 		default:
 			fail(kerr.InvalidRequest, fmt.Sprintf("Unexpected resource type %s.", rr.ResourceType))
@@ -84,7 +108,7 @@ func handleIncrementalAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 			fail(kerr.UnknownTopicOrPartition, fmt.Sprintf("Topic '%s' does not exist.", rr.ResourceName))
 			continue
 		}
-		overrides, e, msg := b.applyIncremental(tm, rr.Configs)
+		overrides, e, msg := b.applyIncremental(tm, ops)
 		if e != nil {
 			fail(e, msg)
 			continue
@@ -123,73 +147,32 @@ func handleIncrementalAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 
 // applyIncremental applies one resource's operations to a copy of the
 // topic's overrides and validates the result.
-func (b *Broker) applyIncremental(tm *coordinator.TopicMeta, ops []kmsg.IncrementalAlterConfigsRequestResourceConfig) (map[string]string, *kerr.Error, string) {
-	seen := make(map[string]bool, len(ops))
+func (b *Broker) applyIncremental(tm *coordinator.TopicMeta, ops []configOp) (map[string]string, *kerr.Error, string) {
+	if e, msg := checkOps(ops); e != nil {
+		return nil, e, msg
+	}
 	for _, op := range ops {
-		if seen[op.Name] {
-			return nil, kerr.InvalidRequest, "Error due to duplicate config keys"
-		}
-		seen[op.Name] = true
-		if op.Value == nil && op.Op != kmsg.IncrementalAlterConfigOpDelete {
-			return nil, kerr.InvalidRequest, "Null value not supported for : " + op.Name
-		}
-		if op.Op < kmsg.IncrementalAlterConfigOpSet || op.Op > kmsg.IncrementalAlterConfigOpSubtract {
-			return nil, kerr.InvalidRequest, fmt.Sprintf("Unknown operation type %d for config %s.", op.Op, op.Name)
-		}
-		if !config.IsTopicConfig(op.Name) {
-			return nil, kerr.InvalidConfig, "Unknown topic config name: " + op.Name
+		if !config.IsTopicConfig(op.name) {
+			return nil, kerr.InvalidConfig, "Unknown topic config name: " + op.name
 		}
 	}
-
 	// The effective values (and types) before the change, for APPEND and
 	// SUBTRACT.
 	var effective map[string]config.Entry
-	effectiveOf := func(name string) config.Entry {
+	effectiveOf := func(name string) (config.Entry, bool) {
 		if effective == nil {
-			entries := b.cfg.TopicEntries(tm.Info.Configs)
+			entries := b.topicEntries(tm)
 			effective = make(map[string]config.Entry, len(entries))
 			for _, e := range entries {
 				effective[e.Name] = e
 			}
 		}
-		return effective[name]
+		e, ok := effective[name]
+		return e, ok
 	}
-
-	out := maps.Clone(tm.Info.Configs)
-	if out == nil {
-		out = make(map[string]string)
-	}
-	for _, op := range ops {
-		switch op.Op {
-		case kmsg.IncrementalAlterConfigOpSet:
-			out[op.Name] = *op.Value
-		case kmsg.IncrementalAlterConfigOpDelete:
-			delete(out, op.Name)
-		case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
-			cur := effectiveOf(op.Name)
-			if cur.Type != config.TypeList {
-				verb := "APPEND"
-				if op.Op == kmsg.IncrementalAlterConfigOpSubtract {
-					verb = "SUBTRACT"
-				}
-				return nil, kerr.InvalidConfig, fmt.Sprintf("Can't %s to key %s because its type is not LIST.", verb, op.Name)
-			}
-			old := cur.Value
-			if v, ok := out[op.Name]; ok {
-				old = v
-			}
-			list := splitList(old)
-			for _, item := range splitList(*op.Value) {
-				if op.Op == kmsg.IncrementalAlterConfigOpAppend {
-					if !slices.Contains(list, item) {
-						list = append(list, item)
-					}
-				} else {
-					list = slices.DeleteFunc(list, func(s string) bool { return s == item })
-				}
-			}
-			out[op.Name] = strings.Join(list, ",")
-		}
+	out, e, msg := applyOps(tm.Info.Configs, ops, effectiveOf)
+	if e != nil {
+		return nil, e, msg
 	}
 	if err := config.ValidateTopicConfigs(out); err != nil {
 		return nil, kerr.InvalidConfig, configErrMessage(err)

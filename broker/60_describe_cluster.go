@@ -6,7 +6,8 @@ package broker
 //	    operations when asked (KIP-700).
 //	v1: EndpointType (KIP-919): 1 = brokers, 2 = controllers. A broker
 //	    asked for controllers answers MISMATCHED_ENDPOINT_TYPE, as Kafka's
-//	    brokers do (controllers have their own listeners there).
+//	    brokers do (controllers have their own listeners there); another
+//	    type is UNSUPPORTED_ENDPOINT_TYPE.
 //	v2: IncludeFencedBrokers and IsFenced per broker (KIP-1073). A broker
 //	    here is either registered (live) or absent, so none is fenced.
 //
@@ -16,6 +17,7 @@ package broker
 // through; one without that listener is left out.
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -49,6 +51,11 @@ func handleDescribeCluster(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 	resp.EndpointType = endpointTypeBroker
 	resp.ClusterAuthorizedOperations = authorizedOpsOmitted
 
+	if req.Version >= 1 && req.EndpointType != endpointTypeBroker && req.EndpointType != endpointTypeController {
+		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
+		resp.ErrorMessage = strPtr(fmt.Sprintf("Unsupported endpoint type %d", req.EndpointType))
+		return resp
+	}
 	if req.Version >= 1 && req.EndpointType != endpointTypeBroker {
 		resp.ErrorCode = kerr.MismatchedEndpointType.Code
 		resp.ErrorMessage = strPtr("The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type " +

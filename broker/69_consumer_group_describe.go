@@ -6,9 +6,12 @@ package broker
 //	    target assignments.
 //	v1: member type (1 = consumer protocol).
 //
-// Authorized operations are not computed (INT32_MIN).
+// IncludeAuthorizedOperations lists every group operation: there is no
+// authorizer, and Kafka answers so without one. An empty group id is
+// INVALID_GROUP_ID, as Kafka's coordinator answers it.
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -19,16 +22,30 @@ func handleConsumerGroupDescribe(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
 	var local []string
 	for _, id := range req.Groups {
+		if id == "" {
+			g := kmsg.NewConsumerGroupDescribeResponseGroup()
+			g.ErrorCode = kerr.InvalidGroupID.Code
+			g.ErrorMessage = strPtr("the group id must not be empty")
+			g.AuthorizedOperations = authorizedOpsOmitted
+			resp.Groups = append(resp.Groups, g)
+			continue
+		}
 		if e := b.groupError(id); e != nil {
 			g := kmsg.NewConsumerGroupDescribeResponseGroup()
 			g.Group = id
 			g.ErrorCode = e.Code
-			g.AuthorizedOperations = -2147483648
+			g.AuthorizedOperations = authorizedOpsOmitted
 			resp.Groups = append(resp.Groups, g)
 			continue
 		}
 		local = append(local, id)
 	}
-	resp.Groups = append(resp.Groups, b.groups.ConsumerGroupDescribe(local)...)
+	described := b.groups.ConsumerGroupDescribe(local)
+	for i := range described {
+		if req.IncludeAuthorizedOperations && described[i].ErrorCode == 0 {
+			described[i].AuthorizedOperations = groupAllOps
+		}
+	}
+	resp.Groups = append(resp.Groups, described...)
 	return resp
 }

@@ -56,6 +56,11 @@ type Broker struct {
 
 	metrics *metrics // metrics.go; made by New
 
+	// eff is the effective configuration (cfg with the dynamic configs
+	// layered over it, dynamic_configs.go); nil until the first reconcile.
+	eff atomic.Pointer[config.Broker]
+	dyn dynamicState // guarded by reconcileMu
+
 	// groups is the group coordinator (groups.go); nil until Start.
 	groups *group.Coordinator
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -106,7 +107,8 @@ var respBufPool = sync.Pool{New: func() any { return &respBuf{buf: make([]byte, 
 
 func (b *Broker) acceptLoop(ln net.Listener, listener string) {
 	defer b.wg.Done()
-	perIP := b.resolveConnOverrides()
+	overrides := b.conf().MaxConnectionsPerIPOverrides
+	perIP := b.resolveConnOverrides(overrides)
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -129,6 +131,10 @@ func (b *Broker) acceptLoop(ln net.Listener, listener string) {
 			tc.SetNoDelay(true)
 		}
 		ip := peerIP(nc)
+		if o := b.conf().MaxConnectionsPerIPOverrides; !maps.Equal(o, overrides) {
+			// Altered at run time (a dynamic broker config).
+			overrides, perIP = o, b.resolveConnOverrides(o)
+		}
 		c := &conn{
 			b:        b,
 			nc:       nc,

@@ -47,7 +47,8 @@ func (b *Broker) admitLocked(ip netip.Addr, perIP map[netip.Addr]int32) refusal 
 	if l.perIP == nil {
 		l.perIP = make(map[netip.Addr]int32)
 	}
-	maxIP := b.cfg.MaxConnectionsPerIP
+	cfg := b.conf() // max.connections* are dynamic
+	maxIP := cfg.MaxConnectionsPerIP
 	if n, ok := perIP[ip]; ok {
 		maxIP = n
 	}
@@ -55,8 +56,8 @@ func (b *Broker) admitLocked(ip netip.Addr, perIP map[netip.Addr]int32) refusal 
 	switch {
 	case l.perIP[ip] >= maxIP:
 		r = refusal{limit: "max.connections.per.ip", max: maxIP}
-	case int64(len(b.conns)) >= int64(b.cfg.MaxConnections):
-		r = refusal{limit: "max.connections", max: b.cfg.MaxConnections}
+	case int64(len(b.conns)) >= int64(cfg.MaxConnections):
+		r = refusal{limit: "max.connections", max: cfg.MaxConnections}
 	default:
 		l.perIP[ip]++
 		return refusal{}
@@ -87,11 +88,12 @@ func (b *Broker) logRefusal(r refusal, ip netip.Addr) {
 }
 
 // resolveConnOverrides turns max.connections.per.ip.overrides into counts
-// by address, resolving host names (as Kafka does, once at start-up). A name
-// that does not resolve is logged and its override not applied.
-func (b *Broker) resolveConnOverrides() map[netip.Addr]int32 {
-	out := make(map[netip.Addr]int32, len(b.cfg.MaxConnectionsPerIPOverrides))
-	for host, n := range b.cfg.MaxConnectionsPerIPOverrides {
+// by address, resolving host names (as Kafka does, at start-up and when
+// the dynamic value changes). A name that does not resolve is logged and
+// its override not applied.
+func (b *Broker) resolveConnOverrides(overrides map[string]int32) map[netip.Addr]int32 {
+	out := make(map[netip.Addr]int32, len(overrides))
+	for host, n := range overrides {
 		if ip, err := netip.ParseAddr(host); err == nil {
 			out[ip.Unmap()] = n
 			continue

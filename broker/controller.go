@@ -290,7 +290,7 @@ func (c *controller) rebalanceInterval() time.Duration {
 // policy is the topic configuration the rules need: its overrides over
 // this broker's defaults (the controller's, as in Kafka).
 func (c *controller) policy(tm *coordinator.TopicMeta) coordinator.PartitionPolicy {
-	cfg := c.b.cfg.ResolveTopic(tm.Info.Configs)
+	cfg := c.b.conf().ResolveTopic(tm.Info.Configs)
 	return coordinator.PartitionPolicy{
 		MinISR:   int(cfg.MinInsyncReplicas),
 		Unclean:  cfg.UncleanLeaderElection,

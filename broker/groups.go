@@ -137,6 +137,7 @@ func (b *Broker) ensureInternalTopic(ctx context.Context, name string, partition
 		return fmt.Errorf("broker: plan internal topic %s: %s: %s", name, e.Message, msg)
 	}
 	plan.info.Internal = true
+	plan.info.Configs = b.cfg.InternalTopicConfigs(name) // Kafka's overrides (descriptive: no logs here)
 	plan.info.ID = coordinator.NewTopicID()
 	rev, err := b.store.CreateTopic(ctx, plan.info)
 	if errors.Is(err, coordinator.ErrTopicExists) {

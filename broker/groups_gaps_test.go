@@ -617,6 +617,23 @@ func TestGroupConsumerRegexSubscription(t *testing.T) {
 	}
 }
 
+// A regex subscription matches internal topics too, as Kafka resolves it.
+func TestGroupConsumerRegexMatchesInternalTopics(t *testing.T) {
+	_, addr := startTestBroker(t, groupOverrides...)
+	m := newCGMember(t, addr, "rx-internal", nil)
+	m.regex = strp("__consumer_off.*")
+	deadline := time.Now().Add(10 * time.Second)
+	for m.count() < 50 && time.Now().Before(deadline) {
+		if r := m.heartbeat(t); r.ErrorCode != 0 {
+			t.Fatalf("heartbeat: %s", codeName(r.ErrorCode))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := m.count(); n != 50 {
+		t.Fatalf("regex __consumer_off.* got %d partitions, want the 50 of __consumer_offsets", n)
+	}
+}
+
 // group.initial.rebalance.delay.ms: the first rebalance of a new group
 // waits for the delay, and members arriving meanwhile join the same
 // generation.

@@ -20,6 +20,9 @@ import (
 // KIP-848 heartbeats.
 var groupOverrides = []string{
 	"group.min.session.timeout.ms=500",
+	// As in Kafka, the KIP-848 values must lie within their bounds.
+	"group.consumer.min.heartbeat.interval.ms=100",
+	"group.consumer.min.session.timeout.ms=1000",
 	"group.consumer.heartbeat.interval.ms=200",
 	"group.consumer.session.timeout.ms=3000",
 }

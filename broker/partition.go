@@ -26,7 +26,12 @@ type partition struct {
 	log     *storage.Log // nil when the log could not be opened
 	openErr error        // why log is nil
 
-	cfg         atomic.Pointer[config.Topic]
+	cfg atomic.Pointer[config.Topic]
+	// resolvedWith is the broker configuration cfg was resolved with
+	// (a new one: the dynamic defaults changed); guarded by
+	// Broker.reconcileMu.
+	resolvedWith *config.Broker
+
 	leaderEpoch atomic.Int32
 	leader      atomic.Bool // this broker leads the partition
 	// meta is the TopicMeta the config was resolved from; a new pointer

@@ -204,7 +204,7 @@ func TestApiVersionsNewerThanOurs(t *testing.T) {
 	found := false
 	for _, k := range av.ApiKeys {
 		if k.ApiKey == 18 {
-			found = k.MaxVersion == 4
+			found = k.MaxVersion == 5
 		}
 		if k.ApiKey == 0 && (k.MinVersion != 0 || k.MaxVersion != 13) {
 			t.Errorf("Produce advertised %d-%d, want 0-13", k.MinVersion, k.MaxVersion)

@@ -30,6 +30,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/samsa-io/samsa/broker/config"
 	"github.com/samsa-io/samsa/coordinator"
 	"github.com/samsa-io/samsa/storage"
 )
@@ -55,7 +56,10 @@ func (b *Broker) reconcile() {
 	defer b.reconcileMu.Unlock()
 	snap := b.store.Snapshot()
 	b.metrics.observeSnapshot(snap)
-	r := &reconcileRun{b: b, snap: snap, me: b.cfg.BrokerID,
+	prevCfg := b.conf()
+	cfg := b.applyDynamic(snap)
+	b.applyGroupConfigs(snap, cfg, cfg != prevCfg)
+	r := &reconcileRun{b: b, snap: snap, me: b.cfg.BrokerID, cfg: cfg,
 		next: &partitionMap{byTopic: make(map[string][]*partition, len(snap.Topics))}}
 	old := b.parts.Load()
 	r.removeStale(old)
@@ -75,6 +79,7 @@ type reconcileRun struct {
 	b    *Broker
 	snap *coordinator.Snapshot
 	me   int32
+	cfg  *config.Broker // the effective configuration of this run
 	next *partitionMap
 	// toOpen are the replicas this run hosts anew, with their states: their
 	// roles are set once their logs are open.
@@ -154,17 +159,21 @@ func (r *reconcileRun) applyTopics(old *partitionMap) {
 			}
 			if p == nil {
 				p = &partition{topic: name, index: int32(i), topicID: tm.Info.ID}
-				cfg := r.b.cfg.ResolveTopic(tm.Info.Configs)
+				cfg := r.cfg.ResolveTopic(tm.Info.Configs)
 				p.cfg.Store(&cfg)
+				p.resolvedWith = r.cfg
 				p.meta.Store(tm)
 				r.toOpen = append(r.toOpen, p)
 				r.toOpenSt = append(r.toOpenSt, st)
 				parts[i] = p
 				continue
-			} else if prev := p.meta.Load(); prev != tm {
-				if !maps.Equal(prev.Info.Configs, tm.Info.Configs) {
-					cfg := r.b.cfg.ResolveTopic(tm.Info.Configs)
+			} else if prev := p.meta.Load(); prev != tm || p.resolvedWith != r.cfg {
+				// The topic's overrides or the broker's dynamic
+				// defaults changed: resolve again.
+				if !maps.Equal(prev.Info.Configs, tm.Info.Configs) || p.resolvedWith != r.cfg {
+					cfg := r.cfg.ResolveTopic(tm.Info.Configs)
 					p.cfg.Store(&cfg)
+					p.resolvedWith = r.cfg
 					if p.log != nil {
 						p.log.UpdateConfig(cfg.Log)
 					}
@@ -267,7 +276,7 @@ func (r *reconcileRun) openNew() {
 	for i, p := range r.toOpen {
 		reqs[i] = storage.OpenRequest{Topic: p.topic, Partition: p.index, TopicID: p.topicID, Config: p.cfg.Load().Log}
 	}
-	logs, errs := r.b.logs.OpenAll(reqs, r.b.cfg.RecoveryThreads)
+	logs, errs := r.b.logs.OpenAll(reqs, r.cfg.RecoveryThreads)
 	for i, p := range r.toOpen {
 		l, err := logs[i], errs[i]
 		if errors.Is(err, storage.ErrTopicIDMismatch) {
@@ -303,7 +312,7 @@ func (r *reconcileRun) reopenOver(p *partition) (*storage.Log, error) {
 
 // defaultDeleteDelay is the broker default of file.delete.delay.ms.
 func (b *Broker) defaultDeleteDelay() time.Duration {
-	return b.cfg.ResolveTopic(nil).Log.FileDeleteDelay
+	return b.conf().ResolveTopic(nil).Log.FileDeleteDelay
 }
 
 // sweepDisk looks, once after start-up, at the partition directories that

@@ -27,6 +27,9 @@ func startTestBrokerIn(t *testing.T, dir string, overrides ...string) (*Broker, 
 	props := map[string]string{
 		"listeners": "PLAINTEXT://127.0.0.1:0",
 		"log.dirs":  dir,
+		// Fast first rebalances (the default, Kafka's 3 s, batches
+		// consumers that start together); a test may set it.
+		"group.initial.rebalance.delay.ms": "0",
 	}
 	for _, o := range overrides {
 		k, v, ok := strings.Cut(o, "=")

@@ -60,6 +60,9 @@ func (v grpVariant) brokerArgs(session time.Duration) []string {
 		return nil
 	}
 	return []string{
+		// As in Kafka, the values must lie within their bounds.
+		"--override", "group.consumer.min.heartbeat.interval.ms=" + fmt.Sprint(grpHeartbeat.Milliseconds()),
+		"--override", "group.consumer.min.session.timeout.ms=" + fmt.Sprint(session.Milliseconds()),
 		"--override", "group.consumer.heartbeat.interval.ms=" + fmt.Sprint(grpHeartbeat.Milliseconds()),
 		"--override", "group.consumer.session.timeout.ms=" + fmt.Sprint(session.Milliseconds()),
 	}

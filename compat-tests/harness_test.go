@@ -137,6 +137,10 @@ type Samsa struct {
 	// Listeners, when set, is the --listeners value (it must bind Addr
 	// first); default PLAINTEXT://Addr.
 	Listeners string
+	// DefaultRebalanceDelay keeps samsa's group.initial.rebalance.delay.ms
+	// (Kafka's 3 s); otherwise every start sets it to 0, so that the
+	// suites' groups rebalance at once (Args may still set it).
+	DefaultRebalanceDelay bool
 
 	// StartupTime is, for the last start, the time from exec to the
 	// listening line.
@@ -156,10 +160,23 @@ type Samsa struct {
 // test ends; if the test failed, the tail of its log is printed.
 func StartSamsa(t testing.TB, extraArgs ...string) *Samsa {
 	t.Helper()
+	return startSamsa(t, false, extraArgs...)
+}
+
+// StartSamsaDefaults is StartSamsa keeping group.initial.rebalance.delay.ms
+// at samsa's default.
+func StartSamsaDefaults(t testing.TB, extraArgs ...string) *Samsa {
+	t.Helper()
+	return startSamsa(t, true, extraArgs...)
+}
+
+func startSamsa(t testing.TB, defaultDelay bool, extraArgs ...string) *Samsa {
+	t.Helper()
 	if addr := os.Getenv(externalBrokerEnv); addr != "" {
 		return externalSamsa(t, addr)
 	}
 	s := newSamsa(t, t.TempDir(), freePort(t), "", extraArgs)
+	s.DefaultRebalanceDelay = defaultDelay
 	s.Start()
 	return s
 }
@@ -255,6 +272,9 @@ func (s *Samsa) start() (refused bool, code int) {
 		"--data-dir", s.DataDir,
 		"--log-format", "json",
 		"--admin-listener", s.AdminAddr,
+	}
+	if !s.DefaultRebalanceDelay {
+		args = append(args, "--override", "group.initial.rebalance.delay.ms=0")
 	}
 	args = append(args, s.Args...)
 

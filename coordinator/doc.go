@@ -19,6 +19,9 @@
 //	<prefix><cluster-id>/brokers/<id>               BrokerInfo, attached to the broker's lease: its
 //	                                                endpoints (every advertised listener), rack,
 //	                                                directory id, shutting_down and offline replicas
+//	<prefix><cluster-id>/configs/brokers/<id>       dynamic broker configs of one broker, JSON name -> value
+//	<prefix><cluster-id>/configs/brokers/default    the cluster-wide dynamic broker configs
+//	<prefix><cluster-id>/configs/groups/<group>     a group's configs (KIP-848 GROUP resource)
 //	<prefix><cluster-id>/controller/<lease-hex>     election candidates (concurrency.Election);
 //	                                                the lowest create revision is the controller,
 //	                                                its value the broker id in decimal
@@ -37,8 +40,9 @@
 // the partition leaders' ISR changes (UpdatePartitionState),
 // controller_write.go the controller's partition state changes, the
 // internal topics' assignments and broker-dirs/, producer_ids.go
-// producer-ids, store.go cluster-id, package group groups/ and offsets/;
-// compact.go compacts the history.
+// producer-ids, store.go cluster-id, configs.go configs/ (for the broker's
+// AlterConfigs handlers), package group groups/ and offsets/; compact.go
+// compacts the history.
 //
 // # Controller
 //
@@ -121,6 +125,8 @@
 //	range broker-dirs/..controller/:
 //	  registerOnce            brokers/<id> (create, or take over our previous incarnation's key)
 //	  updateRegistration      brokers/<id> (SetOfflineReplicas, SetShuttingDown; compares the lease)
+//	  UpdateBrokerConfigs,    configs/brokers/<entity>, configs/groups/<group> (one key per txn,
+//	  UpdateGroupConfigs      written rarely: an operator's alter)
 //	  Election.Campaign       controller/<lease-hex>
 //	  Deregister              brokers/<id> and controller/<lease-hex> (one txn)
 //	  lease expiry or revoke  brokers/<id> and controller/<lease-hex> (same lease, one revision)

@@ -20,6 +20,8 @@ type Snapshot struct {
 	// DeletedTopics are the tombstones of deleted topics still waiting for
 	// some broker's confirmation (topics-deleted/).
 	DeletedTopics map[TopicID]TopicTombstone
+	// Configs are the dynamic broker and group configs (configs.go).
+	Configs DynamicConfigs
 
 	// offline indexes the brokers' OfflineReplicas (built with Brokers).
 	offline map[int32]map[ReplicaRef]struct{}

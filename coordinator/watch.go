@@ -66,6 +66,7 @@ type metaState struct {
 	topicByID   map[TopicID]string             // topic id -> name
 	parts       map[TopicID]map[int32]PartitionState
 	tombstones  map[TopicID]TopicTombstone
+	configs     DynamicConfigs // configs.go
 	snap        *Snapshot
 }
 
@@ -80,12 +81,13 @@ type dirtySet struct {
 	brokerDirs bool
 	controller bool
 	tombstones bool
+	configs    bool                           // a configs/ key changed (configs.go)
 	topics     map[string]struct{}            // topic key changed: rebuild the topic
 	parts      map[TopicID]map[int32]struct{} // only these partitions changed
 }
 
 func (d *dirtySet) any() bool {
-	return d.brokers || d.brokerDirs || d.controller || d.tombstones || len(d.topics) > 0 || len(d.parts) > 0
+	return d.brokers || d.brokerDirs || d.controller || d.tombstones || d.configs || len(d.topics) > 0 || len(d.parts) > 0
 }
 
 func newMetaState(root, clusterID string) *metaState {
@@ -157,6 +159,8 @@ func (m *metaState) apply(d *dirtySet, key string, value []byte, createRev, modR
 			return fmt.Errorf("broker directory key %q: %w", key, err)
 		}
 		m.brokerDirs[int32(id)] = rec.DirectoryID
+	case configsDir:
+		return m.applyConfig(d, key, rest, value, deleted)
 
 	case "controller":
 		d.controller = true
@@ -273,6 +277,9 @@ func (m *metaState) build(rev int64, d *dirtySet) *Snapshot {
 	}
 	if d.tombstones {
 		ns.DeletedTopics = maps.Clone(m.tombstones)
+	}
+	if d.configs {
+		ns.Configs = m.configs // copy-on-write in applyConfig
 	}
 	if len(d.topics) > 0 || len(d.parts) > 0 {
 		ns.Topics = maps.Clone(old.Topics)

@@ -50,11 +50,17 @@ const (
 
 // Validation errors. The broker maps them to Kafka error codes:
 // ErrCorruptBatch -> CORRUPT_MESSAGE, ErrInvalidRecord -> INVALID_RECORD,
-// ErrUnsupportedMagic -> UNSUPPORTED_FOR_MESSAGE_FORMAT (or CORRUPT_MESSAGE),
-// ErrUnsupportedCompression -> UNSUPPORTED_COMPRESSION_TYPE.
+// ErrInvalidTimestamp -> INVALID_TIMESTAMP, ErrRecordTooLarge ->
+// MESSAGE_TOO_LARGE, ErrUnsupportedCompression ->
+// UNSUPPORTED_COMPRESSION_TYPE. ErrUnsupportedMagic comes only from
+// ParseBatchHeader (ValidateProduceBatch answers magic 0/1 with
+// ErrInvalidRecord and an unknown magic with ErrCorruptBatch, as Kafka 4
+// does).
 var (
 	ErrCorruptBatch           = errors.New("protocol: corrupt record batch")
 	ErrInvalidRecord          = errors.New("protocol: invalid record")
+	ErrInvalidTimestamp       = errors.New("protocol: invalid record timestamp")
+	ErrRecordTooLarge         = errors.New("protocol: record batch too large")
 	ErrUnsupportedMagic       = errors.New("protocol: unsupported record batch magic")
 	ErrUnsupportedCompression = errors.New("protocol: unsupported compression codec")
 )

@@ -52,8 +52,8 @@ func TestParseBatchHeader(t *testing.T) {
 		t.Fatal("LastSequence without sequence")
 	}
 	// Base offset and epoch are outside the CRC.
-	if _, err := ValidateProduceBatch(b, ValidateOptions{}); err != nil {
-		t.Fatalf("validate after SetBaseOffset/SetPartitionLeaderEpoch: %v", err)
+	if BatchCRC(b) != h.CRC {
+		t.Fatal("the CRC changed with SetBaseOffset/SetPartitionLeaderEpoch")
 	}
 
 	if _, err := ParseBatchHeader(b[:60]); !errors.Is(err, ErrCorruptBatch) {
@@ -119,15 +119,26 @@ func TestValidateProduceBatch(t *testing.T) {
 		{name: "valid", b: valid()},
 		{name: "valid idempotent", b: buildBatch(t, batchSpec{producerID: 42, baseSeq: 0, records: simpleRecords(2, 3)})},
 		{name: "valid keyed with RequireKeys", b: buildBatch(t, batchSpec{producerID: -1, baseSeq: -1, records: simpleRecords(2, 3)}), opts: ValidateOptions{RequireKeys: true}},
-		{name: "empty", b: nil, wantErr: ErrCorruptBatch},
+		{name: "empty", b: nil, wantErr: ErrInvalidRecord, msg: "at least one whole record batch"},
 		{name: "16 bytes", b: make([]byte, 16), wantErr: ErrCorruptBatch},
-		{name: "magic 1", b: mutate(make([]byte, 40), func(b []byte) { b[16] = 1 }), wantErr: ErrUnsupportedMagic},
-		{name: "magic 3", b: mutate(valid(), func(b []byte) { b[16] = 3 }), wantErr: ErrUnsupportedMagic},
+		{name: "magic 1", b: mutate(valid(), func(b []byte) { b[16] = 1 }), wantErr: ErrInvalidRecord, msg: "magic 2, not 1"},
+		{name: "magic 0 short", b: mutate(make([]byte, 40), func(b []byte) { binary.BigEndian.PutUint32(b[8:], 28); b[16] = 0 }), wantErr: ErrInvalidRecord, msg: "magic 2, not 0"},
+		{name: "magic 3", b: mutate(valid(), func(b []byte) { b[16] = 3 }), wantErr: ErrCorruptBatch, msg: "invalid magic 3"},
+		{name: "magic -1", b: mutate(valid(), func(b []byte) { b[16] = 0xff }), wantErr: ErrCorruptBatch, msg: "invalid magic -1"},
+		{name: "size field below 14", b: mutate(valid(), func(b []byte) { binary.BigEndian.PutUint32(b[8:], 13) }), wantErr: ErrCorruptBatch, msg: "minimum record overhead"},
+		{name: "12 bytes", b: mutate(make([]byte, 12), func(b []byte) { binary.BigEndian.PutUint32(b[8:], 49) }), wantErr: ErrInvalidRecord, msg: "at least one whole"},
 		{name: "short header", b: mutate(make([]byte, 60), func(b []byte) { b[16] = 2 }), wantErr: ErrCorruptBatch},
-		{name: "batch length below header", b: withCRC(valid(), func(b []byte) { binary.BigEndian.PutUint32(b[8:], 48) }), wantErr: ErrCorruptBatch, msg: "below the minimum"},
+		{name: "batch length below header", b: withCRC(valid()[:60], func(b []byte) { binary.BigEndian.PutUint32(b[8:], 48) }), wantErr: ErrCorruptBatch, msg: "below the minimum"},
 		{name: "batch length negative", b: mutate(valid(), func(b []byte) { binary.BigEndian.PutUint32(b[8:], 0xffffffff) }), wantErr: ErrCorruptBatch},
-		{name: "truncated", b: valid()[:70], wantErr: ErrCorruptBatch, msg: "only 70 were sent"},
-		{name: "trailing bytes", b: append(valid(), 0, 0, 0), wantErr: ErrInvalidRecord, msg: "exactly one record batch"},
+		{name: "truncated", b: valid()[:70], wantErr: ErrInvalidRecord, msg: "(70 bytes sent)"},
+		{name: "trailing bytes", b: append(valid(), 0, 0, 0)},
+		{name: "trailing partial batch", b: append(valid(), valid()[:40]...)},
+		{name: "trailing 12 bytes with a size below 14", b: append(valid(), make([]byte, 12)...), wantErr: ErrCorruptBatch, msg: "minimum record overhead"},
+		{name: "trailing header with a bad magic", b: append(valid(), mutate(valid()[:20], func(b []byte) { b[16] = 9 })...), wantErr: ErrCorruptBatch, msg: "invalid magic 9"},
+		{name: "base offset not 0", b: mutate(valid(), func(b []byte) { b[7] = 5 }), wantErr: ErrInvalidRecord, msg: "base offset"},
+		{name: "larger than MaxBatchBytes", b: valid(), opts: ValidateOptions{MaxBatchBytes: 80}, wantErr: ErrRecordTooLarge, msg: "max.message.bytes=80"},
+		{name: "zstd with NoZstd", b: buildBatch(t, batchSpec{codec: CompressionZstd, producerID: -1, baseSeq: -1, records: simpleRecords(2, 3)}), opts: ValidateOptions{NoZstd: true}, wantErr: ErrUnsupportedCompression, msg: "zstd"},
+		{name: "zstd without NoZstd", b: buildBatch(t, batchSpec{codec: CompressionZstd, producerID: -1, baseSeq: -1, records: simpleRecords(2, 3)})},
 		{name: "two batches", b: append(valid(), valid()...), wantErr: ErrInvalidRecord, msg: "exactly one record batch"},
 		{name: "crc mismatch", b: mutate(valid(), func(b []byte) { b[len(b)-1] ^= 1 }), wantErr: ErrCorruptBatch, msg: "CRC"},
 		{name: "crc field flipped", b: mutate(valid(), func(b []byte) { b[17] ^= 0x80 }), wantErr: ErrCorruptBatch},
@@ -159,14 +170,14 @@ func TestValidateProduceBatch(t *testing.T) {
 		{name: "truncated varint", b: raw(1, rec(body0(0), []byte{0x80})), wantErr: ErrInvalidRecord, msg: "truncated"},
 		{name: "overlong varint", b: raw(1, rec(body0(0), []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, vi(-1), vi(0))), wantErr: ErrInvalidRecord, msg: "too long"},
 		{name: "overlong varlong", b: raw(1, rec([]byte{0}, bytes.Repeat([]byte{0xff}, 11), vi(0), vi(-1), vi(-1), vi(0))), wantErr: ErrInvalidRecord, msg: "too long"},
-		{name: "null key on compacted topic", b: valid(), opts: ValidateOptions{RequireKeys: true}, wantErr: ErrInvalidRecord, msg: "compacted topic cannot accept message without key"},
+		{name: "null key on compacted topic", b: valid(), opts: ValidateOptions{RequireKeys: true}, wantErr: ErrInvalidRecord, msg: "record 1: a compacted topic cannot accept a record without a key"},
 		{name: "gzip garbage", b: buildRawBatch(CompressionGzip, 1, -1, -1, []byte("not gzip at all")), wantErr: ErrCorruptBatch, msg: "gzip"},
 		{name: "snappy garbage", b: buildRawBatch(CompressionSnappy, 1, -1, -1, []byte{0xff, 0xff, 0xff, 0xff, 0x7f, 1}), wantErr: ErrCorruptBatch},
 		{name: "xerial truncated chunk", b: buildRawBatch(CompressionSnappy, 1, -1, -1, cat(xerialMagic, make([]byte, 8), []byte{0, 0, 1, 0, 5})), wantErr: ErrCorruptBatch},
 		{name: "lz4 garbage", b: buildRawBatch(CompressionLZ4, 1, -1, -1, []byte("nope nope")), wantErr: ErrCorruptBatch},
 		{name: "zstd garbage", b: buildRawBatch(CompressionZstd, 1, -1, -1, []byte("nope nope")), wantErr: ErrCorruptBatch},
 		{name: "compressed bad records", b: buildRawBatch(CompressionZstd, 1, -1, -1, compressForTest(t, CompressionZstd, false, rec(body0(3), vi(-1), vi(-1), vi(0)))), wantErr: ErrInvalidRecord, msg: "offset delta 3"},
-		{name: "compressed null key compacted", b: buildBatch(t, batchSpec{codec: CompressionGzip, producerID: -1, baseSeq: -1, records: []testRecord{{Value: []byte("v")}}}), opts: ValidateOptions{RequireKeys: true}, wantErr: ErrInvalidRecord, msg: "without key"},
+		{name: "compressed null key compacted", b: buildBatch(t, batchSpec{codec: CompressionGzip, producerID: -1, baseSeq: -1, records: []testRecord{{Value: []byte("v")}}}), opts: ValidateOptions{RequireKeys: true}, wantErr: ErrInvalidRecord, msg: "without a key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -121,23 +121,25 @@ func FuzzValidateProduceBatch(f *testing.F) {
 			fixCRC(b)
 		}
 		orig := bytes.Clone(b)
-		opts := ValidateOptions{RequireKeys: requireKeys, MaxUncompressedSize: 1 << 20}
+		opts := ValidateOptions{RequireKeys: requireKeys, MaxUncompressedSize: 1 << 20,
+			CheckTimestamps: requireKeys, Now: 1 << 40, TimestampBeforeMaxMs: 1 << 39, TimestampAfterMaxMs: 1 << 20}
 		h, err := ValidateProduceBatch(b, opts)
 		if !bytes.Equal(b, orig) {
 			t.Fatal("input modified")
 		}
 		if err != nil {
-			if !errors.Is(err, ErrCorruptBatch) && !errors.Is(err, ErrInvalidRecord) &&
-				!errors.Is(err, ErrUnsupportedMagic) && !errors.Is(err, ErrUnsupportedCompression) {
+			if !errors.Is(err, ErrCorruptBatch) && !errors.Is(err, ErrInvalidRecord) && !errors.Is(err, ErrInvalidTimestamp) &&
+				!errors.Is(err, ErrRecordTooLarge) && !errors.Is(err, ErrUnsupportedCompression) {
 				t.Fatalf("error wraps no sentinel: %v", err)
 			}
 			return
 		}
-		if h.Size() != len(b) || h.NumRecords != h.LastOffsetDelta+1 || h.IsControl() {
+		if h.Size() > len(b) || h.NumRecords != h.LastOffsetDelta+1 || h.IsControl() {
 			t.Fatalf("accepted inconsistent header %+v for %d bytes", h, len(b))
 		}
 		// Any change to CRC-covered bytes or the CRC itself must be caught.
-		for _, pos := range []int{crcOffset, crcCoveredFrom, crcCoveredFrom + (len(b)-crcCoveredFrom)/2, len(b) - 1} {
+		end := h.Size()
+		for _, pos := range []int{crcOffset, crcCoveredFrom, crcCoveredFrom + (end-crcCoveredFrom)/2, end - 1} {
 			m := bytes.Clone(b)
 			m[pos] ^= 0x5a
 			if _, err := ValidateProduceBatch(m, opts); err == nil {

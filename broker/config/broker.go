@@ -70,6 +70,10 @@ func NewBroker(props map[string]string) (*Broker, error) {
 	return b, nil
 }
 
+// IsBrokerKey reports whether NewBroker knows name: a broker property or
+// one of the Kafka properties it accepts and ignores (IgnoredKeys).
+func IsBrokerKey(name string) bool { return brokerDefs[name] != nil || isIgnored(name) }
+
 // derive fills the typed fields and checks the rules that span properties.
 func (b *Broker) derive() error {
 	var errs []error
@@ -158,6 +162,18 @@ func (b *Broker) derive() error {
 	if b.GroupMinSessionTimeout > b.GroupMaxSessionTimeout {
 		bad("group.min.session.timeout.ms", "must not exceed group.max.session.timeout.ms")
 	}
+	// GroupCoordinatorConfig: the KIP-848 defaults lie within their bounds.
+	for _, r := range [][3]string{
+		{"group.consumer.session.timeout.ms", "group.consumer.min.session.timeout.ms", "group.consumer.max.session.timeout.ms"},
+		{"group.consumer.heartbeat.interval.ms", "group.consumer.min.heartbeat.interval.ms", "group.consumer.max.heartbeat.interval.ms"},
+	} {
+		v, lo, hi := b.Int64(r[0]), b.Int64(r[1]), b.Int64(r[2])
+		if lo > hi {
+			bad(r[1], "must not exceed "+r[2])
+		} else if v < lo || v > hi {
+			bad(r[0], fmt.Sprintf("must be within %s and %s (%d to %d)", r[1], r[2], lo, hi))
+		}
+	}
 	// KafkaConfig: the effective retention (ms > minutes > hours) must be
 	// -1 (any negative) or at least 1 ms.
 	if ms, _ := strconv.ParseInt(b.topicDefault(topicDefs["retention.ms"]), 10, 64); ms == 0 {
@@ -177,9 +193,9 @@ func (b *Broker) derive() error {
 }
 
 // Entries returns every broker property for DescribeConfigs(BROKER), sorted
-// by name, each with its synonyms (the property itself first; for a member
-// of a group such as log.retention.{ms,minutes,hours}, the whole group in
-// precedence order).
+// by name, each with its synonyms: the property's own sources from the most
+// specific (dynamic per broker, dynamic default, static, default), as Kafka
+// 4.4 lists them (its minutes and hours variants are separate properties).
 func (b *Broker) Entries() []Entry {
 	names := sortedNames(brokerDefs)
 	out := make([]Entry, 0, len(names))
@@ -203,36 +219,68 @@ func (b *Broker) Get(name string) (Entry, bool) {
 		Doc:      d.doc,
 		Source:   SourceDefault,
 	}
-	if v, ok := b.static[name]; ok {
-		e.Value, e.Source = v, SourceStaticBroker
+	if v, src, ok := b.layered(name); ok {
+		e.Value, e.Source = v, src
 	} else if d.noDefault {
 		e.Null = true
 	} else {
 		e.Value = d.dflt
 	}
-	group := brokerGroups[name]
-	if group == nil {
-		group = []synonym{{name, 1}}
-	}
-	for _, s := range group {
-		e.Synonyms = append(e.Synonyms, b.brokerSynonyms(s.name)...)
-	}
+	e.Synonyms = b.brokerSynonyms(name)
 	return e, true
 }
 
-// brokerSynonyms returns the static and default entries of one broker
-// property, in that order (Kafka lists each synonym's sources from most to
-// least specific).
+// brokerSynonyms returns the synonyms of one broker property as Kafka 4.4
+// lists them (ConfigHelper.configSynonyms): for each source from the most
+// specific (dynamic per broker, dynamic default, static, default), every
+// property of its synonym group that source sets (brokerSynonymGroup:
+// log.retention.ms, .minutes and .hours are one group), then everything
+// before the property's own first entry dropped. So a dynamic
+// log.retention.ms lists itself, then a static and the default
+// log.retention.hours; without one, log.retention.ms has no synonyms.
 func (b *Broker) brokerSynonyms(name string) []Entry {
-	d := brokerDefs[name]
+	group := brokerSynonymGroup(name)
 	var out []Entry
-	if v, ok := b.static[name]; ok {
-		out = append(out, Entry{Name: name, Value: v, Source: SourceStaticBroker, Type: d.typ})
+	for _, l := range []struct {
+		m   map[string]string
+		src Source
+	}{{b.dynBroker, SourceDynamicBroker}, {b.dynDefault, SourceDynamicDefault}, {b.static, SourceStaticBroker}, {nil, SourceDefault}} {
+		for _, n := range group {
+			d := brokerDefs[n]
+			if d == nil {
+				continue
+			}
+			v, ok := l.m[n]
+			if l.src == SourceDefault {
+				v, ok = d.dflt, !d.noDefault
+			}
+			if ok {
+				out = append(out, Entry{Name: n, Value: v, Source: l.src, Type: d.typ})
+			}
+		}
 	}
-	if !d.noDefault {
-		out = append(out, Entry{Name: name, Value: d.dflt, Source: SourceDefault, Type: d.typ})
+	for len(out) > 0 && out[0].Name != name {
+		out = out[1:]
 	}
 	return out
+}
+
+// brokerSynonymGroup is Kafka's DynamicBrokerConfig.brokerConfigSynonyms:
+// the properties that set the same thing, most precise first
+// (log.flush.scheduler.interval.ms stands in for log.flush.interval.ms,
+// not the other way round).
+func brokerSynonymGroup(name string) []string {
+	switch name {
+	case "log.roll.ms", "log.roll.hours":
+		return []string{"log.roll.ms", "log.roll.hours"}
+	case "log.roll.jitter.ms", "log.roll.jitter.hours":
+		return []string{"log.roll.jitter.ms", "log.roll.jitter.hours"}
+	case "log.flush.interval.ms":
+		return []string{"log.flush.interval.ms", "log.flush.scheduler.interval.ms"}
+	case "log.retention.ms", "log.retention.minutes", "log.retention.hours":
+		return []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"}
+	}
+	return []string{name}
 }
 
 // IgnoredKeys returns, sorted, the Kafka properties that were set but have
@@ -257,10 +305,11 @@ func (b *Broker) Warnings() []string { return append([]string(nil), b.warnings..
 // level, with where each was set.
 func (b *Broker) Inert() []Inert { return append([]Inert(nil), b.inert...) }
 
-// raw returns the value of a broker property as set, else its default; ok is
-// false when it is unset with a null default.
+// raw returns the value of a broker property as set (dynamically or
+// statically), else its default; ok is false when it is unset with a null
+// default.
 func (b *Broker) raw(name string) (string, bool) {
-	if v, ok := b.static[name]; ok {
+	if v, _, ok := b.layered(name); ok {
 		return v, true
 	}
 	if d := brokerDefs[name]; d != nil && !d.noDefault {

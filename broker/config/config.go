@@ -29,6 +29,7 @@ const (
 	SourceStaticBroker     Source = 4 // server.properties / flags / env
 	SourceDefault          Source = 5 // DEFAULT_CONFIG
 	SourceDynamicBrokerLog Source = 6
+	SourceGroup            Source = 8 // GROUP_CONFIG: a group's override (KIP-848)
 )
 
 // Type is a property's type as DescribeConfigs v3+ reports it.
@@ -186,6 +187,13 @@ type Broker struct {
 	ignored  map[string]string
 	warnings []string
 	inert    []Inert // see Inert
+
+	// dynBroker and dynDefault are the dynamic layers (dynamic.go): this
+	// broker's own values and the cluster-wide defaults, over static.
+	// dropped notes the dynamic values WithDynamic could not apply.
+	dynBroker  map[string]string
+	dynDefault map[string]string
+	dropped    []string
 }
 
 // RackID is broker.rack as BrokerInfo and Metadata carry it: nil when unset.

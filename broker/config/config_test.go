@@ -40,7 +40,7 @@ func TestBrokerDefaults(t *testing.T) {
 		{"RetentionCheckInterval", b.RetentionCheckInterval, 5 * time.Minute},
 		{"CacheHotBytes", b.CacheHotBytes, int64(64 << 20)},
 		{"CacheHotTotalBytes", b.CacheHotTotalBytes, int64(256 << 20)},
-		{"GroupInitialRebalanceDelay", b.GroupInitialRebalanceDelay, time.Duration(0)},
+		{"GroupInitialRebalanceDelay", b.GroupInitialRebalanceDelay, 3 * time.Second},
 		{"GroupMinSessionTimeout", b.GroupMinSessionTimeout, 6 * time.Second},
 		{"GroupMaxSessionTimeout", b.GroupMaxSessionTimeout, 30 * time.Minute},
 		{"OffsetsTopicNumPartitions", b.OffsetsTopicNumPartitions, int32(50)},
@@ -178,6 +178,8 @@ func TestValidateTopicConfigs(t *testing.T) {
 		{"local.retention.ms", []string{"-2", "100"}, []string{"-3"}},
 		{"max.compaction.lag.ms", []string{"1"}, []string{"0"}},
 		{"max.message.bytes", []string{"0", "1048588"}, []string{"-1", "1.5"}},
+		{"max.decompressed.message.bytes", []string{"1", "2147483639"}, []string{"0", "2147483640"}},
+		{"errors.deadletterqueue.group.enable", []string{"false", "true"}, []string{"yes"}},
 		{"message.timestamp.after.max.ms", []string{"0", "3600000"}, []string{"-1"}},
 		{"message.timestamp.before.max.ms", []string{"0", "9223372036854775807"}, []string{"-1"}},
 		{"message.timestamp.type", []string{"CreateTime", "LogAppendTime"}, []string{"createtime", "LOGAPPENDTIME", ""}},
@@ -240,19 +242,25 @@ func TestValidateTopicConfigsOther(t *testing.T) {
 	}
 }
 
-// Every broker synonym of a topic config must accept the topic default in
-// its own unit, and every default must validate (index() checks the latter
-// at init; this checks the table's cross references).
+// Every broker synonym of a topic config must be a broker property, and
+// the first (the one Kafka 4.4 names, ServerTopicConfigSynonyms) must be
+// alterable at run time, as in Kafka; its minutes and hours variants are
+// read-only there.
 func TestSynonymsAreBrokerProperties(t *testing.T) {
 	for _, d := range topicTable {
-		for _, s := range d.synonyms {
+		for i, s := range d.synonyms {
 			bd := brokerDefs[s.name]
 			if bd == nil {
 				t.Fatalf("%s: synonym %s missing", d.name, s.name)
 			}
-			if bd.readOnly {
-				t.Errorf("%s: topic default %s should not be read-only", d.name, s.name)
+			if i == 0 && (bd.readOnly || !bd.dynamic) {
+				t.Errorf("%s: topic default %s should be dynamic", d.name, s.name)
 			}
+		}
+	}
+	for _, n := range []string{"log.retention.hours", "log.retention.minutes", "log.roll.hours", "log.roll.jitter.hours", "num.partitions", "log.dirs"} {
+		if d := brokerDefs[n]; !d.readOnly || d.dynamic {
+			t.Errorf("%s: Kafka 4.4 cannot alter it at run time: it must be read-only", n)
 		}
 	}
 }
@@ -263,6 +271,7 @@ func TestResolveTopicDefaults(t *testing.T) {
 	want := Topic{
 		CleanupPolicyDelete:    true,
 		MaxMessageBytes:        1048588,
+		MaxRecordBytes:         2147483639,
 		MinInsyncReplicas:      1,
 		CompressionType:        "producer",
 		TimestampBeforeMaxMs:   math.MaxInt64,
@@ -392,22 +401,21 @@ func TestTopicEntriesSourcesAndSynonyms(t *testing.T) {
 		source    Source
 		synonyms  []syn3
 	}{
-		{"retention default", nil, nil, "retention.ms", "604800000", SourceDefault,
-			[]syn3{{"log.retention.hours", "168", SourceDefault}}},
-		{"retention from static hours", map[string]string{"log.retention.hours": "24"}, nil, "retention.ms", "86400000", SourceStaticBroker,
-			[]syn3{{"log.retention.hours", "24", SourceStaticBroker}, {"log.retention.hours", "168", SourceDefault}}},
+		// Kafka 4.4 names only the first broker synonym (log.retention.ms):
+		// the hours variant still supplies the value, but the source is
+		// DEFAULT_CONFIG and nothing is listed for it.
+		{"retention default", nil, nil, "retention.ms", "604800000", SourceDefault, nil},
+		{"retention from static hours", map[string]string{"log.retention.hours": "24"}, nil, "retention.ms", "86400000", SourceDefault, nil},
 		{"retention override over static hours", map[string]string{"log.retention.hours": "24"}, map[string]string{"retention.ms": "1000"},
 			"retention.ms", "1000", SourceDynamicTopic,
-			[]syn3{{"retention.ms", "1000", SourceDynamicTopic}, {"log.retention.hours", "24", SourceStaticBroker}, {"log.retention.hours", "168", SourceDefault}}},
+			[]syn3{{"retention.ms", "1000", SourceDynamicTopic}}},
 		{"retention ms and hours static", map[string]string{"log.retention.hours": "24", "log.retention.ms": "5000"}, nil,
 			"retention.ms", "5000", SourceStaticBroker,
 			[]syn3{{"log.retention.ms", "5000", SourceStaticBroker}, {"log.retention.hours", "24", SourceStaticBroker}, {"log.retention.hours", "168", SourceDefault}}},
 		{"max.message.bytes default", nil, nil, "max.message.bytes", "1048588", SourceDefault,
 			[]syn3{{"message.max.bytes", "1048588", SourceDefault}}},
-		{"segment.ms from roll hours", map[string]string{"log.roll.hours": "1"}, nil, "segment.ms", "3600000", SourceStaticBroker,
-			[]syn3{{"log.roll.hours", "1", SourceStaticBroker}, {"log.roll.hours", "168", SourceDefault}}},
-		{"no broker synonym", nil, nil, "leader.replication.throttled.replicas", "", SourceDefault,
-			[]syn3{{"leader.replication.throttled.replicas", "", SourceDefault}}},
+		{"segment.ms from roll hours", map[string]string{"log.roll.hours": "1"}, nil, "segment.ms", "3600000", SourceDefault, nil},
+		{"no broker synonym", nil, nil, "leader.replication.throttled.replicas", "", SourceDefault, nil},
 		{"same-name synonym", map[string]string{"min.insync.replicas": "2"}, nil, "min.insync.replicas", "2", SourceStaticBroker,
 			[]syn3{{"min.insync.replicas", "2", SourceStaticBroker}, {"min.insync.replicas", "1", SourceDefault}}},
 	}
@@ -463,8 +471,12 @@ func TestBrokerEntries(t *testing.T) {
 	if !e.Null || e.Source != SourceDefault {
 		t.Errorf("log.retention.ms = %+v", e)
 	}
-	if got := synonymsOf(e); !reflect.DeepEqual(got, []syn3{{"log.retention.hours", "24", SourceStaticBroker}, {"log.retention.hours", "168", SourceDefault}}) {
-		t.Errorf("log.retention.ms synonyms = %v", got)
+	if got := synonymsOf(e); got != nil {
+		t.Errorf("log.retention.ms synonyms = %v, want none (no value anywhere, no default)", got)
+	}
+	e, _ = findEntry(es, "log.retention.hours")
+	if got := synonymsOf(e); !reflect.DeepEqual(got, []syn3{{"log.retention.hours", "24", SourceStaticBroker}, {"log.retention.hours", "168", SourceDefault}}) || !e.ReadOnly {
+		t.Errorf("log.retention.hours synonyms = %v read-only %v", got, e.ReadOnly)
 	}
 	if _, ok := b.Get("num.io.threads"); ok {
 		t.Error("ignored key is not a property")

@@ -25,8 +25,15 @@ type def struct {
 	noDefault bool
 	doc       string
 	// check validates a trimmed value that already parsed as typ.
-	check    func(v string) error
+	check func(v string) error
+	// readOnly: DescribeConfigs marks it read-only. For broker
+	// properties it is !dynamic (set by index).
 	readOnly bool
+	// dynamic broker properties may be altered at run time
+	// (AlterConfigs / IncrementalAlterConfigs on a BROKER resource):
+	// those in Kafka's DynamicBrokerConfig.ALL_DYNAMIC_CONFIGS, all
+	// cluster-wide or per broker (dynamic.go).
+	dynamic bool
 	// internal properties are accepted but never listed (Kafka's
 	// defineInternal).
 	internal bool
@@ -74,6 +81,9 @@ const (
 	whyCheckpoint         = "samsa-checkpoint is written when a log flushes, rolls, deletes segments and closes, not on a timer"
 	whyTransactions       = "transactions are not supported yet"
 	whyNoAuthorizer       = "there is no authorizer (a non-empty authorizer.class.name is refused)"
+	whyShareGroups        = "share groups (KIP-932) are not implemented"
+	whyStreamsGroups      = "streams groups (KIP-1071) are not implemented"
+	whyAssignmentInterval = "samsa computes a KIP-848 group's target assignment at once, not on an interval or off the coordinator's thread"
 )
 
 // synonym is a broker property standing in for a topic config; the broker
@@ -111,6 +121,8 @@ var topicTable = []*def{
 	{name: "delete.retention.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: "86400000", check: atLeast(0),
 		doc:      "How long delete tombstones are kept in a compacted topic.",
 		synonyms: syn("log.cleaner.delete.retention.ms")},
+	{name: "errors.deadletterqueue.group.enable", status: inert, why: whyShareGroups, typ: TypeBoolean, dflt: "false",
+		doc: "Let share groups write undeliverable records to this topic as a dead-letter queue."},
 	{name: "file.delete.delay.ms", typ: TypeLong, dflt: "60000", check: atLeast(0),
 		doc:      "Time to wait before deleting a segment file from the file system.",
 		synonyms: syn("log.segment.delete.delay.ms")},
@@ -136,6 +148,9 @@ var topicTable = []*def{
 	{name: "max.compaction.lag.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
 		doc:      "Maximum time a message stays ineligible for compaction.",
 		synonyms: syn("log.cleaner.max.compaction.lag.ms")},
+	{name: "max.decompressed.message.bytes", typ: TypeInt, dflt: "2147483639", check: between(1, 2147483639),
+		doc:      "The largest decompressed size of one record accepted in a compressed batch; a larger record refuses its batch with INVALID_RECORD. Unlike max.message.bytes, which bounds the compressed batch, this bounds each record once inflated (samsa applies it when validating produced batches; it does not compact, and its timestamp lookups do not apply it).",
+		synonyms: syn("max.decompressed.message.bytes")},
 	{name: "max.message.bytes", typ: TypeInt, dflt: "1048588", check: atLeast(0),
 		doc:      "Largest record batch size allowed (after compression).",
 		synonyms: syn("message.max.bytes")},
@@ -200,246 +215,256 @@ var topicTable = []*def{
 		doc: "Testing only: segment size overriding segment.bytes, without its 1 MiB minimum."},
 }
 
-// Broker properties. Those that are the broker default of a topic config are
-// not read-only (Kafka can change them cluster-wide); samsa has no dynamic
-// broker configs yet, so everything is static for now.
+// Broker properties. The dynamic ones may be altered at run time, per
+// broker or cluster-wide (dynamic.go); every other one is read-only, as
+// Kafka describes them.
 var brokerTable = []*def{
 	// Identity, listeners, cluster.
-	{name: "broker.id", typ: TypeInt, dflt: "1", check: atLeast(0), readOnly: true,
+	{name: "broker.id", typ: TypeInt, dflt: "1", check: atLeast(0),
 		doc: "This broker's id; node.id wins if both are set (they must then be equal)."},
-	{name: "node.id", typ: TypeInt, noDefault: true, check: atLeast(0), readOnly: true,
+	{name: "node.id", typ: TypeInt, noDefault: true, check: atLeast(0),
 		doc: "This broker's id (Kafka 4 name for broker.id)."},
-	{name: "broker.rack", typ: TypeString, noDefault: true, readOnly: true,
+	{name: "broker.rack", typ: TypeString, noDefault: true,
 		doc: "Rack of this broker, reported in Metadata."},
-	{name: "listeners", typ: TypeString, dflt: "PLAINTEXT://localhost:9092", check: listenersSyntax, readOnly: true,
+	{name: "listeners", typ: TypeString, dflt: "PLAINTEXT://localhost:9092", check: listenersSyntax,
 		doc: "Comma-separated NAME://host:port listeners; an empty host binds every interface."},
-	{name: "advertised.listeners", typ: TypeString, noDefault: true, check: listenersSyntax, readOnly: true,
+	{name: "advertised.listeners", typ: TypeString, noDefault: true, check: listenersSyntax,
 		doc: "Listeners published to clients; defaults to listeners."},
-	{name: "listener.security.protocol.map", typ: TypeString, readOnly: true,
+	{name: "listener.security.protocol.map", typ: TypeString,
 		dflt: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
 		doc:  "NAME:PROTOCOL pairs mapping listener names to security protocols (samsa supports PLAINTEXT only)."},
-	{name: "inter.broker.listener.name", typ: TypeString, noDefault: true, readOnly: true,
+	{name: "inter.broker.listener.name", typ: TypeString, noDefault: true,
 		doc: "Listener other brokers (replica fetchers) use to reach this one; defaults to the listener named by security.inter.broker.protocol (PLAINTEXT) if advertised, else the first advertised listener."},
-	{name: "security.inter.broker.protocol", typ: TypeString, dflt: "PLAINTEXT", check: stringIn("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"), readOnly: true,
+	{name: "security.inter.broker.protocol", typ: TypeString, dflt: "PLAINTEXT", check: stringIn("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
 		doc: "Security protocol between brokers; the listener of that name is the inter-broker one. Mutually exclusive with inter.broker.listener.name (samsa supports PLAINTEXT only)."},
-	{name: "process.roles", typ: TypeList, noDefault: true, check: listIn("broker", "controller"), readOnly: true,
+	{name: "process.roles", typ: TypeList, noDefault: true, check: listIn("broker", "controller"),
 		doc: "broker (the default), or broker,controller: combined mode, each broker runs a member of the metadata quorum (an embedded etcd member per controller.quorum.voters). samsa does not run dedicated controller nodes."},
-	{name: "controller.quorum.voters", typ: TypeList, dflt: "", check: votersSyntax, readOnly: true,
+	{name: "controller.quorum.voters", typ: TypeList, dflt: "", check: votersSyntax,
 		doc: "Combined mode: id@host:port of every voter (this node's included); each runs an etcd member with that peer address. One voter (this node) is the embedded single-node etcd."},
-	{name: "controller.quorum.bootstrap.servers", typ: TypeList, dflt: "", readOnly: true,
+	{name: "controller.quorum.bootstrap.servers", typ: TypeList, dflt: "",
 		doc: "Combined mode with one server (Kafka's single-node server.properties): the embedded single-node etcd. Several servers (a KIP-853 dynamic quorum) are refused: list them in controller.quorum.voters."},
-	{name: "controller.listener.names", typ: TypeList, noDefault: true, readOnly: true,
+	{name: "controller.listener.names", typ: TypeList, noDefault: true,
 		doc: "Listeners of the metadata quorum: in combined mode the first is the embedded etcd member's peer address; otherwise they are not served."},
-	{name: "broker.session.timeout.ms", typ: TypeInt, dflt: "9000", check: atLeast(2000), readOnly: true,
+	{name: "broker.session.timeout.ms", typ: TypeInt, dflt: "9000", check: atLeast(2000),
 		doc: "Lease TTL of the broker's registration (rounded up to whole seconds): a broker unheard of for this long is dead and loses its leaderships; a broker cut off from etcd stops leading before it runs out."},
-	{name: "controlled.shutdown.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
+	{name: "controlled.shutdown.enable", typ: TypeBoolean, dflt: "true",
 		doc: "On shutdown, first have the controller move this broker's leaderships away (and take it out of the ISRs), then stop."},
-	{name: "auto.leader.rebalance.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
+	{name: "auto.leader.rebalance.enable", typ: TypeBoolean, dflt: "true",
 		doc: "The controller moves leadership back to each partition's preferred replica (the first assigned) when a broker's share of partitions it prefers but does not lead exceeds leader.imbalance.per.broker.percentage."},
-	{name: "leader.imbalance.check.interval.seconds", typ: TypeLong, dflt: "300", check: atLeast(1), readOnly: true,
+	{name: "leader.imbalance.check.interval.seconds", typ: TypeLong, dflt: "300", check: atLeast(1),
 		doc: "How often the controller checks the leader imbalance."},
-	{name: "leader.imbalance.per.broker.percentage", typ: TypeInt, dflt: "10", check: atLeast(0), readOnly: true,
+	{name: "leader.imbalance.per.broker.percentage", typ: TypeInt, dflt: "10", check: atLeast(0),
 		doc: "Allowed share (percent) of a broker's preferred partitions led by another broker before a rebalance."},
-	{name: "log.dir", typ: TypeString, dflt: "./samsa-data", readOnly: true,
+	{name: "log.dir", typ: TypeString, dflt: "./samsa-data",
 		doc: "Data directory, used when log.dirs is not set."},
-	{name: "log.dirs", typ: TypeList, noDefault: true, readOnly: true,
+	{name: "log.dirs", typ: TypeList, noDefault: true,
 		doc: "Data directories; samsa uses the first."},
-	{name: "etcd.endpoints", typ: TypeList, dflt: "", readOnly: true,
+	{name: "etcd.endpoints", typ: TypeList, dflt: "",
 		doc: "etcd endpoints (host:port,...); empty runs an embedded etcd inside the data directory."},
-	{name: "etcd.prefix", typ: TypeString, dflt: "/samsa/", check: nonEmpty, readOnly: true,
+	{name: "etcd.prefix", typ: TypeString, dflt: "/samsa/", check: nonEmpty,
 		doc: "Key prefix for samsa's state in etcd."},
-	{name: "samsa.adopt.existing.data", typ: TypeBoolean, dflt: "false", readOnly: true,
+	{name: "samsa.adopt.existing.data", typ: TypeBoolean, dflt: "false",
 		doc: "samsa: when etcd holds no cluster under etcd.prefix but the data directory holds partition logs (etcd was wiped, or another etcd or prefix was given), adopt the data: create the cluster (with the cluster.id of meta.properties, if any) and register every topic found from its partition.metadata, with its topic id, partitions and this broker as the only replica. Topic configs are not recovered. Without it such a start is refused. No effect when etcd already holds the cluster."},
-	{name: "etcd.compaction.interval.ms", typ: TypeLong, dflt: "300000", check: between(0, math.MaxInt64/1_000_000), readOnly: true, // ms that fit a time.Duration
+	{name: "etcd.compaction.interval.ms", typ: TypeLong, dflt: "300000", check: between(0, math.MaxInt64/1_000_000), // ms that fit a time.Duration
 		doc: "samsa: every this many ms the controller compacts etcd's history (the whole keyspace, an external etcd's too) to the revision it saw one interval earlier, so committed offsets do not grow etcd without bound. 0 turns it off (for an external etcd that compacts itself); the embedded etcd then still drops history older than an hour."},
 
-	{name: "samsa.advertise.connected.address", typ: TypeBoolean, dflt: "false", readOnly: true,
+	{name: "samsa.advertise.connected.address", typ: TypeBoolean, dflt: "false",
 		doc: "samsa: answer Metadata, FindCoordinator, DescribeCluster and the new-leader hints of Produce and Fetch with, for this broker, the address the client's connection reached it on (the connection's local address) instead of its advertised listener: a broker in a container or behind NAT that keeps the port is then reachable at whatever address the client found it (see README, Testcontainers)."},
-	{name: "samsa.admin.listener", typ: TypeString, dflt: "localhost:9644", check: adminListenerSyntax, readOnly: true,
+	{name: "samsa.admin.listener", typ: TypeString, dflt: "localhost:9644", check: adminListenerSyntax,
 		doc: "samsa: host:port of the admin HTTP listener (/metrics, /healthz, /readyz, the web console); empty turns it off. An empty host binds every interface."},
 
 	// Requests and connections.
-	{name: "samsa.request.log.slow.ms", typ: TypeLong, dflt: "1000", check: between(0, math.MaxInt64/1_000_000), readOnly: true,
+	{name: "samsa.request.log.slow.ms", typ: TypeLong, dflt: "1000", check: between(0, math.MaxInt64/1_000_000),
 		doc: "samsa: a request whose handler takes at least this many ms is logged at warn (\"slow request\"); 0 turns it off."},
-	{name: "samsa.request.log.debug.sample", typ: TypeInt, dflt: "10", check: atLeast(1), readOnly: true,
+	{name: "samsa.request.log.debug.sample", typ: TypeInt, dflt: "10", check: atLeast(1),
 		doc: "samsa: at --log-level debug, one request in this many is logged (1: every request)."},
-	{name: "socket.request.max.bytes", typ: TypeInt, dflt: "104857600", check: atLeast(1), readOnly: true,
+	{name: "socket.request.max.bytes", typ: TypeInt, dflt: "104857600", check: atLeast(1),
 		doc: "Largest request frame accepted."},
-	{name: "connections.max.idle.ms", typ: TypeLong, dflt: "600000", readOnly: true,
+	{name: "connections.max.idle.ms", typ: TypeLong, dflt: "600000",
 		doc: "Close a connection that has neither sent a byte nor had a response written for this long; negative: never."},
-	{name: "fetch.max.bytes", typ: TypeInt, dflt: "57671680", check: atLeast(1024), readOnly: true,
+	{name: "fetch.max.bytes", typ: TypeInt, dflt: "57671680", check: atLeast(1024),
 		doc: "Maximum bytes returned for one Fetch request: a request's MaxBytes above it is lowered to it (the first batch is still returned whole)."},
-	{name: "max.connections", typ: TypeInt, dflt: maxIntStr, check: atLeast(0), readOnly: true,
+	{name: "max.connections", dynamic: true, typ: TypeInt, dflt: maxIntStr, check: atLeast(0),
 		doc: "Maximum client connections to this broker; connections beyond it are closed as they are accepted."},
-	{name: "max.connections.per.ip", typ: TypeInt, dflt: maxIntStr, check: atLeast(0), readOnly: true,
+	{name: "max.connections.per.ip", dynamic: true, typ: TypeInt, dflt: maxIntStr, check: atLeast(0),
 		doc: "Maximum connections from one IP address; connections beyond it are closed as they are accepted. 0 is allowed only with max.connections.per.ip.overrides."},
-	{name: "max.connections.per.ip.overrides", typ: TypeString, dflt: "", check: connectionOverridesSyntax, readOnly: true,
+	{name: "max.connections.per.ip.overrides", dynamic: true, typ: TypeString, dflt: "", check: connectionOverridesSyntax,
 		doc: "Per-address exceptions to max.connections.per.ip: host-or-ip:count,... (a host name is resolved once at start-up)."},
-	{name: "max.partitions.per.request", typ: TypeInt, dflt: "10000", check: atLeast(1), readOnly: true,
+	{name: "max.partitions.per.request", typ: TypeInt, dflt: "10000", check: atLeast(1),
 		doc: "samsa: most partitions one CreateTopics or CreatePartitions request may create, summed over its topics (validate-only too); a request above it gets INVALID_PARTITIONS. Kafka's controller refuses above the same 10000."},
 
 	// Topics.
-	{name: "num.partitions", typ: TypeInt, dflt: "1", check: atLeast(1), readOnly: true,
+	{name: "num.partitions", typ: TypeInt, dflt: "1", check: atLeast(1),
 		doc: "Partitions of an auto-created topic (and of CreateTopics without a count)."},
-	{name: "default.replication.factor", typ: TypeInt, dflt: "1", check: between(1, math.MaxInt16), readOnly: true,
+	{name: "default.replication.factor", typ: TypeInt, dflt: "1", check: between(1, math.MaxInt16),
 		doc: "Replication factor of an auto-created topic (and of CreateTopics without one)."},
-	{name: "auto.create.topics.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
+	{name: "auto.create.topics.enable", typ: TypeBoolean, dflt: "true",
 		doc: "Create a topic on first Metadata or Produce for it."},
-	{name: "delete.topic.enable", typ: TypeBoolean, dflt: "true", readOnly: true,
+	{name: "delete.topic.enable", typ: TypeBoolean, dflt: "true",
 		doc: "Allow DeleteTopics."},
 
 	// Log housekeeping.
-	{name: "log.retention.check.interval.ms", typ: TypeLong, dflt: "300000", check: atLeast(1), readOnly: true,
+	{name: "log.retention.check.interval.ms", typ: TypeLong, dflt: "300000", check: atLeast(1),
 		doc: "How often retention is checked."},
-	{name: "log.cache.hot.bytes", typ: TypeLong, dflt: "67108864", check: atLeast(0), readOnly: true,
+	{name: "log.cache.hot.bytes", typ: TypeLong, dflt: "67108864", check: atLeast(0),
 		doc: "samsa: bytes at the end of each partition log kept in the page cache; older data is written back early and dropped from the cache, so writes reuse pages instead of growing the cache. 0 leaves the page cache to the kernel, as Kafka does."},
-	{name: "log.cache.hot.total.bytes", typ: TypeLong, dflt: "268435456", check: atLeast(0), readOnly: true,
+	{name: "log.cache.hot.total.bytes", typ: TypeLong, dflt: "268435456", check: atLeast(0),
 		doc: "samsa: bound on the page cache of all partition logs together (with log.cache.hot.bytes above 0): data stays cached only while less than this has been written to the broker's logs since, so idle partitions give their pages to the busy ones. 0: each partition keeps its own log.cache.hot.bytes."},
-	{name: "log.cleaner.enable", status: inert, why: whyCompaction, typ: TypeBoolean, dflt: "true", readOnly: true,
+	{name: "log.cleaner.enable", status: inert, why: whyCompaction, typ: TypeBoolean, dflt: "true",
 		doc: "Run the log cleaner (compaction)."},
-	{name: "log.cleaner.threads", status: inert, why: whyCompaction, typ: TypeInt, dflt: "1", check: atLeast(0),
+	{name: "log.cleaner.threads", dynamic: true, status: inert, why: whyCompaction, typ: TypeInt, dflt: "1", check: atLeast(0),
 		doc: "Log cleaner threads."},
-	{name: "log.cleaner.backoff.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: "15000", check: atLeast(0),
+	{name: "log.cleaner.backoff.ms", dynamic: true, status: inert, why: whyCompaction, typ: TypeLong, dflt: "15000", check: atLeast(0),
 		doc: "Sleep between cleaner runs when there is nothing to clean."},
-	{name: "log.flush.offset.checkpoint.interval.ms", status: inert, why: whyCheckpoint, typ: TypeInt, dflt: "60000", check: atLeast(0), readOnly: true,
+	{name: "log.flush.offset.checkpoint.interval.ms", status: inert, why: whyCheckpoint, typ: TypeInt, dflt: "60000", check: atLeast(0),
 		doc: "How often the recovery point is checkpointed."},
-	{name: "log.flush.start.offset.checkpoint.interval.ms", status: inert, why: whyCheckpoint, typ: TypeInt, dflt: "60000", check: atLeast(0), readOnly: true,
+	{name: "log.flush.start.offset.checkpoint.interval.ms", status: inert, why: whyCheckpoint, typ: TypeInt, dflt: "60000", check: atLeast(0),
 		doc: "How often the log start offset is checkpointed."},
-	{name: "num.recovery.threads.per.data.dir", typ: TypeInt, dflt: "2", check: atLeast(1),
+	{name: "num.recovery.threads.per.data.dir", dynamic: true, typ: TypeInt, dflt: "2", check: atLeast(1),
 		doc: "Threads used to recover logs at start-up."},
-	{name: "producer.id.expiration.ms", typ: TypeInt, dflt: "86400000", check: atLeast(1),
+	{name: "producer.id.expiration.ms", dynamic: true, typ: TypeInt, dflt: "86400000", check: atLeast(1),
 		doc: "Forget an idle producer's state after this long."},
 
 	// Replication (broker/replica*.go).
-	{name: "replica.lag.time.max.ms", typ: TypeLong, dflt: "30000", check: atLeast(1), readOnly: true,
+	{name: "replica.lag.time.max.ms", typ: TypeLong, dflt: "30000", check: atLeast(1),
 		doc: "A follower that has not caught up for this long leaves the ISR (checked every half of it)."},
-	{name: "replica.fetch.max.bytes", typ: TypeInt, dflt: "1048576", check: atLeast(0), readOnly: true,
+	{name: "replica.fetch.max.bytes", typ: TypeInt, dflt: "1048576", check: atLeast(0),
 		doc: "Bytes a follower fetches per partition (the first batch comes whole even when larger)."},
-	{name: "replica.fetch.min.bytes", typ: TypeInt, dflt: "1", readOnly: true,
+	{name: "replica.fetch.min.bytes", typ: TypeInt, dflt: "1",
 		doc: "Minimum bytes a follower's fetch waits for."},
-	{name: "replica.fetch.wait.max.ms", typ: TypeInt, dflt: "500", check: atLeast(0), readOnly: true,
+	{name: "replica.fetch.wait.max.ms", typ: TypeInt, dflt: "500", check: atLeast(0),
 		doc: "Maximum wait of a follower's fetch."},
-	{name: "replica.fetch.response.max.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(0), readOnly: true,
+	{name: "replica.fetch.response.max.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(0),
 		doc: "Maximum bytes of a follower's fetch response."},
-	{name: "replica.fetch.backoff.ms", typ: TypeInt, dflt: "1000", check: atLeast(0), readOnly: true,
+	{name: "replica.fetch.backoff.ms", typ: TypeInt, dflt: "1000", check: atLeast(0),
 		doc: "How long a follower waits after a failed fetch (connection or partition error) before the next."},
 	{name: "num.replica.fetchers", typ: TypeInt, dflt: "1", check: atLeast(1),
 		doc: "Fetcher goroutines (and connections) per source broker; partitions are spread over them."},
-	{name: "replica.selector.class", typ: TypeString, noDefault: true, check: replicaSelector, readOnly: true,
+	{name: "replica.selector.class", typ: TypeString, noDefault: true, check: replicaSelector,
 		doc: "With org.apache.kafka.common.replica.RackAwareReplicaSelector, a consumer that sends its client.rack is told to fetch from an in-sync replica in its rack (KIP-392). Unset (or LeaderSelector): consumers fetch from the leader."},
 
 	// Groups and offsets.
-	{name: "group.initial.rebalance.delay.ms", typ: TypeInt, dflt: "0", check: atLeast(0), readOnly: true,
-		doc: "Wait for more members before the first rebalance of an empty group (Kafka's default is 3000; samsa's is 0 for fast tests)."},
-	{name: "group.min.session.timeout.ms", typ: TypeInt, dflt: "6000", readOnly: true,
+	{name: "group.initial.rebalance.delay.ms", typ: TypeInt, dflt: "3000", check: atLeast(0),
+		doc: "Wait this long for more members before the first rebalance of an empty classic group, and again while members keep arriving (up to the rebalance timeout), so that consumers starting together share a backlog. Kafka's default; test setups set 0."},
+	{name: "group.min.session.timeout.ms", typ: TypeInt, dflt: "6000",
 		doc: "Smallest session timeout a member may ask for."},
-	{name: "group.max.session.timeout.ms", typ: TypeInt, dflt: "1800000", readOnly: true,
+	{name: "group.max.session.timeout.ms", typ: TypeInt, dflt: "1800000",
 		doc: "Largest session timeout a member may ask for."},
-	{name: "group.max.size", typ: TypeInt, dflt: maxIntStr, check: atLeast(1), readOnly: true,
+	{name: "group.max.size", typ: TypeInt, dflt: maxIntStr, check: atLeast(1),
 		doc: "Maximum members in one group."},
-	{name: "offsets.topic.num.partitions", typ: TypeInt, dflt: "50", check: atLeast(1), readOnly: true,
+	{name: "offsets.topic.num.partitions", typ: TypeInt, dflt: "50", check: atLeast(1),
 		doc: "Partitions of __consumer_offsets (fixes group coordinator placement)."},
-	{name: "offsets.topic.replication.factor", typ: TypeShort, dflt: "3", check: atLeast(1), readOnly: true,
+	{name: "offsets.topic.replication.factor", typ: TypeShort, dflt: "3", check: atLeast(1),
 		doc: "Replication factor of __consumer_offsets. Created with at most as many replicas as brokers are up (so one broker works alone), raised by the controller as more come (the topic holds no logs: nothing is copied)."},
-	{name: "offsets.retention.minutes", typ: TypeInt, dflt: "10080", check: atLeast(1), readOnly: true,
+	{name: "offsets.retention.minutes", typ: TypeInt, dflt: "10080", check: atLeast(1),
 		doc: "Committed offsets of an empty group expire after this long."},
-	{name: "offsets.retention.check.interval.ms", typ: TypeLong, dflt: "600000", check: atLeast(1), readOnly: true,
+	{name: "offsets.retention.check.interval.ms", typ: TypeLong, dflt: "600000", check: atLeast(1),
 		doc: "How often expired offsets are removed."},
-	{name: "offset.metadata.max.bytes", typ: TypeInt, dflt: "4096", check: atLeast(0), readOnly: true,
+	{name: "offset.metadata.max.bytes", typ: TypeInt, dflt: "4096", check: atLeast(0),
 		doc: "Largest metadata string an offset commit may carry."},
-	{name: "group.consumer.session.timeout.ms", typ: TypeInt, dflt: "45000", check: atLeast(1), readOnly: true,
+	{name: "group.consumer.session.timeout.ms", typ: TypeInt, dflt: "45000", check: atLeast(1),
 		doc: "Session timeout of KIP-848 consumer group members."},
-	{name: "group.consumer.heartbeat.interval.ms", typ: TypeInt, dflt: "5000", check: atLeast(1), readOnly: true,
+	{name: "group.consumer.heartbeat.interval.ms", typ: TypeInt, dflt: "5000", check: atLeast(1),
 		doc: "Heartbeat interval the coordinator gives KIP-848 consumer group members."},
-	{name: "group.consumer.assignors", typ: TypeList, dflt: "uniform,range", readOnly: true,
+	{name: "group.consumer.min.session.timeout.ms", typ: TypeInt, dflt: "45000", check: atLeast(1),
+		doc: "Smallest consumer.session.timeout.ms a KIP-848 group may be given (a GROUP config)."},
+	{name: "group.consumer.max.session.timeout.ms", typ: TypeInt, dflt: "60000", check: atLeast(1),
+		doc: "Largest consumer.session.timeout.ms a KIP-848 group may be given (a GROUP config)."},
+	{name: "group.consumer.min.heartbeat.interval.ms", typ: TypeInt, dflt: "5000", check: atLeast(1),
+		doc: "Smallest consumer.heartbeat.interval.ms a KIP-848 group may be given (a GROUP config)."},
+	{name: "group.consumer.max.heartbeat.interval.ms", typ: TypeInt, dflt: "15000", check: atLeast(1),
+		doc: "Largest consumer.heartbeat.interval.ms a KIP-848 group may be given (a GROUP config)."},
+	{name: "group.consumer.assignors", typ: TypeList, dflt: "uniform,range",
 		doc: "Server-side assignors of KIP-848 consumer groups (uniform, range); the first is the default."},
 
 	// Transactions.
-	{name: "transaction.state.log.num.partitions", typ: TypeInt, dflt: "50", check: atLeast(1), readOnly: true,
+	{name: "transaction.state.log.num.partitions", typ: TypeInt, dflt: "50", check: atLeast(1),
 		doc: "Partitions of __transaction_state (fixes transaction coordinator placement)."},
-	{name: "transaction.state.log.replication.factor", typ: TypeShort, dflt: "3", check: atLeast(1), readOnly: true,
+	{name: "transaction.state.log.replication.factor", typ: TypeShort, dflt: "3", check: atLeast(1),
 		doc: "Replication factor of __transaction_state; like offsets.topic.replication.factor, capped by the brokers up at its creation and raised later."},
-	{name: "transaction.state.log.min.isr", status: inert, why: whyTransactions, typ: TypeInt, dflt: "1", check: atLeast(1), readOnly: true,
+	{name: "transaction.state.log.min.isr", status: inert, why: whyTransactions, typ: TypeInt, dflt: "1", check: atLeast(1),
 		doc: "min.insync.replicas of __transaction_state."},
-	{name: "transaction.max.timeout.ms", status: inert, why: whyTransactions, typ: TypeInt, dflt: "900000", check: atLeast(1), readOnly: true,
+	{name: "transaction.max.timeout.ms", status: inert, why: whyTransactions, typ: TypeInt, dflt: "900000", check: atLeast(1),
 		doc: "Largest transaction timeout a producer may ask for."},
-	{name: "transactional.id.expiration.ms", status: inert, why: whyTransactions, typ: TypeInt, dflt: "604800000", check: atLeast(1), readOnly: true,
+	{name: "transactional.id.expiration.ms", status: inert, why: whyTransactions, typ: TypeInt, dflt: "604800000", check: atLeast(1),
 		doc: "Forget an idle transactional id after this long."},
 
 	// Authorization.
-	{name: "authorizer.class.name", status: unsupported, why: "ACL authorization", typ: TypeString, dflt: "", readOnly: true,
+	{name: "authorizer.class.name", status: unsupported, why: "ACL authorization", typ: TypeString, dflt: "",
 		doc: "Authorizer class; a non-empty value turns on ACL authorization."},
-	{name: "super.users", status: inert, why: whyNoAuthorizer, typ: TypeString, noDefault: true, readOnly: true,
+	{name: "super.users", status: inert, why: whyNoAuthorizer, typ: TypeString, noDefault: true,
 		doc: "Semicolon-separated principals that bypass ACLs."},
-	{name: "allow.everyone.if.no.acl.found", status: inert, why: whyNoAuthorizer, typ: TypeBoolean, dflt: "false", readOnly: true,
+	{name: "allow.everyone.if.no.acl.found", status: inert, why: whyNoAuthorizer, typ: TypeBoolean, dflt: "false",
 		doc: "With an authorizer, allow access to resources that have no ACL."},
 
 	// Broker defaults of topic configs (ServerTopicConfigSynonyms).
-	{name: "log.cleanup.policy", typ: TypeList, dflt: "delete", check: listIn("compact", "delete"),
+	{name: "log.cleanup.policy", dynamic: true, typ: TypeList, dflt: "delete", check: listIn("compact", "delete"),
 		doc: "Default cleanup.policy."},
-	{name: "compression.type", status: inert, why: whyRecompression, typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
+	{name: "compression.type", dynamic: true, status: inert, why: whyRecompression, typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
 		doc: "Default compression.type."},
-	{name: "compression.gzip.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "-1", check: gzipLevel,
+	{name: "compression.gzip.level", dynamic: true, status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "-1", check: gzipLevel,
 		doc: "Default compression.gzip.level."},
-	{name: "compression.lz4.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "9", check: between(1, 17),
+	{name: "compression.lz4.level", dynamic: true, status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "9", check: between(1, 17),
 		doc: "Default compression.lz4.level."},
-	{name: "compression.zstd.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "3", check: between(-131072, 22),
+	{name: "compression.zstd.level", dynamic: true, status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "3", check: between(-131072, 22),
 		doc: "Default compression.zstd.level."},
-	{name: "log.cleaner.delete.retention.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: "86400000", check: atLeast(0),
+	{name: "log.cleaner.delete.retention.ms", dynamic: true, status: inert, why: whyCompaction, typ: TypeLong, dflt: "86400000", check: atLeast(0),
 		doc: "Default delete.retention.ms."},
-	{name: "log.segment.delete.delay.ms", typ: TypeLong, dflt: "60000", check: atLeast(0),
+	{name: "log.segment.delete.delay.ms", dynamic: true, typ: TypeLong, dflt: "60000", check: atLeast(0),
 		doc: "Default file.delete.delay.ms."},
-	{name: "log.flush.interval.messages", typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
+	{name: "log.flush.interval.messages", dynamic: true, typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
 		doc: "Default flush.messages."},
-	{name: "log.flush.interval.ms", typ: TypeLong, noDefault: true, check: atLeast(0),
+	{name: "log.flush.interval.ms", dynamic: true, typ: TypeLong, noDefault: true, check: atLeast(0),
 		doc: "Default flush.ms; when unset, log.flush.scheduler.interval.ms."},
 	{name: "log.flush.scheduler.interval.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(0),
 		doc: "How often logs are checked for a flush; also flush.ms's last-resort default."},
-	{name: "log.index.interval.bytes", typ: TypeInt, dflt: "4096", check: atLeast(0),
+	{name: "log.index.interval.bytes", dynamic: true, typ: TypeInt, dflt: "4096", check: atLeast(0),
 		doc: "Default index.interval.bytes."},
-	{name: "log.local.retention.bytes", status: inert, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
+	{name: "log.local.retention.bytes", dynamic: true, status: inert, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
 		doc: "Default local.retention.bytes."},
-	{name: "log.local.retention.ms", status: inert, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
+	{name: "log.local.retention.ms", dynamic: true, status: inert, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
 		doc: "Default local.retention.ms."},
-	{name: "log.cleaner.max.compaction.lag.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
+	{name: "log.cleaner.max.compaction.lag.ms", dynamic: true, status: inert, why: whyCompaction, typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
 		doc: "Default max.compaction.lag.ms."},
-	{name: "message.max.bytes", typ: TypeInt, dflt: "1048588", check: atLeast(0),
+	{name: "max.decompressed.message.bytes", dynamic: true, typ: TypeInt, dflt: "2147483639", check: between(1, 2147483639),
+		doc: "Default max.decompressed.message.bytes."},
+	{name: "message.max.bytes", dynamic: true, typ: TypeInt, dflt: "1048588", check: atLeast(0),
 		doc: "Default max.message.bytes: the largest record batch accepted."},
-	{name: "log.message.timestamp.after.max.ms", typ: TypeLong, dflt: "3600000", check: atLeast(0),
+	{name: "log.message.timestamp.after.max.ms", dynamic: true, typ: TypeLong, dflt: "3600000", check: atLeast(0),
 		doc: "Default message.timestamp.after.max.ms."},
-	{name: "log.message.timestamp.before.max.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(0),
+	{name: "log.message.timestamp.before.max.ms", dynamic: true, typ: TypeLong, dflt: maxLongStr, check: atLeast(0),
 		doc: "Default message.timestamp.before.max.ms."},
-	{name: "log.message.timestamp.type", typ: TypeString, dflt: "CreateTime", check: stringIn("CreateTime", "LogAppendTime"),
+	{name: "log.message.timestamp.type", dynamic: true, typ: TypeString, dflt: "CreateTime", check: stringIn("CreateTime", "LogAppendTime"),
 		doc: "Default message.timestamp.type."},
-	{name: "log.cleaner.min.cleanable.ratio", status: inert, why: whyCompaction, typ: TypeDouble, dflt: "0.5", check: floatBetween(0, 1),
+	{name: "log.cleaner.min.cleanable.ratio", dynamic: true, status: inert, why: whyCompaction, typ: TypeDouble, dflt: "0.5", check: floatBetween(0, 1),
 		doc: "Default min.cleanable.dirty.ratio."},
-	{name: "log.cleaner.min.compaction.lag.ms", status: inert, why: whyCompaction, typ: TypeLong, dflt: "0", check: atLeast(0),
+	{name: "log.cleaner.min.compaction.lag.ms", dynamic: true, status: inert, why: whyCompaction, typ: TypeLong, dflt: "0", check: atLeast(0),
 		doc: "Default min.compaction.lag.ms."},
-	{name: "min.insync.replicas", typ: TypeInt, dflt: "1", check: atLeast(1),
+	{name: "min.insync.replicas", dynamic: true, typ: TypeInt, dflt: "1", check: atLeast(1),
 		doc: "Default min.insync.replicas."},
-	{name: "log.preallocate", status: inert, why: whyPreallocate, typ: TypeBoolean, dflt: "false",
+	{name: "log.preallocate", dynamic: true, status: inert, why: whyPreallocate, typ: TypeBoolean, dflt: "false",
 		doc: "Default preallocate."},
-	{name: "log.retention.bytes", typ: TypeLong, dflt: "-1",
+	{name: "log.retention.bytes", dynamic: true, typ: TypeLong, dflt: "-1",
 		doc: "Default retention.bytes."},
-	{name: "log.retention.ms", typ: TypeLong, noDefault: true,
+	{name: "log.retention.ms", dynamic: true, typ: TypeLong, noDefault: true,
 		doc: "Default retention.ms; wins over log.retention.minutes and log.retention.hours."},
 	{name: "log.retention.minutes", typ: TypeInt, noDefault: true,
 		doc: "Default retention.ms in minutes; wins over log.retention.hours."},
 	{name: "log.retention.hours", typ: TypeInt, dflt: "168",
 		doc: "Default retention.ms in hours."},
-	{name: "log.segment.bytes", typ: TypeInt, dflt: "1073741824", check: atLeast(1024 * 1024),
+	{name: "log.segment.bytes", dynamic: true, typ: TypeInt, dflt: "1073741824", check: atLeast(1024 * 1024),
 		doc: "Default segment.bytes."},
-	{name: "log.index.size.max.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(4),
+	{name: "log.index.size.max.bytes", dynamic: true, typ: TypeInt, dflt: "10485760", check: atLeast(4),
 		doc: "Default segment.index.bytes."},
-	{name: "log.roll.jitter.ms", status: inert, why: whyJitter, typ: TypeLong, noDefault: true, check: atLeast(0),
+	{name: "log.roll.jitter.ms", dynamic: true, status: inert, why: whyJitter, typ: TypeLong, noDefault: true, check: atLeast(0),
 		doc: "Default segment.jitter.ms; wins over log.roll.jitter.hours."},
 	{name: "log.roll.jitter.hours", status: inert, why: whyJitter, typ: TypeInt, dflt: "0", check: atLeast(0),
 		doc: "Default segment.jitter.ms in hours."},
-	{name: "log.roll.ms", typ: TypeLong, noDefault: true, check: atLeast(1),
+	{name: "log.roll.ms", dynamic: true, typ: TypeLong, noDefault: true, check: atLeast(1),
 		doc: "Default segment.ms; wins over log.roll.hours."},
 	{name: "log.roll.hours", typ: TypeInt, dflt: "168", check: atLeast(1),
 		doc: "Default segment.ms in hours."},
-	{name: "unclean.leader.election.enable", typ: TypeBoolean, dflt: "false",
+	{name: "unclean.leader.election.enable", dynamic: true, typ: TypeBoolean, dflt: "false",
 		doc: "Default unclean.leader.election.enable."},
 }
 
@@ -490,11 +515,8 @@ func isIgnored(name string) bool {
 
 var (
 	topicDefs  = index(topicTable)
-	brokerDefs = index(brokerTable)
-	// brokerGroups maps a broker property that is one of several synonyms
-	// of a topic config (log.retention.{ms,minutes,hours}, ...) to the whole
-	// group, in precedence order.
-	brokerGroups = groups()
+	brokerDefs = index(readOnlyUnlessDynamic(brokerTable))
+	_          = checkSynonyms()
 )
 
 func index(table []*def) map[string]*def {
@@ -522,19 +544,26 @@ func index(table []*def) map[string]*def {
 	return m
 }
 
-func groups() map[string][]synonym {
-	g := make(map[string][]synonym)
+// readOnlyUnlessDynamic marks every broker property Kafka cannot alter at
+// run time read-only.
+func readOnlyUnlessDynamic(table []*def) []*def {
+	for _, d := range table {
+		d.readOnly = !d.dynamic
+	}
+	return table
+}
+
+// checkSynonyms panics when a topic config names a broker synonym that is
+// not a broker property (a table bug).
+func checkSynonyms() bool {
 	for _, t := range topicTable {
 		for _, s := range t.synonyms {
 			if brokerDefs[s.name] == nil {
 				panic("config: synonym " + s.name + " of " + t.name + " is not a broker property")
 			}
-			if len(t.synonyms) > 1 {
-				g[s.name] = t.synonyms
-			}
 		}
 	}
-	return g
+	return true
 }
 
 func syn(names ...string) []synonym {

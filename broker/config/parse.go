@@ -247,6 +247,23 @@ var envNotProperties = map[string]bool{
 	"KAFKA_CLIENT_PASSWORDS":        true,
 	"KAFKA_CERTIFICATE_PASSWORD":    true,
 	"KAFKA_SKIP_KRAFT_STORAGE_INIT": true,
+	// Paths and settings of the images' start scripts.
+	"KAFKA_PATH":                      true,
+	"KAFKA_CONF_FILE":                 true,
+	"KAFKA_CONF_DIR":                  true,
+	"KAFKA_MOUNTED_CONF_DIR":          true,
+	"KAFKA_BASE_DIR":                  true,
+	"KAFKA_VOLUME_DIR":                true,
+	"KAFKA_DATA_DIR":                  true,
+	"KAFKA_NODE_ID_FILE":              true,
+	"KAFKA_ZOOKEEPER_PASSWORD":        true,
+	"KAFKA_INTER_BROKER_USER":         true,
+	"KAFKA_INTER_BROKER_PASSWORD":     true,
+	"KAFKA_CONTROLLER_USER":           true,
+	"KAFKA_CONTROLLER_PASSWORD":       true,
+	"KAFKA_CERTIFICATE_PASSWORD_FILE": true,
+	"KAFKA_OPTS_EXTRA":                true,
+	"KAFKA_SERVICE_NAME":              true,
 }
 
 // EnvKey maps a KAFKA_* environment variable name to a property name the way

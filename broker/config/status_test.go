@@ -22,6 +22,7 @@ var implementedProperties = map[string]string{
 	"flush.ms":                        "storage: fsync when data is older",
 	"index.interval.bytes":            "storage: offset index density",
 	"max.message.bytes":               "produce: MESSAGE_TOO_LARGE",
+	"max.decompressed.message.bytes":  "produce: INVALID_RECORD for a record inflating beyond it",
 	"message.timestamp.after.max.ms":  "produce: INVALID_TIMESTAMP",
 	"message.timestamp.before.max.ms": "produce: INVALID_TIMESTAMP",
 	"message.timestamp.type":          "produce: LogAppendTime stamping",
@@ -98,6 +99,10 @@ var implementedProperties = map[string]string{
 	"group.consumer.session.timeout.ms":        "KIP-848 groups",
 	"group.consumer.heartbeat.interval.ms":     "KIP-848 groups",
 	"group.consumer.assignors":                 "KIP-848 groups",
+	"group.consumer.min.session.timeout.ms":    "GROUP config validation (and group.consumer.session.timeout.ms)",
+	"group.consumer.max.session.timeout.ms":    "GROUP config validation (and group.consumer.session.timeout.ms)",
+	"group.consumer.min.heartbeat.interval.ms": "GROUP config validation (and group.consumer.heartbeat.interval.ms)",
+	"group.consumer.max.heartbeat.interval.ms": "GROUP config validation (and group.consumer.heartbeat.interval.ms)",
 	"transaction.state.log.num.partitions":     "__transaction_state creation",
 	"transaction.state.log.replication.factor": "__transaction_state creation",
 	// Broker defaults of implemented topic configs.

@@ -16,8 +16,11 @@ type Topic struct {
 	CleanupPolicyCompact bool  // cleanup.policy contains "compact"
 	CleanupPolicyDelete  bool  // cleanup.policy contains "delete"
 	MaxMessageBytes      int32 // max.message.bytes
-	LogAppendTime        bool  // message.timestamp.type=LogAppendTime
-	MinInsyncReplicas    int32
+	// MaxRecordBytes is max.decompressed.message.bytes: the largest
+	// record of a compressed batch once inflated.
+	MaxRecordBytes    int32
+	LogAppendTime     bool // message.timestamp.type=LogAppendTime
+	MinInsyncReplicas int32
 	// CompressionType is compression.type: producer, uncompressed, gzip,
 	// snappy, lz4 or zstd.
 	CompressionType string
@@ -100,11 +103,11 @@ func InertTopicConfigs(overrides map[string]string) []Inert {
 }
 
 // topicDefault returns topic config d's value when the topic does not
-// override it: the first broker synonym set statically, converted to the
-// topic's unit, else the default.
+// override it: the first broker synonym set (dynamically or statically),
+// converted to the topic's unit, else the default.
 func (b *Broker) topicDefault(d *def) string {
 	for _, s := range d.synonyms {
-		v, ok := b.static[s.name]
+		v, _, ok := b.layered(s.name)
 		if !ok {
 			continue
 		}
@@ -121,17 +124,23 @@ func (b *Broker) topicDefault(d *def) string {
 	return d.dflt
 }
 
-// topicValue returns topic config d's effective value and its source.
+// topicValue returns topic config d's effective value and its source:
+// the topic's override, else the first broker synonym set, converted
+// (log.retention.hours still makes retention.ms), else the default. The
+// source is Kafka 4.4's: the override's, else that of the first synonym
+// (log.retention.ms for retention.ms) where any layer sets it, else
+// DEFAULT_CONFIG, also when a later synonym supplied the value.
 func (b *Broker) topicValue(d *def, overrides map[string]string) (string, Source) {
 	if v, ok := overrides[d.name]; ok {
 		return strings.TrimSpace(v), SourceDynamicTopic
 	}
-	for _, s := range d.synonyms {
-		if _, ok := b.static[s.name]; ok {
-			return b.topicDefault(d), SourceStaticBroker
+	src := SourceDefault
+	if len(d.synonyms) > 0 {
+		if _, s, ok := b.layered(d.synonyms[0].name); ok {
+			src = s
 		}
 	}
-	return d.dflt, SourceDefault
+	return b.topicDefault(d), src
 }
 
 // ResolveTopic merges a topic's overrides over the broker's defaults.
@@ -150,6 +159,7 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 
 	t := Topic{
 		MaxMessageBytes:       int32(i64("max.message.bytes")),
+		MaxRecordBytes:        int32(i64("max.decompressed.message.bytes")),
 		LogAppendTime:         str("message.timestamp.type") == "LogAppendTime",
 		MinInsyncReplicas:     int32(i64("min.insync.replicas")),
 		CompressionType:       str("compression.type"),
@@ -218,10 +228,12 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 }
 
 // TopicEntries returns every topic config's effective value and source for
-// DescribeConfigs(TOPIC), sorted by name. Synonyms follow Kafka: the topic
-// override (TOPIC_CONFIG), then each broker synonym in precedence order with
-// its static value (STATIC_BROKER_CONFIG) and its default (DEFAULT_CONFIG),
-// in the broker property's own unit (log.retention.hours=168).
+// DescribeConfigs(TOPIC), sorted by name. Synonyms follow Kafka 4.4: the
+// topic override (TOPIC_CONFIG), then the sources of the first broker
+// synonym only (ServerTopicConfigSynonyms: log.retention.ms for
+// retention.ms, not its minutes and hours variants), most specific first,
+// down to its default; a topic config without a broker synonym has no
+// other.
 func (b *Broker) TopicEntries(overrides map[string]string) []Entry {
 	names := sortedNames(topicDefs)
 	out := make([]Entry, 0, len(names))
@@ -232,13 +244,67 @@ func (b *Broker) TopicEntries(overrides map[string]string) []Entry {
 		if src == SourceDynamicTopic {
 			e.Synonyms = append(e.Synonyms, Entry{Name: n, Value: v, Source: SourceDynamicTopic, Type: d.typ})
 		}
-		for _, s := range d.synonyms {
-			e.Synonyms = append(e.Synonyms, b.brokerSynonyms(s.name)...)
-		}
-		if len(d.synonyms) == 0 {
-			e.Synonyms = append(e.Synonyms, Entry{Name: n, Value: d.dflt, Source: SourceDefault, Type: d.typ})
+		if len(d.synonyms) > 0 {
+			e.Synonyms = append(e.Synonyms, b.brokerSynonyms(d.synonyms[0].name)...)
 		}
 		out = append(out, e)
+	}
+	return out
+}
+
+// Kafka's own segment size of its internal topics (offsets.topic.segment.bytes
+// and transaction.state.log.segment.bytes, both 100 MiB by default).
+const internalSegmentBytes = "104857600"
+
+// InternalTopicConfigs returns the overrides Kafka creates an internal
+// topic with (GroupCoordinator's offsets topic configs,
+// TransactionStateManager's transaction log configs): __consumer_offsets and
+// __transaction_state are compacted, with 100 MiB segments; the
+// transaction log is uncompressed, takes transaction.state.log.min.isr as
+// its min.insync.replicas and never elects an unclean leader. nil for any
+// other topic. (samsa keeps group and transaction state in etcd, not in
+// these topics' logs: the configs describe them as Kafka does.)
+func (b *Broker) InternalTopicConfigs(name string) map[string]string {
+	switch name {
+	case "__consumer_offsets":
+		return map[string]string{
+			"cleanup.policy":   "compact",
+			"compression.type": "producer",
+			"segment.bytes":    internalSegmentBytes,
+		}
+	case "__transaction_state":
+		return map[string]string{
+			"cleanup.policy":                 "compact",
+			"compression.type":               "uncompressed",
+			"min.insync.replicas":            strconv.FormatInt(b.Int64("transaction.state.log.min.isr"), 10),
+			"segment.bytes":                  internalSegmentBytes,
+			"unclean.leader.election.enable": "false",
+		}
+	}
+	return nil
+}
+
+// CreatedTopicEntries returns every topic config's effective value and
+// source as CreateTopics v5+ reports them for a topic just created, sorted
+// by name and without synonyms. The source is that of the first broker
+// synonym some layer sets, log.retention.hours included (Kafka's
+// controller answers so, unlike its DescribeConfigs: a static
+// log.retention.hours=168 makes retention.ms STATIC_BROKER_CONFIG there).
+func (b *Broker) CreatedTopicEntries(overrides map[string]string) []Entry {
+	out := b.TopicEntries(overrides)
+	for i := range out {
+		e := &out[i]
+		e.Synonyms = nil
+		if e.Source == SourceDynamicTopic {
+			continue
+		}
+		e.Source = SourceDefault
+		for _, s := range topicDefs[e.Name].synonyms {
+			if _, src, ok := b.layered(s.name); ok {
+				e.Source = src
+				break
+			}
+		}
 	}
 	return out
 }

@@ -24,7 +24,7 @@ import (
 // scripts/kafka.sh) and samsa (the real binary). Both listen on 127.0.0.1
 // only, both have node id 1, one partition per auto-created topic and
 // automatic topic creation on, and both have group.initial.rebalance.delay.ms
-// 0 (kafka.sh's server.properties; samsa's default).
+// 0 (kafka.sh's server.properties; for samsa an override).
 
 // KafkaProps are the broker properties scripts/kafka.sh writes into
 // Kafka's server.properties that change answers (defaults of new topics,

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -35,6 +36,10 @@ type BatchOpts struct {
 	BaseSequence  int32
 	Attributes    int16 // compression, timestamp type, transactional, control
 	Transactional bool
+	// TimestampDeltas, when set, is record i's timestamp delta (else i).
+	TimestampDeltas []int64
+	// Zstd compresses the records with zstd (attributes codec 4).
+	Zstd bool
 }
 
 // NoProducer is BatchOpts for a batch without a producer id.
@@ -50,7 +55,11 @@ func Batch(o BatchOpts, recs ...Rec) []byte {
 	for i, r := range recs {
 		var body []byte
 		body = append(body, 0) // record attributes
-		body = binary.AppendVarint(body, int64(i))
+		delta := int64(i)
+		if i < len(o.TimestampDeltas) {
+			delta = o.TimestampDeltas[i]
+		}
+		body = binary.AppendVarint(body, delta)
 		body = binary.AppendVarint(body, int64(i))
 		body = appendVarBytes(body, r.Key)
 		body = appendVarBytes(body, r.Value)
@@ -66,6 +75,14 @@ func Batch(o BatchOpts, recs ...Rec) []byte {
 	if o.Transactional {
 		attrs |= 0x10
 	}
+	if o.Zstd {
+		attrs |= 4
+		records = zstdEncoder.EncodeAll(records, nil)
+	}
+	maxTS := o.BaseTimestamp + int64(max(len(recs)-1, 0))
+	for _, d := range o.TimestampDeltas {
+		maxTS = max(maxTS, o.BaseTimestamp+d)
+	}
 	rb := kmsg.RecordBatch{
 		FirstOffset:          0,
 		Length:               int32(49 + len(records)),
@@ -74,7 +91,7 @@ func Batch(o BatchOpts, recs ...Rec) []byte {
 		Attributes:           attrs,
 		LastOffsetDelta:      int32(len(recs) - 1),
 		FirstTimestamp:       o.BaseTimestamp,
-		MaxTimestamp:         o.BaseTimestamp + int64(max(len(recs)-1, 0)),
+		MaxTimestamp:         maxTS,
 		ProducerID:           o.ProducerID,
 		ProducerEpoch:        o.ProducerEpoch,
 		FirstSequence:        o.BaseSequence,
@@ -85,6 +102,9 @@ func Batch(o BatchOpts, recs ...Rec) []byte {
 	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32c))
 	return b
 }
+
+// zstdEncoder compresses the records of BatchOpts.Zstd batches.
+var zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
 
 func appendVarBytes(b, v []byte) []byte {
 	if v == nil {

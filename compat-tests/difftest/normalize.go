@@ -76,6 +76,8 @@ var fieldRules = map[string]ruleKind{
 	"ProducerID":             producerID,
 	"SessionID":              sessionID,
 	"LogAppendTime":          brokerTime,
+	"LastFetchTimestamp":     brokerTime, // DescribeQuorum
+	"LastCaughtUpTimestamp":  brokerTime,
 	"FinalizedFeaturesEpoch": metadataOffset,
 }
 

@@ -26,6 +26,11 @@ type assigned struct {
 	epochs map[pidEpoch]int16
 	kafka  *Normalizer // topic id -> name on Kafka's side
 	samsa  *Normalizer // name -> topic id on samsa's side
+	// clusters maps Kafka's cluster id to samsa's, nodes Kafka's node
+	// ids to samsa's (from Metadata answers): ApiVersions v5 names the
+	// cluster and node a client means to reach (KIP-1242).
+	clusters map[string]string
+	nodes    map[int32]int32
 }
 
 type groupVal struct {
@@ -40,12 +45,14 @@ type pidEpoch struct {
 
 func newAssigned(kafka, samsa *Normalizer) *assigned {
 	return &assigned{
-		members: map[string]string{},
-		gens:    map[groupVal]int32{},
-		pids:    map[int64]int64{},
-		epochs:  map[pidEpoch]int16{},
-		kafka:   kafka,
-		samsa:   samsa,
+		members:  map[string]string{},
+		gens:     map[groupVal]int32{},
+		pids:     map[int64]int64{},
+		epochs:   map[pidEpoch]int16{},
+		clusters: map[string]string{},
+		nodes:    map[int32]int32{},
+		kafka:    kafka,
+		samsa:    samsa,
 	}
 }
 
@@ -69,6 +76,14 @@ func (a *assigned) learn(req kmsg.Request, kafka, samsa kmsg.Response) {
 		if k.MemberEpoch > 0 && s.MemberEpoch > 0 {
 			a.gens[groupVal{group, k.MemberEpoch}] = s.MemberEpoch
 		}
+	case *kmsg.MetadataResponse:
+		s := samsa.(*kmsg.MetadataResponse)
+		if k.ClusterID != nil && s.ClusterID != nil {
+			a.clusters[*k.ClusterID] = *s.ClusterID
+		}
+		if len(k.Brokers) == 1 && len(s.Brokers) == 1 {
+			a.nodes[k.Brokers[0].NodeID] = s.Brokers[0].NodeID
+		}
 	case *kmsg.InitProducerIDResponse:
 		s := samsa.(*kmsg.InitProducerIDResponse)
 		if k.ProducerID >= 0 && s.ProducerID >= 0 {
@@ -89,6 +104,14 @@ func (a *assigned) member(kafka, samsa string) {
 // rewrite replaces, in place, every Kafka-assigned value in req that has a
 // samsa counterpart.
 func (a *assigned) rewrite(req kmsg.Request) {
+	if av, ok := req.(*kmsg.ApiVersionsRequest); ok && av.ClusterID != nil {
+		if c, ok := a.clusters[*av.ClusterID]; ok {
+			av.ClusterID = &c
+		}
+		if n, ok := a.nodes[av.NodeID]; ok {
+			av.NodeID = n
+		}
+	}
 	v := reflect.ValueOf(req).Elem()
 	group := ""
 	if g := v.FieldByName("Group"); g.IsValid() && g.Kind() == reflect.String {

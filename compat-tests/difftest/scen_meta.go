@@ -20,6 +20,37 @@ func metaScenarios() []Scenario {
 		{Name: "apiversions-empty-software", API: kmsg.ApiVersions, MinV: 3, Run: func(r *Run) {
 			r.Check("", func(s *Side) kmsg.Request { return apiVersionsReq(r.V, "", "") })
 		}},
+		// v5 (KIP-1242): the cluster and node id the client means to
+		// reach, both or neither; a mismatch asks it to bootstrap again.
+		{Name: "apiversions-cluster-node", API: kmsg.ApiVersions, MinV: 5, Run: func(r *Run) {
+			mds := r.Do(func(s *Side) kmsg.Request { return metadataReq(r.Max(kmsg.Metadata)) })
+			var cluster [2]string
+			var node [2]int32
+			for i, resp := range mds {
+				md, _ := resp.(*kmsg.MetadataResponse)
+				if md == nil || md.ClusterID == nil || len(md.Brokers) == 0 {
+					r.Fatalf("no cluster id from %s", r.Sides[i].Name)
+					return
+				}
+				cluster[i], node[i] = *md.ClusterID, md.Brokers[0].NodeID
+			}
+			with := func(step string, c func(s *Side) *string, n func(s *Side) int32) {
+				r.Check(step, func(s *Side) kmsg.Request {
+					req := apiVersionsReq(r.V, "samsa-difftest", "1.0")
+					req.ClusterID, req.NodeID = c(s), n(s)
+					return req
+				})
+			}
+			own := func(s *Side) *string { return &cluster[s.I] }
+			self := func(s *Side) int32 { return node[s.I] }
+			other := func(*Side) *string { return kmsg.StringPtr("not-this-cluster") }
+			none := func(*Side) *string { return nil }
+			with("this-node", own, self)
+			with("cluster-without-node", own, func(*Side) int32 { return -1 })
+			with("node-without-cluster", none, self)
+			with("another-cluster", other, self)
+			with("another-node", own, func(s *Side) int32 { return node[s.I] + 100 })
+		}},
 		// A version newer than both brokers serve: the answer is the v0
 		// layout with UNSUPPORTED_VERSION and the broker's table.
 		{Name: "apiversions-newer-than-both", API: kmsg.ApiVersions, Once: true, Run: func(r *Run) {

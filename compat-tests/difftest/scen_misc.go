@@ -49,6 +49,18 @@ func consumerGroupScenarios() []Scenario {
 		return id, resp.MemberEpoch
 	}
 	return []Scenario{
+		// A KIP-848 member's commits at every OffsetCommit version: Kafka
+		// takes them from v9 on only.
+		{Name: "offsetcommit-consumer-member", API: kmsg.OffsetCommit, Setup: writeData, Run: func(r *Run) {
+			group := r.name("g")
+			hv := r.Max(kmsg.ConsumerGroupHeartbeat)
+			joined := r.Check("join", func(s *Side) kmsg.Request { return cgHeartbeatReq(hv, group, kip848Member, 0, dataTopic) })
+			r.Check("commit", func(s *Side) kmsg.Request {
+				_, epoch := memberOf(joined[s.I])
+				return commitReq(s, r.V, group, kip848Member, epoch, dataTopic, map[int32]int64{0: 1}, "")
+			})
+			r.Check("leave", func(s *Side) kmsg.Request { return cgHeartbeatReq(hv, group, kip848Member, -1) })
+		}},
 		{Name: "consumergroupheartbeat", API: kmsg.ConsumerGroupHeartbeat, Setup: writeData, Run: func(r *Run) {
 			group := r.name("g")
 			joined := join(r, group)
@@ -286,6 +298,26 @@ func incAlterReq(v int16, validateOnly bool, rt kmsg.ConfigResourceType, name st
 func configScenarios() []Scenario {
 	sp := kmsg.StringPtr
 	return []Scenario{
+		// Only requests that leave Kafka's features as they are: the
+		// run's Kafka is shared by every scenario.
+		{Name: "updatefeatures", API: kmsg.UpdateFeatures, Run: func(r *Run) {
+			up := func(step, feature string, level int16, typ int8) {
+				r.Check(step, func(s *Side) kmsg.Request {
+					req := kmsg.NewPtrUpdateFeaturesRequest()
+					req.Version = r.V
+					u := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+					u.Feature, u.MaxVersionLevel, u.UpgradeType = feature, level, typ
+					req.FeatureUpdates = append(req.FeatureUpdates, u)
+					return req
+				})
+			}
+			up("noop-group-version", "group.version", 1, 1)
+			up("noop-metadata-version", "metadata.version", 33, 1)
+			up("unknown-feature", "samsa.difftest.version", 1, 1)
+			if r.V >= 1 {
+				up("bad-upgrade-type", "group.version", 1, 9)
+			}
+		}},
 		{Name: "describeconfigs-topic", API: kmsg.DescribeConfigs,
 			Setup: func(r *Run) {
 				r.CreateTopic("dt.describeconfigs.t", 1, map[string]string{"retention.ms": "3600000", "cleanup.policy": "compact"})
@@ -361,6 +393,89 @@ func configScenarios() []Scenario {
 			})
 		}},
 
+		// Dynamic broker configs, per broker and cluster-wide, with a
+		// property that changes nothing on either side
+		// (log.cleaner.threads): the run's Kafka is shared, so each step
+		// that sets one is undone at the end.
+		{Name: "describequorum", API: kmsg.DescribeQuorum, Run: func(r *Run) {
+			for _, p := range []int32{0, 1} {
+				r.Check("partition="+itoa32(p), func(*Side) kmsg.Request {
+					req := kmsg.NewPtrDescribeQuorumRequest()
+					req.Version = r.V
+					rt := kmsg.NewDescribeQuorumRequestTopic()
+					rt.Topic = "__cluster_metadata"
+					rp := kmsg.NewDescribeQuorumRequestTopicPartition()
+					rp.Partition = p
+					rt.Partitions = append(rt.Partitions, rp)
+					req.Topics = append(req.Topics, rt)
+					return req
+				})
+			}
+		}},
+		{Name: "incrementalalterconfigs-broker", API: kmsg.IncrementalAlterConfigs, Run: func(r *Run) {
+			inc := func(step, name string, validateOnly bool, ops ...incOp) {
+				r.Check(step, func(*Side) kmsg.Request { return incAlterReq(r.V, validateOnly, resBroker, name, ops...) })
+			}
+			dv := r.Max(kmsg.DescribeConfigs)
+			inc("set-default", "", false, incOp{"log.cleaner.threads", 0, sp("2")})
+			r.waitBrokerConfig("", "log.cleaner.threads", "2")
+			r.Check("describe-default", func(*Side) kmsg.Request { return describeConfigsReq(dv, true, false, resBroker, "") })
+			inc("set-broker", "1", false, incOp{"log.cleaner.threads", 0, sp("3")})
+			r.waitBrokerConfig("1", "log.cleaner.threads", "3")
+			r.Check("describe-broker", func(*Side) kmsg.Request {
+				return describeConfigsReq(dv, true, false, resBroker, "1", "log.cleaner.threads")
+			})
+			inc("read-only", "", false, incOp{"log.retention.hours", 0, sp("1")})
+			inc("bad-value", "1", false, incOp{"log.cleaner.threads", 0, sp("-3")})
+			inc("cross-property", "1", false, incOp{"max.connections.per.ip", 0, sp("0")})
+			inc("validate-only", "1", true, incOp{"log.cleaner.threads", 0, sp("4")})
+			inc("duplicate-key", "1", false, incOp{"log.cleaner.threads", 0, sp("4")}, incOp{"log.cleaner.threads", 1, nil})
+			inc("delete-broker", "1", false, incOp{"log.cleaner.threads", 1, nil})
+			inc("delete-default", "", false, incOp{"log.cleaner.threads", 1, nil})
+			r.waitBrokerConfig("1", "log.cleaner.threads", "1")
+			r.Check("describe-after", func(*Side) kmsg.Request {
+				return describeConfigsReq(dv, true, false, resBroker, "1", "log.cleaner.threads")
+			})
+		}},
+		// The legacy AlterConfigs replaces a broker's dynamic configs.
+		{Name: "alterconfigs-broker-dynamic", API: kmsg.AlterConfigs, Run: func(r *Run) {
+			dv := r.Max(kmsg.DescribeConfigs)
+			r.Check("set", func(*Side) kmsg.Request {
+				return alterConfigsReq(r.V, false, resBroker, "1", "log.cleaner.threads", "2")
+			})
+			r.waitBrokerConfig("1", "log.cleaner.threads", "2")
+			r.Check("describe", func(*Side) kmsg.Request {
+				return describeConfigsReq(dv, false, false, resBroker, "1", "log.cleaner.threads")
+			})
+			r.Check("clear", func(*Side) kmsg.Request { return alterConfigsReq(r.V, false, resBroker, "1") })
+			r.waitBrokerConfig("1", "log.cleaner.threads", "1")
+		}},
+		// KIP-848 group configs: any group name, existing or not.
+		{Name: "groupconfigs", API: kmsg.IncrementalAlterConfigs, Run: func(r *Run) {
+			g := r.name("g")
+			dv := r.Max(kmsg.DescribeConfigs)
+			inc := func(step string, ops ...incOp) {
+				r.Check(step, func(*Side) kmsg.Request { return incAlterReq(r.V, false, resGroupConfig, g, ops...) })
+			}
+			inc("set", incOp{"consumer.session.timeout.ms", 0, sp("50000")}, incOp{"consumer.heartbeat.interval.ms", 0, sp("6000")})
+			r.waitGroupConfig(g, "consumer.session.timeout.ms", "50000")
+			r.Check("describe", func(*Side) kmsg.Request {
+				return describeConfigsReq(dv, true, false, resGroupConfig, g, "consumer.session.timeout.ms", "consumer.heartbeat.interval.ms")
+			})
+			inc("out-of-range", incOp{"consumer.session.timeout.ms", 0, sp("1000")})
+			inc("heartbeat-out-of-range", incOp{"consumer.heartbeat.interval.ms", 0, sp("60000")})
+			inc("unknown-key", incOp{"no.such.group.config", 0, sp("1")})
+			inc("bad-value", incOp{"consumer.session.timeout.ms", 0, sp("soon")})
+			inc("delete", incOp{"consumer.session.timeout.ms", 1, nil}, incOp{"consumer.heartbeat.interval.ms", 1, nil})
+			r.waitGroupConfig(g, "consumer.session.timeout.ms", "45000")
+			r.Check("describe-after", func(*Side) kmsg.Request {
+				return describeConfigsReq(dv, true, false, resGroupConfig, g, "consumer.session.timeout.ms")
+			})
+			r.Check("empty-name", func(*Side) kmsg.Request {
+				return incAlterReq(r.V, false, resGroupConfig, "", incOp{"consumer.session.timeout.ms", 0, sp("50000")})
+			})
+			r.Check("describe-empty-name", func(*Side) kmsg.Request { return describeConfigsReq(dv, false, false, resGroupConfig, "") })
+		}},
 		{Name: "incrementalalterconfigs", API: kmsg.IncrementalAlterConfigs, Run: func(r *Run) {
 			t := r.name("t")
 			r.CreateTopic(t, 1, nil)
@@ -402,6 +517,44 @@ func configScenarios() []Scenario {
 				return incAlterReq(r.V, true, resBroker, "1", incOp{"log.cleaner.threads", 0, sp("2")})
 			})
 		}},
+	}
+}
+
+// waitBrokerConfig waits (up to 10 s) until both brokers describe the
+// broker resource's key with value want (the default resource lists only
+// dynamic defaults: there want "" means the key is gone).
+func (r *Run) waitBrokerConfig(name, key, want string) {
+	r.waitResourceConfig(resBroker, name, key, want)
+}
+
+// waitGroupConfig is waitBrokerConfig for a GROUP resource.
+func (r *Run) waitGroupConfig(group, key, want string) {
+	r.waitResourceConfig(resGroupConfig, group, key, want)
+}
+
+func (r *Run) waitResourceConfig(typ kmsg.ConfigResourceType, name, key, want string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, s := range r.Sides {
+		for {
+			a := s.request("setup", describeConfigsReq(r.Max(kmsg.DescribeConfigs), false, false, typ, name, key))
+			done := false
+			if a.Err == nil {
+				for _, res := range a.Resp.(*kmsg.DescribeConfigsResponse).Resources {
+					for _, c := range res.Configs {
+						if c.Name == key && c.Value != nil && *c.Value == want {
+							done = true
+						}
+					}
+				}
+			}
+			if done {
+				break
+			}
+			if time.Now().After(deadline) {
+				r.Fatalf("%s=%s of %v %q not described by %s after 10 s", key, want, typ, name, s.Name)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
 

@@ -160,6 +160,46 @@ func produceScenarios() []Scenario {
 			r.produceTo("tombstone", -1, topic, 0, Batch(NoProducer, Rec{Key: []byte("k")}))
 			r.listEnd("end", topic, 0)
 		}},
+		{Name: "produce-record-set", API: kmsg.Produce, Run: func(r *Run) {
+			// The shape of a partition's record set: what Kafka parses
+			// before its log is involved, and what its log checks first.
+			topic := r.name("shape")
+			r.CreateTopic(topic, 1, nil)
+			good := Batch(NoProducer, Values("s", 2)...)
+			based := append([]byte(nil), good...)
+			binary.BigEndian.PutUint64(based, 5)
+			r.produceTo("base-offset-5", -1, topic, 0, based)
+			r.produceTo("two-batches", -1, topic, 0, append(append([]byte(nil), good...), good...))
+			r.produceTo("trailing-size-below-14", -1, topic, 0, append(append([]byte(nil), good...), make([]byte, 12)...))
+			badMagic := append([]byte(nil), good[:20]...)
+			badMagic[16] = 9
+			r.produceTo("trailing-bad-magic", -1, topic, 0, append(append([]byte(nil), good...), badMagic...))
+			r.produceTo("batch-header-only", -1, topic, 0, good[:17])
+			r.produceTo("trailing-partial-batch", -1, topic, 0, append(append([]byte(nil), good...), good[:40]...))
+			zo := NoProducer
+			zo.Zstd = true
+			r.produceTo("zstd", -1, topic, 0, Batch(zo, Values("z", 2)...))
+			r.listEnd("end", topic, 0)
+		}},
+		{Name: "produce-record-errors", API: kmsg.Produce, Run: func(r *Run) {
+			// Every offending record is named (v8+), with the code of the
+			// worst: INVALID_TIMESTAMP once any timestamp is out of range.
+			compact := r.name("compact")
+			r.CreateTopic(compact, 1, map[string]string{"cleanup.policy": "compact", "message.timestamp.after.max.ms": "60000"})
+			k := []byte("k")
+			r.produceTo("keyless-two-of-four", -1, compact, 0, Batch(NoProducer, Rec{Key: k, Value: k}, Rec{Value: k}, Rec{Key: k, Value: k}, Rec{Value: k}))
+			ahead := NoProducer
+			ahead.TimestampDeltas = []int64{0, 3 * 3600 * 1000, 0, 4 * 3600 * 1000} // an hour old base: two records hours ahead
+			r.produceTo("timestamps-two-of-four", -1, compact, 0, Batch(ahead, Rec{Key: k, Value: k}, Rec{Key: k, Value: k}, Rec{Key: k, Value: k}, Rec{Key: k, Value: k}))
+			r.produceTo("keyless-and-timestamp", -1, compact, 0, Batch(ahead, Rec{Value: k}, Rec{Key: k, Value: k}, Rec{Key: k, Value: k}, Rec{Key: k, Value: k}))
+			lat := r.name("lat")
+			r.CreateTopic(lat, 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
+			latBatch := NoProducer
+			latBatch.Attributes = 0x08
+			r.produceTo("log-append-time-batch", -1, lat, 0, Batch(latBatch, Values("l", 2)...))
+			r.listEnd("end-compact", compact, 0)
+			r.listEnd("end-lat", lat, 0)
+		}},
 		{Name: "produce-idempotent", API: kmsg.Produce, MinV: 3, Run: func(r *Run) {
 			topic := r.name("idem")
 			r.CreateTopic(topic, 1, nil)
@@ -188,6 +228,30 @@ func produceScenarios() []Scenario {
 			})
 			r.Check("acks1", func(s *Side) kmsg.Request {
 				return produceReq(s, r.V, 1, topic, 0, Batch(idem(*pids[s.I], 1, 1), Values("a1", 1)...))
+			})
+		}},
+		{Name: "describeproducers", API: kmsg.DescribeProducers, Run: func(r *Run) {
+			topic := r.name("dp")
+			r.CreateTopic(topic, 2, nil)
+			pids := r.initPID()
+			r.Do(func(s *Side) kmsg.Request {
+				return produceReq(s, r.Max(kmsg.Produce), -1, topic, 0, Batch(idem(*pids[s.I], 0, 0), Values("dp", 3)...))
+			})
+			r.Check("", func(s *Side) kmsg.Request {
+				req := kmsg.NewPtrDescribeProducersRequest()
+				req.Version = r.V
+				rt := kmsg.NewDescribeProducersRequestTopic()
+				rt.Topic, rt.Partitions = topic, []int32{0, 1, 9}
+				req.Topics = append(req.Topics, rt)
+				return req
+			})
+			r.Check("unknown-topic", func(s *Side) kmsg.Request {
+				req := kmsg.NewPtrDescribeProducersRequest()
+				req.Version = r.V
+				rt := kmsg.NewDescribeProducersRequestTopic()
+				rt.Topic, rt.Partitions = r.name("none"), []int32{0}
+				req.Topics = append(req.Topics, rt)
+				return req
 			})
 		}},
 		{Name: "produce-transactional-batch-without-txn", API: kmsg.Produce, MinV: 3, Run: func(r *Run) {

@@ -247,6 +247,33 @@ func topicScenarios() []Scenario {
 		{Name: "createpartitions-unknown-topic", API: kmsg.CreatePartitions, Run: func(r *Run) {
 			r.Check("", func(s *Side) kmsg.Request { return createPartitionsReq(r.V, false, r.name("nope"), 2) })
 		}},
+		{Name: "describetopicpartitions", API: kmsg.DescribeTopicPartitions,
+			Setup: func(r *Run) {
+				r.CreateTopic("dt.dtp.a", 3, nil)
+				r.CreateTopic("dt.dtp.b", 2, nil)
+			},
+			Run: func(r *Run) {
+				dtp := func(step string, limit int32, cursor *kmsg.DescribeTopicPartitionsRequestCursor, topics ...string) {
+					r.Check(step, func(*Side) kmsg.Request {
+						req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+						req.Version = r.V
+						req.ResponsePartitionLimit = limit
+						req.Cursor = cursor
+						for _, t := range topics {
+							rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+							rt.Topic = t
+							req.Topics = append(req.Topics, rt)
+						}
+						return req
+					})
+				}
+				dtp("first-page", 2, nil, "dt.dtp.b", "dt.dtp.a")
+				dtp("second-page", 2, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "dt.dtp.a", Partition: 2}, "dt.dtp.a", "dt.dtp.b")
+				dtp("exact-page", 3, nil, "dt.dtp.a", "dt.dtp.b")
+				dtp("whole", 100, nil, "dt.dtp.a", "dt.dtp.b", "dt.dtp.none", "bad name")
+				dtp("stray-cursor", 100, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "dt.dtp.z"}, "dt.dtp.a")
+				dtp("zero-limit", 0, nil, "dt.dtp.a")
+			}},
 		{Name: "createpartitions-duplicate-topic", API: kmsg.CreatePartitions, Run: func(r *Run) {
 			topic := r.name("cpd")
 			r.CreateTopic(topic, 1, nil)

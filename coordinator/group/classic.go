@@ -319,6 +319,7 @@ func (g *group) addMemberAndRebalanceLocked(j *joinArgs, id string) (*kmsg.JoinG
 	if m.instanceID != nil {
 		g.static[*m.instanceID] = id
 	}
+	g.c.log.Debug().Str("group", g.id).Str("member", id).Str("client_id", m.clientID).Str("state", g.state.String()).Msg("member joined")
 	ch := g.setJoinWaitLocked(m)
 	// New members cannot heartbeat yet; bound their wait instead.
 	g.scheduleHeartbeatLocked(m, newMemberJoinTimeout)
@@ -560,6 +561,10 @@ func (g *group) prepareRebalanceLocked() {
 			g.completeJoinLocked()
 		}
 	})
+	// Kafka's tryCompleteElseWatch: complete at once when every member
+	// has joined already (none left: the last member left a Stable group,
+	// which becomes Empty now rather than after the rebalance timeout).
+	g.tryCompleteJoinLocked()
 }
 
 // scheduleInitialJoinLocked is Kafka's InitialDelayedJoin: while new
@@ -637,6 +642,9 @@ func (g *group) completeJoinLocked() {
 	}
 	g.protocol = g.selectProtocolLocked()
 	g.transitionLocked(stateCompletingRebalance)
+	// Kafka logs "Stabilized group ... generation ..." the same way.
+	g.c.log.Info().Str("group", g.id).Int32("generation", g.generation).Int("members", len(g.members)).
+		Str("protocol", g.protocol).Msg("group rebalanced")
 	for id := range g.members {
 		g.pendingSync[id] = struct{}{}
 	}

@@ -237,8 +237,10 @@ func (m *cgMember) resolve(topics map[string]TopicMeta) [][16]byte {
 		add(t)
 	}
 	if m.re != nil {
-		for name, tm := range topics {
-			if !tm.Internal && m.re.MatchString(name) {
+		// Every topic, internal ones too, as Kafka resolves a regex
+		// (RE2, whole name: GroupMetadataManager.refreshRegularExpressions).
+		for name := range topics {
+			if m.re.MatchString(name) {
 				add(name)
 			}
 		}
@@ -344,7 +346,7 @@ func (cg *consumerGroup) reconcile(m *cgMember, owned map[[16]byte][]int32) {
 		g := cg.g
 		d := m.rebalanceTimeout
 		if d <= 0 {
-			d = g.c.cfg.ConsumerSessionTimeout
+			d = g.c.consumerSessionTimeout(g.id)
 		}
 		m.revokeTimer = g.c.afterFunc(d, func() {
 			g.mu.Lock()
@@ -467,7 +469,7 @@ func (cg *consumerGroup) scheduleSession(m *cgMember) {
 	m.sessSeq++
 	seq := m.sessSeq
 	g := cg.g
-	m.sessTimer = g.c.afterFunc(g.c.cfg.ConsumerSessionTimeout, func() {
+	m.sessTimer = g.c.afterFunc(g.c.consumerSessionTimeout(g.id), func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if g.cg != cg || cg.members[m.id] != m || m.sessSeq != seq {
@@ -756,9 +758,14 @@ func (cg *consumerGroup) heartbeat(req *kmsg.ConsumerGroupHeartbeatRequest, re *
 	resp := kmsg.NewPtrConsumerGroupHeartbeatResponse()
 	resp.MemberID = stringPtr(m.id)
 	resp.MemberEpoch = m.epoch
-	resp.HeartbeatIntervalMillis = int32(g.c.cfg.ConsumerHeartbeatInterval / time.Millisecond)
+	resp.HeartbeatIntervalMillis = int32(g.c.consumerHeartbeatInterval(g.id) / time.Millisecond)
 	sig := partsSig(m.assigned)
-	if req.MemberEpoch == 0 || sig != m.lastSent || (owned != nil && partsSig(owned) != sig) {
+	// Kafka sends the assignment on a full request (joining, or a member
+	// recovering from an error: rebalance timeout, subscription and owned
+	// partitions all set) and whenever it changed.
+	full := req.MemberEpoch == 0 || (req.RebalanceTimeoutMillis != -1 &&
+		(req.SubscribedTopicNames != nil || req.SubscribedTopicRegex != nil) && req.Topics != nil)
+	if full || sig != m.lastSent || (owned != nil && partsSig(owned) != sig) {
 		a := kmsg.NewConsumerGroupHeartbeatResponseAssignment()
 		keys := make([][16]byte, 0, len(m.assigned))
 		for t, ps := range m.assigned {
@@ -817,6 +824,11 @@ func (cg *consumerGroup) validateCommit(a CommitArgs, commits []Commit) int16 {
 	m := cg.members[a.MemberID]
 	if m == nil {
 		return kerr.UnknownMemberID.Code
+	}
+	if a.Version < 9 {
+		// Kafka: a member of the consumer protocol commits with
+		// OffsetCommit v9 or later (ConsumerGroup.validateOffsetCommit).
+		return kerr.UnsupportedVersion.Code
 	}
 	if a.Generation == m.epoch {
 		return 0
@@ -919,9 +931,7 @@ func (c *Coordinator) ConsumerGroupDescribe(ids []string) []kmsg.ConsumerGroupDe
 			dm.ClientID = m.clientID
 			dm.ClientHost = m.clientHost
 			dm.SubscribedTopics = append([]string{}, m.topics...)
-			if m.regex != "" {
-				dm.SubscribedTopicRegex = stringPtr(m.regex)
-			}
+			dm.SubscribedTopicRegex = stringPtr(m.regex) // "" without one, as Kafka
 			dm.Assignment = toAssignment(m.assigned)
 			dm.TargetAssignment = toAssignment(cg.target[mid])
 			dm.MemberType = 1 // consumer protocol

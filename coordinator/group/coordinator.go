@@ -110,6 +110,8 @@ type Coordinator struct {
 
 	loaded  atomic.Bool
 	loadErr atomic.Pointer[error]
+	// settings are the per-group overrides (settings.go); no lock.
+	settings atomic.Pointer[map[string]GroupSettings]
 
 	// timers counts timer callbacks in flight; Close waits for them.
 	// Add happens under mu while !closed, so Wait after closed is safe.

@@ -42,6 +42,12 @@ type Options struct {
 	Brokers   int
 	Host      string
 	Port      int
+
+	// EnvUnknown lists the KAFKA_* variables whose property samsa does
+	// not know ("KAFKA_X (x)"): skipped with a warn line, never a refusal
+	// to start, as the Kafka images skip what they do not know. An
+	// unknown key given with --config or --override still fails.
+	EnvUnknown []string
 }
 
 // UsageError is a bad command line; main prints it and exits 2.
@@ -221,6 +227,10 @@ func Parse(args, environ []string) (*Options, error) {
 	}
 	env, skipped := config.PropertiesFromEnv(environ)
 	for _, p := range env {
+		if !config.IsBrokerKey(p.Key) {
+			o.EnvUnknown = append(o.EnvUnknown, p.Var+" ("+p.Key+")")
+			continue
+		}
 		set(p.Key, p.Value, "environment variable "+p.Var)
 	}
 	o.EnvSkipped = skipped
@@ -294,6 +304,9 @@ func LogSettings(log zerolog.Logger, cfg *config.Broker, o *Options) {
 	}
 	if len(o.EnvSkipped) > 0 {
 		log.Debug().Strs("vars", o.EnvSkipped).Msg("environment variables that are not properties, ignored")
+	}
+	for _, v := range o.EnvUnknown {
+		log.Warn().Str("var", v).Msg("environment variable names no broker property samsa knows; ignored")
 	}
 	for _, e := range cfg.Entries() {
 		if e.Source == config.SourceStaticBroker {

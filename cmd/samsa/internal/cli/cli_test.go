@@ -157,8 +157,11 @@ func TestLoadErrorsNameKeyAndOrigin(t *testing.T) {
 			"Invalid value bad for configuration listeners",
 			"(set by " + file + ":2)",
 		}},
-		{nil, []string{"KAFKA_NO_SUCH_PROPERTY=1"}, []string{
-			`unknown broker property "no.such.property" (set by environment variable KAFKA_NO_SUCH_PROPERTY)`,
+		{[]string{"--override", "no.such.property=1"}, nil, []string{
+			`unknown broker property "no.such.property" (set by --override)`,
+		}},
+		{[]string{"--config", writeFile(t, "no.such.property=1\n")}, nil, []string{
+			`unknown broker property "no.such.property"`,
 		}},
 		{[]string{"--override", "retention.ms=5"}, nil, []string{
 			`unknown broker property "retention.ms": it is a topic config; its broker default is log.retention.ms (set by --override)`,
@@ -316,5 +319,46 @@ func TestInertPropertiesWarned(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "num.partitions") {
 		t.Errorf("an implemented property warned about:\n%s", buf.String())
+	}
+}
+
+// TestUnknownEnvironmentVariablesSkipped: a KAFKA_* variable that names no
+// property samsa knows is skipped with a warn line, never a refusal to
+// start (the Kafka images skip what they do not know); the images' own
+// variables (KAFKA_PATH, ...) are skipped silently; a bad value of a known
+// property still fails.
+func TestUnknownEnvironmentVariablesSkipped(t *testing.T) {
+	env := []string{"KAFKA_NO_SUCH_PROPERTY=1", "KAFKA_RETENTION_MS=5", "KAFKA_PATH=/opt/kafka", "KAFKA_HEAP_OPTS=-Xmx1g",
+		"KAFKA_JMX_OPTS=-Dx", "KAFKA_LOG4J_OPTS=-Dy", "KAFKA_VERSION=4.4.0", "KAFKA_NUM_PARTITIONS=3"}
+	o, err := Parse(nil, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(o)
+	if err != nil {
+		t.Fatalf("unknown environment variables refused the start: %v", err)
+	}
+	if cfg.NumPartitions != 3 {
+		t.Fatalf("a known variable was not applied: num.partitions %d", cfg.NumPartitions)
+	}
+	if want := []string{"KAFKA_NO_SUCH_PROPERTY (no.such.property)", "KAFKA_RETENTION_MS (retention.ms)"}; !reflect.DeepEqual(o.EnvUnknown, want) {
+		t.Fatalf("EnvUnknown = %v, want %v", o.EnvUnknown, want)
+	}
+	if want := []string{"KAFKA_HEAP_OPTS", "KAFKA_JMX_OPTS", "KAFKA_LOG4J_OPTS", "KAFKA_PATH", "KAFKA_VERSION"}; !reflect.DeepEqual(o.EnvSkipped, want) {
+		t.Fatalf("EnvSkipped = %v, want %v", o.EnvSkipped, want)
+	}
+	var buf bytes.Buffer
+	LogSettings(NewLogger(&buf, zerolog.InfoLevel, "json"), cfg, o)
+	for _, v := range []string{"KAFKA_NO_SUCH_PROPERTY", "KAFKA_RETENTION_MS"} {
+		if !strings.Contains(buf.String(), `"level":"warn"`) || !strings.Contains(buf.String(), v) {
+			t.Errorf("no warn line for %s in:\n%s", v, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "KAFKA_PATH") {
+		t.Errorf("an image variable is warned about:\n%s", buf.String())
+	}
+	o, _ = Parse(nil, []string{"KAFKA_NUM_PARTITIONS=abc"})
+	if _, err := Load(o); !errors.Is(err, config.ErrInvalid) {
+		t.Fatalf("a bad value of a known property from the environment: %v", err)
 	}
 }
