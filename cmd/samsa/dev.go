@@ -26,7 +26,10 @@ import (
 )
 
 // devIgnored are properties an ephemeral run sets itself.
-var devIgnored = []string{"log.dirs", "log.dir", "node.id", "broker.id", "etcd.endpoints", "etcd.prefix"}
+var devIgnored = []string{"log.dirs", "log.dir", "node.id", "broker.id", "etcd.endpoints", "etcd.prefix",
+	// A KRaft combined node's quorum (Testcontainers sets one): the dev
+	// cluster runs its own etcd.
+	"process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers"}
 
 // dev runs the ephemeral cluster until SIGINT or SIGTERM and returns the
 // exit code.
