@@ -564,4 +564,3 @@ func TestReassignmentMovesReplicas(t *testing.T) {
 	})
 	t.Logf("moved %d records", len(acked))
 }
-
