@@ -564,3 +564,183 @@ func TestReassignmentMovesReplicas(t *testing.T) {
 	})
 	t.Logf("moved %d records", len(acked))
 }
+
+// CreatePartitions asked of a broker that is not the controller, on 3
+// brokers: the new partitions keep the topic's replication factor, spread
+// their leaders over every broker, start with their first replica leading
+// and every replica in the ISR, and are served — each takes an acks=all
+// record through a client that knows only one broker, and every broker's
+// Metadata names the same leader and replicas. A manual assignment is
+// taken as given; one naming an unregistered broker or another
+// replication factor is refused.
+func TestCreatePartitionsAcrossBrokers(t *testing.T) {
+	c := newTestCluster(t, []int32{1, 2, 3})
+	via := c.notController(1, 2, 3)
+	if _, e, msg := c.brokers[via].createTopic(testCtx(t), "cp", 3, 2, nil, nil, false); e != nil {
+		t.Fatal(e, msg)
+	}
+	waitFor(t, "cp in the observer's snapshot", func() bool { return c.snap().Topic("cp") != nil })
+
+	createParts := func(count int32, assignment [][]int32) *kmsg.CreatePartitionsResponseTopic {
+		req := kmsg.NewPtrCreatePartitionsRequest()
+		req.TimeoutMillis = 15000
+		rt := kmsg.NewCreatePartitionsRequestTopic()
+		rt.Topic, rt.Count = "cp", count
+		for _, a := range assignment {
+			ra := kmsg.NewCreatePartitionsRequestTopicAssignment()
+			ra.Replicas = a
+			rt.Assignment = append(rt.Assignment, ra)
+		}
+		req.Topics = append(req.Topics, rt)
+		r := c.ask(via, req).(*kmsg.CreatePartitionsResponse)
+		return &r.Topics[0]
+	}
+	if r := createParts(9, nil); r.ErrorCode != 0 {
+		t.Fatalf("CreatePartitions to 9: %d %v", r.ErrorCode, r.ErrorMessage)
+	}
+	c.caughtUp(via)
+	tm := c.snap().Topic("cp")
+	if len(tm.Partitions) != 9 || len(tm.Info.Replicas) != 9 {
+		t.Fatalf("%d partitions, assignment %v", len(tm.Partitions), tm.Info.Replicas)
+	}
+	leaders := map[int32]int{}
+	for p := 3; p < 9; p++ {
+		rs := tm.Info.Replicas[p]
+		if len(rs) != 2 || rs[0] == rs[1] || !slices.Equal(tm.Partitions[p].Replicas, rs) {
+			t.Errorf("partition %d: assignment %v, state %+v", p, rs, tm.Partitions[p])
+		}
+		leaders[rs[0]]++
+	}
+	if len(leaders) != 3 || leaders[1] != 2 || leaders[2] != 2 || leaders[3] != 2 {
+		t.Errorf("first replicas of the new partitions per broker: %v, want 2 each", leaders)
+	}
+	waitFor(t, "new partitions led by their first replica with full ISRs", func() bool {
+		for p, st := range c.snap().Topic("cp").Partitions {
+			if st.Leader != st.Replicas[0] || len(st.ISR) != 2 {
+				return false
+			}
+			if c.brokers[st.Leader].partition("cp", int32(p)) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	cl := newClient(t, c.addrs[via], kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()))
+	for p := int32(0); p < 9; p++ {
+		r := &kgo.Record{Topic: "cp", Partition: p, Value: []byte(fmt.Sprintf("to %d", p))}
+		if err := cl.ProduceSync(testCtx(t), r).FirstErr(); err != nil {
+			t.Fatalf("produce to partition %d: %v", p, err)
+		}
+		if r.Offset != 0 {
+			t.Errorf("partition %d: offset %d", p, r.Offset)
+		}
+	}
+	want := c.snap().Topic("cp").Partitions
+	for id := range c.brokers {
+		md := metadataOf(t, c.addrs[id], "cp")
+		if len(md.Partitions) != 9 {
+			t.Fatalf("broker %d: %d partitions", id, len(md.Partitions))
+		}
+		for p, mp := range md.Partitions {
+			if mp.Leader != want[p].Leader || !slices.Equal(mp.Replicas, want[p].Replicas) || mp.LeaderEpoch != want[p].LeaderEpoch {
+				t.Errorf("broker %d's metadata of partition %d: %+v, want %+v", id, p, mp, want[p])
+			}
+		}
+	}
+
+	// A manual assignment.
+	if r := createParts(10, [][]int32{{3, 1}}); r.ErrorCode != 0 {
+		t.Fatalf("CreatePartitions to 10 on [3 1]: %d %v", r.ErrorCode, r.ErrorMessage)
+	}
+	c.caughtUp(via)
+	if st := c.partition("cp", 9); !slices.Equal(st.Replicas, []int32{3, 1}) || !slices.Equal(c.snap().Topic("cp").Info.Replicas[9], []int32{3, 1}) {
+		t.Errorf("partition 9: %+v", st)
+	}
+	waitFor(t, "partition 9 led by 3", func() bool { return c.brokers[3].partition("cp", 9) != nil })
+	for _, bad := range [][][]int32{{{3, 9}}, {{1, 2, 3}}} {
+		if r := createParts(11, bad); r.ErrorCode != kerr.InvalidReplicaAssignment.Code {
+			t.Errorf("assignment %v: error %d %v, want INVALID_REPLICA_ASSIGNMENT", bad, r.ErrorCode, r.ErrorMessage)
+		}
+	}
+}
+
+// DescribeCluster on every broker of 3 lists all three with their
+// endpoints and racks and names the controller; a broker that dies leaves
+// the list, and when the controller dies the answer names the new one.
+func TestDescribeClusterThreeBrokers(t *testing.T) {
+	c := newTestCluster(t, []int32{1, 2, 3}, "broker.rack=r")
+	describe := func(id int32) *kmsg.DescribeClusterResponse {
+		req := kmsg.NewPtrDescribeClusterRequest()
+		req.Version = 1
+		req.EndpointType = 1
+		return c.ask(id, req).(*kmsg.DescribeClusterResponse)
+	}
+	check := func(ids ...int32) {
+		t.Helper()
+		ctrl := c.snap().ControllerID
+		for _, id := range ids {
+			var r *kmsg.DescribeClusterResponse
+			waitFor(t, fmt.Sprintf("broker %d describes brokers %v", id, ids), func() bool {
+				r = describe(id)
+				if len(r.Brokers) != len(ids) {
+					return false
+				}
+				for i, br := range r.Brokers {
+					if br.NodeID != ids[i] {
+						return false
+					}
+				}
+				return r.ControllerID == ctrl
+			})
+			if r.ErrorCode != 0 || r.ClusterID != c.etcd.ClusterID() {
+				t.Errorf("broker %d: %+v", id, r)
+			}
+			for _, br := range r.Brokers {
+				if addr := net.JoinHostPort(br.Host, fmt.Sprint(br.Port)); addr != c.addrs[br.NodeID] || br.Rack == nil || *br.Rack != "r" {
+					t.Errorf("broker %d describes %d at %s rack %v, want %s rack r", id, br.NodeID, addr, br.Rack, c.addrs[br.NodeID])
+				}
+			}
+		}
+	}
+	waitFor(t, "a controller", func() bool { return c.snap().ControllerID > 0 })
+	check(1, 2, 3)
+	ctrl := c.snap().ControllerID
+	others := slices.DeleteFunc([]int32{1, 2, 3}, func(id int32) bool { return id == ctrl })
+	c.crash(others[0])
+	c.waitDead(others[0])
+	left := slices.DeleteFunc([]int32{1, 2, 3}, func(id int32) bool { return id == others[0] })
+	check(left...)
+	c.crash(ctrl)
+	c.waitDead(ctrl)
+	waitFor(t, "a new controller", func() bool { id := c.snap().ControllerID; return id > 0 && id != ctrl })
+	check(others[1])
+}
+
+// Two CreatePartitions for the same count on brokers whose snapshots lag
+// each other: the second is planned on a snapshot that does not have the
+// first's partitions yet, and is refused (the topic has that count
+// already) instead of adding its partitions after the first's.
+func TestCreatePartitionsPlannedOnStaleSnapshot(t *testing.T) {
+	b, addr := startTestBroker(t)
+	createTopic(t, addr, "stale", 3, nil)
+	stale := b.store.Snapshot()
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic, rt.Count = "stale", 6
+	if _, e, msg := b.addPartitions(testCtx(t), stale, rt); e != nil {
+		t.Fatal(e, msg)
+	}
+	_, e, msg := b.addPartitions(testCtx(t), stale, rt)
+	if e != kerr.InvalidPartitions {
+		t.Errorf("second CreatePartitions to 6 planned on 3 partitions: %v %s, want INVALID_PARTITIONS", e, msg)
+	}
+	rev, err := b.store.Client().Get(testCtx(t), b.store.Key("topics", "stale"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.WaitForRevision(testCtx(t), rev.Header.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.store.Snapshot().Topic("stale").Partitions); n != 6 {
+		t.Errorf("%d partitions, want 6", n)
+	}
+}
