@@ -23,6 +23,9 @@ package broker
 //     leader.imbalance.per.broker.percentage;
 //  4. the writes, batched; a conflict (the state changed since the
 //     Snapshot) is decided again on the next pass, from a newer Snapshot;
+//     reassignments whose target replicas are all in sync are completed
+//     (coordinator.CompleteReassignment: replicas, ISR and leader), with
+//     their topic's assignment, one transaction per topic;
 //  5. internal topics whose replication factor is below min(configured,
 //     usable brokers) get a new assignment at that factor.
 // After writing, the pass waits until the Snapshot includes its writes, so

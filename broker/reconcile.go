@@ -365,8 +365,9 @@ func (b *Broker) signalPublish() {
 }
 
 // publishLoop tells etcd what the reconciler found, outside its lock: the
-// replicas that are offline here (BrokerInfo.OfflineReplicas) and the
-// tombstones this broker has finished with. A failed write is retried.
+// replicas that are offline here (BrokerInfo.OfflineReplicas), the
+// tombstones this broker has finished with, and the end of an unclean
+// shutdown's handling (unclean_shutdown.go). A failed write is retried.
 func (b *Broker) publishLoop() {
 	defer b.wg.Done()
 	retry := time.NewTicker(time.Second)
@@ -401,6 +402,9 @@ func (b *Broker) publishLoop() {
 				b.log.Warn().Err(err).Str("topic_id", id.String()).Msg("cannot confirm a topic deletion; retrying")
 				ok = false
 			}
+		}
+		if !b.maybeClearUncleanShutdown(ctx) {
+			ok = false // looked at again on the next snapshot, or in a second
 		}
 		cancel()
 		dirty = !ok

@@ -462,6 +462,15 @@ func (s *Store) SetShuttingDown(ctx context.Context, shuttingDown bool) error {
 	})
 }
 
+// SetUncleanShutdown publishes whether this broker came back from an
+// unclean shutdown and still waits for the controller to take it out of
+// the ISRs and ELRs (BrokerInfo.UncleanShutdown). Like SetOfflineReplicas.
+func (s *Store) SetUncleanShutdown(ctx context.Context, unclean bool) error {
+	return s.updateRegistration(ctx, "publish unclean shutdown", func(b *BrokerInfo) {
+		b.UncleanShutdown = unclean
+	})
+}
+
 // updateRegistration changes what this broker registers and rewrites
 // brokers/<id> under the current lease.
 func (s *Store) updateRegistration(ctx context.Context, what string, change func(*BrokerInfo)) error {
