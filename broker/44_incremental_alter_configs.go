@@ -7,7 +7,10 @@ package broker
 //	v1: flexible.
 //
 // TOPIC resources only, as for AlterConfigs: BROKER resources are refused
-// with INVALID_REQUEST since broker properties are static here. APPEND and
+// with INVALID_REQUEST since broker properties are static here, except
+// for DELETEs alone, which succeed and change nothing: there is no dynamic
+// broker config to remove (kafka-reassign-partitions.sh --verify deletes
+// the replication throttles of every broker once a reassignment is done). APPEND and
 // SUBTRACT apply to list-typed configs (cleanup.policy, ...) and start from
 // the effective value (the override, else the broker's value); on other
 // types they are INVALID_CONFIG. A config named twice in one resource, a
@@ -64,8 +67,10 @@ func handleIncrementalAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 				fail(e, msg)
 				continue
 			}
-			if len(rr.Configs) == 0 {
-				resp.Resources = append(resp.Resources, r)
+			if !slices.ContainsFunc(rr.Configs, func(c kmsg.IncrementalAlterConfigsRequestResourceConfig) bool {
+				return c.Op != kmsg.IncrementalAlterConfigOpDelete
+			}) {
+				resp.Resources = append(resp.Resources, r) // nothing set dynamically, nothing to delete
 				continue
 			}
 			fail(kerr.InvalidRequest, "Broker configs cannot be altered dynamically; set them in server.properties, flags or KAFKA_* environment variables and restart.")

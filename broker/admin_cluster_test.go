@@ -744,3 +744,37 @@ func TestCreatePartitionsPlannedOnStaleSnapshot(t *testing.T) {
 		t.Errorf("%d partitions, want 6", n)
 	}
 }
+
+// IncrementalAlterConfigs on a broker: DELETEs alone succeed and change
+// nothing (no broker config is dynamic, so there is none to remove: what
+// kafka-reassign-partitions.sh --verify sends to clear throttles); any
+// other operation is still refused.
+func TestIncrementalAlterBrokerDeletes(t *testing.T) {
+	b, addr := startTestBroker(t)
+	req := func(ops ...kmsg.IncrementalAlterConfigsRequestResourceConfig) *kmsg.IncrementalAlterConfigsResponseResource {
+		r := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+		rr.ResourceType = kmsg.ConfigResourceTypeBroker
+		rr.ResourceName = fmt.Sprint(b.cfg.BrokerID)
+		rr.Configs = ops
+		r.Resources = append(r.Resources, rr)
+		resp, err := askAddr(addr, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &resp.(*kmsg.IncrementalAlterConfigsResponse).Resources[0]
+	}
+	op := func(o kmsg.IncrementalAlterConfigOp, name string, value *string) kmsg.IncrementalAlterConfigsRequestResourceConfig {
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Op, c.Name, c.Value = o, name, value
+		return c
+	}
+	if r := req(op(kmsg.IncrementalAlterConfigOpDelete, "leader.replication.throttled.rate", nil),
+		op(kmsg.IncrementalAlterConfigOpDelete, "follower.replication.throttled.rate", nil)); r.ErrorCode != 0 {
+		t.Errorf("broker DELETEs: %d %v", r.ErrorCode, r.ErrorMessage)
+	}
+	if r := req(op(kmsg.IncrementalAlterConfigOpDelete, "leader.replication.throttled.rate", nil),
+		op(kmsg.IncrementalAlterConfigOpSet, "num.partitions", kmsg.StringPtr("3"))); r.ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("broker SET with a DELETE: %d %v, want INVALID_REQUEST", r.ErrorCode, r.ErrorMessage)
+	}
+}
