@@ -778,3 +778,58 @@ func TestIncrementalAlterBrokerDeletes(t *testing.T) {
 		t.Errorf("broker SET with a DELETE: %d %v, want INVALID_REQUEST", r.ErrorCode, r.ErrorMessage)
 	}
 }
+
+// DescribeLogDirs lists the one log directory (absolute) with the hosted
+// partitions asked for, each with its size and no offset lag; null topics
+// ask for every log, a topic with none of the asked partitions is left
+// out.
+func TestDescribeLogDirs(t *testing.T) {
+	b, addr := startTestBroker(t)
+	createTopic(t, addr, "ld", 2, nil)
+	cl := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i := 0; i < 5; i++ {
+		if err := cl.ProduceSync(testCtx(t), &kgo.Record{Topic: "ld", Partition: 1, Value: []byte("x")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	abs, err := filepath.Abs(b.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	describe := func(v int16, topics []kmsg.DescribeLogDirsRequestTopic) *kmsg.DescribeLogDirsResponse {
+		req := kmsg.NewPtrDescribeLogDirsRequest()
+		req.Version = v
+		req.Topics = topics
+		resp, err := askAddr(addr, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.(*kmsg.DescribeLogDirsResponse)
+	}
+	for _, v := range []int16{1, 4, 5} {
+		r := describe(v, nil)
+		if len(r.Dirs) != 1 || r.Dirs[0].Dir != abs || r.Dirs[0].ErrorCode != 0 || len(r.Dirs[0].Topics) != 1 || r.Dirs[0].Topics[0].Topic != "ld" {
+			t.Fatalf("v%d all logs: %+v", v, r)
+		}
+		ps := r.Dirs[0].Topics[0].Partitions
+		sort.Slice(ps, func(i, j int) bool { return ps[i].Partition < ps[j].Partition })
+		if len(ps) != 2 || ps[0].Size != 0 || ps[1].Size != b.hosted("ld", 1).log.Size() || ps[1].Size == 0 || ps[1].OffsetLag != 0 {
+			t.Errorf("v%d partitions: %+v", v, ps)
+		}
+		if v >= 4 && (r.Dirs[0].TotalBytes != -1 || r.Dirs[0].UsableBytes != -1) {
+			t.Errorf("v%d volume sizes %d %d, want -1 (unknown)", v, r.Dirs[0].TotalBytes, r.Dirs[0].UsableBytes)
+		}
+	}
+	rt := kmsg.NewDescribeLogDirsRequestTopic()
+	rt.Topic, rt.Partitions = "ld", []int32{1, 7}
+	other := kmsg.NewDescribeLogDirsRequestTopic()
+	other.Topic, other.Partitions = "nosuch", []int32{0}
+	r := describe(2, []kmsg.DescribeLogDirsRequestTopic{rt, other})
+	if len(r.Dirs) != 1 || len(r.Dirs[0].Topics) != 1 || len(r.Dirs[0].Topics[0].Partitions) != 1 || r.Dirs[0].Topics[0].Partitions[0].Partition != 1 {
+		t.Errorf("asked for ld-1, ld-7 and nosuch-0: %+v", r.Dirs)
+	}
+	r = describe(3, []kmsg.DescribeLogDirsRequestTopic{other})
+	if len(r.Dirs) != 1 || r.Dirs[0].Dir != abs || len(r.Dirs[0].Topics) != 0 {
+		t.Errorf("asked for nothing hosted: %+v", r.Dirs)
+	}
+}
