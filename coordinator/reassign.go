@@ -26,8 +26,10 @@ package coordinator
 //
 // A reassignment started while another is in progress starts from the
 // replicas as they are (target and removing of the earlier one), as
-// Kafka's does; a later cancel therefore restores those, not the replicas
-// before the first one.
+// Kafka's does, and the replicas the earlier one is still adding stay
+// being added where the new target keeps them: the same request twice
+// changes nothing, and a cancel takes out every replica added since the
+// partition last had no reassignment.
 
 import (
 	"errors"
@@ -61,7 +63,11 @@ func (st PartitionState) TargetReplicas() []int32 { return without(st.Replicas, 
 // the replicas in the same order changes nothing (changed false).
 func StartReassignment(st PartitionState, target []int32, health HealthFunc, pol PartitionPolicy) (ns PartitionState, election Election, changed bool) {
 	removing := sortedDifference(st.Replicas, target)
-	adding := sortedDifference(target, st.Replicas)
+	// Replicas an earlier reassignment is still adding stay being added
+	// if the new target keeps them (as Kafka keeps adding_replicas when
+	// the new target adds nothing): the same request twice changes
+	// nothing, and a cancel still takes them out.
+	adding := sortedDifference(append(sortedDifference(target, st.Replicas), keepIn(st.AddingReplicas, target)...), nil)
 	ns = st
 	ns.Replicas = append(slices.Clone(target), removing...)
 	ns.RemovingReplicas = removing

@@ -39,10 +39,14 @@ func TestStartReassignment(t *testing.T) {
 			st:     PartitionState{Leader: 2, LeaderEpoch: 3, ISR: ids(1, 2), Replicas: ids(1, 2)},
 			target: ids(1, 2),
 			want:   PartitionState{Leader: 2, LeaderEpoch: 3, ISR: ids(1, 2), Replicas: ids(1, 2)}},
-		{name: "over a reassignment in progress: from the replicas as they are",
+		{name: "the same reassignment again changes nothing",
+			st:     PartitionState{Leader: 1, ISR: ids(1, 2), Replicas: ids(2, 3, 1), AddingReplicas: ids(3), RemovingReplicas: ids(1)},
+			target: ids(2, 3),
+			want:   PartitionState{Leader: 1, ISR: ids(1, 2), Replicas: ids(2, 3, 1), AddingReplicas: ids(3), RemovingReplicas: ids(1)}},
+		{name: "a replica still being added and kept by the new target stays being added",
 			st:      PartitionState{Leader: 1, ISR: ids(1, 2), Replicas: ids(2, 3, 1), AddingReplicas: ids(3), RemovingReplicas: ids(1)},
 			target:  ids(3, 4),
-			want:    PartitionState{Leader: 1, ISR: ids(1, 2), Replicas: ids(3, 4, 1, 2), AddingReplicas: ids(4), RemovingReplicas: ids(1, 2)},
+			want:    PartitionState{Leader: 1, ISR: ids(1, 2), Replicas: ids(3, 4, 1, 2), AddingReplicas: ids(3, 4), RemovingReplicas: ids(1, 2)},
 			changed: true},
 	}
 	for _, tt := range tests {
