@@ -833,3 +833,54 @@ func TestDescribeLogDirs(t *testing.T) {
 		t.Errorf("asked for nothing hosted: %+v", r.Dirs)
 	}
 }
+
+// Odd but well-formed admin requests get answers with per-partition errors,
+// never a closed connection: negative and huge partition numbers, negative
+// and repeated broker ids, empty names.
+func TestAdminRequestsOddInput(t *testing.T) {
+	_, addr := startTestBroker(t)
+	createTopic(t, addr, "odd", 1, nil)
+	ask := func(req kmsg.Request) kmsg.Response {
+		t.Helper()
+		resp, err := askAddr(addr, req)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", kmsg.NameForKey(req.Key()), err)
+		}
+		return resp
+	}
+	el := electReq(2, electionPreferredType, map[string][]int32{"odd": {-1, 1 << 30, 0, 0}, "": {0}})
+	got := electResults(t, ask(el))
+	wantCodes(t, "elect", got, map[string]*kerr.Error{
+		"odd--1": kerr.UnknownTopicOrPartition, "odd-1073741824": kerr.UnknownTopicOrPartition,
+		"odd-0": kerr.ElectionNotNeeded, "-0": kerr.UnknownTopicOrPartition,
+	})
+	if r := ask(el).(*kmsg.ElectLeadersResponse); len(r.Topics[1].Partitions) != 4 {
+		t.Errorf("elect: a result per requested partition, duplicates included: %+v", r.Topics[1])
+	}
+	ra := reassignReq(1, "odd", map[int32][]int32{-1: {1}, 1 << 30: {1}, 0: {-5, 1}})
+	got = reassignResults(t, ask(ra))
+	wantCodes(t, "reassign", got, map[string]*kerr.Error{
+		"odd--1": kerr.UnknownTopicOrPartition, "odd-1073741824": kerr.UnknownTopicOrPartition, "odd-0": kerr.InvalidReplicaAssignment,
+	})
+	big := make([]int32, 100000)
+	for i := range big {
+		big[i] = int32(i)
+	}
+	got = reassignResults(t, ask(reassignReq(1, "odd", map[int32][]int32{0: big})))
+	wantCodes(t, "a huge target", got, map[string]*kerr.Error{"odd-0": kerr.InvalidReplicaAssignment})
+	lr := kmsg.NewPtrListPartitionReassignmentsRequest()
+	rt := kmsg.NewListPartitionReassignmentsRequestTopic()
+	rt.Topic, rt.Partitions = "odd", []int32{-1, 1 << 30}
+	lr.Topics = append(lr.Topics, rt)
+	if r := ask(lr).(*kmsg.ListPartitionReassignmentsResponse); r.ErrorCode != 0 || len(r.Topics) != 0 {
+		t.Errorf("list: %+v", r)
+	}
+	dl := kmsg.NewPtrDescribeLogDirsRequest()
+	dl.Version = 4
+	dt := kmsg.NewDescribeLogDirsRequestTopic()
+	dt.Topic, dt.Partitions = "odd", []int32{-1, -1, 1 << 30}
+	dl.Topics = append(dl.Topics, dt)
+	if r := ask(dl).(*kmsg.DescribeLogDirsResponse); len(r.Dirs) != 1 || len(r.Dirs[0].Topics) != 0 {
+		t.Errorf("log dirs: %+v", r)
+	}
+}
