@@ -38,7 +38,8 @@ import (
 // still has Expected.ModRevision, and every replica of Expected and State
 // is registered as in snap. With assignment, the topic's assignment of
 // each partition (TopicInfo.Replicas) becomes its new replicas in the same
-// transaction; all updates must then belong to one topic. Updates are
+// transaction (and the topic's configs must still be those snap has); all
+// updates must then belong to one topic. Updates are
 // written in as few transactions as etcd's limits allow; on ErrConflict
 // (nothing of the failed transaction was written) the returned revision is
 // etcd's at the failure: wait for it before deciding again.
@@ -135,6 +136,11 @@ func (s *Store) writeStatesTxn(ctx context.Context, snap *Snapshot, batch []Part
 		}
 		if t.ID != batch[0].TopicID {
 			return 0, fmt.Errorf("%w: topic %s was deleted and created again", ErrConflict, t.Name)
+		}
+		if !maps.Equal(t.Configs, meta.Info.Configs) {
+			// The decision used the configs snap has (unclean elections,
+			// min.insync.replicas).
+			return modRev, fmt.Errorf("%w: the configs of topic %s changed since the decision", ErrConflict, t.Name)
 		}
 		t.Replicas = slices.Clone(t.Replicas)
 		for _, u := range batch {
