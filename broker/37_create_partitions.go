@@ -18,6 +18,8 @@ package broker
 // 4.1's controller does (KAFKA-19673).
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -66,18 +68,13 @@ func handleCreatePartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respo
 			}
 			continue
 		}
-		newReplicas, e, msg := planPartitions(snap, rt)
-		if e != nil {
+		if req.ValidateOnly {
+			_, e, msg := planPartitions(snap, rt)
 			add(rt.Topic, e, msg)
 			continue
 		}
-		if req.ValidateOnly {
-			add(rt.Topic, nil, "")
-			continue
-		}
-		rev, err := b.store.AddPartitions(ctx, rt.Topic, newReplicas)
-		if err != nil {
-			e, msg := storeError(err, rt.Topic)
+		rev, e, msg := b.addPartitions(ctx, snap, rt)
+		if e != nil {
 			add(rt.Topic, e, msg)
 			continue
 		}
@@ -97,6 +94,33 @@ func handleCreatePartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respo
 		}
 	}
 	return resp
+}
+
+// addPartitions plans and writes one topic's new partitions. The write
+// fails if the topic's partition count is no longer the one planned on
+// (another CreatePartitions came first): it is planned again on a newer
+// Snapshot, where the count asked for may be refused.
+func (b *Broker) addPartitions(ctx context.Context, snap *coordinator.Snapshot, rt kmsg.CreatePartitionsRequestTopic) (int64, *kerr.Error, string) {
+	for attempt := 0; ; attempt++ {
+		newReplicas, e, msg := planPartitions(snap, rt)
+		if e != nil {
+			return 0, e, msg
+		}
+		from := int32(len(snap.Topic(rt.Topic).Partitions))
+		rev, err := b.store.AddPartitionsAt(ctx, rt.Topic, from, newReplicas)
+		if err == nil {
+			return rev, nil, ""
+		}
+		if !errors.Is(err, coordinator.ErrConflict) || attempt+1 == adminDecideAttempts {
+			e, msg := storeError(err, rt.Topic)
+			return 0, e, msg
+		}
+		if err := b.store.WaitForRevision(ctx, rev); err != nil {
+			e, msg := storeError(err, rt.Topic)
+			return 0, e, msg
+		}
+		snap = b.store.Snapshot()
+	}
 }
 
 // newPartitions is how many partitions a CreatePartitions request would add

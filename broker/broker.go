@@ -73,6 +73,9 @@ type Broker struct {
 	dirID string
 	// ctrl is the controller loop (controller.go); nil until Start.
 	ctrl *controller
+	// uncleanShutdown: the last stop was unclean and the controller is not
+	// yet done with it (unclean_shutdown.go); registered with the broker.
+	uncleanShutdown atomic.Bool
 	// crashClose makes Close stop like a crash: no controlled shutdown,
 	// no deregistration (the lease expires). Tests.
 	crashClose bool
@@ -140,6 +143,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)
 	}
+	b.detectUncleanShutdown() // before any log is opened
 	// Bind the listeners before the embedded etcd picks its free ports, so
 	// that it can never take the port a listener is configured with. They
 	// accept only at the end of Start.
@@ -213,7 +217,8 @@ func (b *Broker) Addrs() []net.Addr {
 // directory's id.
 func (b *Broker) brokerInfo() coordinator.BrokerInfo {
 	eps := b.brokerEndpoints()
-	bi := coordinator.BrokerInfo{ID: b.cfg.BrokerID, Host: eps[0].Host, Port: eps[0].Port, Endpoints: eps, DirectoryID: b.dirID}
+	bi := coordinator.BrokerInfo{ID: b.cfg.BrokerID, Host: eps[0].Host, Port: eps[0].Port, Endpoints: eps, DirectoryID: b.dirID,
+		UncleanShutdown: b.uncleanShutdown.Load()}
 	if b.cfg.Rack != "" {
 		rack := b.cfg.Rack
 		bi.Rack = &rack

@@ -23,6 +23,9 @@ package broker
 //     leader.imbalance.per.broker.percentage;
 //  4. the writes, batched; a conflict (the state changed since the
 //     Snapshot) is decided again on the next pass, from a newer Snapshot;
+//     reassignments whose target replicas are all in sync are completed
+//     (coordinator.CompleteReassignment: replicas, ISR and leader), with
+//     their topic's assignment, one transaction per topic;
 //  5. internal topics whose replication factor is below min(configured,
 //     usable brokers) get a new assignment at that factor.
 // After writing, the pass waits until the Snapshot includes its writes, so
@@ -31,6 +34,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -140,7 +144,7 @@ func (c *controller) pass() {
 	}
 
 	// 2. and 3. Decisions.
-	updates, elections := c.decide(snap)
+	updates, elections, completed := c.decide(snap)
 	if !store.IsController() {
 		return
 	}
@@ -176,6 +180,13 @@ func (c *controller) pass() {
 			c.log.Debug().Int("conflicts", conflicts).Msg("partition states changed meanwhile; deciding again on a newer snapshot")
 		}
 	}
+	// Reassignments that completed: the partitions' replicas and their
+	// topic's assignment in one transaction per topic.
+	if rev, ok := c.completeReassignments(ctx, snap, completed); ok {
+		lastRev = max(lastRev, rev)
+	} else {
+		return
+	}
 	for id, dir := range lost {
 		if failed[id] || !store.IsController() {
 			continue
@@ -201,10 +212,13 @@ func (c *controller) pass() {
 }
 
 // decide computes the writes of one pass: the rules for every partition,
-// then, when due, the preferred-leader moves.
-func (c *controller) decide(snap *coordinator.Snapshot) ([]coordinator.PartitionUpdate, []coordinator.Election) {
+// then, when due, the preferred-leader moves. Reassignments that can
+// complete (coordinator.CompleteReassignment) are returned apart, by
+// topic: their writes change the topic's assignment too.
+func (c *controller) decide(snap *coordinator.Snapshot) ([]coordinator.PartitionUpdate, []coordinator.Election, map[coordinator.TopicID][]reassignmentStep) {
 	var updates []coordinator.PartitionUpdate
 	var elections []coordinator.Election
+	completed := map[coordinator.TopicID][]reassignmentStep{}
 	touched := map[coordinator.ReplicaRef]bool{}
 	for _, name := range snap.TopicNames {
 		tm := snap.Topics[name]
@@ -218,7 +232,16 @@ func (c *controller) decide(snap *coordinator.Snapshot) ([]coordinator.Partition
 				// An internal topic's assignment changed (raiseInternalRF):
 				// its partitions follow; there is no data to move.
 				st.Replicas = slices.Clone(tm.Info.Replicas[i])
+				st.AddingReplicas, st.RemovingReplicas = nil, nil // the new assignment replaces any reassignment
 				replicasMoved = true
+			}
+			if st.Reassigning() && !replicasMoved {
+				if ns, how, ok := coordinator.CompleteReassignment(st, health, pol); ok {
+					completed[tm.Info.ID] = append(completed[tm.Info.ID], reassignmentStep{
+						update: coordinator.PartitionUpdate{TopicID: tm.Info.ID, Partition: p, Expected: expected, State: ns}, election: how})
+					touched[coordinator.ReplicaRef{TopicID: tm.Info.ID, Partition: p}] = true
+					continue
+				}
 			}
 			d := coordinator.DecidePartition(st, health, pol)
 			if replicasMoved {
@@ -237,7 +260,7 @@ func (c *controller) decide(snap *coordinator.Snapshot) ([]coordinator.Partition
 		}
 	}
 	if !c.rebalanceDue() {
-		return updates, elections
+		return updates, elections, completed
 	}
 	pct := float64(c.b.cfg.Int64("leader.imbalance.per.broker.percentage")) / 100
 	imbalanced := map[int32]bool{}
@@ -266,7 +289,53 @@ func (c *controller) decide(snap *coordinator.Snapshot) ([]coordinator.Partition
 	if moves > 0 {
 		c.log.Info().Int("partitions", moves).Msg("leader imbalance above leader.imbalance.per.broker.percentage: moving leadership back to preferred replicas")
 	}
-	return updates, elections
+	return updates, elections, completed
+}
+
+// reassignmentStep is a reassignment's completion the controller writes.
+type reassignmentStep struct {
+	update   coordinator.PartitionUpdate
+	election coordinator.Election
+}
+
+// completeReassignments writes the completed reassignments, one topic at
+// a time (ControllerWriteAssignment), and returns the revision of the last
+// write; ok is false when this broker lost the controller role (the pass
+// stops). A conflict is decided again on the next pass.
+func (c *controller) completeReassignments(ctx context.Context, snap *coordinator.Snapshot, completed map[coordinator.TopicID][]reassignmentStep) (int64, bool) {
+	var last int64
+	for _, id := range slices.SortedFunc(maps.Keys(completed), compareTopicIDs) {
+		steps := completed[id]
+		if !c.b.store.IsController() {
+			return last, false
+		}
+		updates := make([]coordinator.PartitionUpdate, len(steps))
+		for i, s := range steps {
+			updates[i] = s.update
+		}
+		rev, err := c.b.store.ControllerWriteAssignment(ctx, snap, updates)
+		switch {
+		case errors.Is(err, coordinator.ErrNotController):
+			c.writeFailed(err, "")
+			return last, false
+		case errors.Is(err, coordinator.ErrConflict):
+			c.log.Debug().Err(err).Msg("a reassignment's partition changed meanwhile; deciding again on a newer snapshot")
+			continue
+		case err != nil:
+			c.writeFailed(err, "cannot complete partition reassignments")
+			continue
+		}
+		last = max(last, rev)
+		tm := snap.TopicByID(id)
+		for _, s := range steps {
+			u := s.update
+			c.log.Info().Str("topic", tm.Info.Name).Int32("partition", u.Partition).
+				Ints32("replicas", u.State.Replicas).Ints32("previous_replicas", u.Expected.Replicas).
+				Ints32("isr", u.State.ISR).Int32("leader", u.State.Leader).Int32("leader_epoch", u.State.LeaderEpoch).
+				Str("election", electionName(s.election)).Msg("partition reassignment completed")
+		}
+	}
+	return last, true
 }
 
 // electionPreferred marks a preferred-leader move in the log (not one of
@@ -290,7 +359,15 @@ func (c *controller) rebalanceInterval() time.Duration {
 // policy is the topic configuration the rules need: its overrides over
 // this broker's defaults (the controller's, as in Kafka).
 func (c *controller) policy(tm *coordinator.TopicMeta) coordinator.PartitionPolicy {
-	cfg := c.b.conf().ResolveTopic(tm.Info.Configs)
+	return c.b.partitionPolicy(tm)
+}
+
+// partitionPolicy is the topic configuration the controller's rules need,
+// resolved over this broker's defaults: the controller loop's, and an
+// admin request's deciding with the same rules (43_elect_leaders.go,
+// 45_alter_partition_reassignments.go).
+func (b *Broker) partitionPolicy(tm *coordinator.TopicMeta) coordinator.PartitionPolicy {
+	cfg := b.conf().ResolveTopic(tm.Info.Configs)
 	return coordinator.PartitionPolicy{
 		MinISR:   int(cfg.MinInsyncReplicas),
 		Unclean:  cfg.UncleanLeaderElection,

@@ -160,8 +160,9 @@ func TestFailoverElectsISRMember(t *testing.T) {
 			t.Errorf("partition %d: leader changed although it lived: %+v -> %+v", p, was, now)
 		}
 	}
-	// Clients are told so by the survivors.
-	if err := c.brokers[others[0]].store.WaitForRevision(testCtx(t), c.snap().Revision); err != nil {
+	// Clients are told so by the survivors (once they have applied it: a
+	// new leader shows as one only once it serves the partition).
+	if err := c.brokers[others[0]].waitApplied(testCtx(t), c.snap().Revision); err != nil {
 		t.Fatal(err)
 	}
 	md := metadataOf(t, c.addrs[others[0]], "fo")

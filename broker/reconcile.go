@@ -6,13 +6,18 @@ package broker
 //
 // What it may do to data on disk (data is sacred):
 //
-//   - A partition directory is deleted only when etcd records that its topic
-//     id was deleted: the tombstone topics-deleted/<id> that DeleteTopic
-//     writes in the same transaction as the deletion. Deletion is Kafka's:
+//   - A partition directory is deleted only on a decision recorded in etcd:
+//     its topic id was deleted (the tombstone topics-deleted/<id> that
+//     DeleteTopic writes in the same transaction as the deletion), or a
+//     reassignment took the replica away from this broker (a replica this
+//     broker hosted whose partition, under the same topic id, no longer
+//     lists it: the partition state written by the reassignment's
+//     completion or cancel, coordinator/reassign.go). Deletion is Kafka's:
 //     rename to "-delete", remove after file.delete.delay.ms.
-//   - A directory whose topic id the cluster does not know, or a replica the
-//     cluster no longer assigns to this broker, is set aside as "-stray"
-//     (Kafka 3.7+) and kept.
+//   - A directory whose topic id the cluster does not know is set aside as
+//     "-stray" (Kafka 3.7+) and kept; so is, at start-up, a directory of a
+//     known topic id that the cluster does not assign here (as Kafka's
+//     findStrayReplicas: this broker did not see it taken away).
 //   - A log that cannot be opened makes its replica offline; nothing is
 //     removed, and a later start that can open it serves it again.
 //   - A topic deleted and re-created under the same name is two topic ids:
@@ -110,17 +115,39 @@ func (r *reconcileRun) removeStale(old *partitionMap) {
 			p.stopLeading()
 		}
 		p.notify() // long-polls and acks=all waits see the partition gone
-		r.retire(p.topic, p.index, p.topicID, p.deleteDelay())
+		r.retire(p.topic, p.index, p.topicID, p.deleteDelay(), r.reassignedAway(p))
 	})
 }
 
+// reassignedAway reports whether the snapshot shows the hosted replica p
+// taken away from this broker by a reassignment: its topic id is still
+// the topic's, and the partition's (written) state no longer lists this
+// broker among its replicas. Only the reassignment's completion or cancel
+// rewrites a partition's replicas of a topic with logs.
+func (r *reconcileRun) reassignedAway(p *partition) bool {
+	tm := r.snap.TopicByID(p.topicID)
+	if tm == nil || tm.Info.Internal || int(p.index) >= len(tm.Partitions) {
+		return false
+	}
+	st := tm.Partitions[p.index]
+	return st.PartitionEpoch >= 0 && !containsID(st.Replicas, r.me)
+}
+
 // retire removes a replica's directory from service: deleted when the
-// snapshot holds the tombstone of its topic id, else set aside as stray.
-func (r *reconcileRun) retire(topic string, index int32, id coordinator.TopicID, delay time.Duration) {
+// snapshot holds the tombstone of its topic id or a reassignment took the
+// replica away (reassigned), else set aside as stray.
+func (r *reconcileRun) retire(topic string, index int32, id coordinator.TopicID, delay time.Duration, reassigned bool) {
 	log := r.b.log.With().Str("topic", topic).Int32("partition", index).Str("topic_id", id.String()).Logger()
 	if _, deleted := r.snap.DeletedTopics[id]; deleted {
 		if err := r.b.logs.Delete(topic, index, delay); err != nil {
 			log.Error().Err(err).Msg("cannot delete the log of a deleted topic; it is kept")
+		}
+		return
+	}
+	if reassigned {
+		log.Info().Msg("replica reassigned away from this broker: deleting its log")
+		if err := r.b.logs.Delete(topic, index, delay); err != nil {
+			log.Error().Err(err).Msg("cannot delete the log of a replica reassigned away; it is kept")
 		}
 		return
 	}
@@ -306,7 +333,7 @@ func (r *reconcileRun) reopenOver(p *partition) (*storage.Log, error) {
 	r.b.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("topic_id", p.topicID.String()).
 		Str("previous_topic_id", coordinator.TopicID(oldID).String()).
 		Msg("the partition directory belongs to an earlier topic of the same name")
-	r.retire(p.topic, p.index, coordinator.TopicID(oldID), r.b.defaultDeleteDelay())
+	r.retire(p.topic, p.index, coordinator.TopicID(oldID), r.b.defaultDeleteDelay(), false)
 	return r.b.logs.GetOrCreate(p.topic, p.index, p.topicID, p.cfg.Load().Log)
 }
 
@@ -334,7 +361,7 @@ func (r *reconcileRun) sweepDisk() {
 				Msg("partition directory with an unreadable partition.metadata: left in place, untouched")
 			continue
 		}
-		r.retire(d.Topic, d.Partition, coordinator.TopicID(d.TopicID), r.b.defaultDeleteDelay())
+		r.retire(d.Topic, d.Partition, coordinator.TopicID(d.TopicID), r.b.defaultDeleteDelay(), false)
 	}
 }
 
@@ -347,8 +374,9 @@ func (b *Broker) signalPublish() {
 }
 
 // publishLoop tells etcd what the reconciler found, outside its lock: the
-// replicas that are offline here (BrokerInfo.OfflineReplicas) and the
-// tombstones this broker has finished with. A failed write is retried.
+// replicas that are offline here (BrokerInfo.OfflineReplicas), the
+// tombstones this broker has finished with, and the end of an unclean
+// shutdown's handling (unclean_shutdown.go). A failed write is retried.
 func (b *Broker) publishLoop() {
 	defer b.wg.Done()
 	retry := time.NewTicker(time.Second)
@@ -383,6 +411,9 @@ func (b *Broker) publishLoop() {
 				b.log.Warn().Err(err).Str("topic_id", id.String()).Msg("cannot confirm a topic deletion; retrying")
 				ok = false
 			}
+		}
+		if !b.maybeClearUncleanShutdown(ctx) {
+			ok = false // looked at again on the next snapshot, or in a second
 		}
 		cancel()
 		dirty = !ok

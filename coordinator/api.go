@@ -53,6 +53,17 @@ type BrokerInfo struct {
 	// (a log that failed to open, or failed a write): Metadata lists them
 	// as offline and never names the broker as their leader.
 	OfflineReplicas []ReplicaRef `json:"offline_replicas,omitempty"`
+	// UncleanShutdown: the broker started after an unclean shutdown (a
+	// log without its clean-shutdown marker), so its logs may lack what
+	// it had not flushed (KIP-966). The controller takes it out of every
+	// ELR and ISR (never the last ISR member); the broker clears the
+	// flag once its Snapshot shows that done (SetUncleanShutdown).
+	UncleanShutdown bool `json:"unclean_shutdown,omitempty"`
+
+	// ModRevision is the etcd mod revision of the registration in the
+	// Snapshot; not stored. Writes decided on a Snapshot by a broker
+	// other than the controller compare it (AdminWrite).
+	ModRevision int64 `json:"-"`
 }
 
 // Endpoint is one advertised listener of a broker.

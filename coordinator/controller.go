@@ -24,6 +24,11 @@ type ReplicaHealth struct {
 	// Offline: the broker declared its log of this partition offline
 	// (Snapshot.ReplicaOffline).
 	Offline bool
+	// UncleanShutdown: the broker came back from an unclean shutdown and
+	// the controller has yet to withdraw what the ISR and the ELR vouch
+	// for it (BrokerInfo.UncleanShutdown, KIP-966): its log may lack what
+	// it had not flushed.
+	UncleanShutdown bool
 }
 
 // CanLead reports whether the replica may become (or stay) leader: its
@@ -35,7 +40,9 @@ func (h ReplicaHealth) CanLead() bool {
 // eligibleForELR reports whether a replica removed from the ISR may keep
 // its claim to hold everything committed: its broker is merely gone or
 // going, not without its data.
-func (h ReplicaHealth) eligibleForELR() bool { return !h.LostDirectory && !h.Offline }
+func (h ReplicaHealth) eligibleForELR() bool {
+	return !h.LostDirectory && !h.Offline && !h.UncleanShutdown
+}
 
 // ReplicaHealth returns the health of broker's replica of the partition.
 func (s *Snapshot) ReplicaHealth(broker int32, id TopicID, partition int32) ReplicaHealth {
@@ -44,10 +51,11 @@ func (s *Snapshot) ReplicaHealth(broker int32, id TopicID, partition int32) Repl
 		return ReplicaHealth{}
 	}
 	return ReplicaHealth{
-		Live:          true,
-		LostDirectory: s.LostDirectory(broker),
-		ShuttingDown:  b.ShuttingDown,
-		Offline:       s.ReplicaOffline(broker, id, partition),
+		Live:            true,
+		LostDirectory:   s.LostDirectory(broker),
+		ShuttingDown:    b.ShuttingDown,
+		Offline:         s.ReplicaOffline(broker, id, partition),
+		UncleanShutdown: b.UncleanShutdown,
 	}
 }
 
@@ -104,17 +112,19 @@ type Decision struct {
 // DecidePartition applies the controller's rules to one partition's state.
 //
 // ISR: a member that cannot lead (its broker is not live, is shutting
-// down, or has declared the replica offline) is removed, but never the
-// last one (Kafka keeps the last ISR member, so the partition waits for
-// it). A shutting-down leader that no other ISR member can replace stays,
-// and stays in the ISR. A member whose broker lost its directory is
-// removed even if it is the last: it holds nothing the ISR vouches for.
+// down, or has declared the replica offline) is removed, and so is one
+// back from an unclean shutdown (KIP-966), but never the last one (Kafka
+// keeps the last ISR member, so the partition waits for it). A
+// shutting-down leader that no other ISR member can replace stays, and
+// stays in the ISR. A member whose broker lost its directory is removed
+// even if it is the last: it holds nothing the ISR vouches for.
 //
 // ELR (KIP-966): while the ISR is below min.insync.replicas the high
 // watermark cannot advance, so members removed then (for a dead or
 // shutting-down broker) hold everything committed and join the ELR. The
 // ELR is empty while the ISR is at or above min.insync.replicas; members
-// that lost their directory or declared the replica offline leave it.
+// that lost their directory, declared the replica offline or came back
+// from an unclean shutdown leave it.
 //
 // Election, for a partition whose leader cannot lead (or has none):
 // the first replica in assignment order that is in the ISR and can lead;
@@ -149,7 +159,7 @@ func DecidePartition(st PartitionState, health HealthFunc, pol PartitionPolicy) 
 	for _, r := range st.ISR {
 		h := health(r)
 		switch {
-		case h.CanLead():
+		case h.CanLead() && !h.UncleanShutdown:
 			isr = append(isr, r)
 		case h.LostDirectory:
 			// dropped outright

@@ -8,7 +8,7 @@ import (
 // healthOf builds a HealthFunc: every broker listed in live is live; dead
 // ones are absent; the other maps add flags.
 type healthSpec struct {
-	dead, lost, leaving, offline []int32
+	dead, lost, leaving, offline, unclean []int32
 }
 
 func (h healthSpec) fn() HealthFunc {
@@ -24,7 +24,8 @@ func (h healthSpec) fn() HealthFunc {
 		if in(h.dead, r) {
 			return ReplicaHealth{}
 		}
-		return ReplicaHealth{Live: true, LostDirectory: in(h.lost, r), ShuttingDown: in(h.leaving, r), Offline: in(h.offline, r)}
+		return ReplicaHealth{Live: true, LostDirectory: in(h.lost, r), ShuttingDown: in(h.leaving, r), Offline: in(h.offline, r),
+			UncleanShutdown: in(h.unclean, r)}
 	}
 }
 
@@ -80,6 +81,22 @@ func TestDecidePartition(t *testing.T) {
 			st:     PartitionState{Leader: -1, LeaderEpoch: 8, ISR: ids(2), Replicas: r123},
 			health: healthSpec{dead: ids(1, 3)},
 			want:   PartitionState{Leader: 2, LeaderEpoch: 9, ISR: ids(2), Replicas: r123},
+			how:    ElectionISR},
+		{name: "KIP-966: an ELR member back from an unclean shutdown leaves the ELR and is not elected",
+			st:     PartitionState{Leader: -1, LeaderEpoch: 3, ISR: ids(1), ELR: ids(2), Replicas: r123},
+			health: healthSpec{dead: ids(1), unclean: ids(2)},
+			pol:    PartitionPolicy{MinISR: 2},
+			want:   PartitionState{Leader: -1, LeaderEpoch: 3, ISR: ids(1), Replicas: r123}},
+		{name: "KIP-966: an ISR member back from an unclean shutdown leaves the ISR, and the leadership",
+			st:     PartitionState{Leader: 2, LeaderEpoch: 3, ISR: ids(1, 2, 3), Replicas: r123},
+			health: healthSpec{unclean: ids(2)},
+			pol:    PartitionPolicy{MinISR: 2},
+			want:   PartitionState{Leader: 1, LeaderEpoch: 4, ISR: ids(1, 3), Replicas: r123},
+			how:    ElectionISR},
+		{name: "KIP-966: the last ISR member back from an unclean shutdown stays and leads",
+			st:     PartitionState{Leader: -1, LeaderEpoch: 3, ISR: ids(2), Replicas: r123},
+			health: healthSpec{dead: ids(1, 3), unclean: ids(2)},
+			want:   PartitionState{Leader: 2, LeaderEpoch: 4, ISR: ids(2), Replicas: r123},
 			how:    ElectionISR},
 		{name: "ELR member elected when the ISR has nobody; the dead last member joins the ELR",
 			st:     PartitionState{Leader: -1, LeaderEpoch: 3, ISR: ids(1), ELR: ids(2), Replicas: r123},

@@ -18,7 +18,8 @@
 //	                                                leased: it outlives the broker)
 //	<prefix><cluster-id>/brokers/<id>               BrokerInfo, attached to the broker's lease: its
 //	                                                endpoints (every advertised listener), rack,
-//	                                                directory id, shutting_down and offline replicas
+//	                                                directory id, shutting_down, offline replicas
+//	                                                and unclean_shutdown (KIP-966)
 //	<prefix><cluster-id>/configs/brokers/<id>       dynamic broker configs of one broker, JSON name -> value
 //	<prefix><cluster-id>/configs/brokers/default    the cluster-wide dynamic broker configs
 //	<prefix><cluster-id>/configs/groups/<group>     a group's configs (KIP-848 GROUP resource)
@@ -39,10 +40,24 @@
 // writes topics/, topics-deleted/ and the initial partitions/, partitions.go
 // the partition leaders' ISR changes (UpdatePartitionState),
 // controller_write.go the controller's partition state changes, the
-// internal topics' assignments and broker-dirs/, producer_ids.go
-// producer-ids, store.go cluster-id, configs.go configs/ (for the broker's
-// AlterConfigs handlers), package group groups/ and offsets/; compact.go
-// compacts the history.
+// internal topics' assignments and broker-dirs/, admin_write.go the
+// partition states (and, for reassignments, topic assignments) that admin
+// requests and the controller's reassignment completions write,
+// producer_ids.go producer-ids, store.go cluster-id, configs.go configs/
+// (for the broker's AlterConfigs handlers), package group groups/ and
+// offsets/; compact.go compacts the history.
+//
+// # Admin requests and reassignments
+//
+// ElectLeaders and AlterPartitionReassignments are decided by the broker
+// that receives them, with the controller's rules, and written with
+// AdminWrite, which compares every input of the decision (see
+// admin_write.go for why that makes a trip to the controller needless).
+// reassign.go holds the reassignment rules (Kafka's KIP-455 steps); the
+// controller completes a reassignment once its target replicas are all in
+// sync. A partition's replicas and its topic's assignment
+// (TopicInfo.Replicas) change in the same transaction, so they always
+// agree.
 //
 // # Controller
 //
@@ -143,6 +158,12 @@
 //	                          topics/<name> for a missing state, and controller/<lease-hex>,
 //	                          which is in the other range: compared, not written)
 //	  ControllerSetInternalAssignment  topics/<name> (compares it and controller/<lease-hex>)
+//	  ControllerWriteAssignment  partitions/<topic-id>/<n> of one topic and topics/<name> (a
+//	                          reassignment's completion; compares them and controller/<lease-hex>)
+//	  AdminWrite              partitions/<topic-id>/<n>, with topics/<name> for a reassignment
+//	                          (ElectLeaders, AlterPartitionReassignments; compares them and
+//	                          every replica's brokers/<id>, in the other range: compared, not
+//	                          written)
 //	  AllocateProducerIDs     producer-ids (in the range, not in the Snapshot: it advances the
 //	                          revision and signals no change)
 //	outside both:

@@ -52,6 +52,21 @@ func (p *stallProxy) resume() {
 	p.mu.Unlock()
 }
 
+// cut closes every connection through the proxy (the peers see them
+// break) and keeps forwarding nothing on new ones until resume: etcd gone
+// silent after the links broke, which the client cannot tell from a slow
+// reconnect.
+func (p *stallProxy) cut() {
+	p.mu.Lock()
+	p.paused = true
+	conns := p.conns
+	p.conns = nil
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
 // gate blocks while the proxy is paused; false once it is closed.
 func (p *stallProxy) gate() bool {
 	p.mu.Lock()

@@ -57,10 +57,21 @@ func (r *registration) currentInfo() BrokerInfo {
 	return r.info
 }
 
-func (r *registration) stop() {
+// stop ends the registration's goroutines and waits for them until ctx
+// ends. They may outlive it: a campaign cut short resigns with the etcd
+// client's own context (concurrency.Election.Campaign), which an
+// unreachable etcd never answers; Store.Close ends that by closing the
+// client.
+func (r *registration) stop(ctx context.Context) error {
 	r.cancel()
-	<-r.done
-	<-r.probeDone
+	for _, ch := range []chan struct{}{r.done, r.probeDone} {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("coordinator: the registration did not stop (etcd unreachable?): %w", ctx.Err())
+		}
+	}
+	return nil
 }
 
 func (r *registration) currentSession() *concurrency.Session {
@@ -384,6 +395,7 @@ func (s *Store) waitDeleted(ctx context.Context, key string, createRev int64) er
 
 // Deregister removes the broker key and revokes the lease (clean shutdown).
 // Resigning the controller role is part of it: the election key goes too.
+// It returns by the time ctx ends, whether etcd answers or not.
 func (s *Store) Deregister(ctx context.Context) error {
 	if err := s.checkOpen(); err != nil {
 		return err
@@ -399,9 +411,13 @@ func (s *Store) Deregister(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}
-	r.stop()
+	stopErr := r.stop(ctx)
 	s.leaseLost(r)
 	s.isController.Store(false)
+	if stopErr != nil {
+		// etcd cannot be reached in time: the keys go with the lease.
+		return fmt.Errorf("coordinator: deregister broker %d: %w", r.id, stopErr)
+	}
 	sess := r.currentSession()
 	lease := sess.Lease()
 	bkey := s.Key("brokers", strconv.Itoa(int(r.id)))
@@ -443,6 +459,15 @@ func (s *Store) SetOfflineReplicas(ctx context.Context, offline []ReplicaRef) er
 func (s *Store) SetShuttingDown(ctx context.Context, shuttingDown bool) error {
 	return s.updateRegistration(ctx, "publish controlled shutdown", func(b *BrokerInfo) {
 		b.ShuttingDown = shuttingDown
+	})
+}
+
+// SetUncleanShutdown publishes whether this broker came back from an
+// unclean shutdown and still waits for the controller to take it out of
+// the ISRs and ELRs (BrokerInfo.UncleanShutdown). Like SetOfflineReplicas.
+func (s *Store) SetUncleanShutdown(ctx context.Context, unclean bool) error {
+	return s.updateRegistration(ctx, "publish unclean shutdown", func(b *BrokerInfo) {
+		b.UncleanShutdown = unclean
 	})
 }
 

@@ -442,9 +442,19 @@ func (s *Store) Client() *clientv3.Client { return s.client }
 // Key("topics", "foo") = "/samsa/<cluster-id>/topics/foo".
 func (s *Store) Key(parts ...string) string { return s.root + strings.Join(parts, "/") }
 
+// closeGrace bounds Close's wait for its goroutines' etcd calls before it
+// closes the client to end them, and again after.
+const closeGrace = 2 * time.Second
+
 // Close stops the watch and keepalive, closes the client and the embedded
 // etcd. It does not deregister: like a crash, the broker key disappears when
 // its lease expires (call Deregister first on a clean shutdown).
+//
+// It returns within about twice closeGrace whether etcd answers or not:
+// the goroutines' calls end with their context, except the resign of a
+// controller campaign cut short, which etcd's concurrency package makes
+// with the client's own context; when they have not all returned within
+// closeGrace, the client is closed, which ends every call.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
@@ -454,17 +464,48 @@ func (s *Store) Close() error {
 	s.reg = nil
 	s.regMu.Unlock()
 	s.cancel()
-	s.wg.Wait()
 	s.isController.Store(false)
 	s.lease.invalidate()
-	err := s.client.Close()
+	var err, stuck error
+	clientClosed := false
+	if !waitGroupTimeout(&s.wg, closeGrace) {
+		s.log.Warn().Dur("waited", closeGrace).Msg("etcd calls still pending at close (etcd unreachable?): closing the client to end them")
+		err = s.client.Close()
+		clientClosed = true
+		if !waitGroupTimeout(&s.wg, closeGrace) {
+			s.log.Error().Dur("waited", 2*closeGrace).Msg("coordinator goroutines did not stop after the etcd client was closed")
+			stuck = errors.New("coordinator: close: goroutines did not stop")
+		}
+	}
+	s.isController.Store(false)
+	s.lease.invalidate()
+	if !clientClosed {
+		err = s.client.Close()
+	}
 	if s.embedded != nil {
 		s.embedded.Close()
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("coordinator: close etcd client: %w", err)
+		return errors.Join(fmt.Errorf("coordinator: close etcd client: %w", err), stuck)
 	}
-	return nil
+	return stuck
+}
+
+// waitGroupTimeout waits for wg up to d and reports whether it finished.
+func waitGroupTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // checkOpen returns ErrClosed after Close.

@@ -290,6 +290,31 @@ func (s *Store) AckTopicDeletion(ctx context.Context, id TopicID, broker int32) 
 // AddPartitions appends partitions with the given replica assignments
 // (CreatePartitions). Fails with ErrConflict if the topic changed meanwhile.
 func (s *Store) AddPartitions(ctx context.Context, name string, newReplicas [][]int32) (int64, error) {
+	return s.addPartitions(ctx, name, -1, newReplicas)
+}
+
+// AddPartitionsAt is AddPartitions for a topic that has from partitions
+// (as the caller planned on): ErrConflict if it has another count, with
+// the revision of the topic as read (wait for it before planning again). A
+// change of the topic key that leaves the count (a config change, a
+// reassignment's) is retried on a fresh read.
+func (s *Store) AddPartitionsAt(ctx context.Context, name string, from int32, newReplicas [][]int32) (int64, error) {
+	for range casRetries {
+		rev, err := s.addPartitions(ctx, name, from, newReplicas)
+		if !errors.Is(err, errTopicChanged) {
+			return rev, err
+		}
+	}
+	return 0, fmt.Errorf("coordinator: add partitions to %s: %w", name, ErrConflict)
+}
+
+// errTopicChanged: the topic key changed between the read and the write of
+// addPartitions (wraps ErrConflict).
+var errTopicChanged = fmt.Errorf("topic changed meanwhile: %w", ErrConflict)
+
+// addPartitions appends newReplicas to the topic, which must have from
+// partitions (-1: any).
+func (s *Store) addPartitions(ctx context.Context, name string, from int32, newReplicas [][]int32) (int64, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
@@ -300,7 +325,10 @@ func (s *Store) AddPartitions(ctx context.Context, name string, newReplicas [][]
 	if err != nil {
 		return 0, err
 	}
-	from := int32(len(t.Replicas))
+	if from >= 0 && int32(len(t.Replicas)) != from {
+		return modRev, fmt.Errorf("coordinator: add partitions to %s: it has %d partitions, not %d: %w", name, len(t.Replicas), from, ErrConflict)
+	}
+	from = int32(len(t.Replicas))
 	t.Replicas = append(slices.Clone(t.Replicas), newReplicas...)
 	val, err := json.Marshal(t)
 	if err != nil {
@@ -314,7 +342,7 @@ func (s *Store) AddPartitions(ctx context.Context, name string, newReplicas [][]
 	rev, err := s.writeChunked(ctx, clientv3.Compare(clientv3.ModRevision(key), "=", modRev),
 		clientv3.OpPut(key, string(val)), len(key)+len(val), puts)
 	if errors.Is(err, errFirstCompareFailed) {
-		return 0, fmt.Errorf("coordinator: add partitions to %s: %w", name, ErrConflict)
+		return 0, fmt.Errorf("coordinator: add partitions to %s: %w", name, errTopicChanged)
 	}
 	if err != nil {
 		return rev, fmt.Errorf("coordinator: add partitions to %s: %w", name, err)

@@ -139,6 +139,7 @@ func (m *metaState) apply(d *dirtySet, key string, value []byte, createRev, modR
 			return fmt.Errorf("broker key %q: %w", key, err)
 		}
 		b.ID = int32(id) // the key is authoritative
+		b.ModRevision = modRev
 		m.brokers[int32(id)] = b
 
 	case brokerDirsDir:

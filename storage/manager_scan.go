@@ -20,6 +20,11 @@ type DiskPartition struct {
 	// Err is set when partition.metadata exists but cannot be read or
 	// parsed: the directory's owner is unknown and it must not be touched.
 	Err error
+	// CleanShutdown: the log was last closed cleanly (its clean-shutdown
+	// marker is there), so it holds everything it acknowledged having;
+	// without it, what was not flushed may be gone (KIP-966 asks such a
+	// broker to leave the ELRs).
+	CleanShutdown bool
 }
 
 // Scan lists the partition directories in the data directory with the
@@ -41,6 +46,7 @@ func (m *Manager) Scan() ([]DiskPartition, error) {
 			continue
 		}
 		dp := DiskPartition{TopicPartition: tp, Dir: filepath.Join(m.dataDir, e.Name())}
+		dp.CleanShutdown = exists(m.fs, filepath.Join(dp.Dir, cleanShutdownFile))
 		path := filepath.Join(dp.Dir, partitionMetadataFile)
 		b, err := readFile(m.fs, path)
 		switch {

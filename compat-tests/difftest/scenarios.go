@@ -13,6 +13,7 @@ func AllScenarios() []Scenario {
 		groupScenarios(),
 		consumerGroupScenarios(),
 		configScenarios(),
+		adminScenarios(),
 		lastScenarios(),
 	} {
 		all = append(all, group...)
