@@ -7,7 +7,6 @@ package storage
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -70,24 +69,23 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 	// Skip what the log already holds (it must be the same bytes).
 	leo := l.leo.Load()
 	for len(batches) > 0 {
-		base := int64(binary.BigEndian.Uint64(batches[offBaseOffset:]))
-		size := int64(int32(binary.BigEndian.Uint32(batches[offBatchLength:]))) + logOverhead
-		if base >= leo {
+		h, _ := decodeBatchHeader(batches) // checked by scanFollowerBatches
+		if h.BaseOffset >= leo {
 			break
 		}
-		if err := l.samePresentLocked(base, batches[:size]); err != nil {
+		if err := l.samePresentLocked(h.BaseOffset, batches[:h.Size()]); err != nil {
 			return res, err
 		}
 		res.Skipped++
-		res.Bytes += int(size)
-		res.LastOffset = base + int64(int32(binary.BigEndian.Uint32(batches[offLastOffsetDelta:])))
-		batches = batches[size:]
+		res.Bytes += int(h.Size())
+		res.LastOffset = h.LastOffset()
+		batches = batches[h.Size():]
 	}
 	if len(batches) == 0 {
 		return res, nil
 	}
-	if base := int64(binary.BigEndian.Uint64(batches[offBaseOffset:])); base != leo {
-		return res, fmt.Errorf("%w: first batch at offset %d, log end offset %d", ErrOffsetMismatch, base, leo)
+	if h, _ := decodeBatchHeader(batches); h.BaseOffset != leo {
+		return res, fmt.Errorf("%w: first batch at offset %d, log end offset %d", ErrOffsetMismatch, h.BaseOffset, leo)
 	}
 	if err := l.checkFollowerEpochsLocked(batches, leo); err != nil {
 		return res, err
@@ -96,17 +94,17 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 	interval := int64(l.cfg.IndexIntervalBytes)
 	for len(batches) > 0 {
 		h, _ := decodeBatchHeader(batches) // checked by scanFollowerBatches
-		b := batches[:h.size]
-		batches = batches[h.size:]
+		b := batches[:h.Size()]
+		batches = batches[h.Size():]
 		seg := l.active()
-		if seg.shouldRoll(&l.cfg, h.size, h.lastOffset(), nowMs) {
-			if err := l.rollLocked(h.baseOffset); err != nil {
+		if seg.shouldRoll(&l.cfg, h.Size(), h.LastOffset(), nowMs) {
+			if err := l.rollLocked(h.BaseOffset); err != nil {
 				return res, l.fail("roll", err)
 			}
 			seg = l.active()
 		}
-		if h.leaderEpoch >= 0 && h.leaderEpoch != l.epochs.latestEpoch() {
-			if err := l.epochs.assignFollower(h.leaderEpoch, h.baseOffset); err != nil {
+		if h.PartitionLeaderEpoch >= 0 && h.PartitionLeaderEpoch != l.epochs.latestEpoch() {
+			if err := l.epochs.assignFollower(h.PartitionLeaderEpoch, h.BaseOffset); err != nil {
 				return res, l.fail("leader epoch checkpoint", err)
 			}
 		}
@@ -116,23 +114,23 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 		if err := seg.appendBatch(b, &h, interval); err != nil {
 			return res, l.fail("append", err)
 		}
-		if h.nextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
-			if err := l.flushUpTo(h.nextOffset(), false); err != nil {
+		if h.NextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
+			if err := l.flushUpTo(h.NextOffset(), false); err != nil {
 				return res, err
 			}
 		}
 		seg.commitBatch(&h, interval)
-		l.written.Add(h.size)
+		l.written.Add(h.Size())
 		appendTime := int64(-1)
-		if h.logAppendTime() {
-			appendTime = h.maxTimestamp
+		if h.LogAppendTime() {
+			appendTime = h.MaxTimestamp
 		}
 		l.producers.update(&h, appendTime, nowMs)
-		l.leo.Store(h.nextOffset())
+		l.leo.Store(h.NextOffset())
 		l.maybeTrim(seg)
 		res.Appended++
-		res.Bytes += int(h.size)
-		res.LastOffset = h.lastOffset()
+		res.Bytes += int(h.Size())
+		res.LastOffset = h.LastOffset()
 	}
 	return res, nil
 }
@@ -145,27 +143,25 @@ func scanFollowerBatches(b []byte) (n, count int, err error) {
 	next := int64(-1)
 	for len(b)-n >= logOverhead {
 		rest := b[n:]
-		length := int32(binary.BigEndian.Uint32(rest[offBatchLength:]))
-		if length < minBatchLength {
-			return 0, 0, fmt.Errorf("storage: follower append: batch %d: %w: %w", count, protocol.ErrCorruptBatch, errBadLength)
+		_, size, _ := protocol.BatchSizeAt(rest)
+		if size < batchHeaderSize {
+			return 0, 0, fmt.Errorf("storage: follower append: batch %d: %w", count, protocol.ErrBatchLength)
 		}
-		size := int64(length) + logOverhead
 		if int64(len(rest)) < size {
 			break // partial: the leader's response was cut here
 		}
 		h, err := decodeBatchHeader(rest)
 		if err != nil {
-			return 0, 0, fmt.Errorf("storage: follower append: batch %d: %w: %w", count, protocol.ErrCorruptBatch, err)
+			return 0, 0, fmt.Errorf("storage: follower append: batch %d: %w", count, err)
 		}
 		if !batchCRCValid(rest[:size]) {
-			return 0, 0, fmt.Errorf("storage: follower append: batch %d at offset %d: %w: %w", count, h.baseOffset,
-				protocol.ErrCorruptBatch, errBadCRC)
+			return 0, 0, fmt.Errorf("storage: follower append: batch %d at offset %d: %w", count, h.BaseOffset, errBadCRC)
 		}
-		if h.baseOffset < 0 || (next >= 0 && h.baseOffset != next) {
+		if h.BaseOffset < 0 || (next >= 0 && h.BaseOffset != next) {
 			return 0, 0, fmt.Errorf("%w: batch %d at offset %d follows one that ends before %d", ErrOffsetMismatch,
-				count, h.baseOffset, next)
+				count, h.BaseOffset, next)
 		}
-		next = h.nextOffset()
+		next = h.NextOffset()
 		n += int(size)
 		count++
 	}
@@ -207,8 +203,8 @@ func (l *Log) checkFollowerEpochsLocked(batches []byte, leo int64) error {
 		floor = e.epoch
 	}
 	for len(batches) > 0 {
-		epoch := int32(binary.BigEndian.Uint32(batches[offLeaderEpoch:]))
-		base := int64(binary.BigEndian.Uint64(batches[offBaseOffset:]))
+		h, _ := decodeBatchHeader(batches) // checked by scanFollowerBatches
+		epoch, base := h.PartitionLeaderEpoch, h.BaseOffset
 		if epoch >= 0 {
 			if epoch < floor {
 				return fmt.Errorf("%w: batch at offset %d has epoch %d, after data of epoch %d", ErrEpochRegression,
@@ -216,7 +212,7 @@ func (l *Log) checkFollowerEpochsLocked(batches []byte, leo int64) error {
 			}
 			floor = epoch
 		}
-		batches = batches[int64(int32(binary.BigEndian.Uint32(batches[offBatchLength:])))+logOverhead:]
+		batches = batches[h.Size():]
 	}
 	return nil
 }

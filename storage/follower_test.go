@@ -106,15 +106,15 @@ func TestAppendAsFollowerInPieces(t *testing.T) {
 func TestAppendAsFollowerRefusals(t *testing.T) {
 	_, all := leaderLog(t, Config{})
 	h, _ := decodeBatchHeader(all)
-	first := all[:h.size]
-	rest := all[h.size:]
+	first := all[:h.Size()]
+	rest := all[h.Size():]
 
 	t.Run("corrupt", func(t *testing.T) {
 		dir := t.TempDir()
 		f := mustOpen(t, dir, Config{}, testOpts(t, nil, nil))
 		defer f.Close()
 		bad := append([]byte(nil), all...)
-		bad[h.size+70] ^= 0xff // a record byte of the second batch
+		bad[h.Size()+70] ^= 0xff // a record byte of the second batch
 		before := dirState(t, dir)
 		if _, err := f.AppendAsFollower(bad); !errors.Is(err, protocol.ErrCorruptBatch) {
 			t.Fatalf("corrupt batch: %v, want ErrCorruptBatch", err)
@@ -131,7 +131,7 @@ func TestAppendAsFollowerRefusals(t *testing.T) {
 			t.Fatalf("first batch past the log end: %v, want ErrOffsetMismatch", err)
 		}
 		h2, _ := decodeBatchHeader(rest)
-		gapped := append(append([]byte(nil), first...), rest[h2.size:]...)
+		gapped := append(append([]byte(nil), first...), rest[h2.Size():]...)
 		if _, err := f.AppendAsFollower(gapped); !errors.Is(err, ErrOffsetMismatch) {
 			t.Fatalf("gap between batches: %v, want ErrOffsetMismatch", err)
 		}

@@ -366,8 +366,8 @@ func lastOffsetOf(t *testing.T, b []byte) int64 {
 		if err != nil {
 			t.Fatal(err)
 		}
-		last = h.lastOffset()
-		b = b[h.size:]
+		last = h.LastOffset()
+		b = b[h.Size():]
 	}
 	return last
 }

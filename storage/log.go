@@ -145,7 +145,7 @@ func (l *Log) writable() error {
 // with the AppendResult of the original batch; nothing is written.
 func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (AppendResult, error) {
 	h, err := decodeBatchHeader(batch)
-	if err == nil && int64(len(batch)) != h.size {
+	if err == nil && int64(len(batch)) != h.Size() {
 		err = errBadLength
 	}
 	if err != nil {
@@ -166,9 +166,9 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	}
 	nowMs := l.now().UnixMilli()
 	base := l.leo.Load()
-	h.baseOffset = base
+	h.BaseOffset = base
 	seg := l.active()
-	if seg.shouldRoll(&l.cfg, h.size, h.lastOffset(), nowMs) {
+	if seg.shouldRoll(&l.cfg, h.Size(), h.LastOffset(), nowMs) {
 		if err := l.rollLocked(base); err != nil {
 			return AppendResult{}, l.fail("roll", err)
 		}
@@ -176,12 +176,12 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	}
 	binary.BigEndian.PutUint64(batch[offBaseOffset:], uint64(base))
 	binary.BigEndian.PutUint32(batch[offLeaderEpoch:], uint32(leaderEpoch))
-	h.leaderEpoch = leaderEpoch
+	h.PartitionLeaderEpoch = leaderEpoch
 	appendTime := int64(-1)
 	if logAppendTime >= 0 {
-		stampLogAppendTime(batch, logAppendTime)
-		h.maxTimestamp, appendTime = logAppendTime, logAppendTime
-		h.attributes |= protocol.AttrTimestampTypeLog
+		protocol.SetLogAppendTime(batch, logAppendTime)
+		h.MaxTimestamp, appendTime = logAppendTime, logAppendTime
+		h.Attributes |= protocol.AttrTimestampTypeLog
 	}
 	if leaderEpoch > l.epochs.latestEpoch() {
 		if err := l.epochs.assign(leaderEpoch, base); err != nil {
@@ -199,17 +199,17 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	// Kafka's unflushedMessages (log end offset - recovery point). The batch
 	// is flushed before it is published: one whose fsync failed was refused
 	// to the client and is never read.
-	if h.nextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
-		if err := l.flushUpTo(h.nextOffset(), false); err != nil {
+	if h.NextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
+		if err := l.flushUpTo(h.NextOffset(), false); err != nil {
 			return AppendResult{}, err
 		}
 	}
 	seg.commitBatch(&h, interval)
-	l.written.Add(h.size)
+	l.written.Add(h.Size())
 	l.producers.update(&h, appendTime, nowMs)
-	l.leo.Store(h.nextOffset())
+	l.leo.Store(h.NextOffset())
 	l.maybeTrim(seg)
-	return AppendResult{BaseOffset: base, LastOffset: h.lastOffset(), LogAppendTime: appendTime,
+	return AppendResult{BaseOffset: base, LastOffset: h.LastOffset(), LogAppendTime: appendTime,
 		LogStartOffset: l.logStart.Load()}, nil
 }
 

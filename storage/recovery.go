@@ -157,8 +157,8 @@ func (l *Log) load(opened *[]*segment) error {
 			return err
 		}
 		assign := func(h *batchInfo) {
-			if h.leaderEpoch >= 0 && h.leaderEpoch > l.epochs.latestEpoch() {
-				_ = l.epochs.assign(h.leaderEpoch, h.baseOffset) // held: cannot fail
+			if h.PartitionLeaderEpoch >= 0 && h.PartitionLeaderEpoch > l.epochs.latestEpoch() {
+				_ = l.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset) // held: cannot fail
 			}
 		}
 		for i := recoverFrom; i < len(segs); i++ {
@@ -416,12 +416,12 @@ func (l *Log) reloadProducerState(upTo int64) (stale []string, err error) {
 				putScanner(sc)
 				return nil, segmentErr(s, fmt.Errorf("rebuilding producer state: batch at position %d: %w", at, err))
 			}
-			if h.baseOffset < from || h.baseOffset >= upTo {
+			if h.BaseOffset < from || h.BaseOffset >= upTo {
 				continue
 			}
 			appendTime := int64(-1)
-			if h.logAppendTime() {
-				appendTime = h.maxTimestamp
+			if h.LogAppendTime() {
+				appendTime = h.MaxTimestamp
 			}
 			p.update(&h, appendTime, nowMs)
 			replayed++

@@ -307,7 +307,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 			continue
 		}
 		start := max(c.s.ti.lookup(ts), logStart)
-		err := l.scanRecords(c.s, start, func(bh *batchInfo) bool { return bh.maxTimestamp >= ts },
+		err := l.scanRecords(c.s, start, func(bh *batchInfo) bool { return bh.MaxTimestamp >= ts },
 			func(off, rts int64) bool {
 				if off >= logStart && rts >= ts {
 					offset, timestamp, found = off, rts, true
@@ -342,7 +342,7 @@ func (l *Log) MaxTimestamp() (offset int64, timestamp int64, found bool, err err
 	if l.filesClosed.Load() {
 		return 0, 0, false, ErrClosed
 	}
-	err = l.scanRecords(best, bestOff, func(bh *batchInfo) bool { return bh.maxTimestamp == bestTs },
+	err = l.scanRecords(best, bestOff, func(bh *batchInfo) bool { return bh.MaxTimestamp == bestTs },
 		func(off, rts int64) bool {
 			if rts == bestTs {
 				offset, timestamp, found = off, rts, true
@@ -366,14 +366,14 @@ func (l *Log) scanRecords(s *segment, from int64, want func(*batchInfo) bool, fn
 		if err != nil {
 			return fmt.Errorf("storage: scan segment %d: %w", s.base, err)
 		}
-		if h.lastOffset() < from || !want(&h) {
+		if h.LastOffset() < from || !want(&h) {
 			continue
 		}
 		if err := recordTimestamps(data, func(off, ts int64) bool {
 			stopped = !fn(off, ts)
 			return !stopped
 		}); err != nil {
-			return fmt.Errorf("storage: records of batch %d: %w", h.baseOffset, err)
+			return fmt.Errorf("storage: records of batch %d: %w", h.BaseOffset, err)
 		}
 	}
 	return nil

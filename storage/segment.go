@@ -260,10 +260,10 @@ func (s *segment) appendBatch(b []byte, h *batchInfo, indexInterval int64) error
 	}
 	if s.bytesSinceIndex > indexInterval {
 		maxTs, maxTsOffset := s.maxTs, s.maxTsOffset
-		if h.maxTimestamp > maxTs {
-			maxTs, maxTsOffset = h.maxTimestamp, h.lastOffset()
+		if h.MaxTimestamp > maxTs {
+			maxTs, maxTsOffset = h.MaxTimestamp, h.LastOffset()
 		}
-		if err := s.oi.append(h.lastOffset(), pos); err != nil {
+		if err := s.oi.append(h.LastOffset(), pos); err != nil {
 			return err
 		}
 		if err := s.ti.maybeAppend(maxTs, maxTsOffset, false); err != nil {
@@ -276,15 +276,15 @@ func (s *segment) appendBatch(b []byte, h *batchInfo, indexInterval int64) error
 // commitBatch takes the batch appendBatch wrote into the segment's state and
 // publishes its bytes to readers (the caller publishes the log end offset).
 func (s *segment) commitBatch(h *batchInfo, indexInterval int64) {
-	if h.maxTimestamp > s.maxTs {
-		s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
+	if h.MaxTimestamp > s.maxTs {
+		s.maxTs, s.maxTsOffset = h.MaxTimestamp, h.LastOffset()
 	}
 	if s.bytesSinceIndex > indexInterval {
 		s.bytesSinceIndex = 0
 	}
-	s.bytesSinceIndex += h.size
-	s.next = h.nextOffset()
-	s.size.Add(h.size)
+	s.bytesSinceIndex += h.Size()
+	s.next = h.NextOffset()
+	s.size.Add(h.Size())
 }
 
 // onBecomeInactive writes the final time-index entry (Kafka does the same on
@@ -361,12 +361,12 @@ func (sc *scanner) next() (batchInfo, []byte, int64, error) {
 	if err != nil {
 		return batchInfo{}, nil, 0, err
 	}
-	if sc.pos+h.size > sc.end {
+	if sc.pos+h.Size() > sc.end {
 		return batchInfo{}, nil, 0, errTorn
 	}
 	data := hb
 	if sc.full {
-		if data, err = sc.window(int(h.size)); err != nil {
+		if data, err = sc.window(int(h.Size())); err != nil {
 			return batchInfo{}, nil, 0, err
 		}
 		if !batchCRCValid(data) {
@@ -374,7 +374,7 @@ func (sc *scanner) next() (batchInfo, []byte, int64, error) {
 		}
 	}
 	pos := sc.pos
-	sc.pos += h.size
+	sc.pos += h.Size()
 	return h, data, pos, nil
 }
 
@@ -387,7 +387,7 @@ func (s *segment) findBatch(offset, size int64) (batchInfo, int64, bool, error) 
 		sc := getScanner((*metaReader)(s), pos, size)
 		h, _, at, err := sc.next()
 		putScanner(sc)
-		if err == nil && h.baseOffset == offset {
+		if err == nil && h.BaseOffset == offset {
 			return h, at, true, nil
 		}
 	}
@@ -401,7 +401,7 @@ func (s *segment) findBatch(offset, size int64) (batchInfo, int64, bool, error) 
 		if err != nil {
 			return batchInfo{}, 0, false, err
 		}
-		if h.lastOffset() >= offset {
+		if h.LastOffset() >= offset {
 			return h, pos, true, nil
 		}
 	}
@@ -430,7 +430,7 @@ func (s *segment) scan(indexInterval int64, fn func(h *batchInfo)) (fileSize int
 		if err == io.EOF {
 			break
 		}
-		if err == nil && (h.baseOffset < s.next || h.lastOffset()-s.base > math.MaxInt32) {
+		if err == nil && (h.BaseOffset < s.next || h.LastOffset()-s.base > math.MaxInt32) {
 			err = errBadOffsets
 		}
 		if err != nil {
@@ -441,19 +441,19 @@ func (s *segment) scan(indexInterval int64, fn func(h *batchInfo)) (fileSize int
 			break
 		}
 		if s.rollTime < 0 {
-			s.rollTime = h.maxTimestamp
+			s.rollTime = h.MaxTimestamp
 		}
-		if h.maxTimestamp > s.maxTs {
-			s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
+		if h.MaxTimestamp > s.maxTs {
+			s.maxTs, s.maxTsOffset = h.MaxTimestamp, h.LastOffset()
 		}
 		if s.bytesSinceIndex > indexInterval {
-			s.oi.add(h.lastOffset(), pos)
+			s.oi.add(h.LastOffset(), pos)
 			s.ti.maybeAdd(s.maxTs, s.maxTsOffset, false)
 			s.bytesSinceIndex = 0
 		}
-		s.bytesSinceIndex += h.size
-		valid = pos + h.size
-		s.next = h.nextOffset()
+		s.bytesSinceIndex += h.Size()
+		valid = pos + h.Size()
+		s.next = h.NextOffset()
 		if fn != nil {
 			fn(&h)
 		}
@@ -489,9 +489,10 @@ func (s *segment) recover(indexInterval int64, fn func(h *batchInfo)) (truncated
 	return fileSize - s.size.Load(), reason, nil
 }
 
+// isDataError reports whether err says that bytes in a segment are not
+// valid batches (a torn tail, corruption) rather than that the disk failed.
 func isDataError(err error) bool {
-	return errors.Is(err, errTorn) || errors.Is(err, errShortBatch) || errors.Is(err, errBadLength) ||
-		errors.Is(err, errBadMagic) || errors.Is(err, errBadCRC) || errors.Is(err, errBadOffsets)
+	return errors.Is(err, errTorn) || isBatchError(err) || errors.Is(err, errBadOffsets)
 }
 
 // loadTail restores the in-memory state of a segment whose offset index was
@@ -510,7 +511,7 @@ func (s *segment) loadTail(indexInterval int64) error {
 	if err != nil {
 		return fmt.Errorf("first batch: %w", err)
 	}
-	s.rollTime = h.maxTimestamp
+	s.rollTime = h.MaxTimestamp
 	var lastIdx int64
 	if es := s.oi.entries.view(); len(es) > 0 {
 		lastIdx = int64(es[len(es)-1].pos)
@@ -528,10 +529,10 @@ func (s *segment) loadTail(indexInterval int64) error {
 		if s.bytesSinceIndex > indexInterval && !s.oi.full() {
 			return errCorruptIndex // this batch should have an index entry
 		}
-		s.bytesSinceIndex += h.size
-		if h.maxTimestamp > s.maxTs {
-			s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
+		s.bytesSinceIndex += h.Size()
+		if h.MaxTimestamp > s.maxTs {
+			s.maxTs, s.maxTsOffset = h.MaxTimestamp, h.LastOffset()
 		}
-		s.next = h.nextOffset()
+		s.next = h.NextOffset()
 	}
 }
