@@ -39,9 +39,14 @@ type Config struct {
 	// ProducerIDExpiration is producer.id.expiration.ms (1 day).
 	ProducerIDExpiration time.Duration
 	// CleanupPolicy is cleanup.policy (CleanupDelete). Time and size
-	// retention apply only when it includes CleanupDelete; compaction is not
-	// implemented yet, so a compact-only log keeps all its data.
+	// retention apply only when it includes CleanupDelete; the Manager's
+	// cleaner compacts a log that includes CleanupCompact (cleaner.go).
 	CleanupPolicy CleanupPolicy
+	// Compaction (cleanup.policy=compact).
+	DeleteRetention   time.Duration // delete.retention.ms (1 day): how long a tombstone outlives the cleaning that first kept it
+	MinCompactionLag  time.Duration // min.compaction.lag.ms (0)
+	MaxCompactionLag  time.Duration // max.compaction.lag.ms (MaxInt64 = none)
+	MinCleanableRatio float64       // min.cleanable.dirty.ratio (0.5); Kafka's 0 is any tiny value
 }
 
 // CleanupPolicy is a set of cleanup.policy values.
@@ -50,7 +55,7 @@ type CleanupPolicy uint8
 // cleanup.policy values.
 const (
 	CleanupDelete  CleanupPolicy = 1 << iota // "delete": retention.ms and retention.bytes
-	CleanupCompact                           // "compact" (not implemented yet: keeps everything)
+	CleanupCompact                           // "compact": the latest record per key (cleaner.go)
 )
 
 // DefaultConfig returns Kafka's defaults.
@@ -67,7 +72,22 @@ func DefaultConfig() Config {
 		FileDeleteDelay:      60 * time.Second,
 		ProducerIDExpiration: 24 * time.Hour,
 		CleanupPolicy:        CleanupDelete,
+		DeleteRetention:      24 * time.Hour,
+		MaxCompactionLag:     math.MaxInt64,
+		MinCleanableRatio:    0.5,
 	}
+}
+
+// rollMs is how old (ms) the active segment's first record may get before
+// the segment rolls: segment.ms, and for a compacted log at most
+// max.compaction.lag.ms (Kafka's LogConfig.maxSegmentMs), or the active
+// segment would keep records from the cleaner past that lag.
+func (c *Config) rollMs() int64 {
+	ms := c.SegmentMs.Milliseconds()
+	if c.CleanupPolicy&CleanupCompact != 0 && c.MaxCompactionLag > 0 {
+		ms = min(ms, c.MaxCompactionLag.Milliseconds())
+	}
+	return ms
 }
 
 // withDefaults replaces zero fields by Kafka's defaults. FileDeleteDelay < 0
@@ -109,6 +129,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CleanupPolicy == 0 {
 		c.CleanupPolicy = d.CleanupPolicy
+	}
+	if c.DeleteRetention <= 0 {
+		c.DeleteRetention = d.DeleteRetention
+	}
+	if c.MinCompactionLag < 0 {
+		c.MinCompactionLag = 0
+	}
+	if c.MaxCompactionLag <= 0 {
+		c.MaxCompactionLag = d.MaxCompactionLag
+	}
+	if c.MinCleanableRatio <= 0 || c.MinCleanableRatio > 1 {
+		c.MinCleanableRatio = d.MinCleanableRatio
 	}
 	return c
 }

@@ -14,8 +14,8 @@ import (
 )
 
 // ErrOffsetMismatch: batches given to AppendAsFollower do not continue the
-// log (a gap, or a batch below the log end offset that differs from the one
-// the log holds there). Nothing was written.
+// log (offsets that go backwards, or a batch below the log end offset that
+// differs from the one the log holds there). Nothing was written.
 var ErrOffsetMismatch = errors.New("storage: follower batches do not continue the log")
 
 // ErrEpochRegression: batches given to AppendAsFollower carry a leader epoch
@@ -38,10 +38,12 @@ type FollowerAppendResult struct {
 // AppendAsFollower writes batches as a leader's Fetch returned them: whole
 // v2 batches back to back, the last of which may be cut short (it is
 // ignored). Each batch keeps its base offset and partitionLeaderEpoch; its
-// CRC is checked, the batches must be contiguous, and the first must start
-// at the log end offset. A batch below the log end offset is skipped when
-// the log holds the same bytes there (a fetch answered twice) and is an
-// ErrOffsetMismatch otherwise; a gap is an ErrOffsetMismatch too. The
+// CRC is checked, and the offsets must increase from batch to batch and
+// start at or past the log end offset. Gaps are allowed, as in Kafka: a
+// compacted leader no longer holds the offsets its cleaner removed. A
+// batch below the log end offset is skipped when the log holds the same
+// bytes there (a fetch answered twice) and is an ErrOffsetMismatch
+// otherwise; offsets that go backwards are an ErrOffsetMismatch too. The
 // leader-epoch cache takes each new epoch at the base offset of its first
 // batch (an epoch assigned at the log end with no data since — a former
 // leadership of this replica — gives way, as in Kafka's cache). Producer
@@ -84,9 +86,7 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 	if len(batches) == 0 {
 		return res, nil
 	}
-	if h, _ := decodeBatchHeader(batches); h.BaseOffset != leo {
-		return res, fmt.Errorf("%w: first batch at offset %d, log end offset %d", ErrOffsetMismatch, h.BaseOffset, leo)
-	}
+
 	if err := l.checkFollowerEpochsLocked(batches, leo); err != nil {
 		return res, err
 	}
@@ -136,7 +136,7 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 }
 
 // scanFollowerBatches validates the whole batches at the start of b (length,
-// magic, CRC-32C, offsets contiguous from batch to batch) and returns how
+// magic, CRC-32C, offsets increasing from batch to batch) and returns how
 // many bytes and batches they are. A trailing batch that b cuts short ends
 // the scan without error.
 func scanFollowerBatches(b []byte) (n, count int, err error) {
@@ -157,7 +157,7 @@ func scanFollowerBatches(b []byte) (n, count int, err error) {
 		if !batchCRCValid(rest[:size]) {
 			return 0, 0, fmt.Errorf("storage: follower append: batch %d at offset %d: %w", count, h.BaseOffset, errBadCRC)
 		}
-		if h.BaseOffset < 0 || (next >= 0 && h.BaseOffset != next) {
+		if h.BaseOffset < 0 || (next >= 0 && h.BaseOffset < next) {
 			return 0, 0, fmt.Errorf("%w: batch %d at offset %d follows one that ends before %d", ErrOffsetMismatch,
 				count, h.BaseOffset, next)
 		}
@@ -261,6 +261,7 @@ func (l *Log) MaybeIncrementLogStartOffset(offset int64) (int64, error) {
 // epoch cache and the producer snapshots go with the data.
 func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	defer l.notifyFailure()
+	defer l.pauseCleaning()()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {

@@ -57,6 +57,18 @@ type Log struct {
 
 	epochs *leaderEpochCache // own lock; writers also hold mu
 
+	// Compaction (log_compaction.go), guarded by mu: the cleaner's
+	// checkpoint, whether a cleaning runs (cleanDone is closed when it
+	// ends) and how many truncations or closes hold cleanings off.
+	cleanCP     cleanerCheckpoint
+	cleaning    bool
+	cleanDone   chan struct{}
+	cleanPaused int
+	cleanAbort  atomic.Bool // a running cleaning must stop (read without mu)
+	// cleanKill, in tests, is called at each step of a cleaning; an error
+	// stops it there as a kill -9 would, leaving every file as it is.
+	cleanKill func(step string) error
+
 	// flushMu serialises fsyncs and writes of samsa-checkpoint.
 	flushMu sync.Mutex
 
@@ -440,6 +452,7 @@ func (l *Log) Size() int64 {
 // clean-shutdown marker, and closes every file.
 func (l *Log) Close() error {
 	defer l.notifyFailure()
+	defer l.pauseCleaning()()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed.Swap(true) {
@@ -521,6 +534,7 @@ func (l *Log) Delete() error {
 // closeForDelete closes the files without a clean-shutdown marker and
 // renames the directory to "<dir>.<hex id>-delete", returning the new name.
 func (l *Log) closeForDelete() (string, error) {
+	defer l.pauseCleaning()()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.closed.Swap(true) {

@@ -36,6 +36,7 @@ type Manager struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup // background jobs and directory removals
 	trimmer *cacheTrimmer  // nil without a hot window
+	cleaner *cleaner       // nil without cleaner threads (cleaner.go)
 
 	aheadSwept atomic.Int64 // aheadLastUsed when the logs' read-aheads were last forgotten
 }
@@ -68,6 +69,17 @@ type ManagerOptions struct {
 	OnLogFailure func(tp TopicPartition, err error)
 	// FlushObserver is every log's Options.FlushObserver.
 	FlushObserver func(time.Duration)
+	// CleanerThreads is log.cleaner.threads: the goroutines compacting the
+	// logs whose cleanup.policy includes compact (cleaner.go). 0 runs no
+	// cleaner (log.cleaner.enable=false): compacted logs keep everything.
+	CleanerThreads int
+	// CleanerDedupeBufferSize is log.cleaner.dedupe.buffer.size: the
+	// memory of the cleaners' offset maps, all threads together (128 MiB
+	// when 0).
+	CleanerDedupeBufferSize int64
+	// CleanerBackoff is log.cleaner.backoff.ms: how long an idle cleaner
+	// thread sleeps (15 s when 0).
+	CleanerBackoff time.Duration
 }
 
 // deleteDirSuffix ends the name of a directory being deleted
@@ -139,6 +151,9 @@ func NewManager(dataDir string, opts ManagerOptions) (*Manager, error) {
 	}
 	if m.opts.CacheHotBytes > 0 {
 		m.trimmer = newCacheTrimmer(m.opts.CacheHotTotalBytes)
+	}
+	if m.opts.CleanerThreads > 0 {
+		m.cleaner = newCleaner(m)
 	}
 	if err := m.fs.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: data dir %s: %w", dataDir, err)
@@ -359,6 +374,12 @@ func (m *Manager) Start() {
 	if every, ok := m.flushCheckEvery(); ok {
 		m.wg.Add(1)
 		go m.loop(every, m.flushTick)
+	}
+	if m.cleaner != nil {
+		for range m.opts.CleanerThreads {
+			m.wg.Add(1)
+			go m.cleaner.run()
+		}
 	}
 }
 

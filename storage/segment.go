@@ -245,7 +245,7 @@ func (s *segment) shouldRoll(cfg *Config, batchSize, lastOffset, nowMs int64) bo
 		return false
 	}
 	return size+batchSize > cfg.SegmentBytes ||
-		(s.rollTime >= 0 && nowMs-s.rollTime >= cfg.SegmentMs.Milliseconds()) ||
+		(s.rollTime >= 0 && nowMs-s.rollTime >= cfg.rollMs()) ||
 		lastOffset-s.base > math.MaxInt32 ||
 		s.oi.full() || s.ti.full()
 }
