@@ -454,7 +454,7 @@ func TestCompactionKeepsProducerStateAndControlBatches(t *testing.T) {
 	txn := withAttrs(protocol.AttrTransactional, kvBatch(t, 0, 1000, kv{key: "p", value: "txn"}))
 	mustAppend(t, l, txn, 0) // 2
 	ctrl := withAttrs(protocol.AttrTransactional|protocol.AttrControl, kvBatch(t, 0, 1000, kv{key: "\x00\x00\x00\x01", value: "\x00\x00\x00\x00\x00\x00"}))
-	mustAppend(t, l, ctrl, 0)                                                                                 // 3
+	mustAppend(t, l, ctrl, 0)                                                                    // 3
 	mustAppend(t, l, kvBatch(t, 0, 1000, kv{key: "p", value: "2"}, kv{key: "q", value: "2"}), 0) // 4-5: supersedes 0-1 and not the txn one
 	l.roll()
 	mustAppend(t, l, kvBatch(t, 0, 1000, kv{key: "z", value: "z"}), 0)

@@ -212,7 +212,7 @@ func segNext(segs []*segment, s *segment) int64 {
 
 // CleanStats is what one cleaning did.
 type CleanStats struct {
-	BytesRead, BytesWritten int64
+	BytesRead, BytesWritten  int64
 	BatchesRead, BatchesKept int64
 	// Records removed: superseded by a later offset of their key,
 	// tombstones past their delete horizon, records without a key.

@@ -69,10 +69,10 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 type loadPlan struct {
 	swaps     []swapPlan // interrupted cleanings to complete
 	clean     bool       // the clean-shutdown marker is there: remove it
-	writeMeta bool      // partition.metadata is missing
-	leftovers []string  // files of interrupted operations
-	stale     []string  // producer snapshots above the log end offset, or corrupt
-	rebuilt   []rebuilt // segments scanned whole: cut, indexes rewritten, fsynced
+	writeMeta bool       // partition.metadata is missing
+	leftovers []string   // files of interrupted operations
+	stale     []string   // producer snapshots above the log end offset, or corrupt
+	rebuilt   []rebuilt  // segments scanned whole: cut, indexes rewritten, fsynced
 	dropped   []*segment
 	emptyBase int64 // base offset of the segment an empty directory gets
 }
