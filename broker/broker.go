@@ -115,6 +115,10 @@ func (b *Broker) Start(ctx context.Context) error {
 	if ms := b.cfg.Int64("log.flush.scheduler.interval.ms"); ms > 0 && ms < int64(math.MaxInt64/time.Millisecond) {
 		flushEvery = time.Duration(ms) * time.Millisecond
 	}
+	cleanerThreads := 0
+	if b.cfg.Bool("log.cleaner.enable") {
+		cleanerThreads = int(b.cfg.Int64("log.cleaner.threads"))
+	}
 	b.logs, err = storage.NewManager(b.cfg.DataDir, storage.ManagerOptions{
 		Logger:                 b.log.With().Str("component", "storage").Logger(),
 		RetentionCheckInterval: b.cfg.RetentionCheckInterval,
@@ -126,6 +130,12 @@ func (b *Broker) Start(ctx context.Context) error {
 		// error); tell etcd. Never blocks.
 		OnLogFailure:  func(storage.TopicPartition, error) { b.signalPublish() },
 		FlushObserver: b.metrics.observeFlush,
+		// The log cleaner (compaction).
+		CleanerThreads:           cleanerThreads,
+		CleanerDedupeBufferSize:  b.cfg.Int64("log.cleaner.dedupe.buffer.size"),
+		CleanerBackoff:           time.Duration(b.cfg.Int64("log.cleaner.backoff.ms")) * time.Millisecond,
+		CleanerLoadFactor:        b.cfg.Float64("log.cleaner.io.buffer.load.factor"),
+		CleanerMaxBytesPerSecond: b.cfg.Float64("log.cleaner.io.max.bytes.per.second"),
 	})
 	if err != nil {
 		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)

@@ -9,6 +9,7 @@ package storage
 
 import (
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,12 +19,71 @@ import (
 const (
 	defaultCleanerBackoff    = 15 * time.Second
 	defaultDedupeBufferBytes = 128 << 20
+	defaultLoadFactor        = 0.9
 )
+
+// throttler keeps the cleaners' I/O under log.cleaner.io.max.bytes.per.second
+// on average, as Kafka's Throttler: every 300 ms of observation it sleeps
+// off what went over. Shared by the threads of a Manager. A nil throttler
+// does not throttle.
+type throttler struct {
+	rate  float64                              // bytes per second
+	now   func() time.Time                     // time.Now (tests: a fake clock)
+	sleep func(time.Duration, <-chan struct{}) // sleeps until stop (tests: recorded)
+
+	mu       sync.Mutex // guards the window
+	start    time.Time
+	observed float64
+}
+
+const throttleCheck = 300 * time.Millisecond
+
+func newThrottler(rate float64) *throttler {
+	if rate <= 0 || math.IsInf(rate, 1) || rate >= math.MaxFloat64 {
+		return nil
+	}
+	return &throttler{rate: rate, now: time.Now, sleep: sleepOrStop}
+}
+
+func sleepOrStop(d time.Duration, stop <-chan struct{}) {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+	case <-stop:
+	}
+}
+
+// wait records n bytes of I/O and sleeps (until stop closes, at most)
+// when the window's rate is above the limit.
+func (t *throttler) wait(n int64, stop <-chan struct{}) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	now := t.now()
+	if t.start.IsZero() {
+		t.start = now
+	}
+	t.observed += float64(n)
+	elapsed := now.Sub(t.start)
+	var sleep time.Duration
+	if elapsed >= throttleCheck {
+		if need := time.Duration(t.observed / t.rate * float64(time.Second)); need > elapsed {
+			sleep = need - elapsed
+		}
+		t.start, t.observed = now.Add(sleep), 0
+	}
+	t.mu.Unlock()
+	if sleep > 0 {
+		t.sleep(sleep, stop)
+	}
+}
 
 // cleaner runs the cleaning threads of a Manager.
 type cleaner struct {
 	m       *Manager
-	budget  int64 // offset-map bytes per thread
+	set     cleanerSettings // budget per thread, load factor, throttle
 	backoff time.Duration
 	wake    chan struct{}
 
@@ -39,7 +99,12 @@ func newCleaner(m *Manager) *cleaner {
 	if buf <= 0 {
 		buf = defaultDedupeBufferBytes
 	}
-	c := &cleaner{m: m, budget: buf / int64(threads), backoff: m.opts.CleanerBackoff,
+	load := m.opts.CleanerLoadFactor
+	if load <= 0 || load > 1 {
+		load = defaultLoadFactor
+	}
+	set := cleanerSettings{budget: buf / int64(threads), load: load, throttle: newThrottler(m.opts.CleanerMaxBytesPerSecond)}
+	c := &cleaner{m: m, set: set, backoff: m.opts.CleanerBackoff,
 		wake: make(chan struct{}, threads), busy: map[*Log]bool{}, failed: map[*Log]time.Time{}}
 	if c.backoff <= 0 {
 		c.backoff = defaultCleanerBackoff
@@ -56,7 +121,7 @@ func (c *cleaner) run() {
 		l := c.pick()
 		cleaned := false
 		if l != nil {
-			st, did, err := l.clean(&om, c.budget, c.m.stop)
+			st, did, err := l.cleanWith(&om, c.set, c.m.stop)
 			c.finish(l, st, did, err)
 			cleaned = did
 		}

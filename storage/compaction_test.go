@@ -754,3 +754,31 @@ func TestFollowerCopiesCompactedLeader(t *testing.T) {
 		t.Fatal("follower differs from the compacted leader")
 	}
 }
+
+// TestCleanerThrottle: log.cleaner.io.max.bytes.per.second — the throttler
+// sleeps off, every 300 ms of observation, the time the bytes over the
+// rate would have taken; under the rate it never sleeps; unlimited is no
+// throttler at all.
+func TestCleanerThrottle(t *testing.T) {
+	if newThrottler(0) != nil || newThrottler(1.7976931348623157e308) != nil {
+		t.Fatal("an unlimited rate makes a throttler")
+	}
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	var slept []time.Duration
+	th := newThrottler(1 << 20) // 1 MiB/s
+	th.now = clock.Now
+	th.sleep = func(d time.Duration, _ <-chan struct{}) { slept = append(slept, d); clock.Advance(d) }
+	th.wait(0, nil)
+	clock.Advance(100 * time.Millisecond)
+	th.wait(512<<10, nil) // within the first 300 ms: no check yet
+	clock.Advance(200 * time.Millisecond)
+	th.wait(512<<10, nil) // 1 MiB in 300 ms: it should have taken 1 s
+	if len(slept) != 1 || slept[0] != 700*time.Millisecond {
+		t.Fatalf("slept %v, want [700ms]", slept)
+	}
+	clock.Advance(300 * time.Millisecond)
+	th.wait(100<<10, nil) // 100 KiB in 300 ms: under the rate
+	if len(slept) != 1 {
+		t.Fatalf("slept under the rate: %v", slept)
+	}
+}

@@ -229,6 +229,19 @@ type CleanStats struct {
 // log as it was (the cleaned files removed); an I/O error after it fails
 // the log.
 func (l *Log) clean(om **offsetMap, budget int64, stop <-chan struct{}) (st CleanStats, cleaned bool, err error) {
+	return l.cleanWith(om, cleanerSettings{budget: budget, load: defaultLoadFactor}, stop)
+}
+
+// cleanerSettings are the Manager-wide cleaner settings a cleaning uses.
+type cleanerSettings struct {
+	budget   int64      // offset-map bytes
+	load     float64    // offset-map load factor
+	throttle *throttler // nil: no I/O limit
+}
+
+// cleanWith is clean with the cleaner's settings.
+func (l *Log) cleanWith(om **offsetMap, set cleanerSettings, stop <-chan struct{}) (st CleanStats, cleaned bool, err error) {
+	budget := set.budget
 	defer l.notifyFailure()
 	start := time.Now()
 	now := l.now()
@@ -266,13 +279,14 @@ func (l *Log) clean(om **offsetMap, budget int64, stop <-chan struct{}) (st Clea
 	}()
 
 	want := c.firstUncleanable - c.firstDirty
-	if m := *om; m == nil || uint64(len(m.slots)) < offsetMapSlots(budget, want) ||
-		uint64(len(m.slots)) > 4*offsetMapSlots(budget, want) {
-		*om = newOffsetMap(budget, want)
+	if m := *om; m == nil || uint64(len(m.slots)) < offsetMapSlots(budget, want, set.load) ||
+		uint64(len(m.slots)) > 4*offsetMapSlots(budget, want, set.load) {
+		*om = newOffsetMap(budget, want, set.load)
 	} else {
+		m.setLoad(set.load)
 		m.clear()
 	}
-	p := &cleanPass{l: l, om: *om, cfg: &cfg, nowMs: nowMs, stop: stop, newHorizon: nowMs + cfg.DeleteRetention.Milliseconds(),
+	p := &cleanPass{l: l, om: *om, cfg: &cfg, nowMs: nowMs, stop: stop, throttle: set.throttle, newHorizon: nowMs + cfg.DeleteRetention.Milliseconds(),
 		lastOfProducer: lastOfProducer, minHorizon: -1, st: &st}
 	if cfg.DeleteRetention.Milliseconds() > math.MaxInt64-nowMs {
 		p.newHorizon = math.MaxInt64
@@ -392,6 +406,7 @@ func groupSegments(segs []*segment, nexts []int64, cfg *Config) [][]*segment {
 type cleanPass struct {
 	l              *Log
 	stop           <-chan struct{} // the Manager closing
+	throttle       *throttler
 	om             *offsetMap
 	cfg            *Config
 	nowMs          int64
@@ -452,6 +467,7 @@ func (p *cleanPass) buildMap(c *cleanable) (int64, error) {
 			if err != nil {
 				return 0, segmentErr(s, fmt.Errorf("cleaner: %w", err))
 			}
+			p.throttle.wait(h.Size(), p.stop)
 			if h.NextOffset() <= c.firstDirty {
 				continue
 			}
@@ -561,8 +577,10 @@ func (p *cleanPass) cleanGroup(group []*segment) (err error) {
 			}
 			last, lastKept = h, wrote
 			if !wrote {
+				p.throttle.wait(h.Size(), p.stop)
 				continue
 			}
+			p.throttle.wait(h.Size()+wh.Size(), p.stop)
 			add(&wh, at)
 			if len(p.out) >= 1<<20 {
 				if err := flush(); err != nil {
@@ -835,3 +853,15 @@ func (s *segment) addCleaned(h *batchInfo, pos, indexInterval int64) {
 	s.bytesSinceIndex += h.Size()
 	s.next = h.NextOffset()
 }
+
+// CleanedUpTo is where the log's dirty section starts: every record below
+// it has been through a cleaning (the cleaner checkpoint; the log start
+// offset when nothing was cleaned yet).
+func (l *Log) CleanedUpTo() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return max(l.cleanCP.firstDirty, l.logStart.Load())
+}
+
+// ActiveSegmentBase is the base offset of the segment appends go to.
+func (l *Log) ActiveSegmentBase() int64 { return l.active().base }

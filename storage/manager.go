@@ -80,6 +80,12 @@ type ManagerOptions struct {
 	// CleanerBackoff is log.cleaner.backoff.ms: how long an idle cleaner
 	// thread sleeps (15 s when 0).
 	CleanerBackoff time.Duration
+	// CleanerLoadFactor is log.cleaner.io.buffer.load.factor (0.9 when 0).
+	CleanerLoadFactor float64
+	// CleanerMaxBytesPerSecond is log.cleaner.io.max.bytes.per.second:
+	// the cleaners' reads and writes together, on average; 0 or
+	// MaxFloat64: unlimited.
+	CleanerMaxBytesPerSecond float64
 }
 
 // deleteDirSuffix ends the name of a directory being deleted

@@ -15,7 +15,7 @@ type offsetMap struct {
 	slots   []omSlot
 	mask    uint64
 	used    int
-	limit   int // at most this many keys (load factor 0.9)
+	limit   int // at most this many keys (the load factor)
 	s1, s2  maphash.Seed
 	lastOff int64 // the largest offset put, -1 when empty
 }
@@ -32,18 +32,25 @@ const omSlotSize = 24
 // newOffsetMap makes a map of at most budget bytes that holds up to want
 // keys when the budget allows (fewer slots make a cheaper map for a small
 // log).
-func newOffsetMap(budget, want int64) *offsetMap {
-	n := offsetMapSlots(budget, want)
-	m := &offsetMap{slots: make([]omSlot, n), mask: n - 1, limit: int(n * 9 / 10)}
+func newOffsetMap(budget, want int64, load float64) *offsetMap {
+	n := offsetMapSlots(budget, want, load)
+	m := &offsetMap{slots: make([]omSlot, n), mask: n - 1}
+	m.setLoad(load)
 	m.clear()
 	return m
 }
 
+// setLoad sets how full the map may get (log.cleaner.io.buffer.load.factor);
+// one slot always stays empty, so that a probe ends.
+func (m *offsetMap) setLoad(load float64) {
+	m.limit = min(int(float64(len(m.slots))*load), len(m.slots)-1)
+}
+
 // offsetMapSlots is the slot count of a map for budget and want: a power of
-// two (probes use a mask), at least want/0.9, at most what budget pays for.
-func offsetMapSlots(budget, want int64) uint64 {
+// two (probes use a mask), at least want/load, at most what budget pays for.
+func offsetMapSlots(budget, want int64, load float64) uint64 {
 	maxSlots := max(budget/omSlotSize, 2)
-	n := uint64(max(want+want/9+1, 2))
+	n := uint64(max(int64(float64(want)/load)+1, 2))
 	n = 1 << bits.Len64(n-1)
 	for int64(n) > maxSlots {
 		n >>= 1

@@ -282,6 +282,9 @@ func TestResolveTopicDefaults(t *testing.T) {
 			FileDeleteDelay:      time.Minute,
 			ProducerIDExpiration: 24 * time.Hour,
 			CleanupPolicy:        storage.CleanupDelete,
+			DeleteRetention:      24 * time.Hour,
+			MaxCompactionLag:     math.MaxInt64,
+			MinCleanableRatio:    0.5,
 		},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -16,7 +16,11 @@ import (
 var implementedProperties = map[string]string{
 	// Topic configs (those that are also broker properties are listed
 	// once; the entry covers both).
-	"cleanup.policy":                  "delete: retention; compact: keys required (compaction itself is inert, see whyCompaction)",
+	"cleanup.policy":                  "delete: retention; compact: keys required, storage/cleaner.go compacts",
+	"delete.retention.ms":             "storage/log_compaction.go: tombstone delete horizon",
+	"min.compaction.lag.ms":           "storage/log_compaction.go: first uncleanable segment",
+	"max.compaction.lag.ms":           "storage/log_compaction.go: forced cleaning; compacted logs roll at it",
+	"min.cleanable.dirty.ratio":       "storage/log_compaction.go: cleanable ratio",
 	"file.delete.delay.ms":            "storage: deleted segments removed after the delay",
 	"flush.messages":                  "storage: fsync every n messages",
 	"flush.ms":                        "storage: fsync when data is older",
@@ -101,6 +105,16 @@ var implementedProperties = map[string]string{
 	"transaction.state.log.replication.factor": "__transaction_state creation",
 	// Broker defaults of implemented topic configs.
 	"log.cleanup.policy":                  "cleanup.policy",
+	"log.cleaner.delete.retention.ms":     "delete.retention.ms",
+	"log.cleaner.min.compaction.lag.ms":   "min.compaction.lag.ms",
+	"log.cleaner.max.compaction.lag.ms":   "max.compaction.lag.ms",
+	"log.cleaner.min.cleanable.ratio":     "min.cleanable.dirty.ratio",
+	"log.cleaner.enable":                  "storage.ManagerOptions.CleanerThreads (0 when false)",
+	"log.cleaner.threads":                 "storage/cleaner.go threads",
+	"log.cleaner.backoff.ms":              "storage/cleaner.go idle backoff",
+	"log.cleaner.dedupe.buffer.size":      "storage/offset_map.go memory bound",
+	"log.cleaner.io.buffer.load.factor":   "storage/offset_map.go load factor",
+	"log.cleaner.io.max.bytes.per.second": "storage/cleaner.go throttle",
 	"log.segment.delete.delay.ms":         "file.delete.delay.ms",
 	"log.flush.interval.messages":         "flush.messages",
 	"log.flush.interval.ms":               "flush.ms",

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -196,6 +197,10 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 	if t.CleanupPolicyCompact {
 		t.Log.CleanupPolicy |= storage.CleanupCompact
 	}
+	t.Log.DeleteRetention = msToDuration(t.DeleteRetentionMs)
+	t.Log.MinCompactionLag = msToDuration(t.MinCompactionLagMs)
+	t.Log.MaxCompactionLag = msToDuration(t.MaxCompactionLagMs)
+	t.Log.MinCleanableRatio = t.MinCleanableDirtyRatio
 	// storage.Config reads a zero field as "Kafka's default"; Kafka's own
 	// zeros mean "at once" / "every time", so map them to the smallest value
 	// storage takes with that meaning.
@@ -210,6 +215,12 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 	}
 	if t.Log.FileDeleteDelay == 0 {
 		t.Log.FileDeleteDelay = -1
+	}
+	if t.Log.DeleteRetention == 0 {
+		t.Log.DeleteRetention = time.Nanosecond // tombstones go at the next cleaning
+	}
+	if t.Log.MinCleanableRatio == 0 {
+		t.Log.MinCleanableRatio = math.SmallestNonzeroFloat64 // any dirty byte
 	}
 	if t.Log.IndexIntervalBytes == 0 {
 		t.Log.IndexIntervalBytes = 1
