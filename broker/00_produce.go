@@ -142,7 +142,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 					}
 				}
 				var next int64
-				kerrv, msg, next = b.produceToPartition(p, rp.Records, sp)
+				kerrv, msg, next = b.produceToPartition(rc.ctx, p, rp.Records, sp)
 				if kerrv == nil && req.Acks == -1 {
 					waits = append(waits, ackWait{p: p, sp: sp, name: name, target: next, epoch: epoch})
 				}
@@ -196,7 +196,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 // the offsets of sp on success; next is the offset the high watermark must
 // reach for the batch to be committed (for a retried duplicate, the
 // original's).
-func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition) (kerrv *kerr.Error, msg string, next int64) {
+func (b *Broker) produceToPartition(ctx context.Context, p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition) (kerrv *kerr.Error, msg string, next int64) {
 	cfg := p.cfg.Load()
 	if len(records) > int(cfg.MaxMessageBytes) {
 		return kerr.MessageTooLarge, fmt.Sprintf("the record batch is %d bytes, larger than max.message.bytes=%d of %s-%d",
@@ -217,6 +217,16 @@ func (b *Broker) produceToPartition(p *partition, records []byte, sp *kmsg.Produ
 		return kerr.InvalidTimestamp, msg, 0
 	}
 	res, err := p.log.Append(records, p.leaderEpoch.Load(), appendTime)
+	if (err == nil || errors.Is(err, storage.ErrDuplicateSequence)) && p.log.Durable() {
+		// samsa.log.durable: answered once fsynced, with the batches other
+		// producers appended meanwhile (storage/durable.go).
+		if serr := p.log.SyncTo(ctx, res.LastOffset+1); serr != nil {
+			if ctx.Err() != nil {
+				return kerr.RequestTimedOut, "the connection closed before the records were fsynced", 0
+			}
+			err = serr
+		}
+	}
 	switch {
 	case err == nil, errors.Is(err, storage.ErrDuplicateSequence):
 		// A retried duplicate is a success with the original offsets.

@@ -130,6 +130,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		// error); tell etcd. Never blocks.
 		OnLogFailure:  func(storage.TopicPartition, error) { b.signalPublish() },
 		FlushObserver: b.metrics.observeFlush,
+		Durable:       b.cfg.Bool("samsa.log.durable"),
 		// The log cleaner (compaction).
 		CleanerThreads:           cleanerThreads,
 		CleanerDedupeBufferSize:  b.cfg.Int64("log.cleaner.dedupe.buffer.size"),

@@ -166,6 +166,12 @@ type Options struct {
 	// something took (the broker's log flush latency metric). It runs on
 	// the flushing goroutine and must not block.
 	FlushObserver func(time.Duration)
+	// Durable is durable mode (durable.go): the high watermark never
+	// passes the recovery point, so nothing is acknowledged or read
+	// before it is fsynced; SyncTo waits for an offset to be, sharing one
+	// fsync among everyone waiting (group commit). flush.messages no
+	// longer fsyncs on the append path.
+	Durable bool
 
 	trimmer *cacheTrimmer // the Manager's; nil: passes only on trimCache
 }

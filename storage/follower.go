@@ -114,7 +114,7 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 		if err := seg.appendBatch(b, &h, interval); err != nil {
 			return res, l.fail("append", err)
 		}
-		if h.NextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
+		if !l.durable && h.NextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
 			if err := l.flushUpTo(h.NextOffset(), false); err != nil {
 				return res, err
 			}
@@ -131,6 +131,13 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 		res.Appended++
 		res.Bytes += int(h.Size())
 		res.LastOffset = h.LastOffset()
+	}
+	if l.durable {
+		// One fsync per fetch response: the follower's next fetch offset,
+		// which moves the leader's high watermark, is durable.
+		if err := l.flush(l.leo.Load(), false, true); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }

@@ -76,6 +76,13 @@ type Log struct {
 
 	onFlush func(time.Duration) // Options.FlushObserver; nil: none
 
+	// Durable mode (durable.go): syncMu guards syncing and syncDone, the
+	// group commit in progress.
+	durable  bool
+	syncMu   sync.Mutex
+	syncing  bool
+	syncDone chan struct{} // closed when the group commit in progress ends
+
 	// Page-cache hot window (cache.go); trimMu serialises trimmer passes.
 	cacheHot   int64
 	trimmer    *cacheTrimmer
@@ -211,7 +218,7 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	// Kafka's unflushedMessages (log end offset - recovery point). The batch
 	// is flushed before it is published: one whose fsync failed was refused
 	// to the client and is never read.
-	if h.NextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
+	if !l.durable && h.NextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
 		if err := l.flushUpTo(h.NextOffset(), false); err != nil {
 			return AppendResult{}, err
 		}
@@ -233,6 +240,9 @@ func (l *Log) rollLocked(newBase int64) error {
 	if err := old.onBecomeInactive(); err != nil {
 		return err
 	}
+	// The final time-index entry is new: the post-roll flush fsyncs the
+	// whole segment even when its data is below the recovery point.
+	old.indexUnsynced.Store(true)
 	seg, err := openSegment(l.fs, l.dir, newBase, &l.cfg, true)
 	if err != nil {
 		return err
@@ -266,47 +276,81 @@ func (l *Log) rollLocked(newBase int64) error {
 // or past the recovery point) the directory is fsynced too, before the
 // recovery point moves past it, so that a crash cannot lose the new file's
 // entry (Kafka's LocalLog.flush / flushDirIfExists).
-func (l *Log) flushUpTo(end int64, checkpoint bool) error {
+func (l *Log) flushUpTo(end int64, checkpoint bool) error { return l.flush(end, checkpoint, false) }
+
+// flush is flushUpTo; with dataOnly (durable mode's group commit,
+// durable.go) the active segment's log file is fsynced but not its
+// indexes, which recovery rebuilds anyway for the segment that holds the
+// recovery point; the segment is then marked, and until a whole fsync of
+// it the checkpointed recovery point stays at or below its base
+// (checkpoint), so that recovery never trusts indexes that were not
+// fsynced. A marked segment below end is fsynced whole by any flush that
+// is not dataOnly, also when its data is below the recovery point already
+// (a roll, Close).
+func (l *Log) flush(end int64, checkpoint, dataOnly bool) error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	if e := l.sticky.Load(); e != nil {
 		return *e
 	}
 	rp := l.recoveryPoint.Load()
-	if end > rp {
-		l.truncMu.RLock()
-		if l.filesClosed.Load() {
-			l.truncMu.RUnlock()
-			return ErrClosed
-		}
-		segs := l.segments()
-		var err error
-		created := false
-		start := time.Now()
-		for i, s := range segs {
-			if s.base >= end {
-				break
-			}
-			if i+1 < len(segs) && segs[i+1].base <= rp {
-				continue
-			}
-			if err = s.sync(); err != nil {
-				break
-			}
-			created = created || s.base >= rp
-		}
+	l.truncMu.RLock()
+	if l.filesClosed.Load() {
 		l.truncMu.RUnlock()
-		if err != nil {
-			return l.fail("fsync", err)
+		return ErrClosed
+	}
+	segs := l.segments()
+	work := end > rp
+	for _, s := range segs {
+		if s.base >= end {
+			break
 		}
-		if created {
-			if err := syncDir(l.fs, l.dir); err != nil {
-				return l.fail("fsync directory", err)
+		work = work || (!dataOnly && s.indexUnsynced.Load())
+	}
+	if !work {
+		l.truncMu.RUnlock()
+		l.lastFlushMs.Store(l.now().UnixMilli())
+		if checkpoint {
+			return l.writeCheckpointFlushLocked()
+		}
+		return nil
+	}
+	var err error
+	created := false
+	start := time.Now()
+	for i, s := range segs {
+		if s.base >= end {
+			break
+		}
+		below := i+1 < len(segs) && segs[i+1].base <= rp
+		if below && (dataOnly || !s.indexUnsynced.Load()) {
+			continue
+		}
+		if dataOnly && i == len(segs)-1 {
+			if err = s.log.Sync(); err == nil {
+				s.indexUnsynced.Store(true)
 			}
+		} else if err = s.sync(); err == nil {
+			s.indexUnsynced.Store(false)
 		}
-		if l.onFlush != nil {
-			l.onFlush(time.Since(start))
+		if err != nil {
+			break
 		}
+		created = created || s.base >= rp
+	}
+	l.truncMu.RUnlock()
+	if err != nil {
+		return l.fail("fsync", err)
+	}
+	if created {
+		if err := syncDir(l.fs, l.dir); err != nil {
+			return l.fail("fsync directory", err)
+		}
+	}
+	if l.onFlush != nil {
+		l.onFlush(time.Since(start))
+	}
+	if end > rp {
 		l.recoveryPoint.Store(end)
 	}
 	l.lastFlushMs.Store(l.now().UnixMilli())
@@ -316,10 +360,18 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 	return nil
 }
 
-// checkpoint is what samsa-checkpoint holds now.
+// checkpoint is what samsa-checkpoint holds now: the recovery point, but
+// never past a segment whose indexes were not fsynced with its data
+// (flush).
 func (l *Log) checkpoint() logCheckpoint {
-	return logCheckpoint{recoveryPoint: l.recoveryPoint.Load(), highWatermark: l.hw.Load(),
-		logStartOffset: l.logStart.Load()}
+	rp := l.recoveryPoint.Load()
+	for _, s := range l.segments() {
+		if s.base < rp && s.indexUnsynced.Load() {
+			rp = s.base
+			break
+		}
+	}
+	return logCheckpoint{recoveryPoint: rp, highWatermark: l.hw.Load(), logStartOffset: l.logStart.Load()}
 }
 
 // writeCheckpointFlushLocked writes samsa-checkpoint; flushMu must be held.
@@ -375,10 +427,14 @@ func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
 // log end offset). It is checkpointed on Close.
 func (l *Log) HighWatermark() int64 { return l.hw.Load() }
 
-// SetHighWatermark moves the high watermark (never above the log end offset).
+// SetHighWatermark moves the high watermark (never above the log end
+// offset, nor, in durable mode, above the recovery point).
 func (l *Log) SetHighWatermark(hw int64) {
 	if leo := l.leo.Load(); hw > leo {
 		hw = leo
+	}
+	if l.durable {
+		hw = min(hw, l.recoveryPoint.Load())
 	}
 	if hw < 0 {
 		hw = 0

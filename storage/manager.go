@@ -69,6 +69,8 @@ type ManagerOptions struct {
 	OnLogFailure func(tp TopicPartition, err error)
 	// FlushObserver is every log's Options.FlushObserver.
 	FlushObserver func(time.Duration)
+	// Durable is every log's Options.Durable (samsa.log.durable).
+	Durable bool
 	// CleanerThreads is log.cleaner.threads: the goroutines compacting the
 	// logs whose cleanup.policy includes compact (cleaner.go). 0 runs no
 	// cleaner (log.cleaner.enable=false): compacted logs keep everything.
@@ -292,6 +294,7 @@ func (m *Manager) open(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, e
 	return Open(PartitionDir(m.dataDir, tp.Topic, tp.Partition), topicID, cfg, Options{
 		FS: m.fs, Logger: loggerWith(m.logger, tp.Topic, tp.Partition), Now: m.now,
 		CacheHotBytes: m.opts.CacheHotBytes, FlushObserver: m.opts.FlushObserver, trimmer: m.trimmer, OnFailure: onFailure,
+		Durable: m.opts.Durable,
 	})
 }
 

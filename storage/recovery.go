@@ -42,6 +42,7 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 		trimmer:   opts.trimmer,
 		onFailure: opts.OnFailure,
 		onFlush:   opts.FlushObserver,
+		durable:   opts.Durable,
 	}
 	if l.cacheHot == 0 {
 		l.trimmer = nil

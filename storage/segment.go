@@ -95,6 +95,12 @@ type segment struct {
 	ahead    *ahead
 	aheadGen atomic.Uint64
 
+	// indexUnsynced: the log file was fsynced without the indexes (durable
+	// mode's group commit) or the time index changed since (a roll); the
+	// checkpointed recovery point stays at or below base until a whole
+	// fsync (Log.flush). Written under Log.flushMu (and by a roll).
+	indexUnsynced atomic.Bool
+
 	// Guarded by Log.mu.
 	next            int64 // offset after the last batch (base when empty)
 	bytesSinceIndex int64

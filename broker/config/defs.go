@@ -310,6 +310,8 @@ var brokerTable = []*def{
 		doc: "How often the recovery point is checkpointed."},
 	{name: "log.flush.start.offset.checkpoint.interval.ms", status: inert, why: whyCheckpoint, typ: TypeInt, dflt: "60000", check: atLeast(0), readOnly: true,
 		doc: "How often the log start offset is checkpointed."},
+	{name: "samsa.log.durable", typ: TypeBoolean, dflt: "false", readOnly: true,
+		doc: "samsa: durable mode. Every produce is answered only once its records are fsynced (and a partition's high watermark, what consumers and acks=all see, never passes what the leader has fsynced; followers fsync each fetch before they report it). The appends of all producers to a partition share fsyncs (group commit), so it costs far less than flush.messages=1, which fsyncs each batch on its own."},
 	{name: "num.recovery.threads.per.data.dir", typ: TypeInt, dflt: "2", check: atLeast(1),
 		doc: "Threads used to recover logs at start-up."},
 	{name: "producer.id.expiration.ms", typ: TypeInt, dflt: "86400000", check: atLeast(1),

@@ -88,6 +88,7 @@ var implementedProperties = map[string]string{
 	"log.cache.hot.bytes":                      "storage page-cache trimmer",
 	"log.cache.hot.total.bytes":                "storage page-cache trimmer",
 	"num.recovery.threads.per.data.dir":        "parallel log open at start-up (the lead's change)",
+	"samsa.log.durable":                        "storage/durable.go: acks wait for fsync, group commit",
 	"producer.id.expiration.ms":                "storage: producer state expiry",
 	"group.initial.rebalance.delay.ms":         "group coordinator",
 	"group.min.session.timeout.ms":             "group coordinator",
