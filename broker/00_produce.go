@@ -238,6 +238,10 @@ func (b *Broker) produceToPartition(ctx context.Context, p *partition, records [
 		return kerr.UnknownProducerID, err.Error(), 0
 	case errors.Is(err, storage.ErrClosed):
 		return kerr.NotLeaderForPartition, "the partition is being closed", 0
+	case errors.Is(err, storage.ErrNoSpace):
+		// The write was cut back and the log is still writable
+		// (storage/nospace.go): the producer retries.
+		return kerr.KafkaStorageError, fmt.Sprintf("no space left on the disk of %s-%d on this broker; nothing was written, retry later", p.topic, p.index), 0
 	default:
 		// The log has logged the failure and is offline from now on
 		// (storage's sticky error); tell etcd.

@@ -134,6 +134,8 @@ func (b *Broker) deleteRecords(topic string, partition int32, offset int64) (*pa
 		return nil, 0, kerr.OffsetOutOfRange
 	case errors.Is(err, storage.ErrClosed):
 		return nil, 0, kerr.NotLeaderForPartition
+	case errors.Is(err, storage.ErrNoSpace):
+		return nil, 0, kerr.KafkaStorageError // the checkpoint could not be written; the log is fine
 	default:
 		b.signalPublish() // the log failed: offline
 		b.log.Error().Err(err).Str("topic", topic).Int32("partition", partition).Int64("offset", offset).Msg("delete records failed")

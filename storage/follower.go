@@ -99,19 +99,28 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 		seg := l.active()
 		if seg.shouldRoll(&l.cfg, h.Size(), h.LastOffset(), nowMs) {
 			if err := l.rollLocked(h.BaseOffset); err != nil {
+				if errors.Is(err, ErrNoSpace) {
+					return res, err
+				}
 				return res, l.fail("roll", err)
 			}
 			seg = l.active()
 		}
 		if h.PartitionLeaderEpoch >= 0 && h.PartitionLeaderEpoch != l.epochs.latestEpoch() {
 			if err := l.epochs.assignFollower(h.PartitionLeaderEpoch, h.BaseOffset); err != nil {
+				if isNoSpace(err) {
+					return res, l.noSpace("leader epoch checkpoint", err)
+				}
 				return res, l.fail("leader epoch checkpoint", err)
 			}
 		}
 		if seg.rollTime < 0 {
 			seg.rollTime = nowMs
 		}
-		if err := seg.appendBatch(b, &h, interval); err != nil {
+		if err := l.appendOrCutBack(seg, b, &h, interval); err != nil {
+			if errors.Is(err, ErrNoSpace) {
+				return res, err
+			}
 			return res, l.fail("append", err)
 		}
 		if !l.durable && h.NextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
@@ -240,6 +249,9 @@ func (l *Log) AssignEpochAtEnd(epoch int32) error {
 		return nil
 	}
 	if err := l.epochs.assign(epoch, l.leo.Load()); err != nil {
+		if isNoSpace(err) {
+			return l.noSpace("leader epoch checkpoint", err)
+		}
 		return l.fail("leader epoch checkpoint", err)
 	}
 	return nil

@@ -189,6 +189,9 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	seg := l.active()
 	if seg.shouldRoll(&l.cfg, h.Size(), h.LastOffset(), nowMs) {
 		if err := l.rollLocked(base); err != nil {
+			if errors.Is(err, ErrNoSpace) {
+				return AppendResult{}, err
+			}
 			return AppendResult{}, l.fail("roll", err)
 		}
 		seg = l.active()
@@ -204,6 +207,9 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	}
 	if leaderEpoch > l.epochs.latestEpoch() {
 		if err := l.epochs.assign(leaderEpoch, base); err != nil {
+			if isNoSpace(err) { // assign undid the entry
+				return AppendResult{}, l.noSpace("leader epoch checkpoint", err)
+			}
 			return AppendResult{}, l.fail("leader epoch checkpoint", err)
 		}
 	}
@@ -211,7 +217,10 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 		seg.rollTime = nowMs
 	}
 	interval := int64(l.cfg.IndexIntervalBytes)
-	if err := seg.appendBatch(batch, &h, interval); err != nil {
+	if err := l.appendOrCutBack(seg, batch, &h, interval); err != nil {
+		if errors.Is(err, ErrNoSpace) {
+			return AppendResult{}, err
+		}
 		return AppendResult{}, l.fail("append", err)
 	}
 	// flush.messages counts what was appended since the last flush, as
@@ -237,16 +246,30 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 // segments asynchronously too), which advances the recovery point.
 func (l *Log) rollLocked(newBase int64) error {
 	old := l.active()
+	removeNew := func() {
+		for _, p := range (&segment{base: newBase, dir: l.dir}).paths() {
+			_ = l.fs.Remove(p) // the files a full disk let it create, empty
+		}
+	}
+	seg, err := openSegment(l.fs, l.dir, newBase, &l.cfg, true)
+	if err != nil {
+		if isNoSpace(err) {
+			removeNew()
+			return l.noSpace("roll", err)
+		}
+		return err
+	}
 	if err := old.onBecomeInactive(); err != nil {
+		seg.close()
+		if isNoSpace(err) { // maybeAppend cut its partial entry back
+			removeNew()
+			return l.noSpace("roll", err)
+		}
 		return err
 	}
 	// The final time-index entry is new: the post-roll flush fsyncs the
 	// whole segment even when its data is below the recovery point.
 	old.indexUnsynced.Store(true)
-	seg, err := openSegment(l.fs, l.dir, newBase, &l.cfg, true)
-	if err != nil {
-		return err
-	}
 	cur := l.segments()
 	next := make([]*segment, len(cur), len(cur)+1)
 	copy(next, cur)
@@ -261,8 +284,12 @@ func (l *Log) rollLocked(newBase int64) error {
 		defer l.notifyFailure()
 		defer l.bg.Done()
 		if err := writeProducerSnapshot(l.fs, l.dir, newBase, snap); err != nil {
-			l.fail("producer snapshot", err)
-			return
+			if !isNoSpace(err) {
+				l.fail("producer snapshot", err)
+				return
+			}
+			// Recovery replays the batches instead (nospace.go).
+			l.logger.Warn().Err(err).Int64("offset", newBase).Msg("producer snapshot not written: no space left")
 		}
 		pruneSnapshots(l.fs, l.dir, l.segments()[0].base, 3)
 		_ = l.flushUpTo(newBase, true) // a failure is sticky and notified
@@ -375,8 +402,13 @@ func (l *Log) checkpoint() logCheckpoint {
 }
 
 // writeCheckpointFlushLocked writes samsa-checkpoint; flushMu must be held.
+// With no space left it keeps the previous one (recovery then scans more)
+// and returns ErrNoSpace without failing the log.
 func (l *Log) writeCheckpointFlushLocked() error {
 	if err := writeFileAtomic(l.fs, filepath.Join(l.dir, checkpointFile), l.checkpoint().encode()); err != nil {
+		if isNoSpace(err) {
+			return l.noSpace("checkpoint", err)
+		}
 		return l.fail("checkpoint", err)
 	}
 	return nil
