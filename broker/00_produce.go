@@ -202,9 +202,23 @@ func (b *Broker) produceToPartition(ctx context.Context, p *partition, records [
 		return kerr.MessageTooLarge, fmt.Sprintf("the record batch is %d bytes, larger than max.message.bytes=%d of %s-%d",
 			len(records), cfg.MaxMessageBytes, p.topic, p.index), 0
 	}
-	hdr, err := protocol.ValidateProduceBatch(records, protocol.ValidateOptions{RequireKeys: cfg.CleanupPolicyCompact})
+	hdr, err := protocol.ValidateProduceBatch(records, protocol.ValidateOptions{RequireKeys: cfg.CleanupPolicyCompact,
+		MaxDecompressedRecord: int(cfg.MaxDecompressedRecordBytes)})
 	if err != nil {
 		return batchError(err), err.Error(), 0
+	}
+	if codec, ok := protocol.CodecByName(cfg.CompressionType); ok && codec != hdr.Compression() {
+		// compression.type other than producer: the broker stores the
+		// topic's codec (Kafka's LogValidator recompresses the same way).
+		re, _, err := protocol.Recompress(nil, records, codec, cfg.CompressionLevel, nil, 0)
+		if err != nil {
+			return batchError(err), fmt.Sprintf("recompressing to %s: %v", cfg.CompressionType, err), 0
+		}
+		if len(re) > int(cfg.MaxMessageBytes) {
+			return kerr.MessageTooLarge, fmt.Sprintf("the record batch is %d bytes once recompressed to %s, larger than max.message.bytes=%d of %s-%d",
+				len(re), cfg.CompressionType, cfg.MaxMessageBytes, p.topic, p.index), 0
+		}
+		records = re
 	}
 	if hdr.IsTransactional() {
 		return kerr.InvalidRecord, "transactional record batches are not supported by this broker yet", 0

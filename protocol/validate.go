@@ -13,6 +13,9 @@ type ValidateOptions struct {
 	// may inflate to; beyond it the batch fails with ErrInvalidRecord.
 	// 0 means DefaultMaxUncompressedSize.
 	MaxUncompressedSize int
+	// MaxDecompressedRecord caps one record of a compressed batch, once
+	// inflated (max.decompressed.message.bytes); 0: no cap.
+	MaxDecompressedRecord int
 }
 
 // minBatchLength is batchLength for a batch with no records: the header after
@@ -77,7 +80,7 @@ func ValidateProduceBatch(b []byte, opts ValidateOptions) (BatchHeader, error) {
 
 	records := b[BatchHeaderSize:]
 	if codec == CompressionNone {
-		return h, validateRecords(records, h.NumRecords, opts.RequireKeys)
+		return h, validateRecords(records, h.NumRecords, opts.RequireKeys, 0)
 	}
 	limit := opts.MaxUncompressedSize
 	if limit <= 0 {
@@ -86,7 +89,7 @@ func ValidateProduceBatch(b []byte, opts ValidateOptions) (BatchHeader, error) {
 	bp := bufPool.Get().(*[]byte)
 	out, err := decompress(codec, records, limit, (*bp)[:0])
 	if err == nil {
-		err = validateRecords(out, h.NumRecords, opts.RequireKeys)
+		err = validateRecords(out, h.NumRecords, opts.RequireKeys, opts.MaxDecompressedRecord)
 	} else if err == errTooLarge {
 		err = fmt.Errorf("%w: %s records inflate to more than %d bytes", ErrInvalidRecord, codecName(codec), limit)
 	} else {
@@ -100,8 +103,8 @@ func ValidateProduceBatch(b []byte, opts ValidateOptions) (BatchHeader, error) {
 }
 
 // validateRecords walks the v2 records in b, which must hold exactly count
-// of them.
-func validateRecords(b []byte, count int32, requireKeys bool) error {
+// of them, each at most maxRecord bytes when maxRecord > 0.
+func validateRecords(b []byte, count int32, requireKeys bool, maxRecord int) error {
 	for i := int32(0); ; i++ {
 		if len(b) == 0 {
 			if i != count {
@@ -115,6 +118,9 @@ func validateRecords(b []byte, count int32, requireKeys bool) error {
 		n, err := validateRecord(b, i, requireKeys)
 		if err != nil {
 			return err
+		}
+		if maxRecord > 0 && n > maxRecord {
+			return recordErr(i, "%d bytes decompressed, more than max.decompressed.message.bytes=%d", n, maxRecord)
 		}
 		b = b[n:]
 	}

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,6 +30,8 @@ var (
 type Config struct {
 	SegmentBytes       int64         // segment.bytes (1 GiB)
 	SegmentMs          time.Duration // segment.ms (7 days)
+	SegmentJitter      time.Duration // segment.jitter.ms (0): each segment rolls up to this much before segment.ms
+	Preallocate        bool          // preallocate: log files created at SegmentBytes, cut on roll and close
 	SegmentIndexBytes  int32         // segment.index.bytes (10 MiB)
 	IndexIntervalBytes int32         // index.interval.bytes (4096)
 	RetentionMs        time.Duration // retention.ms (7 days); <0 = unlimited
@@ -88,6 +91,16 @@ func (c *Config) rollMs() int64 {
 		ms = min(ms, c.MaxCompactionLag.Milliseconds())
 	}
 	return ms
+}
+
+// randomJitterMs is a new segment's roll jitter: uniform in [0,
+// min(segment.jitter.ms, segment.ms)) as Kafka's LogConfig.randomSegmentJitter.
+func (c *Config) randomJitterMs() int64 {
+	j := min(c.SegmentJitter.Milliseconds(), c.SegmentMs.Milliseconds())
+	if j <= 0 {
+		return 0
+	}
+	return rand.Int64N(j)
 }
 
 // withDefaults replaces zero fields by Kafka's defaults. FileDeleteDelay < 0

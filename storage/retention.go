@@ -24,7 +24,7 @@ func (l *Log) ApplyRetention(now time.Time) (int64, error) {
 	nowMs := now.UnixMilli()
 	l.removePendingLocked(now, false)
 	l.producers.expire(nowMs, l.cfg.ProducerIDExpiration.Milliseconds())
-	if a := l.active(); a.size.Load() > 0 && a.rollTime >= 0 && nowMs-a.rollTime >= l.cfg.rollMs() {
+	if a := l.active(); a.size.Load() > 0 && a.rollTime >= 0 && nowMs-a.rollTime >= l.cfg.rollMs()-a.rollJitterMs {
 		if err := l.rollLocked(l.leo.Load()); err != nil {
 			return 0, l.fail("roll", err)
 		}

@@ -107,6 +107,8 @@ type segment struct {
 	maxTs           int64 // largest batch maxTimestamp, -1 when none
 	maxTsOffset     int64 // last offset of the batch holding maxTs
 	rollTime        int64 // ms: first append (or first batch's timestamp on load); -1 when empty
+	rollJitterMs    int64 // segment.jitter.ms drawn for this segment (Config.randomJitterMs)
+	prealloc        bool  // the log file was created at segment.bytes (preallocate): cut it when it becomes inactive
 }
 
 func (s *segment) paths() [3]string {
@@ -141,6 +143,7 @@ func openSegment(fsys FS, dir string, base int64, cfg *Config, create bool) (*se
 	}
 	s.oi.base, s.ti.base = base, base
 	s.setIndexLimits(cfg)
+	s.rollJitterMs = cfg.randomJitterMs()
 	if !create {
 		st, err := s.log.Stat()
 		if err != nil {
@@ -148,6 +151,15 @@ func openSegment(fsys FS, dir string, base int64, cfg *Config, create bool) (*se
 			return nil, err
 		}
 		s.size.Store(st.Size())
+	} else if cfg.Preallocate {
+		// Kafka's preallocate: the file at its full size from the start
+		// (RandomAccessFile.setLength); readers never look past the
+		// published size, and recovery cuts the zeros after a crash.
+		if err := s.log.Truncate(cfg.SegmentBytes); err != nil {
+			s.close()
+			return nil, err
+		}
+		s.prealloc = true
 	}
 	return s, nil
 }
@@ -251,7 +263,7 @@ func (s *segment) shouldRoll(cfg *Config, batchSize, lastOffset, nowMs int64) bo
 		return false
 	}
 	return size+batchSize > cfg.SegmentBytes ||
-		(s.rollTime >= 0 && nowMs-s.rollTime >= cfg.rollMs()) ||
+		(s.rollTime >= 0 && nowMs-s.rollTime >= cfg.rollMs()-s.rollJitterMs) ||
 		lastOffset-s.base > math.MaxInt32 ||
 		s.oi.full() || s.ti.full()
 }
@@ -294,9 +306,19 @@ func (s *segment) commitBatch(h *batchInfo, indexInterval int64) {
 }
 
 // onBecomeInactive writes the final time-index entry (Kafka does the same on
-// roll and close), so the last entry holds the segment's max timestamp.
+// roll and close), so the last entry holds the segment's max timestamp, and
+// cuts a preallocated log file to its data.
 func (s *segment) onBecomeInactive() error {
-	return s.ti.maybeAppend(s.maxTs, s.maxTsOffset, true)
+	if err := s.ti.maybeAppend(s.maxTs, s.maxTsOffset, true); err != nil {
+		return err
+	}
+	if s.prealloc {
+		if err := s.log.Truncate(s.size.Load()); err != nil {
+			return err
+		}
+		s.prealloc = false
+	}
+	return nil
 }
 
 // scanner walks the batches of a segment file through a read buffer.

@@ -171,12 +171,16 @@ func TestValidateTopicConfigs(t *testing.T) {
 		{"file.delete.delay.ms", []string{"0"}, []string{"-1"}},
 		{"flush.messages", []string{"1", "9223372036854775807"}, []string{"0", "9223372036854775808"}},
 		{"flush.ms", []string{"0", "1000"}, []string{"-1"}},
-		{"follower.replication.throttled.replicas", []string{"", "0:1,1:2"}, nil},
+		{"errors.deadletterqueue.group.enable", []string{"false"}, []string{"true", "x"}}, // share groups: unsupported
+		// Not implemented (replication throttling, tiered storage): only the
+		// default is accepted.
+		{"follower.replication.throttled.replicas", []string{""}, []string{"0:1,1:2"}},
 		{"index.interval.bytes", []string{"0", "4096"}, []string{"-1", "2147483648"}},
-		{"leader.replication.throttled.replicas", []string{"", "*"}, nil},
-		{"local.retention.bytes", []string{"-2", "100"}, []string{"-3"}},
-		{"local.retention.ms", []string{"-2", "100"}, []string{"-3"}},
+		{"leader.replication.throttled.replicas", []string{""}, []string{"*"}},
+		{"local.retention.bytes", []string{"-2"}, []string{"-3", "100"}},
+		{"local.retention.ms", []string{"-2"}, []string{"-3", "100"}},
 		{"max.compaction.lag.ms", []string{"1"}, []string{"0"}},
+		{"max.decompressed.message.bytes", []string{"0", "2147483639"}, []string{"-1", "2147483648"}},
 		{"max.message.bytes", []string{"0", "1048588"}, []string{"-1", "1.5"}},
 		{"message.timestamp.after.max.ms", []string{"0", "3600000"}, []string{"-1"}},
 		{"message.timestamp.before.max.ms", []string{"0", "9223372036854775807"}, []string{"-1"}},
@@ -261,15 +265,16 @@ func TestResolveTopicDefaults(t *testing.T) {
 	b := mustBroker(t, nil)
 	got := b.ResolveTopic(nil)
 	want := Topic{
-		CleanupPolicyDelete:    true,
-		MaxMessageBytes:        1048588,
-		MinInsyncReplicas:      1,
-		CompressionType:        "producer",
-		TimestampBeforeMaxMs:   math.MaxInt64,
-		TimestampAfterMaxMs:    3600000,
-		DeleteRetentionMs:      86400000,
-		MaxCompactionLagMs:     math.MaxInt64,
-		MinCleanableDirtyRatio: 0.5,
+		CleanupPolicyDelete:        true,
+		MaxMessageBytes:            1048588,
+		MinInsyncReplicas:          1,
+		CompressionType:            "producer",
+		TimestampBeforeMaxMs:       math.MaxInt64,
+		TimestampAfterMaxMs:        3600000,
+		DeleteRetentionMs:          86400000,
+		MaxCompactionLagMs:         math.MaxInt64,
+		MinCleanableDirtyRatio:     0.5,
+		MaxDecompressedRecordBytes: 2147483639,
 		Log: storage.Config{
 			SegmentBytes:         1 << 30,
 			SegmentMs:            7 * 24 * time.Hour,

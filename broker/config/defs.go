@@ -64,15 +64,11 @@ const (
 // Reasons of the inert properties, shared by a topic config and its broker
 // synonyms.
 const (
-	whyRecompression      = "batches are stored as the producer compressed them; samsa does not recompress yet"
-	whyRecompressionLevel = "it applies to recompression (compression.type), which samsa does not do yet"
-	whyThrottle           = "samsa does not throttle replication"
-	whyTiered             = "samsa has no tiered storage"
-	whyPreallocate        = "segment files are not preallocated"
-	whyJitter             = "segments roll at segment.ms without jitter"
-	whyCheckpoint         = "samsa-checkpoint is written when a log flushes, rolls, deletes segments and closes, not on a timer"
-	whyTransactions       = "transactions are not supported yet"
-	whyNoAuthorizer       = "there is no authorizer (a non-empty authorizer.class.name is refused)"
+	whyThrottle     = "samsa does not throttle replication"
+	whyTiered       = "samsa has no tiered storage"
+	whyCheckpoint   = "samsa-checkpoint is written when a log flushes, rolls, deletes segments and closes, not on a timer"
+	whyTransactions = "transactions are not supported yet"
+	whyNoAuthorizer = "there is no authorizer (a non-empty authorizer.class.name is refused)"
 )
 
 // synonym is a broker property standing in for a topic config; the broker
@@ -95,17 +91,17 @@ var topicTable = []*def{
 	{name: "cleanup.policy", typ: TypeList, dflt: "delete", check: listIn("compact", "delete"),
 		doc:      "Retention policy for old log segments: a list of delete (drop segments past retention.ms / retention.bytes) and compact (the log cleaner keeps the latest value per key; records without a key are refused).",
 		synonyms: syn("log.cleanup.policy")},
-	{name: "compression.type", status: inert, why: whyRecompression, typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
-		doc:      "Final compression of the topic's batches; producer keeps what the producer sent.",
+	{name: "compression.type", typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
+		doc:      "Final compression of the topic's batches: producer keeps what the producer sent; any other value makes the broker recompress a batch sent with another codec (uncompressed: decompress it).",
 		synonyms: syn("compression.type")},
-	{name: "compression.gzip.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "-1", check: gzipLevel,
-		doc:      "gzip level used when compression.type is gzip.",
+	{name: "compression.gzip.level", typ: TypeInt, dflt: "-1", check: gzipLevel,
+		doc:      "gzip level the broker recompresses with when compression.type is gzip.",
 		synonyms: syn("compression.gzip.level")},
-	{name: "compression.lz4.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "9", check: between(1, 17),
-		doc:      "lz4 level used when compression.type is lz4.",
+	{name: "compression.lz4.level", typ: TypeInt, dflt: "9", check: between(1, 17),
+		doc:      "lz4 level the broker recompresses with when compression.type is lz4 (levels above 9 compress as 9).",
 		synonyms: syn("compression.lz4.level")},
-	{name: "compression.zstd.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "3", check: between(-131072, 22),
-		doc:      "zstd level used when compression.type is zstd.",
+	{name: "compression.zstd.level", typ: TypeInt, dflt: "3", check: between(-131072, 22),
+		doc:      "zstd level the broker recompresses with when compression.type is zstd.",
 		synonyms: syn("compression.zstd.level")},
 	{name: "delete.retention.ms", typ: TypeLong, dflt: "86400000", check: atLeast(0),
 		doc:      "How long a tombstone (a null value) is kept in a compacted topic after the cleaning that first keeps it; also the time a consumer reading from the start has to see it.",
@@ -119,22 +115,26 @@ var topicTable = []*def{
 	{name: "flush.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(0),
 		doc:      "Force an fsync when data is older than this; the default leaves flushing to the OS.",
 		synonyms: syn("log.flush.interval.ms", "log.flush.scheduler.interval.ms")},
-	{name: "follower.replication.throttled.replicas", status: inert, why: whyThrottle, typ: TypeList, dflt: "",
+	{name: "errors.deadletterqueue.group.enable", status: unsupported, why: "share groups", typ: TypeBoolean, dflt: "false",
+		doc: "Let share groups write undeliverable records to this topic (a dead-letter queue)."},
+	{name: "follower.replication.throttled.replicas", status: unsupported, why: whyThrottle, typ: TypeList, dflt: "",
 		doc: "Replicas whose follower replication is throttled."},
 	{name: "index.interval.bytes", typ: TypeInt, dflt: "4096", check: atLeast(0),
 		doc:      "Bytes between offset index entries.",
 		synonyms: syn("log.index.interval.bytes")},
-	{name: "leader.replication.throttled.replicas", status: inert, why: whyThrottle, typ: TypeList, dflt: "",
+	{name: "leader.replication.throttled.replicas", status: unsupported, why: whyThrottle, typ: TypeList, dflt: "",
 		doc: "Replicas whose leader replication is throttled."},
-	{name: "local.retention.bytes", status: inert, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
+	{name: "local.retention.bytes", status: unsupported, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
 		doc:      "Tiered storage local retention; -2 means retention.bytes.",
 		synonyms: syn("log.local.retention.bytes")},
-	{name: "local.retention.ms", status: inert, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
+	{name: "local.retention.ms", status: unsupported, why: whyTiered, typ: TypeLong, dflt: "-2", check: atLeast(-2),
 		doc:      "Tiered storage local retention; -2 means retention.ms.",
 		synonyms: syn("log.local.retention.ms")},
 	{name: "max.compaction.lag.ms", typ: TypeLong, dflt: maxLongStr, check: atLeast(1),
 		doc:      "Maximum time a record stays uncompacted: past it the log is cleaned whatever its dirty ratio, and its active segment rolls.",
 		synonyms: syn("log.cleaner.max.compaction.lag.ms")},
+	{name: "max.decompressed.message.bytes", typ: TypeInt, dflt: "2147483639", check: atLeast(0),
+		doc: "Largest a single record may be once decompressed: a compressed batch holding a larger one is refused (INVALID_RECORD)."},
 	{name: "max.message.bytes", typ: TypeInt, dflt: "1048588", check: atLeast(0),
 		doc:      "Largest record batch size allowed (after compression).",
 		synonyms: syn("message.max.bytes")},
@@ -156,8 +156,8 @@ var topicTable = []*def{
 	{name: "min.insync.replicas", typ: TypeInt, dflt: "1", check: atLeast(1),
 		doc:      "Minimum in-sync replicas for an acks=all produce to succeed.",
 		synonyms: syn("min.insync.replicas")},
-	{name: "preallocate", status: inert, why: whyPreallocate, typ: TypeBoolean, dflt: "false",
-		doc:      "Preallocate segment files.",
+	{name: "preallocate", typ: TypeBoolean, dflt: "false",
+		doc:      "Create each segment's log file at its full segment.bytes size (cut to its data when it rolls or the log closes).",
 		synonyms: syn("log.preallocate")},
 	{name: "remote.storage.enable", status: unsupported, why: "tiered storage", typ: TypeBoolean, dflt: "false",
 		doc: "Tiered storage."},
@@ -177,8 +177,8 @@ var topicTable = []*def{
 	{name: "segment.index.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(4),
 		doc:      "Maximum size of a segment's offset and time indexes.",
 		synonyms: syn("log.index.size.max.bytes")},
-	{name: "segment.jitter.ms", status: inert, why: whyJitter, typ: TypeLong, dflt: "0", check: atLeast(0),
-		doc: "Random jitter subtracted from segment.ms to spread rolls.",
+	{name: "segment.jitter.ms", typ: TypeLong, dflt: "0", check: atLeast(0),
+		doc: "Each segment rolls at segment.ms minus a random jitter of up to this much (at most segment.ms), so that partitions do not all roll at once.",
 		synonyms: []synonym{
 			{"log.roll.jitter.ms", 1},
 			{"log.roll.jitter.hours", msPerHour},
@@ -384,13 +384,13 @@ var brokerTable = []*def{
 	// Broker defaults of topic configs (ServerTopicConfigSynonyms).
 	{name: "log.cleanup.policy", typ: TypeList, dflt: "delete", check: listIn("compact", "delete"),
 		doc: "Default cleanup.policy."},
-	{name: "compression.type", status: inert, why: whyRecompression, typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
+	{name: "compression.type", typ: TypeString, dflt: "producer", check: stringIn("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
 		doc: "Default compression.type."},
-	{name: "compression.gzip.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "-1", check: gzipLevel,
+	{name: "compression.gzip.level", typ: TypeInt, dflt: "-1", check: gzipLevel,
 		doc: "Default compression.gzip.level."},
-	{name: "compression.lz4.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "9", check: between(1, 17),
+	{name: "compression.lz4.level", typ: TypeInt, dflt: "9", check: between(1, 17),
 		doc: "Default compression.lz4.level."},
-	{name: "compression.zstd.level", status: inert, why: whyRecompressionLevel, typ: TypeInt, dflt: "3", check: between(-131072, 22),
+	{name: "compression.zstd.level", typ: TypeInt, dflt: "3", check: between(-131072, 22),
 		doc: "Default compression.zstd.level."},
 	{name: "log.cleaner.delete.retention.ms", typ: TypeLong, dflt: "86400000", check: atLeast(0),
 		doc: "Default delete.retention.ms."},
@@ -424,7 +424,7 @@ var brokerTable = []*def{
 		doc: "Default min.compaction.lag.ms."},
 	{name: "min.insync.replicas", typ: TypeInt, dflt: "1", check: atLeast(1),
 		doc: "Default min.insync.replicas."},
-	{name: "log.preallocate", status: inert, why: whyPreallocate, typ: TypeBoolean, dflt: "false",
+	{name: "log.preallocate", typ: TypeBoolean, dflt: "false",
 		doc: "Default preallocate."},
 	{name: "log.retention.bytes", typ: TypeLong, dflt: "-1",
 		doc: "Default retention.bytes."},
@@ -438,9 +438,9 @@ var brokerTable = []*def{
 		doc: "Default segment.bytes."},
 	{name: "log.index.size.max.bytes", typ: TypeInt, dflt: "10485760", check: atLeast(4),
 		doc: "Default segment.index.bytes."},
-	{name: "log.roll.jitter.ms", status: inert, why: whyJitter, typ: TypeLong, noDefault: true, check: atLeast(0),
+	{name: "log.roll.jitter.ms", typ: TypeLong, noDefault: true, check: atLeast(0),
 		doc: "Default segment.jitter.ms; wins over log.roll.jitter.hours."},
-	{name: "log.roll.jitter.hours", status: inert, why: whyJitter, typ: TypeInt, dflt: "0", check: atLeast(0),
+	{name: "log.roll.jitter.hours", typ: TypeInt, dflt: "0", check: atLeast(0),
 		doc: "Default segment.jitter.ms in hours."},
 	{name: "log.roll.ms", typ: TypeLong, noDefault: true, check: atLeast(1),
 		doc: "Default segment.ms; wins over log.roll.hours."},

@@ -36,6 +36,13 @@ var implementedProperties = map[string]string{
 	"segment.index.bytes":             "storage: index size",
 	"segment.ms":                      "storage: roll",
 	"internal.segment.bytes":          "storage: roll (tests)",
+	"compression.type":                "broker/00_produce.go: recompression (protocol.Recompress)",
+	"compression.gzip.level":          "recompression level",
+	"compression.lz4.level":           "recompression level",
+	"compression.zstd.level":          "recompression level",
+	"max.decompressed.message.bytes":  "protocol/validate.go: per-record limit of compressed batches",
+	"preallocate":                     "storage/segment.go: log file created at segment.bytes, cut on roll and close",
+	"segment.jitter.ms":               "storage/segment.go: random roll jitter per segment",
 
 	// Broker properties.
 	"broker.id":                                "registration",
@@ -132,6 +139,9 @@ var implementedProperties = map[string]string{
 	"log.segment.bytes":                   "segment.bytes",
 	"log.index.size.max.bytes":            "segment.index.bytes",
 	"log.roll.ms":                         "segment.ms",
+	"log.preallocate":                     "preallocate",
+	"log.roll.jitter.ms":                  "segment.jitter.ms",
+	"log.roll.jitter.hours":               "segment.jitter.ms",
 	"log.roll.hours":                      "segment.ms",
 }
 

@@ -35,7 +35,12 @@ type Topic struct {
 	MinCompactionLagMs     int64   // min.compaction.lag.ms
 	MaxCompactionLagMs     int64   // max.compaction.lag.ms
 	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio
-	Log                    storage.Config
+	// CompressionLevel is compression.<codec>.level of CompressionType's
+	// codec (the level recompression uses).
+	CompressionLevel int
+	// MaxDecompressedRecordBytes is max.decompressed.message.bytes.
+	MaxDecompressedRecordBytes int32
+	Log                        storage.Config
 }
 
 // IsTopicConfig reports whether name is a known topic-level config.
@@ -164,6 +169,15 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 		MaxCompactionLagMs:    i64("max.compaction.lag.ms"),
 	}
 	t.MinCleanableDirtyRatio, _ = strconv.ParseFloat(str("min.cleanable.dirty.ratio"), 64)
+	switch t.CompressionType {
+	case "gzip":
+		t.CompressionLevel = int(i64("compression.gzip.level"))
+	case "lz4":
+		t.CompressionLevel = int(i64("compression.lz4.level"))
+	case "zstd":
+		t.CompressionLevel = int(i64("compression.zstd.level"))
+	}
+	t.MaxDecompressedRecordBytes = int32(i64("max.decompressed.message.bytes"))
 	for _, p := range splitList(str("cleanup.policy")) {
 		switch strings.ToLower(p) {
 		case "compact":
@@ -197,6 +211,8 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 	if t.CleanupPolicyCompact {
 		t.Log.CleanupPolicy |= storage.CleanupCompact
 	}
+	t.Log.SegmentJitter = msToDuration(t.SegmentJitterMs)
+	t.Log.Preallocate = t.Preallocate
 	t.Log.DeleteRetention = msToDuration(t.DeleteRetentionMs)
 	t.Log.MinCompactionLag = msToDuration(t.MinCompactionLagMs)
 	t.Log.MaxCompactionLag = msToDuration(t.MaxCompactionLagMs)
