@@ -142,7 +142,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 					}
 				}
 				var next int64
-				kerrv, msg, next = b.produceToPartition(p, req.Version, rp.Records, sp)
+				kerrv, msg, next = b.produceToPartition(rc.ctx, p, req.Version, rp.Records, sp)
 				if kerrv == nil && req.Acks == -1 {
 					waits = append(waits, ackWait{p: p, sp: sp, name: name, target: next, epoch: epoch})
 				}
@@ -198,7 +198,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 // original's). On a refusal it fills what Kafka fills: the log start offset
 // for the errors Kafka's log raises (record validation, sequences and
 // epochs), the refused records (v8+) for a batch refused for their content.
-func (b *Broker) produceToPartition(p *partition, version int16, records []byte, sp *kmsg.ProduceResponseTopicPartition) (kerrv *kerr.Error, msg string, next int64) {
+func (b *Broker) produceToPartition(ctx context.Context, p *partition, version int16, records []byte, sp *kmsg.ProduceResponseTopicPartition) (kerrv *kerr.Error, msg string, next int64) {
 	cfg := p.cfg.Load()
 	now := b.clock().Now().UnixMilli() // the dev clock in samsatest and samsa dev
 	hdr, err := protocol.ValidateProduceBatch(records, protocol.ValidateOptions{
@@ -228,6 +228,19 @@ func (b *Broker) produceToPartition(p *partition, version int16, records []byte,
 		}
 		return code, fmt.Sprintf("%s (%s-%d)", err, p.topic, p.index), 0
 	}
+	if codec, ok := protocol.CodecByName(cfg.CompressionType); ok && codec != hdr.Compression() {
+		// compression.type other than producer: the broker stores the
+		// topic's codec (Kafka's LogValidator recompresses the same way).
+		re, _, err := protocol.Recompress(nil, records, codec, cfg.CompressionLevel, nil, 0)
+		if err != nil {
+			return batchError(err), fmt.Sprintf("recompressing to %s: %v", cfg.CompressionType, err), 0
+		}
+		if len(re) > int(cfg.MaxMessageBytes) {
+			return kerr.MessageTooLarge, fmt.Sprintf("the record batch is %d bytes once recompressed to %s, larger than max.message.bytes=%d of %s-%d",
+				len(re), cfg.CompressionType, cfg.MaxMessageBytes, p.topic, p.index), 0
+		}
+		records = re
+	}
 	if hdr.IsTransactional() {
 		return kerr.InvalidRecord, "transactional record batches are not supported by this broker yet", 0
 	}
@@ -238,6 +251,16 @@ func (b *Broker) produceToPartition(p *partition, version int16, records []byte,
 	// Only the batch: bytes after it too short to be another batch are
 	// dropped, as Kafka drops them.
 	res, err := p.log.Append(records[:hdr.Size()], p.leaderEpoch.Load(), appendTime)
+	if (err == nil || errors.Is(err, storage.ErrDuplicateSequence)) && p.log.Durable() {
+		// samsa.log.durable: answered once fsynced, with the batches other
+		// producers appended meanwhile (storage/durable.go).
+		if serr := p.log.SyncTo(ctx, res.LastOffset+1); serr != nil {
+			if ctx.Err() != nil {
+				return kerr.RequestTimedOut, "the connection closed before the records were fsynced", 0
+			}
+			err = serr
+		}
+	}
 	switch {
 	case err == nil, errors.Is(err, storage.ErrDuplicateSequence):
 		// A retried duplicate is a success with the original offsets.
@@ -252,6 +275,10 @@ func (b *Broker) produceToPartition(p *partition, version int16, records []byte,
 		return kerr.UnknownProducerID, err.Error(), 0
 	case errors.Is(err, storage.ErrClosed):
 		return kerr.NotLeaderForPartition, "the partition is being closed", 0
+	case errors.Is(err, storage.ErrNoSpace):
+		// The write was cut back and the log is still writable
+		// (storage/nospace.go): the producer retries.
+		return kerr.KafkaStorageError, fmt.Sprintf("no space left on the disk of %s-%d on this broker; nothing was written, retry later", p.topic, p.index), 0
 	default:
 		// The log has logged the failure and is offline from now on
 		// (storage's sticky error); tell etcd.
@@ -263,7 +290,7 @@ func (b *Broker) produceToPartition(p *partition, version int16, records []byte,
 	// data (followers' included) wake.
 	p.maybeAdvanceHW(b)
 	p.notify()
-	b.metrics.produced(p.topic, hdr.Size(), hdr.NumRecords)
+	b.metrics.produced(p.topic, int(hdr.Size()), hdr.NumRecords)
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset

@@ -126,6 +126,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		flushEvery = time.Duration(ms) * time.Millisecond
 	}
 	b.initAdvertise()
+	co := cleanerOptions(b.cfg)
 	b.logs, err = storage.NewManager(b.cfg.DataDir, storage.ManagerOptions{
 		FS:                     b.storageFS(),
 		Now:                    b.clock().Now,
@@ -139,6 +140,13 @@ func (b *Broker) Start(ctx context.Context) error {
 		// error); tell etcd. Never blocks.
 		OnLogFailure:  func(storage.TopicPartition, error) { b.signalPublish() },
 		FlushObserver: b.metrics.observeFlush,
+		Durable:       b.cfg.Bool("samsa.log.durable"),
+		// The log cleaner (compaction); dynamic_configs.go reconfigures it.
+		CleanerThreads:           co.Threads,
+		CleanerDedupeBufferSize:  co.DedupeBufferSize,
+		CleanerBackoff:           co.Backoff,
+		CleanerLoadFactor:        co.LoadFactor,
+		CleanerMaxBytesPerSecond: co.MaxBytesPerSecond,
 	})
 	if err != nil {
 		return fmt.Errorf("broker: open data dir %s: %w", b.cfg.DataDir, err)

@@ -10,10 +10,12 @@ package broker
 import (
 	"maps"
 	"strconv"
+	"time"
 
 	"github.com/samsa-io/samsa/broker/config"
 	"github.com/samsa-io/samsa/coordinator"
 	"github.com/samsa-io/samsa/coordinator/group"
+	"github.com/samsa-io/samsa/storage"
 )
 
 // dynamicState is what the reconciler last applied; guarded by
@@ -63,8 +65,30 @@ func (b *Broker) applyDynamic(snap *coordinator.Snapshot) *config.Broker {
 	if len(mine) > 0 || len(dflt) > 0 || b.eff.Load() != nil {
 		b.log.Info().Interface("broker", mine).Interface("default", dflt).Msg("dynamic broker configs applied")
 	}
+	prev := b.conf()
 	b.eff.Store(eff)
+	if co := cleanerOptions(eff); co != cleanerOptions(prev) && b.logs != nil {
+		b.log.Info().Int("threads", co.Threads).Int64("dedupe_buffer_size", co.DedupeBufferSize).
+			Dur("backoff", co.Backoff).Float64("load_factor", co.LoadFactor).
+			Float64("max_bytes_per_second", co.MaxBytesPerSecond).Msg("log cleaner reconfigured")
+		b.logs.ReconfigureCleaner(co)
+	}
 	return eff
+}
+
+// cleanerOptions are the log cleaner's settings in cfg (log.cleaner.*;
+// all but log.cleaner.enable can change at run time, as in Kafka).
+func cleanerOptions(cfg *config.Broker) storage.CleanerOptions {
+	co := storage.CleanerOptions{
+		DedupeBufferSize:  cfg.Int64("log.cleaner.dedupe.buffer.size"),
+		Backoff:           time.Duration(cfg.Int64("log.cleaner.backoff.ms")) * time.Millisecond,
+		LoadFactor:        cfg.Float64("log.cleaner.io.buffer.load.factor"),
+		MaxBytesPerSecond: cfg.Float64("log.cleaner.io.max.bytes.per.second"),
+	}
+	if cfg.Bool("log.cleaner.enable") {
+		co.Threads = int(cfg.Int64("log.cleaner.threads"))
+	}
+	return co
 }
 
 // applyGroupConfigs hands the snapshot's group configs, resolved over the

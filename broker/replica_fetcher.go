@@ -547,6 +547,14 @@ func (t *fetcherThread) appendFailed(st *fetchState, err error, log zerolog.Logg
 		log.Error().Err(err).Msg("follower log failed: the replica is offline on this broker")
 	case errors.Is(err, storage.ErrClosed):
 		st.delayUntil = now.Add(set.backoff)
+	case errors.Is(err, storage.ErrNoSpace):
+		// Nothing was kept; the log is fine. Fetch again once the backoff
+		// passed: space may be back.
+		if msg := err.Error(); msg != st.lastErr {
+			log.Warn().Err(err).Msg("replica fetch not appended: no space left; retrying")
+			st.lastErr = msg
+		}
+		st.delayUntil = now.Add(set.backoff)
 	default:
 		// ErrOffsetMismatch, ErrEpochRegression, a corrupt batch: the
 		// leader's answer does not fit this log. Nothing was written.

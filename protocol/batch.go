@@ -37,6 +37,10 @@ const (
 	AttrTimestampTypeLog = 0x08 // LogAppendTime
 	AttrTransactional    = 0x10
 	AttrControl          = 0x20
+	// AttrDeleteHorizon (KIP-534): baseTimestamp holds the delete horizon,
+	// the time after which the log cleaner may remove the batch's
+	// tombstones; the records' timestamp deltas are relative to it.
+	AttrDeleteHorizon = 0x40
 )
 
 // Compression codecs (attributes & AttrCompressionMask).
@@ -83,7 +87,7 @@ type BatchHeader struct {
 }
 
 // Size is the whole batch's size in bytes.
-func (h *BatchHeader) Size() int { return LogOverhead + int(h.BatchLength) }
+func (h *BatchHeader) Size() int64 { return LogOverhead + int64(h.BatchLength) }
 
 // LastOffset is BaseOffset+LastOffsetDelta.
 func (h *BatchHeader) LastOffset() int64 { return h.BaseOffset + int64(h.LastOffsetDelta) }
@@ -102,6 +106,32 @@ func (h *BatchHeader) IsControl() bool { return h.Attributes&AttrControl != 0 }
 
 // LogAppendTime reports whether the timestamp type is LogAppendTime.
 func (h *BatchHeader) LogAppendTime() bool { return h.Attributes&AttrTimestampTypeLog != 0 }
+
+// HasDeleteHorizon reports the KIP-534 delete-horizon attribute bit.
+func (h *BatchHeader) HasDeleteHorizon() bool { return h.Attributes&AttrDeleteHorizon != 0 }
+
+// DeleteHorizonMs is the batch's delete horizon (KIP-534), or -1 when it
+// has none.
+func (h *BatchHeader) DeleteHorizonMs() int64 {
+	if !h.HasDeleteHorizon() {
+		return -1
+	}
+	return h.BaseTimestamp
+}
+
+// HasProducerID reports whether the batch was written by an idempotent or
+// transactional producer.
+func (h *BatchHeader) HasProducerID() bool { return h.ProducerID >= 0 }
+
+// RecordTimestamp is the timestamp of a record of the batch: the batch's
+// maxTimestamp under LogAppendTime (every record carries it), else
+// baseTimestamp plus the record's delta.
+func (h *BatchHeader) RecordTimestamp(r *Record) int64 {
+	if h.LogAppendTime() {
+		return h.MaxTimestamp
+	}
+	return h.BaseTimestamp + r.TimestampDelta
+}
 
 // LastSequence is the sequence of the batch's last record (wrapping at
 // MaxInt32 as Kafka does), or -1 when the batch has no sequence.
@@ -152,6 +182,67 @@ func ParseBatchHeader(b []byte) (BatchHeader, error) {
 	h.BaseSequence = int32(binary.BigEndian.Uint32(b[53:]))
 	h.NumRecords = int32(binary.BigEndian.Uint32(b[57:]))
 	return h, nil
+}
+
+// Structural errors of DecodeBatchHeader. They carry no detail, so that a
+// scan that meets one allocates nothing; callers add where it happened.
+var (
+	ErrBatchHeaderShort = fmt.Errorf("%w: shorter than the %d-byte batch header", ErrCorruptBatch, BatchHeaderSize)
+	ErrBatchLength      = fmt.Errorf("%w: batch length below the %d bytes of a header", ErrCorruptBatch, BatchHeaderSize-LogOverhead)
+	ErrBatchMagic       = fmt.Errorf("%w: magic is not 2", ErrUnsupportedMagic)
+	ErrBatchOffsetDelta = fmt.Errorf("%w: negative lastOffsetDelta", ErrCorruptBatch)
+	ErrBatchCRC         = fmt.Errorf("%w: CRC-32C mismatch", ErrCorruptBatch)
+)
+
+// DecodeBatchHeader decodes the fixed header at the start of b the way a
+// log reads what it stores: 61 bytes present, magic 2, a batchLength that
+// at least covers the header and a lastOffsetDelta that is not negative.
+// It does not check the CRC (VerifyBatchCRC) or that b holds the whole
+// batch. The errors are the static ones above; it never allocates.
+func DecodeBatchHeader(b []byte) (BatchHeader, error) {
+	if len(b) < BatchHeaderSize {
+		return BatchHeader{}, ErrBatchHeaderShort
+	}
+	h := BatchHeader{
+		BaseOffset:           int64(binary.BigEndian.Uint64(b)),
+		BatchLength:          int32(binary.BigEndian.Uint32(b[8:])),
+		PartitionLeaderEpoch: int32(binary.BigEndian.Uint32(b[12:])),
+		Magic:                int8(b[16]),
+		CRC:                  binary.BigEndian.Uint32(b[17:]),
+		Attributes:           int16(binary.BigEndian.Uint16(b[21:])),
+		LastOffsetDelta:      int32(binary.BigEndian.Uint32(b[23:])),
+		BaseTimestamp:        int64(binary.BigEndian.Uint64(b[27:])),
+		MaxTimestamp:         int64(binary.BigEndian.Uint64(b[35:])),
+		ProducerID:           int64(binary.BigEndian.Uint64(b[43:])),
+		ProducerEpoch:        int16(binary.BigEndian.Uint16(b[51:])),
+		BaseSequence:         int32(binary.BigEndian.Uint32(b[53:])),
+		NumRecords:           int32(binary.BigEndian.Uint32(b[57:])),
+	}
+	switch {
+	case h.BatchLength < BatchHeaderSize-LogOverhead:
+		return BatchHeader{}, ErrBatchLength
+	case h.Magic != 2:
+		return BatchHeader{}, ErrBatchMagic
+	case h.LastOffsetDelta < 0:
+		return BatchHeader{}, ErrBatchOffsetDelta
+	}
+	return h, nil
+}
+
+// BatchSizeAt returns the whole size of the batch at the start of b from
+// its first 12 bytes (baseOffset, batchLength), without checking anything,
+// and its base offset; ok is false when b is shorter than that.
+func BatchSizeAt(b []byte) (baseOffset, size int64, ok bool) {
+	if len(b) < LogOverhead {
+		return 0, 0, false
+	}
+	return int64(binary.BigEndian.Uint64(b)), LogOverhead + int64(int32(binary.BigEndian.Uint32(b[8:]))), true
+}
+
+// VerifyBatchCRC reports whether the whole batch b carries the CRC-32C of
+// its bytes [21, end).
+func VerifyBatchCRC(b []byte) bool {
+	return len(b) >= BatchHeaderSize && BatchCRC(b) == binary.BigEndian.Uint32(b[crcOffset:])
 }
 
 // SetBaseOffset writes baseOffset into the batch at the start of b (outside

@@ -41,7 +41,7 @@ func TestParseBatchHeader(t *testing.T) {
 	if h != want {
 		t.Fatalf("got %+v\nwant %+v", h, want)
 	}
-	if h.Size() != len(b) || h.LastOffset() != 1009 || h.NextOffset() != 1010 || h.Compression() != CompressionLZ4 ||
+	if h.Size() != int64(len(b)) || h.LastOffset() != 1009 || h.NextOffset() != 1010 || h.Compression() != CompressionLZ4 ||
 		!h.IsTransactional() || h.IsControl() || h.LogAppendTime() {
 		t.Fatalf("accessors wrong: %+v", h)
 	}

@@ -191,3 +191,155 @@ func codecName(codec int8) string {
 	}
 	return "none"
 }
+
+// Default compression levels, Kafka's (compression.{gzip,lz4,zstd}.level).
+const (
+	GzipDefaultLevel = -1
+	LZ4DefaultLevel  = 9
+	ZstdDefaultLevel = 3
+)
+
+// xerialBlock is the chunk size of the snappy framing Compress writes,
+// snappy-java's default.
+const xerialBlock = 32 << 10
+
+type gzipWriter struct {
+	out bytes.Buffer
+	zw  *gzip.Writer
+}
+
+type lz4Writer struct {
+	out bytes.Buffer
+	zw  *lz4.Writer
+}
+
+// gzipWriters and lz4Writers pool writers per level; zstdEncoders holds one
+// concurrent-safe encoder per level (levels are configuration: few).
+var gzipWriters, lz4Writers, zstdEncoders sync.Map // int -> *sync.Pool / *zstd.Encoder
+
+func writerPool(m *sync.Map, level int, mk func() any) *sync.Pool {
+	if p, ok := m.Load(level); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := m.LoadOrStore(level, &sync.Pool{New: mk})
+	return p.(*sync.Pool)
+}
+
+// lz4Level maps Kafka's compression.lz4.level (1-17, lz4-java's: 1 the
+// fast compressor, higher the high-compression one at that level) onto
+// pierrec/lz4's levels, which stop at 9.
+func lz4Level(level int) lz4.CompressionLevel {
+	switch {
+	case level <= 1:
+		return lz4.Fast
+	case level >= 9:
+		return lz4.Level9
+	}
+	return lz4.Level1 << (level - 1)
+}
+
+// Compress appends src compressed with codec at level (Kafka's level
+// semantics per codec; ignored by snappy) to dst and returns it. Snappy is
+// written in snappy-java's framing, as the Java producer and Kafka's own
+// recompression write it; lz4 as the LZ4 frame format Kafka uses.
+func Compress(dst []byte, codec int8, level int, src []byte) ([]byte, error) {
+	switch codec {
+	case CompressionNone:
+		return append(dst, src...), nil
+	case CompressionGzip:
+		if level != GzipDefaultLevel && (level < gzip.BestSpeed || level > gzip.BestCompression) {
+			return dst, fmt.Errorf("gzip level %d", level)
+		}
+		p := writerPool(&gzipWriters, level, func() any {
+			g := &gzipWriter{}
+			g.zw, _ = gzip.NewWriterLevel(&g.out, level) // level checked above
+			return g
+		})
+		g := p.Get().(*gzipWriter)
+		defer p.Put(g)
+		g.out.Reset()
+		g.zw.Reset(&g.out)
+		if _, err := g.zw.Write(src); err != nil {
+			return dst, err
+		}
+		if err := g.zw.Close(); err != nil {
+			return dst, err
+		}
+		return append(dst, g.out.Bytes()...), nil
+	case CompressionSnappy:
+		dst = append(dst, xerialMagic...)
+		dst = binary.BigEndian.AppendUint32(dst, 1) // version
+		dst = binary.BigEndian.AppendUint32(dst, 1) // compatible version
+		for len(src) > 0 {
+			chunk := src[:min(len(src), xerialBlock)]
+			src = src[len(chunk):]
+			at := len(dst)
+			dst = append(dst, 0, 0, 0, 0)
+			dst = slices.Grow(dst, snappy.MaxEncodedLen(len(chunk)))
+			enc := snappy.Encode(dst[len(dst):cap(dst)], chunk)
+			binary.BigEndian.PutUint32(dst[at:], uint32(len(enc)))
+			dst = dst[:len(dst)+len(enc)]
+		}
+		return dst, nil
+	case CompressionLZ4:
+		p := writerPool(&lz4Writers, level, func() any {
+			l := &lz4Writer{zw: lz4.NewWriter(nil)}
+			return l
+		})
+		l := p.Get().(*lz4Writer)
+		defer p.Put(l)
+		l.out.Reset()
+		l.zw.Reset(&l.out)
+		if err := l.zw.Apply(lz4.CompressionLevelOption(lz4Level(level))); err != nil {
+			return dst, err
+		}
+		if _, err := l.zw.Write(src); err != nil {
+			return dst, err
+		}
+		if err := l.zw.Close(); err != nil {
+			return dst, err
+		}
+		return append(dst, l.out.Bytes()...), nil
+	case CompressionZstd:
+		e, err := zstdEncoder(level)
+		if err != nil {
+			return dst, err
+		}
+		return e.EncodeAll(src, dst), nil
+	}
+	return dst, fmt.Errorf("%w: compression codec %d", ErrUnsupportedCompression, codec)
+}
+
+func zstdEncoder(level int) (*zstd.Encoder, error) {
+	if e, ok := zstdEncoders.Load(level); ok {
+		return e.(*zstd.Encoder), nil
+	}
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := zstdEncoders.LoadOrStore(level, e); loaded {
+		e.Close()
+		return prev.(*zstd.Encoder), nil
+	}
+	return e, nil
+}
+
+// CodecByName maps Kafka's compression.type names to codecs; ok is false
+// for "producer" and unknown names.
+func CodecByName(name string) (codec int8, ok bool) {
+	switch name {
+	case "uncompressed", "none":
+		return CompressionNone, true
+	case "gzip":
+		return CompressionGzip, true
+	case "snappy":
+		return CompressionSnappy, true
+	case "lz4":
+		return CompressionLZ4, true
+	case "zstd":
+		return CompressionZstd, true
+	}
+	return 0, false
+}

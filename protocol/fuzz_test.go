@@ -134,11 +134,11 @@ func FuzzValidateProduceBatch(f *testing.F) {
 			}
 			return
 		}
-		if h.Size() > len(b) || h.NumRecords != h.LastOffsetDelta+1 || h.IsControl() {
+		if h.Size() > int64(len(b)) || h.NumRecords != h.LastOffsetDelta+1 || h.IsControl() {
 			t.Fatalf("accepted inconsistent header %+v for %d bytes", h, len(b))
 		}
 		// Any change to CRC-covered bytes or the CRC itself must be caught.
-		end := h.Size()
+		end := int(h.Size())
 		for _, pos := range []int{crcOffset, crcCoveredFrom, crcCoveredFrom + (end-crcCoveredFrom)/2, end - 1} {
 			m := bytes.Clone(b)
 			m[pos] ^= 0x5a

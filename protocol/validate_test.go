@@ -129,7 +129,7 @@ func TestValidateTrailingBytes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d trailing bytes: %v", len(extra), err)
 		}
-		if h.Size() != len(good) {
+		if h.Size() != int64(len(good)) {
 			t.Fatalf("%d trailing bytes: size %d, want %d", len(extra), h.Size(), len(good))
 		}
 	}

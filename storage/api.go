@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,6 +30,8 @@ var (
 type Config struct {
 	SegmentBytes       int64         // segment.bytes (1 GiB)
 	SegmentMs          time.Duration // segment.ms (7 days)
+	SegmentJitter      time.Duration // segment.jitter.ms (0): each segment rolls up to this much before segment.ms
+	Preallocate        bool          // preallocate: log files created at SegmentBytes, cut on roll and close
 	SegmentIndexBytes  int32         // segment.index.bytes (10 MiB)
 	IndexIntervalBytes int32         // index.interval.bytes (4096)
 	RetentionMs        time.Duration // retention.ms (7 days); <0 = unlimited
@@ -39,9 +42,14 @@ type Config struct {
 	// ProducerIDExpiration is producer.id.expiration.ms (1 day).
 	ProducerIDExpiration time.Duration
 	// CleanupPolicy is cleanup.policy (CleanupDelete). Time and size
-	// retention apply only when it includes CleanupDelete; compaction is not
-	// implemented yet, so a compact-only log keeps all its data.
+	// retention apply only when it includes CleanupDelete; the Manager's
+	// cleaner compacts a log that includes CleanupCompact (cleaner.go).
 	CleanupPolicy CleanupPolicy
+	// Compaction (cleanup.policy=compact).
+	DeleteRetention   time.Duration // delete.retention.ms (1 day): how long a tombstone outlives the cleaning that first kept it
+	MinCompactionLag  time.Duration // min.compaction.lag.ms (0)
+	MaxCompactionLag  time.Duration // max.compaction.lag.ms (MaxInt64 = none)
+	MinCleanableRatio float64       // min.cleanable.dirty.ratio (0.5); Kafka's 0 is any tiny value
 }
 
 // CleanupPolicy is a set of cleanup.policy values.
@@ -50,7 +58,7 @@ type CleanupPolicy uint8
 // cleanup.policy values.
 const (
 	CleanupDelete  CleanupPolicy = 1 << iota // "delete": retention.ms and retention.bytes
-	CleanupCompact                           // "compact" (not implemented yet: keeps everything)
+	CleanupCompact                           // "compact": the latest record per key (cleaner.go)
 )
 
 // DefaultConfig returns Kafka's defaults.
@@ -67,7 +75,32 @@ func DefaultConfig() Config {
 		FileDeleteDelay:      60 * time.Second,
 		ProducerIDExpiration: 24 * time.Hour,
 		CleanupPolicy:        CleanupDelete,
+		DeleteRetention:      24 * time.Hour,
+		MaxCompactionLag:     math.MaxInt64,
+		MinCleanableRatio:    0.5,
 	}
+}
+
+// rollMs is how old (ms) the active segment's first record may get before
+// the segment rolls: segment.ms, and for a compacted log at most
+// max.compaction.lag.ms (Kafka's LogConfig.maxSegmentMs), or the active
+// segment would keep records from the cleaner past that lag.
+func (c *Config) rollMs() int64 {
+	ms := c.SegmentMs.Milliseconds()
+	if c.CleanupPolicy&CleanupCompact != 0 && c.MaxCompactionLag > 0 {
+		ms = min(ms, c.MaxCompactionLag.Milliseconds())
+	}
+	return ms
+}
+
+// randomJitterMs is a new segment's roll jitter: uniform in [0,
+// min(segment.jitter.ms, segment.ms)) as Kafka's LogConfig.randomSegmentJitter.
+func (c *Config) randomJitterMs() int64 {
+	j := min(c.SegmentJitter.Milliseconds(), c.SegmentMs.Milliseconds())
+	if j <= 0 {
+		return 0
+	}
+	return rand.Int64N(j)
 }
 
 // withDefaults replaces zero fields by Kafka's defaults. FileDeleteDelay < 0
@@ -110,6 +143,18 @@ func (c Config) withDefaults() Config {
 	if c.CleanupPolicy == 0 {
 		c.CleanupPolicy = d.CleanupPolicy
 	}
+	if c.DeleteRetention <= 0 {
+		c.DeleteRetention = d.DeleteRetention
+	}
+	if c.MinCompactionLag < 0 {
+		c.MinCompactionLag = 0
+	}
+	if c.MaxCompactionLag <= 0 {
+		c.MaxCompactionLag = d.MaxCompactionLag
+	}
+	if c.MinCleanableRatio <= 0 || c.MinCleanableRatio > 1 {
+		c.MinCleanableRatio = d.MinCleanableRatio
+	}
 	return c
 }
 
@@ -134,6 +179,12 @@ type Options struct {
 	// something took (the broker's log flush latency metric). It runs on
 	// the flushing goroutine and must not block.
 	FlushObserver func(time.Duration)
+	// Durable is durable mode (durable.go): the high watermark never
+	// passes the recovery point, so nothing is acknowledged or read
+	// before it is fsynced; SyncTo waits for an offset to be, sharing one
+	// fsync among everyone waiting (group commit). flush.messages no
+	// longer fsyncs on the append path.
+	Durable bool
 
 	trimmer *cacheTrimmer // the Manager's; nil: passes only on trimCache
 }

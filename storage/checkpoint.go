@@ -36,6 +36,7 @@ func writeFileAtomic(fsys FS, name string, data []byte) error {
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
+		_ = fsys.Remove(tmp) // a full disk keeps no half file
 		return err
 	}
 	if err := f.Sync(); err != nil {

@@ -58,15 +58,15 @@ func TestConcurrentReadAppend(t *testing.T) {
 				all := recs
 				for len(recs) > 0 {
 					h, err := decodeBatchHeader(recs)
-					if err != nil || int64(len(recs)) < h.size || !batchCRCValid(recs[:h.size]) {
+					if err != nil || int64(len(recs)) < h.Size() || !batchCRCValid(recs[:h.Size()]) {
 						errc <- errors.New("torn or corrupt batch returned")
 						return
 					}
-					if h.baseOffset > off && len(recs) == len(all) {
+					if h.BaseOffset > off && len(recs) == len(all) {
 						errc <- errors.New("first batch starts after the offset")
 						return
 					}
-					recs = recs[h.size:]
+					recs = recs[h.Size():]
 				}
 			}
 		}()

@@ -40,6 +40,13 @@
 //	                   what Kafka keeps in the data directory's
 //	                   recovery-point-offset-checkpoint, replication-offset-
 //	                   checkpoint and log-start-offset-checkpoint.
+//	samsa-cleaner-checkpoint "0\nfirst-dirty N\ndelete-horizon N\n": where
+//	                   the next cleaning's dirty section starts and the
+//	                   earliest delete horizon of a kept tombstone (-1: none);
+//	                   Kafka's cleaner-offset-checkpoint, per log. Written
+//	                   after each cleaning (log_compaction.go).
+//	%020d.{log,index,timeindex}.cleaned, .swap  a cleaning's new segment
+//	                   before and after its commit point (log_compaction.go).
 //	.samsa-clean-shutdown  written by Close after everything above is durable;
 //	                   removed by Open.
 //
@@ -89,8 +96,13 @@
 // no torn tail and the log does not open. Producer state is loaded from the
 // newest snapshot at or below the log end offset and the batches after it
 // are replayed; newer snapshots and corrupt ones of ours are removed.
-// Leftover "*.deleted", "*.cleaned", "*.swap" and "*.tmp" files are removed,
-// and so is the clean-shutdown marker (with a directory fsync).
+// Leftover "*.deleted", "*.cleaned" and "*.tmp" files are removed, and so
+// are index ".swap" files without their log's (a cleaning that stopped
+// before its commit point); a "%020d.log.swap" is a cleaning past its
+// commit point and is completed: the segments in its offset range are
+// removed and it takes its segment's name, its indexes rebuilt (a swap file
+// that does not read as valid batches keeps the log from opening). The
+// clean-shutdown marker is removed too (with a directory fsync).
 //
 // A log that Open cannot open is offline, not gone: a file that does not
 // open or read, an unparsable samsa-checkpoint, leader-epoch-checkpoint or
@@ -111,9 +123,11 @@
 //
 // A follower's log is written by AppendAsFollower with the leader's bytes:
 // batches keep their base offsets and partitionLeaderEpoch, their CRCs are
-// checked, and they must continue the log exactly (a batch already present
+// checked, and they must continue the log (offsets increasing, gaps allowed
+// where a compacted leader's cleaner removed batches; a batch already present
 // is skipped only when byte-identical), so a follower's segments are the
-// leader's batch for batch. The leader-epoch cache follows the batches'
+// leader's batch for batch until each replica's cleaner compacts its own
+// copy. The leader-epoch cache follows the batches'
 // epochs. After a leader change a follower truncates by leader epoch
 // (TruncateTo the end of the last epoch it shares with the leader; an epoch
 // entry it assigned as leader at its log end with no data after it is
@@ -150,7 +164,16 @@
 // their own (PageCacheFile), so that the write-back errors Linux reports once
 // per description still reach the log's fsync.
 //
-// Retention by time and size applies when cleanup.policy includes delete;
-// compaction is not implemented yet, so a compact-only log keeps its data
-// (DeleteRecords still moves its log start offset).
+// Retention by time and size applies when cleanup.policy includes delete.
+//
+// # Compaction
+//
+// With cleanup.policy=compact the Manager's cleaner threads (cleaner.go)
+// rewrite the segments below the first uncleanable one (active, above the
+// high watermark, or newer than min.compaction.lag.ms) keeping the latest
+// record per key, offsets unchanged (log_compaction.go has the algorithm
+// and the crash-safe swap). A cleaning holds no lock while it reads and
+// writes; it takes Log.mu to swap each group of segments in. While it runs,
+// retention and DeleteRecords leave segment deletion to the next retention
+// pass, and truncation and Close stop it and wait (pauseCleaning).
 package storage

@@ -7,7 +7,6 @@ package storage
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -15,8 +14,8 @@ import (
 )
 
 // ErrOffsetMismatch: batches given to AppendAsFollower do not continue the
-// log (a gap, or a batch below the log end offset that differs from the one
-// the log holds there). Nothing was written.
+// log (offsets that go backwards, or a batch below the log end offset that
+// differs from the one the log holds there). Nothing was written.
 var ErrOffsetMismatch = errors.New("storage: follower batches do not continue the log")
 
 // ErrEpochRegression: batches given to AppendAsFollower carry a leader epoch
@@ -39,10 +38,12 @@ type FollowerAppendResult struct {
 // AppendAsFollower writes batches as a leader's Fetch returned them: whole
 // v2 batches back to back, the last of which may be cut short (it is
 // ignored). Each batch keeps its base offset and partitionLeaderEpoch; its
-// CRC is checked, the batches must be contiguous, and the first must start
-// at the log end offset. A batch below the log end offset is skipped when
-// the log holds the same bytes there (a fetch answered twice) and is an
-// ErrOffsetMismatch otherwise; a gap is an ErrOffsetMismatch too. The
+// CRC is checked, and the offsets must increase from batch to batch and
+// start at or past the log end offset. Gaps are allowed, as in Kafka: a
+// compacted leader no longer holds the offsets its cleaner removed. A
+// batch below the log end offset is skipped when the log holds the same
+// bytes there (a fetch answered twice) and is an ErrOffsetMismatch
+// otherwise; offsets that go backwards are an ErrOffsetMismatch too. The
 // leader-epoch cache takes each new epoch at the base offset of its first
 // batch (an epoch assigned at the log end with no data since — a former
 // leadership of this replica — gives way, as in Kafka's cache). Producer
@@ -70,25 +71,22 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 	// Skip what the log already holds (it must be the same bytes).
 	leo := l.leo.Load()
 	for len(batches) > 0 {
-		base := int64(binary.BigEndian.Uint64(batches[offBaseOffset:]))
-		size := int64(int32(binary.BigEndian.Uint32(batches[offBatchLength:]))) + logOverhead
-		if base >= leo {
+		h, _ := decodeBatchHeader(batches) // checked by scanFollowerBatches
+		if h.BaseOffset >= leo {
 			break
 		}
-		if err := l.samePresentLocked(base, batches[:size]); err != nil {
+		if err := l.samePresentLocked(h.BaseOffset, batches[:h.Size()]); err != nil {
 			return res, err
 		}
 		res.Skipped++
-		res.Bytes += int(size)
-		res.LastOffset = base + int64(int32(binary.BigEndian.Uint32(batches[offLastOffsetDelta:])))
-		batches = batches[size:]
+		res.Bytes += int(h.Size())
+		res.LastOffset = h.LastOffset()
+		batches = batches[h.Size():]
 	}
 	if len(batches) == 0 {
 		return res, nil
 	}
-	if base := int64(binary.BigEndian.Uint64(batches[offBaseOffset:])); base != leo {
-		return res, fmt.Errorf("%w: first batch at offset %d, log end offset %d", ErrOffsetMismatch, base, leo)
-	}
+
 	if err := l.checkFollowerEpochsLocked(batches, leo); err != nil {
 		return res, err
 	}
@@ -96,76 +94,90 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 	interval := int64(l.cfg.IndexIntervalBytes)
 	for len(batches) > 0 {
 		h, _ := decodeBatchHeader(batches) // checked by scanFollowerBatches
-		b := batches[:h.size]
-		batches = batches[h.size:]
+		b := batches[:h.Size()]
+		batches = batches[h.Size():]
 		seg := l.active()
-		if seg.shouldRoll(&l.cfg, h.size, h.lastOffset(), nowMs) {
-			if err := l.rollLocked(h.baseOffset); err != nil {
+		if seg.shouldRoll(&l.cfg, h.Size(), h.LastOffset(), nowMs) {
+			if err := l.rollLocked(h.BaseOffset); err != nil {
+				if errors.Is(err, ErrNoSpace) {
+					return res, err
+				}
 				return res, l.fail("roll", err)
 			}
 			seg = l.active()
 		}
-		if h.leaderEpoch >= 0 && h.leaderEpoch != l.epochs.latestEpoch() {
-			if err := l.epochs.assignFollower(h.leaderEpoch, h.baseOffset); err != nil {
+		if h.PartitionLeaderEpoch >= 0 && h.PartitionLeaderEpoch != l.epochs.latestEpoch() {
+			if err := l.epochs.assignFollower(h.PartitionLeaderEpoch, h.BaseOffset); err != nil {
+				if isNoSpace(err) {
+					return res, l.noSpace("leader epoch checkpoint", err)
+				}
 				return res, l.fail("leader epoch checkpoint", err)
 			}
 		}
 		if seg.rollTime < 0 {
 			seg.rollTime = nowMs
 		}
-		if err := seg.appendBatch(b, &h, interval); err != nil {
+		if err := l.appendOrCutBack(seg, b, &h, interval); err != nil {
+			if errors.Is(err, ErrNoSpace) {
+				return res, err
+			}
 			return res, l.fail("append", err)
 		}
-		if h.nextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
-			if err := l.flushUpTo(h.nextOffset(), false); err != nil {
+		if !l.durable && h.NextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
+			if err := l.flushUpTo(h.NextOffset(), false); err != nil {
 				return res, err
 			}
 		}
 		seg.commitBatch(&h, interval)
-		l.written.Add(h.size)
+		l.written.Add(h.Size())
 		appendTime := int64(-1)
-		if h.logAppendTime() {
-			appendTime = h.maxTimestamp
+		if h.LogAppendTime() {
+			appendTime = h.MaxTimestamp
 		}
 		l.producers.update(&h, appendTime, nowMs)
-		l.leo.Store(h.nextOffset())
+		l.leo.Store(h.NextOffset())
 		l.maybeTrim(seg)
 		res.Appended++
-		res.Bytes += int(h.size)
-		res.LastOffset = h.lastOffset()
+		res.Bytes += int(h.Size())
+		res.LastOffset = h.LastOffset()
+	}
+	if l.durable {
+		// One fsync per fetch response: the follower's next fetch offset,
+		// which moves the leader's high watermark, is durable.
+		if err := l.flush(l.leo.Load(), false, true); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }
 
 // scanFollowerBatches validates the whole batches at the start of b (length,
-// magic, CRC-32C, offsets contiguous from batch to batch) and returns how
+// magic, CRC-32C, offsets increasing from batch to batch) and returns how
 // many bytes and batches they are. A trailing batch that b cuts short ends
 // the scan without error.
 func scanFollowerBatches(b []byte) (n, count int, err error) {
 	next := int64(-1)
 	for len(b)-n >= logOverhead {
 		rest := b[n:]
-		length := int32(binary.BigEndian.Uint32(rest[offBatchLength:]))
-		if length < minBatchLength {
-			return 0, 0, fmt.Errorf("storage: follower append: batch %d: %w: %w", count, protocol.ErrCorruptBatch, errBadLength)
+		_, size, _ := protocol.BatchSizeAt(rest)
+		if size < batchHeaderSize {
+			return 0, 0, fmt.Errorf("storage: follower append: batch %d: %w", count, protocol.ErrBatchLength)
 		}
-		size := int64(length) + logOverhead
 		if int64(len(rest)) < size {
 			break // partial: the leader's response was cut here
 		}
 		h, err := decodeBatchHeader(rest)
 		if err != nil {
-			return 0, 0, fmt.Errorf("storage: follower append: batch %d: %w: %w", count, protocol.ErrCorruptBatch, err)
+			return 0, 0, fmt.Errorf("storage: follower append: batch %d: %w", count, err)
 		}
 		if !batchCRCValid(rest[:size]) {
-			return 0, 0, fmt.Errorf("storage: follower append: batch %d at offset %d: %w: %w", count, h.baseOffset,
-				protocol.ErrCorruptBatch, errBadCRC)
+			return 0, 0, fmt.Errorf("storage: follower append: batch %d at offset %d: %w", count, h.BaseOffset, errBadCRC)
 		}
-		if h.baseOffset < 0 || (next >= 0 && h.baseOffset != next) {
+		if h.BaseOffset < 0 || (next >= 0 && h.BaseOffset < next) {
 			return 0, 0, fmt.Errorf("%w: batch %d at offset %d follows one that ends before %d", ErrOffsetMismatch,
-				count, h.baseOffset, next)
+				count, h.BaseOffset, next)
 		}
-		next = h.nextOffset()
+		next = h.NextOffset()
 		n += int(size)
 		count++
 	}
@@ -207,8 +219,8 @@ func (l *Log) checkFollowerEpochsLocked(batches []byte, leo int64) error {
 		floor = e.epoch
 	}
 	for len(batches) > 0 {
-		epoch := int32(binary.BigEndian.Uint32(batches[offLeaderEpoch:]))
-		base := int64(binary.BigEndian.Uint64(batches[offBaseOffset:]))
+		h, _ := decodeBatchHeader(batches) // checked by scanFollowerBatches
+		epoch, base := h.PartitionLeaderEpoch, h.BaseOffset
 		if epoch >= 0 {
 			if epoch < floor {
 				return fmt.Errorf("%w: batch at offset %d has epoch %d, after data of epoch %d", ErrEpochRegression,
@@ -216,7 +228,7 @@ func (l *Log) checkFollowerEpochsLocked(batches []byte, leo int64) error {
 			}
 			floor = epoch
 		}
-		batches = batches[int64(int32(binary.BigEndian.Uint32(batches[offBatchLength:])))+logOverhead:]
+		batches = batches[h.Size():]
 	}
 	return nil
 }
@@ -237,6 +249,9 @@ func (l *Log) AssignEpochAtEnd(epoch int32) error {
 		return nil
 	}
 	if err := l.epochs.assign(epoch, l.leo.Load()); err != nil {
+		if isNoSpace(err) {
+			return l.noSpace("leader epoch checkpoint", err)
+		}
 		return l.fail("leader epoch checkpoint", err)
 	}
 	return nil
@@ -265,6 +280,7 @@ func (l *Log) MaybeIncrementLogStartOffset(offset int64) (int64, error) {
 // epoch cache and the producer snapshots go with the data.
 func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	defer l.notifyFailure()
+	defer l.pauseCleaning()()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {

@@ -106,15 +106,15 @@ func TestAppendAsFollowerInPieces(t *testing.T) {
 func TestAppendAsFollowerRefusals(t *testing.T) {
 	_, all := leaderLog(t, Config{})
 	h, _ := decodeBatchHeader(all)
-	first := all[:h.size]
-	rest := all[h.size:]
+	first := all[:h.Size()]
+	rest := all[h.Size():]
 
 	t.Run("corrupt", func(t *testing.T) {
 		dir := t.TempDir()
 		f := mustOpen(t, dir, Config{}, testOpts(t, nil, nil))
 		defer f.Close()
 		bad := append([]byte(nil), all...)
-		bad[h.size+70] ^= 0xff // a record byte of the second batch
+		bad[h.Size()+70] ^= 0xff // a record byte of the second batch
 		before := dirState(t, dir)
 		if _, err := f.AppendAsFollower(bad); !errors.Is(err, protocol.ErrCorruptBatch) {
 			t.Fatalf("corrupt batch: %v, want ErrCorruptBatch", err)
@@ -125,18 +125,36 @@ func TestAppendAsFollowerRefusals(t *testing.T) {
 		sameDirState(t, dir, before)
 	})
 	t.Run("gap", func(t *testing.T) {
+		// A compacted leader's batches have gaps where its cleaner removed
+		// whole batches (Kafka's followers accept them); offsets that go
+		// backwards are refused.
 		f := mustOpen(t, t.TempDir(), Config{}, testOpts(t, nil, nil))
 		defer f.Close()
-		if _, err := f.AppendAsFollower(rest); !errors.Is(err, ErrOffsetMismatch) {
-			t.Fatalf("first batch past the log end: %v, want ErrOffsetMismatch", err)
-		}
 		h2, _ := decodeBatchHeader(rest)
-		gapped := append(append([]byte(nil), first...), rest[h2.size:]...)
-		if _, err := f.AppendAsFollower(gapped); !errors.Is(err, ErrOffsetMismatch) {
-			t.Fatalf("gap between batches: %v, want ErrOffsetMismatch", err)
+		backwards := append(append([]byte(nil), rest[:h2.Size()]...), first...)
+		if _, err := f.AppendAsFollower(backwards); !errors.Is(err, ErrOffsetMismatch) {
+			t.Fatalf("offsets going backwards: %v, want ErrOffsetMismatch", err)
 		}
 		if f.LogEndOffset() != 0 {
-			t.Fatalf("leo %d after refusals", f.LogEndOffset())
+			t.Fatalf("leo %d after a refusal", f.LogEndOffset())
+		}
+		gapped := append(append([]byte(nil), first...), rest[h2.Size():]...)
+		res, err := f.AppendAsFollower(gapped)
+		if err != nil || res.Appended != 4 {
+			t.Fatalf("gap between batches: %+v %v, want 4 appended", res, err)
+		}
+		if got := readLogBytes(t, f); !bytes.Equal(got, gapped) {
+			t.Fatal("gapped follower log differs from what the leader sent")
+		}
+		if f.LogEndOffset() != lastOffsetOf(t, all)+1 {
+			t.Fatalf("leo %d, want %d", f.LogEndOffset(), lastOffsetOf(t, all)+1)
+		}
+		// A first batch past the log end offset (the leader's cleaner
+		// removed the batches in between) is accepted too.
+		g := mustOpen(t, t.TempDir(), Config{}, testOpts(t, nil, nil))
+		defer g.Close()
+		if _, err := g.AppendAsFollower(rest); err != nil || g.LogEndOffset() != lastOffsetOf(t, all)+1 {
+			t.Fatalf("first batch past the log end: %v, leo %d", err, g.LogEndOffset())
 		}
 	})
 	t.Run("present", func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,6 +156,9 @@ type faultFS struct {
 	tornAfter  int64 // >=0: the next write writes only this many bytes, then fails
 	failSync   bool  // the next Sync fails
 	failWrites bool  // every write fails
+	// noSpaceAfter >= 0: every write writes at most this many bytes and
+	// then fails with ENOSPC, as on a full file system.
+	noSpaceAfter int64
 	// openMatch: opening a path that contains it fails with openErr.
 	openMatch string
 	openErr   error
@@ -171,7 +175,9 @@ type faultFS struct {
 
 var errInjected = errors.New("injected fault")
 
-func newFaultFS() *faultFS { return &faultFS{match: ".log", tornAfter: -1, syncs: map[string]int{}} }
+func newFaultFS() *faultFS {
+	return &faultFS{match: ".log", tornAfter: -1, noSpaceAfter: -1, syncs: map[string]int{}}
+}
 
 func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
 	f.mu.Lock()
@@ -268,11 +274,15 @@ func (f *faultFile) hit() bool { return strings.Contains(f.name, f.fs.match) }
 
 func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
-	torn, fail := f.fs.tornAfter, f.fs.failWrites
+	torn, fail, full := f.fs.tornAfter, f.fs.failWrites, f.fs.noSpaceAfter
 	if f.hit() && torn >= 0 {
 		f.fs.tornAfter = -1
 	}
 	f.fs.mu.Unlock()
+	if f.hit() && full >= 0 {
+		n, _ := f.File.WriteAt(p[:min(int(full), len(p))], off)
+		return n, &os.PathError{Op: "write", Path: f.name, Err: syscall.ENOSPC}
+	}
 	if f.hit() && fail {
 		return 0, errInjected
 	}
@@ -281,6 +291,19 @@ func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 		return n, errInjected
 	}
 	return f.File.WriteAt(p, off)
+}
+
+// Write is File.Write with noSpaceAfter (whole-file writes: checkpoints,
+// snapshots).
+func (f *faultFile) Write(p []byte) (int, error) {
+	f.fs.mu.Lock()
+	full := f.fs.noSpaceAfter
+	f.fs.mu.Unlock()
+	if f.hit() && full >= 0 {
+		n, _ := f.File.Write(p[:min(int(full), len(p))])
+		return n, &os.PathError{Op: "write", Path: f.name, Err: syscall.ENOSPC}
+	}
+	return f.File.Write(p)
 }
 
 func (f *faultFile) Sync() error {
@@ -366,8 +389,8 @@ func lastOffsetOf(t *testing.T, b []byte) int64 {
 		if err != nil {
 			t.Fatal(err)
 		}
-		last = h.lastOffset()
-		b = b[h.size:]
+		last = h.LastOffset()
+		b = b[h.Size():]
 	}
 	return last
 }

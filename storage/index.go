@@ -114,6 +114,7 @@ func (x *offsetIndex) append(offset, pos int64) error {
 	binary.BigEndian.PutUint32(x.scratch[0:], uint32(offset-x.base))
 	binary.BigEndian.PutUint32(x.scratch[4:], uint32(pos))
 	if _, err := x.f.WriteAt(x.scratch[:], n*offsetEntrySize); err != nil {
+		_ = x.f.Truncate(n * offsetEntrySize) // no torn entry (a full disk)
 		return err
 	}
 	x.add(offset, pos)
@@ -201,6 +202,7 @@ func (x *timeIndex) maybeAppend(ts, offset int64, force bool) error {
 	binary.BigEndian.PutUint64(x.scratch[0:], uint64(ts))
 	binary.BigEndian.PutUint32(x.scratch[8:], uint32(offset-x.base))
 	if _, err := x.f.WriteAt(x.scratch[:], n*timeEntrySize); err != nil {
+		_ = x.f.Truncate(n * timeEntrySize) // no torn entry (a full disk)
 		return err
 	}
 	x.entries.add(timeEntry{ts: ts, rel: int32(offset - x.base)})

@@ -148,14 +148,26 @@ func (c *leaderEpochCache) assign(epoch int32, offset int64) error {
 	if n := len(c.entries); n > 0 && c.entries[n-1].epoch >= epoch {
 		return nil
 	}
-	kept := c.entries[:0]
+	prev := append([]epochEntry(nil), c.entries...)
+	var kept []epochEntry
 	for _, e := range c.entries {
 		if e.epoch < epoch && e.start < offset {
 			kept = append(kept, e)
 		}
 	}
 	c.entries = append(kept, epochEntry{epoch: epoch, start: offset})
-	return c.persistLocked()
+	return c.persistOrRestoreLocked(prev)
+}
+
+// persistOrRestoreLocked persists the entries; when that fails for lack
+// of space it puts prev back (nospace.go: the append is refused, the log
+// stays writable).
+func (c *leaderEpochCache) persistOrRestoreLocked(prev []epochEntry) error {
+	err := c.persistLocked()
+	if err != nil && isNoSpace(err) {
+		c.entries = prev
+	}
+	return err
 }
 
 // assignFollower records that epoch starts at offset, the log end offset
@@ -169,12 +181,13 @@ func (c *leaderEpochCache) assignFollower(epoch int32, offset int64) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	prev := append([]epochEntry(nil), c.entries...)
 	n := len(c.entries)
 	for n > 0 && c.entries[n-1].start >= offset {
 		n--
 	}
 	changed := n != len(c.entries)
-	c.entries = c.entries[:n]
+	c.entries = c.entries[:n:n]
 	if n == 0 || c.entries[n-1].epoch < epoch {
 		c.entries = append(c.entries, epochEntry{epoch: epoch, start: offset})
 		changed = true
@@ -182,7 +195,7 @@ func (c *leaderEpochCache) assignFollower(epoch int32, offset int64) error {
 	if !changed {
 		return nil
 	}
-	return c.persistLocked()
+	return c.persistOrRestoreLocked(prev)
 }
 
 // latestWithData is the newest entry that starts below leo (whose epoch

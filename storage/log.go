@@ -57,12 +57,31 @@ type Log struct {
 
 	epochs *leaderEpochCache // own lock; writers also hold mu
 
+	// Compaction (log_compaction.go), guarded by mu: the cleaner's
+	// checkpoint, whether a cleaning runs (cleanDone is closed when it
+	// ends) and how many truncations or closes hold cleanings off.
+	cleanCP     cleanerCheckpoint
+	cleaning    bool
+	cleanDone   chan struct{}
+	cleanPaused int
+	cleanAbort  atomic.Bool // a running cleaning must stop (read without mu)
+	// cleanKill, in tests, is called at each step of a cleaning; an error
+	// stops it there as a kill -9 would, leaving every file as it is.
+	cleanKill func(step string) error
+
 	// flushMu serialises fsyncs and writes of samsa-checkpoint.
 	flushMu sync.Mutex
 
 	bg sync.WaitGroup // post-roll flushes; Close waits for them
 
 	onFlush func(time.Duration) // Options.FlushObserver; nil: none
+
+	// Durable mode (durable.go): syncMu guards syncing and syncDone, the
+	// group commit in progress.
+	durable  bool
+	syncMu   sync.Mutex
+	syncing  bool
+	syncDone chan struct{} // closed when the group commit in progress ends
 
 	// Page-cache hot window (cache.go); trimMu serialises trimmer passes.
 	cacheHot   int64
@@ -145,7 +164,7 @@ func (l *Log) writable() error {
 // with the AppendResult of the original batch; nothing is written.
 func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (AppendResult, error) {
 	h, err := decodeBatchHeader(batch)
-	if err == nil && int64(len(batch)) != h.size {
+	if err == nil && int64(len(batch)) != h.Size() {
 		err = errBadLength
 	}
 	if err != nil {
@@ -166,25 +185,31 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	}
 	nowMs := l.now().UnixMilli()
 	base := l.leo.Load()
-	h.baseOffset = base
+	h.BaseOffset = base
 	seg := l.active()
-	if seg.shouldRoll(&l.cfg, h.size, h.lastOffset(), nowMs) {
+	if seg.shouldRoll(&l.cfg, h.Size(), h.LastOffset(), nowMs) {
 		if err := l.rollLocked(base); err != nil {
+			if errors.Is(err, ErrNoSpace) {
+				return AppendResult{}, err
+			}
 			return AppendResult{}, l.fail("roll", err)
 		}
 		seg = l.active()
 	}
 	binary.BigEndian.PutUint64(batch[offBaseOffset:], uint64(base))
 	binary.BigEndian.PutUint32(batch[offLeaderEpoch:], uint32(leaderEpoch))
-	h.leaderEpoch = leaderEpoch
+	h.PartitionLeaderEpoch = leaderEpoch
 	appendTime := int64(-1)
 	if logAppendTime >= 0 {
-		stampLogAppendTime(batch, logAppendTime)
-		h.maxTimestamp, appendTime = logAppendTime, logAppendTime
-		h.attributes |= protocol.AttrTimestampTypeLog
+		protocol.SetLogAppendTime(batch, logAppendTime)
+		h.MaxTimestamp, appendTime = logAppendTime, logAppendTime
+		h.Attributes |= protocol.AttrTimestampTypeLog
 	}
 	if leaderEpoch > l.epochs.latestEpoch() {
 		if err := l.epochs.assign(leaderEpoch, base); err != nil {
+			if isNoSpace(err) { // assign undid the entry
+				return AppendResult{}, l.noSpace("leader epoch checkpoint", err)
+			}
 			return AppendResult{}, l.fail("leader epoch checkpoint", err)
 		}
 	}
@@ -192,24 +217,27 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 		seg.rollTime = nowMs
 	}
 	interval := int64(l.cfg.IndexIntervalBytes)
-	if err := seg.appendBatch(batch, &h, interval); err != nil {
+	if err := l.appendOrCutBack(seg, batch, &h, interval); err != nil {
+		if errors.Is(err, ErrNoSpace) {
+			return AppendResult{}, err
+		}
 		return AppendResult{}, l.fail("append", err)
 	}
 	// flush.messages counts what was appended since the last flush, as
 	// Kafka's unflushedMessages (log end offset - recovery point). The batch
 	// is flushed before it is published: one whose fsync failed was refused
 	// to the client and is never read.
-	if h.nextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
-		if err := l.flushUpTo(h.nextOffset(), false); err != nil {
+	if !l.durable && h.NextOffset()-l.recoveryPoint.Load() >= l.cfg.FlushMessages {
+		if err := l.flushUpTo(h.NextOffset(), false); err != nil {
 			return AppendResult{}, err
 		}
 	}
 	seg.commitBatch(&h, interval)
-	l.written.Add(h.size)
+	l.written.Add(h.Size())
 	l.producers.update(&h, appendTime, nowMs)
-	l.leo.Store(h.nextOffset())
+	l.leo.Store(h.NextOffset())
 	l.maybeTrim(seg)
-	return AppendResult{BaseOffset: base, LastOffset: h.lastOffset(), LogAppendTime: appendTime,
+	return AppendResult{BaseOffset: base, LastOffset: h.LastOffset(), LogAppendTime: appendTime,
 		LogStartOffset: l.logStart.Load()}, nil
 }
 
@@ -218,13 +246,30 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 // segments asynchronously too), which advances the recovery point.
 func (l *Log) rollLocked(newBase int64) error {
 	old := l.active()
-	if err := old.onBecomeInactive(); err != nil {
-		return err
+	removeNew := func() {
+		for _, p := range (&segment{base: newBase, dir: l.dir}).paths() {
+			_ = l.fs.Remove(p) // the files a full disk let it create, empty
+		}
 	}
 	seg, err := openSegment(l.fs, l.dir, newBase, &l.cfg, true)
 	if err != nil {
+		if isNoSpace(err) {
+			removeNew()
+			return l.noSpace("roll", err)
+		}
 		return err
 	}
+	if err := old.onBecomeInactive(); err != nil {
+		seg.close()
+		if isNoSpace(err) { // maybeAppend cut its partial entry back
+			removeNew()
+			return l.noSpace("roll", err)
+		}
+		return err
+	}
+	// The final time-index entry is new: the post-roll flush fsyncs the
+	// whole segment even when its data is below the recovery point.
+	old.indexUnsynced.Store(true)
 	cur := l.segments()
 	next := make([]*segment, len(cur), len(cur)+1)
 	copy(next, cur)
@@ -239,8 +284,12 @@ func (l *Log) rollLocked(newBase int64) error {
 		defer l.notifyFailure()
 		defer l.bg.Done()
 		if err := writeProducerSnapshot(l.fs, l.dir, newBase, snap); err != nil {
-			l.fail("producer snapshot", err)
-			return
+			if !isNoSpace(err) {
+				l.fail("producer snapshot", err)
+				return
+			}
+			// Recovery replays the batches instead (nospace.go).
+			l.logger.Warn().Err(err).Int64("offset", newBase).Msg("producer snapshot not written: no space left")
 		}
 		pruneSnapshots(l.fs, l.dir, l.segments()[0].base, 3)
 		_ = l.flushUpTo(newBase, true) // a failure is sticky and notified
@@ -254,47 +303,81 @@ func (l *Log) rollLocked(newBase int64) error {
 // or past the recovery point) the directory is fsynced too, before the
 // recovery point moves past it, so that a crash cannot lose the new file's
 // entry (Kafka's LocalLog.flush / flushDirIfExists).
-func (l *Log) flushUpTo(end int64, checkpoint bool) error {
+func (l *Log) flushUpTo(end int64, checkpoint bool) error { return l.flush(end, checkpoint, false) }
+
+// flush is flushUpTo; with dataOnly (durable mode's group commit,
+// durable.go) the active segment's log file is fsynced but not its
+// indexes, which recovery rebuilds anyway for the segment that holds the
+// recovery point; the segment is then marked, and until a whole fsync of
+// it the checkpointed recovery point stays at or below its base
+// (checkpoint), so that recovery never trusts indexes that were not
+// fsynced. A marked segment below end is fsynced whole by any flush that
+// is not dataOnly, also when its data is below the recovery point already
+// (a roll, Close).
+func (l *Log) flush(end int64, checkpoint, dataOnly bool) error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	if e := l.sticky.Load(); e != nil {
 		return *e
 	}
 	rp := l.recoveryPoint.Load()
-	if end > rp {
-		l.truncMu.RLock()
-		if l.filesClosed.Load() {
-			l.truncMu.RUnlock()
-			return ErrClosed
-		}
-		segs := l.segments()
-		var err error
-		created := false
-		start := time.Now()
-		for i, s := range segs {
-			if s.base >= end {
-				break
-			}
-			if i+1 < len(segs) && segs[i+1].base <= rp {
-				continue
-			}
-			if err = s.sync(); err != nil {
-				break
-			}
-			created = created || s.base >= rp
-		}
+	l.truncMu.RLock()
+	if l.filesClosed.Load() {
 		l.truncMu.RUnlock()
-		if err != nil {
-			return l.fail("fsync", err)
+		return ErrClosed
+	}
+	segs := l.segments()
+	work := end > rp
+	for _, s := range segs {
+		if s.base >= end {
+			break
 		}
-		if created {
-			if err := syncDir(l.fs, l.dir); err != nil {
-				return l.fail("fsync directory", err)
+		work = work || (!dataOnly && s.indexUnsynced.Load())
+	}
+	if !work {
+		l.truncMu.RUnlock()
+		l.lastFlushMs.Store(l.now().UnixMilli())
+		if checkpoint {
+			return l.writeCheckpointFlushLocked()
+		}
+		return nil
+	}
+	var err error
+	created := false
+	start := time.Now()
+	for i, s := range segs {
+		if s.base >= end {
+			break
+		}
+		below := i+1 < len(segs) && segs[i+1].base <= rp
+		if below && (dataOnly || !s.indexUnsynced.Load()) {
+			continue
+		}
+		if dataOnly && i == len(segs)-1 {
+			if err = s.log.Sync(); err == nil {
+				s.indexUnsynced.Store(true)
 			}
+		} else if err = s.sync(); err == nil {
+			s.indexUnsynced.Store(false)
 		}
-		if l.onFlush != nil {
-			l.onFlush(time.Since(start))
+		if err != nil {
+			break
 		}
+		created = created || s.base >= rp
+	}
+	l.truncMu.RUnlock()
+	if err != nil {
+		return l.fail("fsync", err)
+	}
+	if created {
+		if err := syncDir(l.fs, l.dir); err != nil {
+			return l.fail("fsync directory", err)
+		}
+	}
+	if l.onFlush != nil {
+		l.onFlush(time.Since(start))
+	}
+	if end > rp {
 		l.recoveryPoint.Store(end)
 	}
 	l.lastFlushMs.Store(l.now().UnixMilli())
@@ -304,15 +387,28 @@ func (l *Log) flushUpTo(end int64, checkpoint bool) error {
 	return nil
 }
 
-// checkpoint is what samsa-checkpoint holds now.
+// checkpoint is what samsa-checkpoint holds now: the recovery point, but
+// never past a segment whose indexes were not fsynced with its data
+// (flush).
 func (l *Log) checkpoint() logCheckpoint {
-	return logCheckpoint{recoveryPoint: l.recoveryPoint.Load(), highWatermark: l.hw.Load(),
-		logStartOffset: l.logStart.Load()}
+	rp := l.recoveryPoint.Load()
+	for _, s := range l.segments() {
+		if s.base < rp && s.indexUnsynced.Load() {
+			rp = s.base
+			break
+		}
+	}
+	return logCheckpoint{recoveryPoint: rp, highWatermark: l.hw.Load(), logStartOffset: l.logStart.Load()}
 }
 
 // writeCheckpointFlushLocked writes samsa-checkpoint; flushMu must be held.
+// With no space left it keeps the previous one (recovery then scans more)
+// and returns ErrNoSpace without failing the log.
 func (l *Log) writeCheckpointFlushLocked() error {
 	if err := writeFileAtomic(l.fs, filepath.Join(l.dir, checkpointFile), l.checkpoint().encode()); err != nil {
+		if isNoSpace(err) {
+			return l.noSpace("checkpoint", err)
+		}
 		return l.fail("checkpoint", err)
 	}
 	return nil
@@ -363,10 +459,14 @@ func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
 // log end offset). It is checkpointed on Close.
 func (l *Log) HighWatermark() int64 { return l.hw.Load() }
 
-// SetHighWatermark moves the high watermark (never above the log end offset).
+// SetHighWatermark moves the high watermark (never above the log end
+// offset, nor, in durable mode, above the recovery point).
 func (l *Log) SetHighWatermark(hw int64) {
 	if leo := l.leo.Load(); hw > leo {
 		hw = leo
+	}
+	if l.durable {
+		hw = min(hw, l.recoveryPoint.Load())
 	}
 	if hw < 0 {
 		hw = 0
@@ -440,6 +540,7 @@ func (l *Log) Size() int64 {
 // clean-shutdown marker, and closes every file.
 func (l *Log) Close() error {
 	defer l.notifyFailure()
+	defer l.pauseCleaning()()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed.Swap(true) {
@@ -521,6 +622,7 @@ func (l *Log) Delete() error {
 // closeForDelete closes the files without a clean-shutdown marker and
 // renames the directory to "<dir>.<hex id>-delete", returning the new name.
 func (l *Log) closeForDelete() (string, error) {
+	defer l.pauseCleaning()()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.closed.Swap(true) {

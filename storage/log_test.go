@@ -107,7 +107,7 @@ func TestLogAppendTime(t *testing.T) {
 	}
 	res, _ := l.Read(0, 1<<20, -1, true)
 	got := res.Records
-	if got[offAttributes+1]&0x08 == 0 || int64(binary.BigEndian.Uint64(got[offMaxTimestamp:])) != 424242 {
+	if got[21+1]&0x08 == 0 || int64(binary.BigEndian.Uint64(got[35:])) != 424242 {
 		t.Fatal("LogAppendTime not stamped")
 	}
 	if !batchCRCValid(got) {
@@ -223,9 +223,9 @@ func TestIndexFilesKafkaFormat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			at[pos] = bi{h.lastOffset(), h.maxTimestamp}
-			maxTs = max(maxTs, h.maxTimestamp)
-			pos += h.size
+			at[pos] = bi{h.LastOffset(), h.MaxTimestamp}
+			maxTs = max(maxTs, h.MaxTimestamp)
+			pos += h.Size()
 		}
 		oi := parseOffsetIndex(t, offsetFileName(dir, base, indexSuffix))
 		if len(data) > 1500 && len(oi) == 0 {

@@ -36,6 +36,12 @@ type Manager struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup // background jobs and directory removals
 	trimmer *cacheTrimmer  // nil without a hot window
+	// cleaner runs the cleaning threads; nil without (cleaner.go).
+	// cleanerMu serializes its replacement (ReconfigureCleaner, Close);
+	// cleanerTotal sums the cleaners replaced so far.
+	cleaner      atomic.Pointer[cleaner]
+	cleanerMu    sync.Mutex
+	cleanerTotal CleanStats
 
 	aheadSwept atomic.Int64 // aheadLastUsed when the logs' read-aheads were last forgotten
 }
@@ -68,6 +74,25 @@ type ManagerOptions struct {
 	OnLogFailure func(tp TopicPartition, err error)
 	// FlushObserver is every log's Options.FlushObserver.
 	FlushObserver func(time.Duration)
+	// Durable is every log's Options.Durable (samsa.log.durable).
+	Durable bool
+	// CleanerThreads is log.cleaner.threads: the goroutines compacting the
+	// logs whose cleanup.policy includes compact (cleaner.go). 0 runs no
+	// cleaner (log.cleaner.enable=false): compacted logs keep everything.
+	CleanerThreads int
+	// CleanerDedupeBufferSize is log.cleaner.dedupe.buffer.size: the
+	// memory of the cleaners' offset maps, all threads together (128 MiB
+	// when 0).
+	CleanerDedupeBufferSize int64
+	// CleanerBackoff is log.cleaner.backoff.ms: how long an idle cleaner
+	// thread sleeps (15 s when 0).
+	CleanerBackoff time.Duration
+	// CleanerLoadFactor is log.cleaner.io.buffer.load.factor (0.9 when 0).
+	CleanerLoadFactor float64
+	// CleanerMaxBytesPerSecond is log.cleaner.io.max.bytes.per.second:
+	// the cleaners' reads and writes together, on average; 0 or
+	// MaxFloat64: unlimited.
+	CleanerMaxBytesPerSecond float64
 }
 
 // deleteDirSuffix ends the name of a directory being deleted
@@ -139,6 +164,9 @@ func NewManager(dataDir string, opts ManagerOptions) (*Manager, error) {
 	}
 	if m.opts.CacheHotBytes > 0 {
 		m.trimmer = newCacheTrimmer(m.opts.CacheHotTotalBytes)
+	}
+	if m.opts.CleanerThreads > 0 {
+		m.cleaner.Store(newCleaner(m, m.cleanerOptions()))
 	}
 	if err := m.fs.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: data dir %s: %w", dataDir, err)
@@ -271,6 +299,7 @@ func (m *Manager) open(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, e
 	return Open(PartitionDir(m.dataDir, tp.Topic, tp.Partition), topicID, cfg, Options{
 		FS: m.fs, Logger: loggerWith(m.logger, tp.Topic, tp.Partition), Now: m.now,
 		CacheHotBytes: m.opts.CacheHotBytes, FlushObserver: m.opts.FlushObserver, trimmer: m.trimmer, OnFailure: onFailure,
+		Durable: m.opts.Durable,
 	})
 }
 
@@ -347,10 +376,25 @@ func (m *Manager) setAside(tp TopicPartition, suffix string, clean bool) (string
 
 // Start runs the background retention and flush jobs until Close.
 func (m *Manager) Start() {
+	if !m.startJobs() {
+		return
+	}
+	// Not under mu: cleaner threads take it (cleanerMu is never held with
+	// mu wanted after it, except briefly in ReconfigureCleaner).
+	m.cleanerMu.Lock()
+	if c := m.cleaner.Load(); c != nil {
+		m.startCleaner(c)
+	}
+	m.cleanerMu.Unlock()
+}
+
+// startJobs starts the background jobs other than the cleaner, once;
+// false when started or closed already.
+func (m *Manager) startJobs() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.started || m.closed {
-		return
+		return false
 	}
 	m.started = true
 	m.wg.Add(2)
@@ -360,6 +404,7 @@ func (m *Manager) Start() {
 		m.wg.Add(1)
 		go m.loop(every, m.flushTick)
 	}
+	return true
 }
 
 // readAheadCheckInterval is how often idle read-ahead memory is looked for
@@ -425,6 +470,9 @@ func (m *Manager) Close() error {
 	m.logs = map[TopicPartition]*Log{}
 	m.mu.Unlock()
 	close(m.stop)
+	m.cleanerMu.Lock()
+	m.stopCleaner()
+	m.cleanerMu.Unlock()
 	m.wg.Wait()
 	if m.trimmer != nil {
 		m.trimmer.close()

@@ -134,6 +134,7 @@ func (l *Log) Dir() string { return l.dir }
 // closeFiles closes the log without the clean-shutdown marker (it is being
 // deleted).
 func (l *Log) closeFiles() error {
+	defer l.pauseCleaning()()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed.Swap(true) {

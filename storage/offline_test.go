@@ -166,7 +166,7 @@ func TestOpenRefusesACorruptBatchMetWhileRebuildingProducerState(t *testing.T) {
 	segPath := offsetFileName(dir, 0, logSuffix)
 	data, _ := os.ReadFile(segPath)
 	good := append([]byte(nil), data...)
-	data[pos[2]+offMagic] = 7 // the index lets a clean open skip this batch
+	data[pos[2]+16] = 7 // the index lets a clean open skip this batch
 	replaceFile(t, segPath, data)
 	before := dirState(t, dir)
 	_, err := Open(dir, [16]byte{1, 2, 3}, cfg, testOpts(t, nil, nil))

@@ -11,6 +11,9 @@ import (
 	"sort"
 )
 
+// castagnoli is the CRC-32C table of the snapshot files' checksum.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // producerBatchesKept is how many recent batches per producer are kept for
 // duplicate detection (Kafka's NUM_BATCHES_TO_RETAIN).
 const producerBatchesKept = 5
@@ -64,31 +67,31 @@ func inSequence(last, next int32) bool {
 // check validates h against the producer's state. It returns the original
 // batch for a duplicate (with ErrDuplicateSequence).
 func (p *producerState) check(h *batchInfo) (batchMeta, error) {
-	if h.producerID < 0 || h.baseSequence < 0 || h.isControl() {
+	if h.ProducerID < 0 || h.BaseSequence < 0 || h.IsControl() {
 		return batchMeta{}, nil
 	}
-	e := p.producers[h.producerID]
+	e := p.producers[h.ProducerID]
 	if e == nil {
 		// Unknown producer: its state may have expired or been deleted with
 		// old segments; Kafka (>= 2.5) accepts any sequence.
 		return batchMeta{}, nil
 	}
 	switch {
-	case h.producerEpoch < e.epoch:
+	case h.ProducerEpoch < e.epoch:
 		return batchMeta{}, ErrInvalidEpoch
-	case h.producerEpoch > e.epoch:
-		if h.baseSequence != 0 {
+	case h.ProducerEpoch > e.epoch:
+		if h.BaseSequence != 0 {
 			return batchMeta{}, ErrOutOfOrderSeq
 		}
 		return batchMeta{}, nil
 	}
-	last := h.lastSequence()
+	last := h.LastSequence()
 	for i := 0; i < e.n; i++ {
-		if b := e.batch(i); b.firstSeq == h.baseSequence && b.lastSeq == last {
+		if b := e.batch(i); b.firstSeq == h.BaseSequence && b.lastSeq == last {
 			return *b, ErrDuplicateSequence
 		}
 	}
-	if e.n > 0 && !inSequence(e.last().lastSeq, h.baseSequence) {
+	if e.n > 0 && !inSequence(e.last().lastSeq, h.BaseSequence) {
 		return batchMeta{}, ErrOutOfOrderSeq
 	}
 	return batchMeta{}, nil
@@ -96,21 +99,21 @@ func (p *producerState) check(h *batchInfo) (batchMeta, error) {
 
 // update records an appended batch (also used to replay the log).
 func (p *producerState) update(h *batchInfo, appendTime, nowMs int64) {
-	if h.producerID < 0 || h.baseSequence < 0 || h.isControl() {
+	if h.ProducerID < 0 || h.BaseSequence < 0 || h.IsControl() {
 		return
 	}
-	e := p.producers[h.producerID]
+	e := p.producers[h.ProducerID]
 	if e == nil {
-		e = &producerEntry{epoch: h.producerEpoch}
-		p.producers[h.producerID] = e
+		e = &producerEntry{epoch: h.ProducerEpoch}
+		p.producers[h.ProducerID] = e
 	}
-	if h.producerEpoch != e.epoch {
-		*e = producerEntry{epoch: h.producerEpoch}
+	if h.ProducerEpoch != e.epoch {
+		*e = producerEntry{epoch: h.ProducerEpoch}
 	}
 	e.push(batchMeta{
-		firstSeq: h.baseSequence, lastSeq: h.lastSequence(),
-		firstOffset: h.baseOffset, lastOffset: h.lastOffset(),
-		timestamp: h.maxTimestamp, appendTime: appendTime,
+		firstSeq: h.BaseSequence, lastSeq: h.LastSequence(),
+		firstOffset: h.BaseOffset, lastOffset: h.LastOffset(),
+		timestamp: h.MaxTimestamp, appendTime: appendTime,
 	})
 	e.lastUpdate = nowMs
 }

@@ -123,8 +123,8 @@ func TestProducerExpiration(t *testing.T) {
 func TestSnapshotCodec(t *testing.T) {
 	p := newProducerState()
 	for i := 0; i < 8; i++ {
-		h := batchInfo{baseOffset: int64(i * 3), lastOffsetDelta: 2, producerID: 7, producerEpoch: 1,
-			baseSequence: int32(i * 3), maxTimestamp: int64(i)}
+		h := batchInfo{BaseOffset: int64(i * 3), LastOffsetDelta: 2, ProducerID: 7, ProducerEpoch: 1,
+			BaseSequence: int32(i * 3), MaxTimestamp: int64(i)}
 		p.update(&h, -1, 99)
 	}
 	b := p.encode()

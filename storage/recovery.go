@@ -42,6 +42,7 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 		trimmer:   opts.trimmer,
 		onFailure: opts.OnFailure,
 		onFlush:   opts.FlushObserver,
+		durable:   opts.Durable,
 	}
 	if l.cacheHot == 0 {
 		l.trimmer = nil
@@ -67,13 +68,22 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 
 // loadPlan is what the reading half of load decided the writing half does.
 type loadPlan struct {
-	clean     bool      // the clean-shutdown marker is there: remove it
-	writeMeta bool      // partition.metadata is missing
-	leftovers []string  // files of interrupted operations
-	stale     []string  // producer snapshots above the log end offset, or corrupt
-	rebuilt   []rebuilt // segments scanned whole: cut, indexes rewritten, fsynced
+	swaps     []swapPlan // interrupted cleanings to complete
+	clean     bool       // the clean-shutdown marker is there: remove it
+	writeMeta bool       // partition.metadata is missing
+	leftovers []string   // files of interrupted operations
+	stale     []string   // producer snapshots above the log end offset, or corrupt
+	rebuilt   []rebuilt  // segments scanned whole: cut, indexes rewritten, fsynced
 	dropped   []*segment
 	emptyBase int64 // base offset of the segment an empty directory gets
+}
+
+// swapPlan is an interrupted cleaning that reached its commit point: the
+// "<base>.log.swap" file replaces the segments in [base, end).
+type swapPlan struct {
+	s        *segment // opened on the .swap log file, scanned
+	end      int64
+	replaced []int64 // base offsets of the segments it replaces
 }
 
 // rebuilt is a segment that scan rebuilt in memory.
@@ -107,13 +117,28 @@ func (l *Log) load(opened *[]*segment) error {
 		return err
 	}
 	l.epochs.hold = true
-	bases, leftovers, err := l.scanDir()
+	if l.cleanCP, err = readCleanerCheckpoint(l.fs, l.dir); err != nil {
+		return err
+	}
+	bases, swapBases, leftovers, err := l.scanDir()
 	if err != nil {
 		return err
 	}
 	p.leftovers = leftovers
+	interval := int64(l.cfg.IndexIntervalBytes)
+	swapped := map[int64]*segment{}
+	if p.swaps, bases, err = l.planSwaps(bases, swapBases, opened); err != nil {
+		return err
+	}
+	for _, sw := range p.swaps {
+		swapped[sw.s.base] = sw.s
+	}
 	segs := make([]*segment, 0, len(bases))
 	for _, b := range bases {
+		if s := swapped[b]; s != nil {
+			segs = append(segs, s)
+			continue
+		}
 		s, err := openSegment(l.fs, l.dir, b, &l.cfg, false)
 		if err != nil {
 			return err
@@ -121,7 +146,6 @@ func (l *Log) load(opened *[]*segment) error {
 		*opened = append(*opened, s)
 		segs = append(segs, s)
 	}
-	interval := int64(l.cfg.IndexIntervalBytes)
 
 	// Segments from the one holding the recovery point on are recovered after
 	// an unclean shutdown; the others (and all after a clean one) are loaded,
@@ -134,6 +158,11 @@ func (l *Log) load(opened *[]*segment) error {
 		recoverFrom = max(recoverFrom, 0)
 	}
 	for _, s := range segs[:recoverFrom] {
+		if swapped[s.base] == s {
+			// Scanned by planSwaps; its indexes are written anew.
+			p.rebuilt = append(p.rebuilt, rebuilt{s: s, fileSize: s.size.Load()})
+			continue
+		}
 		err := l.loadSegment(s)
 		if err == nil {
 			continue
@@ -157,8 +186,8 @@ func (l *Log) load(opened *[]*segment) error {
 			return err
 		}
 		assign := func(h *batchInfo) {
-			if h.leaderEpoch >= 0 && h.leaderEpoch > l.epochs.latestEpoch() {
-				_ = l.epochs.assign(h.leaderEpoch, h.baseOffset) // held: cannot fail
+			if h.PartitionLeaderEpoch >= 0 && h.PartitionLeaderEpoch > l.epochs.latestEpoch() {
+				_ = l.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset) // held: cannot fail
 			}
 		}
 		for i := recoverFrom; i < len(segs); i++ {
@@ -186,6 +215,9 @@ func (l *Log) load(opened *[]*segment) error {
 		logStart = min(max(cp.logStartOffset, segs[0].base), leo)
 	}
 	l.segs.Store(&segs)
+	if l.cleanCP.firstDirty > leo {
+		l.cleanCP.firstDirty = -1 // a checkpoint from past a truncation
+	}
 	if err := l.epochs.truncateFromEnd(leo); err != nil {
 		return err
 	}
@@ -218,6 +250,9 @@ func (l *Log) load(opened *[]*segment) error {
 // snapshots removed, the clean-shutdown marker removed (durably: a crash
 // after new appends must recover them).
 func (l *Log) applyLoad(p *loadPlan, opened *[]*segment) error {
+	if err := l.completeSwaps(p.swaps); err != nil {
+		return err
+	}
 	for _, s := range p.dropped {
 		l.logger.Warn().Int64("base_offset", s.base).Int64("bytes", s.size.Load()).
 			Msg("deleting segment after truncation")
@@ -271,10 +306,8 @@ func (l *Log) applyLoad(p *loadPlan, opened *[]*segment) error {
 		return err
 	}
 	for _, path := range p.leftovers {
-		if strings.HasSuffix(path, swapSuffix) {
-			// samsa never writes swap files (no compaction yet): a leftover
-			// cannot be a completed cleaning of ours.
-			l.logger.Warn().Str("file", path).Msg("removing leftover swap file")
+		if strings.HasSuffix(path, cleanedSuffix) || strings.HasSuffix(path, swapSuffix) {
+			l.logger.Info().Str("file", path).Msg("removing the file of a cleaning interrupted before its commit point")
 		}
 		if err := l.fs.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			l.logger.Warn().Err(err).Str("file", path).Msg("leftover file not removed")
@@ -327,37 +360,144 @@ func (l *Log) readPartitionMetadata() (write bool, err error) {
 	return false, nil
 }
 
-// scanDir returns the base offsets of the segments, ascending, and the
-// leftovers of interrupted operations (removed once the log opens).
-func (l *Log) scanDir() (bases []int64, leftovers []string, err error) {
+// scanDir returns the base offsets of the segments, ascending, those of
+// the log ".swap" files (cleanings past their commit point) and the
+// leftovers of interrupted operations (removed once the log opens). Index
+// ".swap" files are completed with their log's and are not leftovers
+// then.
+func (l *Log) scanDir() (bases, swaps []int64, leftovers []string, err error) {
 	ents, err := l.fs.ReadDir(l.dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	logs := map[int64]bool{}
+	logSwaps := map[int64]bool{}
 	for _, e := range ents {
 		if b, ok := parseOffsetFileName(e.Name(), logSuffix); ok && !e.IsDir() {
 			logs[b] = true
 			bases = append(bases, b)
+		}
+		if b, ok := parseOffsetFileName(e.Name(), logSuffix+swapSuffix); ok && !e.IsDir() {
+			logSwaps[b] = true
+			swaps = append(swaps, b)
 		}
 	}
 	for _, e := range ents {
 		name := e.Name()
 		full := filepath.Join(l.dir, name)
 		switch {
+		case strings.HasSuffix(name, swapSuffix):
+			b, ok := parseOffsetFileName(name, logSuffix+swapSuffix)
+			for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+				if !ok {
+					b, ok = parseOffsetFileName(name, suf+swapSuffix)
+				}
+			}
+			if !ok || !logSwaps[b] {
+				leftovers = append(leftovers, full)
+			}
 		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, cleanedSuffix),
-			strings.HasSuffix(name, tmpSuffix), strings.HasSuffix(name, swapSuffix):
+			strings.HasSuffix(name, tmpSuffix):
 			leftovers = append(leftovers, full)
 		default:
 			for _, suf := range []string{indexSuffix, timeIndexSuffix} {
-				if b, ok := parseOffsetFileName(name, suf); ok && !logs[b] {
+				if b, ok := parseOffsetFileName(name, suf); ok && !logs[b] && !logSwaps[b] {
 					leftovers = append(leftovers, full)
 				}
 			}
 		}
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
-	return bases, leftovers, nil
+	sort.Slice(swaps, func(i, j int) bool { return swaps[i] < swaps[j] })
+	return bases, swaps, leftovers, nil
+}
+
+// planSwaps reads the log ".swap" files of cleanings interrupted after
+// their commit point (log_compaction.go) and returns what completing them
+// does, and the segment bases with the replaced ones taken out and the
+// swapped ones in. A swap file was fsynced before it got its name: one
+// that does not read as whole valid batches is not guessed about, the log
+// does not open. It writes nothing.
+func (l *Log) planSwaps(bases, swapBases []int64, opened *[]*segment) ([]swapPlan, []int64, error) {
+	if len(swapBases) == 0 {
+		return nil, bases, nil
+	}
+	var plans []swapPlan
+	gone := map[int64]bool{}
+	for _, b := range swapBases {
+		path := offsetFileName(l.dir, b, logSuffix) + swapSuffix
+		s := &segment{base: b, dir: l.dir, next: b, maxTs: -1, maxTsOffset: b, rollTime: -1}
+		f, err := l.fs.OpenFile(path, os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.log = f
+		s.oi.base, s.ti.base = b, b
+		s.setIndexLimits(&l.cfg)
+		*opened = append(*opened, s)
+		fileSize, reason, err := s.scan(int64(l.cfg.IndexIntervalBytes), nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if reason != nil {
+			return nil, nil, fmt.Errorf("%s: invalid batch at position %d of %d in the file of a committed cleaning: %w",
+				path, s.size.Load(), fileSize, reason)
+		}
+		sw := swapPlan{s: s, end: max(s.next, b+1)}
+		for _, o := range bases {
+			if o >= b && o < sw.end {
+				sw.replaced = append(sw.replaced, o)
+				gone[o] = true
+			}
+		}
+		plans = append(plans, sw)
+	}
+	out := make([]int64, 0, len(bases)+len(plans))
+	for _, o := range bases {
+		if !gone[o] {
+			out = append(out, o)
+		}
+	}
+	for _, sw := range plans {
+		out = append(out, sw.s.base)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return plans, out, nil
+}
+
+// completeSwaps finishes the swaps planSwaps found, as the cleaner would
+// have: the replaced segments' files go, the swap's index files too (its
+// indexes are rebuilt), and the log swap file takes its segment's name,
+// last, so that a crash in between finds it again.
+func (l *Log) completeSwaps(swaps []swapPlan) error {
+	for _, sw := range swaps {
+		b := sw.s.base
+		for _, o := range sw.replaced {
+			for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
+				if o == b && suf == logSuffix {
+					continue // the rename below replaces it
+				}
+				if err := l.fs.Remove(offsetFileName(l.dir, o, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+			}
+		}
+		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+			if err := l.fs.Remove(offsetFileName(l.dir, b, suf) + swapSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		final := offsetFileName(l.dir, b, logSuffix)
+		if err := l.fs.Rename(final+swapSuffix, final); err != nil {
+			return err
+		}
+		if err := syncDir(l.fs, l.dir); err != nil {
+			return err
+		}
+		l.logger.Warn().Int64("base_offset", b).Int64("end_offset", sw.end).Int("replaced_segments", len(sw.replaced)).
+			Msg("completed a cleaning interrupted after its commit point")
+	}
+	return nil
 }
 
 // loadSegment trusts the data of a segment and loads its indexes, returning
@@ -416,12 +556,12 @@ func (l *Log) reloadProducerState(upTo int64) (stale []string, err error) {
 				putScanner(sc)
 				return nil, segmentErr(s, fmt.Errorf("rebuilding producer state: batch at position %d: %w", at, err))
 			}
-			if h.baseOffset < from || h.baseOffset >= upTo {
+			if h.BaseOffset < from || h.BaseOffset >= upTo {
 				continue
 			}
 			appendTime := int64(-1)
-			if h.logAppendTime() {
-				appendTime = h.maxTimestamp
+			if h.LogAppendTime() {
+				appendTime = h.MaxTimestamp
 			}
 			p.update(&h, appendTime, nowMs)
 			replayed++

@@ -24,7 +24,7 @@ func (l *Log) ApplyRetention(now time.Time) (int64, error) {
 	nowMs := now.UnixMilli()
 	l.removePendingLocked(now, false)
 	l.producers.expire(nowMs, l.cfg.ProducerIDExpiration.Milliseconds())
-	if a := l.active(); a.size.Load() > 0 && a.rollTime >= 0 && nowMs-a.rollTime >= l.cfg.SegmentMs.Milliseconds() {
+	if a := l.active(); a.size.Load() > 0 && a.rollTime >= 0 && nowMs-a.rollTime >= l.cfg.rollMs()-a.rollJitterMs {
 		if err := l.rollLocked(l.leo.Load()); err != nil {
 			return 0, l.fail("roll", err)
 		}
@@ -70,6 +70,11 @@ func (l *Log) ApplyRetention(now time.Time) (int64, error) {
 // the active one and never one whose data reaches the high watermark; the
 // log start offset moves up to the first remaining segment.
 func (l *Log) deleteSegmentsLocked(now time.Time, reason string, pred func(s *segment, next int64) bool) (int64, error) {
+	if l.cleaning {
+		// The cleaner swaps segments in place: the next retention pass
+		// deletes what is due (the log start offset has moved already).
+		return 0, nil
+	}
 	segs := l.segments()
 	upper := min(segs[len(segs)-1].base, l.hw.Load())
 	n := 0
@@ -177,6 +182,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) (newLogStartOffset int64, err er
 // truncateFullyAndStartAt).
 func (l *Log) TruncateTo(offset int64) error {
 	defer l.notifyFailure()
+	defer l.pauseCleaning()()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {
@@ -266,6 +272,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 // samsa-checkpoint. l.mu is held.
 func (l *Log) afterTruncateLocked(target, newLeo int64) error {
 	l.recoveryPoint.Store(min(l.recoveryPoint.Load(), newLeo))
+	l.cleanCP.firstDirty = min(l.cleanCP.firstDirty, newLeo)
 	if err := l.epochs.truncateFromEnd(newLeo); err != nil {
 		return l.fail("leader epoch checkpoint", err)
 	}
@@ -307,7 +314,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 			continue
 		}
 		start := max(c.s.ti.lookup(ts), logStart)
-		err := l.scanRecords(c.s, start, func(bh *batchInfo) bool { return bh.maxTimestamp >= ts },
+		err := l.scanRecords(c.s, start, func(bh *batchInfo) bool { return bh.MaxTimestamp >= ts },
 			func(off, rts int64) bool {
 				if off >= logStart && rts >= ts {
 					offset, timestamp, found = off, rts, true
@@ -342,7 +349,7 @@ func (l *Log) MaxTimestamp() (offset int64, timestamp int64, found bool, err err
 	if l.filesClosed.Load() {
 		return 0, 0, false, ErrClosed
 	}
-	err = l.scanRecords(best, bestOff, func(bh *batchInfo) bool { return bh.maxTimestamp == bestTs },
+	err = l.scanRecords(best, bestOff, func(bh *batchInfo) bool { return bh.MaxTimestamp == bestTs },
 		func(off, rts int64) bool {
 			if rts == bestTs {
 				offset, timestamp, found = off, rts, true
@@ -366,14 +373,14 @@ func (l *Log) scanRecords(s *segment, from int64, want func(*batchInfo) bool, fn
 		if err != nil {
 			return fmt.Errorf("storage: scan segment %d: %w", s.base, err)
 		}
-		if h.lastOffset() < from || !want(&h) {
+		if h.LastOffset() < from || !want(&h) {
 			continue
 		}
 		if err := recordTimestamps(data, func(off, ts int64) bool {
 			stopped = !fn(off, ts)
 			return !stopped
 		}); err != nil {
-			return fmt.Errorf("storage: records of batch %d: %w", h.baseOffset, err)
+			return fmt.Errorf("storage: records of batch %d: %w", h.BaseOffset, err)
 		}
 	}
 	return nil

@@ -95,12 +95,20 @@ type segment struct {
 	ahead    *ahead
 	aheadGen atomic.Uint64
 
+	// indexUnsynced: the log file was fsynced without the indexes (durable
+	// mode's group commit) or the time index changed since (a roll); the
+	// checkpointed recovery point stays at or below base until a whole
+	// fsync (Log.flush). Written under Log.flushMu (and by a roll).
+	indexUnsynced atomic.Bool
+
 	// Guarded by Log.mu.
 	next            int64 // offset after the last batch (base when empty)
 	bytesSinceIndex int64
 	maxTs           int64 // largest batch maxTimestamp, -1 when none
 	maxTsOffset     int64 // last offset of the batch holding maxTs
 	rollTime        int64 // ms: first append (or first batch's timestamp on load); -1 when empty
+	rollJitterMs    int64 // segment.jitter.ms drawn for this segment (Config.randomJitterMs)
+	prealloc        bool  // the log file was created at segment.bytes (preallocate): cut it when it becomes inactive
 }
 
 func (s *segment) paths() [3]string {
@@ -135,6 +143,7 @@ func openSegment(fsys FS, dir string, base int64, cfg *Config, create bool) (*se
 	}
 	s.oi.base, s.ti.base = base, base
 	s.setIndexLimits(cfg)
+	s.rollJitterMs = cfg.randomJitterMs()
 	if !create {
 		st, err := s.log.Stat()
 		if err != nil {
@@ -142,6 +151,15 @@ func openSegment(fsys FS, dir string, base int64, cfg *Config, create bool) (*se
 			return nil, err
 		}
 		s.size.Store(st.Size())
+	} else if cfg.Preallocate {
+		// Kafka's preallocate: the file at its full size from the start
+		// (RandomAccessFile.setLength); readers never look past the
+		// published size, and recovery cuts the zeros after a crash.
+		if err := s.log.Truncate(cfg.SegmentBytes); err != nil {
+			s.close()
+			return nil, err
+		}
+		s.prealloc = true
 	}
 	return s, nil
 }
@@ -245,7 +263,7 @@ func (s *segment) shouldRoll(cfg *Config, batchSize, lastOffset, nowMs int64) bo
 		return false
 	}
 	return size+batchSize > cfg.SegmentBytes ||
-		(s.rollTime >= 0 && nowMs-s.rollTime >= cfg.SegmentMs.Milliseconds()) ||
+		(s.rollTime >= 0 && nowMs-s.rollTime >= cfg.rollMs()-s.rollJitterMs) ||
 		lastOffset-s.base > math.MaxInt32 ||
 		s.oi.full() || s.ti.full()
 }
@@ -260,10 +278,10 @@ func (s *segment) appendBatch(b []byte, h *batchInfo, indexInterval int64) error
 	}
 	if s.bytesSinceIndex > indexInterval {
 		maxTs, maxTsOffset := s.maxTs, s.maxTsOffset
-		if h.maxTimestamp > maxTs {
-			maxTs, maxTsOffset = h.maxTimestamp, h.lastOffset()
+		if h.MaxTimestamp > maxTs {
+			maxTs, maxTsOffset = h.MaxTimestamp, h.LastOffset()
 		}
-		if err := s.oi.append(h.lastOffset(), pos); err != nil {
+		if err := s.oi.append(h.LastOffset(), pos); err != nil {
 			return err
 		}
 		if err := s.ti.maybeAppend(maxTs, maxTsOffset, false); err != nil {
@@ -276,21 +294,31 @@ func (s *segment) appendBatch(b []byte, h *batchInfo, indexInterval int64) error
 // commitBatch takes the batch appendBatch wrote into the segment's state and
 // publishes its bytes to readers (the caller publishes the log end offset).
 func (s *segment) commitBatch(h *batchInfo, indexInterval int64) {
-	if h.maxTimestamp > s.maxTs {
-		s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
+	if h.MaxTimestamp > s.maxTs {
+		s.maxTs, s.maxTsOffset = h.MaxTimestamp, h.LastOffset()
 	}
 	if s.bytesSinceIndex > indexInterval {
 		s.bytesSinceIndex = 0
 	}
-	s.bytesSinceIndex += h.size
-	s.next = h.nextOffset()
-	s.size.Add(h.size)
+	s.bytesSinceIndex += h.Size()
+	s.next = h.NextOffset()
+	s.size.Add(h.Size())
 }
 
 // onBecomeInactive writes the final time-index entry (Kafka does the same on
-// roll and close), so the last entry holds the segment's max timestamp.
+// roll and close), so the last entry holds the segment's max timestamp, and
+// cuts a preallocated log file to its data.
 func (s *segment) onBecomeInactive() error {
-	return s.ti.maybeAppend(s.maxTs, s.maxTsOffset, true)
+	if err := s.ti.maybeAppend(s.maxTs, s.maxTsOffset, true); err != nil {
+		return err
+	}
+	if s.prealloc {
+		if err := s.log.Truncate(s.size.Load()); err != nil {
+			return err
+		}
+		s.prealloc = false
+	}
+	return nil
 }
 
 // scanner walks the batches of a segment file through a read buffer.
@@ -361,12 +389,12 @@ func (sc *scanner) next() (batchInfo, []byte, int64, error) {
 	if err != nil {
 		return batchInfo{}, nil, 0, err
 	}
-	if sc.pos+h.size > sc.end {
+	if sc.pos+h.Size() > sc.end {
 		return batchInfo{}, nil, 0, errTorn
 	}
 	data := hb
 	if sc.full {
-		if data, err = sc.window(int(h.size)); err != nil {
+		if data, err = sc.window(int(h.Size())); err != nil {
 			return batchInfo{}, nil, 0, err
 		}
 		if !batchCRCValid(data) {
@@ -374,7 +402,7 @@ func (sc *scanner) next() (batchInfo, []byte, int64, error) {
 		}
 	}
 	pos := sc.pos
-	sc.pos += h.size
+	sc.pos += h.Size()
 	return h, data, pos, nil
 }
 
@@ -387,7 +415,7 @@ func (s *segment) findBatch(offset, size int64) (batchInfo, int64, bool, error) 
 		sc := getScanner((*metaReader)(s), pos, size)
 		h, _, at, err := sc.next()
 		putScanner(sc)
-		if err == nil && h.baseOffset == offset {
+		if err == nil && h.BaseOffset == offset {
 			return h, at, true, nil
 		}
 	}
@@ -401,7 +429,7 @@ func (s *segment) findBatch(offset, size int64) (batchInfo, int64, bool, error) 
 		if err != nil {
 			return batchInfo{}, 0, false, err
 		}
-		if h.lastOffset() >= offset {
+		if h.LastOffset() >= offset {
 			return h, pos, true, nil
 		}
 	}
@@ -430,7 +458,7 @@ func (s *segment) scan(indexInterval int64, fn func(h *batchInfo)) (fileSize int
 		if err == io.EOF {
 			break
 		}
-		if err == nil && (h.baseOffset < s.next || h.lastOffset()-s.base > math.MaxInt32) {
+		if err == nil && (h.BaseOffset < s.next || h.LastOffset()-s.base > math.MaxInt32) {
 			err = errBadOffsets
 		}
 		if err != nil {
@@ -441,19 +469,19 @@ func (s *segment) scan(indexInterval int64, fn func(h *batchInfo)) (fileSize int
 			break
 		}
 		if s.rollTime < 0 {
-			s.rollTime = h.maxTimestamp
+			s.rollTime = h.MaxTimestamp
 		}
-		if h.maxTimestamp > s.maxTs {
-			s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
+		if h.MaxTimestamp > s.maxTs {
+			s.maxTs, s.maxTsOffset = h.MaxTimestamp, h.LastOffset()
 		}
 		if s.bytesSinceIndex > indexInterval {
-			s.oi.add(h.lastOffset(), pos)
+			s.oi.add(h.LastOffset(), pos)
 			s.ti.maybeAdd(s.maxTs, s.maxTsOffset, false)
 			s.bytesSinceIndex = 0
 		}
-		s.bytesSinceIndex += h.size
-		valid = pos + h.size
-		s.next = h.nextOffset()
+		s.bytesSinceIndex += h.Size()
+		valid = pos + h.Size()
+		s.next = h.NextOffset()
 		if fn != nil {
 			fn(&h)
 		}
@@ -489,9 +517,10 @@ func (s *segment) recover(indexInterval int64, fn func(h *batchInfo)) (truncated
 	return fileSize - s.size.Load(), reason, nil
 }
 
+// isDataError reports whether err says that bytes in a segment are not
+// valid batches (a torn tail, corruption) rather than that the disk failed.
 func isDataError(err error) bool {
-	return errors.Is(err, errTorn) || errors.Is(err, errShortBatch) || errors.Is(err, errBadLength) ||
-		errors.Is(err, errBadMagic) || errors.Is(err, errBadCRC) || errors.Is(err, errBadOffsets)
+	return errors.Is(err, errTorn) || isBatchError(err) || errors.Is(err, errBadOffsets)
 }
 
 // loadTail restores the in-memory state of a segment whose offset index was
@@ -510,7 +539,7 @@ func (s *segment) loadTail(indexInterval int64) error {
 	if err != nil {
 		return fmt.Errorf("first batch: %w", err)
 	}
-	s.rollTime = h.maxTimestamp
+	s.rollTime = h.MaxTimestamp
 	var lastIdx int64
 	if es := s.oi.entries.view(); len(es) > 0 {
 		lastIdx = int64(es[len(es)-1].pos)
@@ -528,10 +557,10 @@ func (s *segment) loadTail(indexInterval int64) error {
 		if s.bytesSinceIndex > indexInterval && !s.oi.full() {
 			return errCorruptIndex // this batch should have an index entry
 		}
-		s.bytesSinceIndex += h.size
-		if h.maxTimestamp > s.maxTs {
-			s.maxTs, s.maxTsOffset = h.maxTimestamp, h.lastOffset()
+		s.bytesSinceIndex += h.Size()
+		if h.MaxTimestamp > s.maxTs {
+			s.maxTs, s.maxTsOffset = h.MaxTimestamp, h.LastOffset()
 		}
-		s.next = h.nextOffset()
+		s.next = h.NextOffset()
 	}
 }

@@ -114,18 +114,18 @@ func (s *segment) slice(offset int64, maxBytes int32, upTo int64, minOneBatch bo
 	if err != nil || !found {
 		return 0, 0, -1, found, err
 	}
-	if first.baseOffset >= upTo {
+	if first.BaseOffset >= upTo {
 		return 0, 0, -1, true, nil
 	}
 	want := min(size-start, int64(max(maxBytes, 0)))
-	if first.size > want {
+	if first.Size() > want {
 		if !minOneBatch {
 			return 0, 0, -1, true, nil
 		}
-		return start, first.size, -1, true, nil
+		return start, first.Size(), -1, true, nil
 	}
 	limit := start + want // exclusive bound of the bytes to return
-	end := start + first.size
+	end := start + first.Size()
 	// Every batch before an index entry's position ends there; when the
 	// entry's batch ends below upTo, so do all batches before it.
 	es := s.oi.entries.view()

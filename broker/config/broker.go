@@ -189,6 +189,12 @@ func (b *Broker) derive() error {
 	if b.Int64("log.cleaner.min.compaction.lag.ms") > b.Int64("log.cleaner.max.compaction.lag.ms") {
 		bad("log.cleaner.min.compaction.lag.ms", "must not exceed log.cleaner.max.compaction.lag.ms")
 	}
+	// Kafka's CleanerConfig: every cleaner thread gets at least 1 MiB of
+	// key map.
+	if threads := b.Int64("log.cleaner.threads"); b.Bool("log.cleaner.enable") && threads > 0 &&
+		b.Int64("log.cleaner.dedupe.buffer.size")/threads < 1<<20 {
+		bad("log.cleaner.dedupe.buffer.size", "must be at least 1MB per cleaner thread (log.cleaner.threads)")
+	}
 	return errors.Join(errs...)
 }
 
@@ -345,6 +351,16 @@ func (b *Broker) Bool(name string) bool {
 	}
 	v, _ := b.raw(name)
 	return strings.EqualFold(v, "true")
+}
+
+// Float64 returns a DOUBLE broker property; it panics like Int64.
+func (b *Broker) Float64(name string) float64 {
+	if b.mustDef(name).typ != TypeDouble {
+		panic("config: " + name + " is not a double")
+	}
+	v, _ := b.raw(name)
+	f, _ := strconv.ParseFloat(v, 64)
+	return f
 }
 
 // Str returns any broker property as its string value ("" when null).

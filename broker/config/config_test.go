@@ -171,15 +171,17 @@ func TestValidateTopicConfigs(t *testing.T) {
 		{"file.delete.delay.ms", []string{"0"}, []string{"-1"}},
 		{"flush.messages", []string{"1", "9223372036854775807"}, []string{"0", "9223372036854775808"}},
 		{"flush.ms", []string{"0", "1000"}, []string{"-1"}},
-		{"follower.replication.throttled.replicas", []string{"", "0:1,1:2"}, nil},
+		{"errors.deadletterqueue.group.enable", []string{"false"}, []string{"true", "x"}}, // share groups: unsupported
+		// Not implemented (replication throttling, tiered storage): only the
+		// default is accepted.
+		{"follower.replication.throttled.replicas", []string{""}, []string{"0:1,1:2"}},
 		{"index.interval.bytes", []string{"0", "4096"}, []string{"-1", "2147483648"}},
-		{"leader.replication.throttled.replicas", []string{"", "*"}, nil},
-		{"local.retention.bytes", []string{"-2", "100"}, []string{"-3"}},
-		{"local.retention.ms", []string{"-2", "100"}, []string{"-3"}},
+		{"leader.replication.throttled.replicas", []string{""}, []string{"*"}},
+		{"local.retention.bytes", []string{"-2"}, []string{"-3", "100"}},
+		{"local.retention.ms", []string{"-2"}, []string{"-3", "100"}},
 		{"max.compaction.lag.ms", []string{"1"}, []string{"0"}},
 		{"max.message.bytes", []string{"0", "1048588"}, []string{"-1", "1.5"}},
 		{"max.decompressed.message.bytes", []string{"1", "2147483639"}, []string{"0", "2147483640"}},
-		{"errors.deadletterqueue.group.enable", []string{"false", "true"}, []string{"yes"}},
 		{"message.timestamp.after.max.ms", []string{"0", "3600000"}, []string{"-1"}},
 		{"message.timestamp.before.max.ms", []string{"0", "9223372036854775807"}, []string{"-1"}},
 		{"message.timestamp.type", []string{"CreateTime", "LogAppendTime"}, []string{"createtime", "LOGAPPENDTIME", ""}},
@@ -291,6 +293,9 @@ func TestResolveTopicDefaults(t *testing.T) {
 			FileDeleteDelay:      time.Minute,
 			ProducerIDExpiration: 24 * time.Hour,
 			CleanupPolicy:        storage.CleanupDelete,
+			DeleteRetention:      24 * time.Hour,
+			MaxCompactionLag:     math.MaxInt64,
+			MinCleanableRatio:    0.5,
 		},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -104,14 +104,14 @@ func TestWithDynamicChecksAndDrops(t *testing.T) {
 	if _, err := b.WithDynamic(Dynamic{Default: map[string]string{"max.connections.per.ip": "0"}}); err == nil || !errors.Is(err, ErrInvalid) {
 		t.Fatalf("max.connections.per.ip=0 without overrides: %v, want the start-up rule's error", err)
 	}
-	d, err := b.WithDynamic(Dynamic{Broker: map[string]string{"num.partitions": "9", "message.max.bytes": "x", "log.cleaner.threads": "4"}})
+	d, err := b.WithDynamic(Dynamic{Broker: map[string]string{"num.partitions": "9", "message.max.bytes": "x", "log.cleaner.io.buffer.size": "1048576"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d.NumPartitions != 1 || d.MessageMaxBytes != 1048588 || len(d.Dropped()) != 2 {
 		t.Fatalf("a static property and a bad value in etcd must be dropped: num.partitions %d, dropped %v", d.NumPartitions, d.Dropped())
 	}
-	if in := d.InertDynamic(); len(in) != 1 || in[0].Name != "log.cleaner.threads" || in[0].Value != "4" {
+	if in := d.InertDynamic(); len(in) != 1 || in[0].Name != "log.cleaner.io.buffer.size" || in[0].Value != "1048576" {
 		t.Fatalf("InertDynamic = %+v", in)
 	}
 }

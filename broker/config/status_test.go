@@ -16,7 +16,11 @@ import (
 var implementedProperties = map[string]string{
 	// Topic configs (those that are also broker properties are listed
 	// once; the entry covers both).
-	"cleanup.policy":                  "delete: retention; compact: keys required (compaction itself is inert, see whyCompaction)",
+	"cleanup.policy":                  "delete: retention; compact: keys required, storage/cleaner.go compacts",
+	"delete.retention.ms":             "storage/log_compaction.go: tombstone delete horizon",
+	"min.compaction.lag.ms":           "storage/log_compaction.go: first uncleanable segment",
+	"max.compaction.lag.ms":           "storage/log_compaction.go: forced cleaning; compacted logs roll at it",
+	"min.cleanable.dirty.ratio":       "storage/log_compaction.go: cleanable ratio",
 	"file.delete.delay.ms":            "storage: deleted segments removed after the delay",
 	"flush.messages":                  "storage: fsync every n messages",
 	"flush.ms":                        "storage: fsync when data is older",
@@ -33,6 +37,12 @@ var implementedProperties = map[string]string{
 	"segment.index.bytes":             "storage: index size",
 	"segment.ms":                      "storage: roll",
 	"internal.segment.bytes":          "storage: roll (tests)",
+	"compression.type":                "broker/00_produce.go: recompression (protocol.Recompress)",
+	"compression.gzip.level":          "recompression level",
+	"compression.lz4.level":           "recompression level",
+	"compression.zstd.level":          "recompression level",
+	"preallocate":                     "storage/segment.go: log file created at segment.bytes, cut on roll and close",
+	"segment.jitter.ms":               "storage/segment.go: random roll jitter per segment",
 
 	// Broker properties.
 	"broker.id":                                "registration",
@@ -86,6 +96,7 @@ var implementedProperties = map[string]string{
 	"log.cache.hot.bytes":                      "storage page-cache trimmer",
 	"log.cache.hot.total.bytes":                "storage page-cache trimmer",
 	"num.recovery.threads.per.data.dir":        "parallel log open at start-up (the lead's change)",
+	"samsa.log.durable":                        "storage/durable.go: acks wait for fsync, group commit",
 	"producer.id.expiration.ms":                "storage: producer state expiry",
 	"group.initial.rebalance.delay.ms":         "group coordinator",
 	"group.min.session.timeout.ms":             "group coordinator",
@@ -107,6 +118,16 @@ var implementedProperties = map[string]string{
 	"transaction.state.log.replication.factor": "__transaction_state creation",
 	// Broker defaults of implemented topic configs.
 	"log.cleanup.policy":                  "cleanup.policy",
+	"log.cleaner.delete.retention.ms":     "delete.retention.ms",
+	"log.cleaner.min.compaction.lag.ms":   "min.compaction.lag.ms",
+	"log.cleaner.max.compaction.lag.ms":   "max.compaction.lag.ms",
+	"log.cleaner.min.cleanable.ratio":     "min.cleanable.dirty.ratio",
+	"log.cleaner.enable":                  "storage.ManagerOptions.CleanerThreads (0 when false)",
+	"log.cleaner.threads":                 "storage/cleaner.go threads",
+	"log.cleaner.backoff.ms":              "storage/cleaner.go idle backoff",
+	"log.cleaner.dedupe.buffer.size":      "storage/offset_map.go memory bound",
+	"log.cleaner.io.buffer.load.factor":   "storage/offset_map.go load factor",
+	"log.cleaner.io.max.bytes.per.second": "storage/cleaner.go throttle",
 	"log.segment.delete.delay.ms":         "file.delete.delay.ms",
 	"log.flush.interval.messages":         "flush.messages",
 	"log.flush.interval.ms":               "flush.ms",
@@ -123,6 +144,9 @@ var implementedProperties = map[string]string{
 	"log.segment.bytes":                   "segment.bytes",
 	"log.index.size.max.bytes":            "segment.index.bytes",
 	"log.roll.ms":                         "segment.ms",
+	"log.preallocate":                     "preallocate",
+	"log.roll.jitter.ms":                  "segment.jitter.ms",
+	"log.roll.jitter.hours":               "segment.jitter.ms",
 	"log.roll.hours":                      "segment.ms",
 }
 

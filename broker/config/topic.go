@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,7 +38,10 @@ type Topic struct {
 	MinCompactionLagMs     int64   // min.compaction.lag.ms
 	MaxCompactionLagMs     int64   // max.compaction.lag.ms
 	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio
-	Log                    storage.Config
+	// CompressionLevel is compression.<codec>.level of CompressionType's
+	// codec (the level recompression uses).
+	CompressionLevel int
+	Log              storage.Config
 }
 
 // IsTopicConfig reports whether name is a known topic-level config.
@@ -173,6 +177,14 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 		MaxCompactionLagMs:    i64("max.compaction.lag.ms"),
 	}
 	t.MinCleanableDirtyRatio, _ = strconv.ParseFloat(str("min.cleanable.dirty.ratio"), 64)
+	switch t.CompressionType {
+	case "gzip":
+		t.CompressionLevel = int(i64("compression.gzip.level"))
+	case "lz4":
+		t.CompressionLevel = int(i64("compression.lz4.level"))
+	case "zstd":
+		t.CompressionLevel = int(i64("compression.zstd.level"))
+	}
 	for _, p := range splitList(str("cleanup.policy")) {
 		switch strings.ToLower(p) {
 		case "compact":
@@ -206,6 +218,12 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 	if t.CleanupPolicyCompact {
 		t.Log.CleanupPolicy |= storage.CleanupCompact
 	}
+	t.Log.SegmentJitter = msToDuration(t.SegmentJitterMs)
+	t.Log.Preallocate = t.Preallocate
+	t.Log.DeleteRetention = msToDuration(t.DeleteRetentionMs)
+	t.Log.MinCompactionLag = msToDuration(t.MinCompactionLagMs)
+	t.Log.MaxCompactionLag = msToDuration(t.MaxCompactionLagMs)
+	t.Log.MinCleanableRatio = t.MinCleanableDirtyRatio
 	// storage.Config reads a zero field as "Kafka's default"; Kafka's own
 	// zeros mean "at once" / "every time", so map them to the smallest value
 	// storage takes with that meaning.
@@ -220,6 +238,12 @@ func (b *Broker) ResolveTopic(overrides map[string]string) Topic {
 	}
 	if t.Log.FileDeleteDelay == 0 {
 		t.Log.FileDeleteDelay = -1
+	}
+	if t.Log.DeleteRetention == 0 {
+		t.Log.DeleteRetention = time.Nanosecond // tombstones go at the next cleaning
+	}
+	if t.Log.MinCleanableRatio == 0 {
+		t.Log.MinCleanableRatio = math.SmallestNonzeroFloat64 // any dirty byte
 	}
 	if t.Log.IndexIntervalBytes == 0 {
 		t.Log.IndexIntervalBytes = 1

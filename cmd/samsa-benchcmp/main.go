@@ -116,11 +116,11 @@ func parseFlags(args []string) (*options, error) {
 	}
 	for _, s := range strings.Split(systems, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "samsa", "kafka":
+		case "samsa", "kafka", samsaCache0:
 			o.systems = append(o.systems, s)
 		case "":
 		default:
-			return nil, fmt.Errorf("--systems: unknown system %q (want samsa, kafka)", s)
+			return nil, fmt.Errorf("--systems: unknown system %q (want samsa, kafka, %s)", s, samsaCache0)
 		}
 	}
 	switch {

@@ -154,7 +154,7 @@ func (w row) advantage() float64 {
 func (r *results) rows() []row {
 	var rows []row
 	for _, m := range metrics() {
-		w := row{metric: m, samsa: median(r.values("samsa", m.key)), kafka: median(r.values("kafka", m.key)), ratio: math.NaN()}
+		w := row{metric: m, samsa: median(r.values("samsa", m.key)), kafka: median(r.values(otherSystem(r), m.key)), ratio: math.NaN()}
 		if !math.IsNaN(w.samsa) && !math.IsNaN(w.kafka) && w.kafka > 0 && w.samsa > 0 {
 			w.ratio = w.samsa / w.kafka
 		}
@@ -206,7 +206,8 @@ func (m metric) targetText() string {
 func (r *results) markdown() string {
 	var b strings.Builder
 	rows := r.rows()
-	nS, nK := r.roundCount("samsa"), r.roundCount("kafka")
+	nS, nK := r.roundCount("samsa"), r.roundCount(otherSystem(r))
+	other := otherLabel(r)
 	fmt.Fprintf(&b, "# samsa vs Apache Kafka — %s\n\n", r.Started.Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- machine: %s\n", r.Machine)
 	fmt.Fprintf(&b, "- samsa: %s\n", r.Samsa)
@@ -216,11 +217,11 @@ func (r *results) markdown() string {
 	if r.KafkaVersion != "" {
 		fmt.Fprintf(&b, "- Apache Kafka %s (KRaft, combined broker+controller, -Xms1g -Xmx1g G1), %s\n", r.KafkaVersion, r.Java)
 	}
-	fmt.Fprintf(&b, "- rounds: %d samsa, %d Kafka, alternating; values are medians over rounds. Record size %v B; produce runs of %v records with perf-test and of %v (at most %v records) with samsa-bench, after an unmeasured warm-up of %v records per tool; e2e at %v records/s for %v.\n",
-		nS, nK, r.Options["record_size"], r.Options["records"], r.Options["bench_duration"], r.Options["bench_max_records"], r.Options["warmup_records"], r.Options["e2e_rate"], r.Options["e2e_duration"])
+	fmt.Fprintf(&b, "- rounds: %d samsa, %d %s, alternating; values are medians over rounds. Record size %v B; produce runs of %v records with perf-test and of %v (at most %v records) with samsa-bench, after an unmeasured warm-up of %v records per tool; e2e at %v records/s for %v.\n",
+		nS, nK, other, r.Options["record_size"], r.Options["records"], r.Options["bench_duration"], r.Options["bench_max_records"], r.Options["warmup_records"], r.Options["e2e_rate"], r.Options["e2e_duration"])
 	fmt.Fprintf(&b, "- clients and broker share the machine's cores; MiB/s counts record values (as the perf tools do)\n\n")
 
-	b.WriteString("| metric | unit | samsa | Kafka | samsa/Kafka | target | |\n|---|---|--:|--:|--:|--:|---|\n")
+	fmt.Fprintf(&b, "| metric | unit | samsa | %s | samsa/%s | target | |\n|---|---|--:|--:|--:|--:|---|\n", other, other)
 	for _, w := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", w.label, w.unit, fmtNum(w.samsa), fmtNum(w.kafka), fmtRatio(w.ratio), w.targetText(), w.verdict())
 	}
@@ -229,14 +230,14 @@ func (r *results) markdown() string {
 		b.WriteString("\n## The machine's limits (same run)\n\n")
 		fmt.Fprintf(&b, "| limit | MiB/s |\n|---|--:|\n| data disk, sequential 1 MiB writes, buffered (dd; best of %s) | %s |\n| data disk, same with fdatasync (dd conv=fdatasync; best of %s) | %s |\n| loopback TCP, one stream | %s |\n\n",
 			joinNums(l.DiskBufferedRuns), fmtNum(l.DiskBufferedMiBps), joinNums(l.DiskFdatasyncRuns), fmtNum(l.DiskFdatasyncMiBps), fmtNum(l.LoopbackMiBps))
-		for _, sys := range []string{"samsa", "kafka"} {
+		for _, sys := range []string{"samsa", otherSystem(r)} {
 			best, bestKey := math.NaN(), ""
 			for _, w := range rows {
 				if !strings.HasPrefix(w.key, "produce/") {
 					continue
 				}
 				v := w.samsa
-				if sys == "kafka" {
+				if sys != "samsa" {
 					v = w.kafka
 				}
 				if !math.IsNaN(v) && (math.IsNaN(best) || v > best) {
@@ -247,14 +248,14 @@ func (r *results) markdown() string {
 				continue
 			}
 			fmt.Fprintf(&b, "- %s's best produce throughput, %s MiB/s (%s), is %s of buffered disk writes, %s of fdatasync'ed disk writes and %s of loopback TCP.\n",
-				map[string]string{"samsa": "samsa", "kafka": "Kafka"}[sys], fmtNum(best), bestKey,
+				map[string]string{"samsa": "samsa", otherSystem(r): other}[sys], fmtNum(best), bestKey,
 				pct(best, l.DiskBufferedMiBps), pct(best, l.DiskFdatasyncMiBps), pct(best, l.LoopbackMiBps))
 		}
 	}
 
-	b.WriteString("\n## Every round (the medians above are over these)\n\n| metric | samsa | Kafka |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "\n## Every round (the medians above are over these)\n\n| metric | samsa | %s |\n|---|---|---|\n", other)
 	for _, w := range rows {
-		fmt.Fprintf(&b, "| %s (%s) | %s | %s |\n", w.label, w.unit, joinNums(r.values("samsa", w.key)), joinNums(r.values("kafka", w.key)))
+		fmt.Fprintf(&b, "| %s (%s) | %s | %s |\n", w.label, w.unit, joinNums(r.values("samsa", w.key)), joinNums(r.values(otherSystem(r), w.key)))
 	}
 	b.WriteString("\nRounds in order (duration; share of the CPU busy with other work in the second before it): ")
 	var durs []string
@@ -334,7 +335,7 @@ func (r *results) svg() string {
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="15" font-weight="bold">samsa vs Apache Kafka %s: how many times better samsa is (log scale; &gt;1× = samsa ahead)</text>`+"\n", html.EscapeString(r.KafkaVersion))
 	fmt.Fprintf(&b, `<text x="10" y="38" fill="#555">medians of %d+%d rounds, %s; green = target met, red = missed, grey = no target, tick = target</text>`+"\n",
-		r.roundCount("samsa"), r.roundCount("kafka"), html.EscapeString(r.Started.Format("2006-01-02 15:04 UTC")))
+		r.roundCount("samsa"), r.roundCount(otherSystem(r)), html.EscapeString(r.Started.Format("2006-01-02 15:04 UTC")))
 	for _, t := range []float64{0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100} {
 		stroke := "#ddd"
 		if t == 1 {
@@ -392,5 +393,45 @@ func (r *results) write(stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, md)
 	fmt.Fprintf(stdout, "saved %s/{results.md,chart.svg,results.json,raw/}\n", r.outDir)
+	return nil
+}
+
+// samsaCache0 is samsa with log.cache.hot.bytes=0 (the page cache left to
+// the kernel): --systems samsa,samsa-cache0 compares the page-cache
+// machinery against none, in the samsa/Kafka columns' place.
+const samsaCache0 = "samsa-cache0"
+
+// otherSystem is what samsa is compared with: Kafka, or samsa-cache0 when
+// the run has it.
+func otherSystem(r *results) string {
+	for _, s := range r.systems() {
+		if s == samsaCache0 {
+			return samsaCache0
+		}
+	}
+	return "kafka"
+}
+
+func otherLabel(r *results) string {
+	if otherSystem(r) == samsaCache0 {
+		return "samsa, log.cache.hot.bytes=0"
+	}
+	return "Kafka"
+}
+
+// systems are the run's systems (its options).
+func (r *results) systems() []string {
+	switch v := r.Options["systems"].(type) {
+	case []string:
+		return v
+	case []any: // read back from results.json
+		var out []string
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
 	return nil
 }
