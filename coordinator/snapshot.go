@@ -21,6 +21,18 @@ type Snapshot struct {
 	// some broker's confirmation (topics-deleted/).
 	DeletedTopics map[TopicID]TopicTombstone
 
+	// ACLs are every ACL binding (acls/), sorted; ACLRevision is the
+	// revision of the snapshot that last changed them, so a cache of
+	// authorization decisions knows when it is stale.
+	ACLs        []ACL
+	ACLRevision int64
+	// SCRAM are the SCRAM credentials (scram/).
+	SCRAM map[SCRAMKey]ScramCredential
+	// Quotas are the client quotas (quotas/) by entity; QuotaRevision as
+	// ACLRevision.
+	Quotas        map[QuotaEntity]map[string]float64
+	QuotaRevision int64
+
 	// offline indexes the brokers' OfflineReplicas (built with Brokers).
 	offline map[int32]map[ReplicaRef]struct{}
 }
