@@ -81,6 +81,8 @@ var securityTable = []*def{
 		doc: "For OAUTHBEARER: " + OAuthBearerValidatorHandler + " validates signed JWTs against sasl.oauthbearer.jwks.endpoint.url; unset (or " + OAuthBearerUnsecuredValidatorHandler + "): unsecured JWS tokens, for tests. Other handler classes are refused."},
 	{name: "sasl.server.max.receive.size", typ: TypeInt, dflt: "524288", check: atLeast(1), readOnly: true,
 		doc: "Largest request accepted before a connection has authenticated (SASL listeners): a larger one closes the connection."},
+	{name: "connection.failed.authentication.delay.ms", typ: TypeInt, dflt: "100", check: atLeast(0), readOnly: true,
+		doc: "A failed authentication is answered (and its connection closed) after this long, to slow down password guessing."},
 	{name: "connections.max.reauth.ms", typ: TypeLong, dflt: "0", check: atLeast(0), readOnly: true,
 		doc: "Session lifetime of a SASL authentication (KIP-368): the client must re-authenticate before it, or its connection is closed at its next request. 0: sessions do not expire (except with an OAUTHBEARER token's expiry)."},
 	{name: "sasl.oauthbearer.jwks.endpoint.url", typ: TypeString, noDefault: true, readOnly: true,

@@ -123,6 +123,7 @@ var implementedProperties = map[string]string{
 	"sasl.server.callback.handler.class":        "broker/sasl_oauth.go: JWKS validator or unsecured tokens",
 	"sasl.server.max.receive.size":              "broker/conn.go: frame limit before authentication",
 	"connections.max.reauth.ms":                 "broker/sasl.go: KIP-368 session lifetime",
+	"connection.failed.authentication.delay.ms": "broker/auth.go: failed authentications answered late",
 	"sasl.oauthbearer.jwks.endpoint.url":        "broker/sasl_oauth.go",
 	"sasl.oauthbearer.jwks.endpoint.refresh.ms": "broker/sasl_oauth.go",
 	"sasl.oauthbearer.expected.audience":        "broker/sasl_oauth.go",
