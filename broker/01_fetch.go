@@ -267,6 +267,8 @@ func (pl *fetchPlan) resolve(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 			switch {
 			case !known:
 				e.code = kerr.UnknownTopicID.Code
+			case !b.authorizeFetch(pl.rc, pl.replica, name): // acl.go
+				e.code = kerr.TopicAuthorizationFailed.Code
 			default:
 				e.p = b.partition(name, rp.Partition)
 				if e.p == nil && pl.replica < 0 && req.Version >= 11 {

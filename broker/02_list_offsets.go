@@ -61,6 +61,10 @@ func handleListOffsets(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 				sp.ErrorCode = kerr.InvalidRequest.Code
 				continue
 			}
+			if !b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, rt.Topic) { // acl.go
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			}
 			sp.ErrorCode = b.listOffset(rt.Topic, rp, sp)
 		}
 	}

@@ -22,7 +22,7 @@ func handleDescribeGroups(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 	req := kreq.(*kmsg.DescribeGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, id := range req.Groups {
-		if e := b.groupError(id); e != nil {
+		if e := b.groupAccess(rc, kmsg.ACLOperationDescribe, id); e != nil { // acl.go
 			g := kmsg.NewDescribeGroupsResponseGroup()
 			g.Group = id
 			g.ErrorCode = e.Code
@@ -30,7 +30,11 @@ func handleDescribeGroups(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 			resp.Groups = append(resp.Groups, g)
 			continue
 		}
-		resp.Groups = append(resp.Groups, b.groups.DescribeGroup(id, req.Version))
+		g := b.groups.DescribeGroup(id, req.Version)
+		if req.IncludeAuthorizedOperations {
+			g.AuthorizedOperations = b.authorizedOps(rc, kmsg.ACLResourceTypeGroup, id, aclGroupOps)
+		}
+		resp.Groups = append(resp.Groups, g)
 	}
 	return resp
 }

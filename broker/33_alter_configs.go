@@ -56,6 +56,10 @@ func handleAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			fail(kerr.InvalidRequest, "Duplicate resource.")
 			continue
 		}
+		if e := b.authorizeConfigResource(rc, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); e != nil { // acl.go
+			fail(e, e.Description)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 		case kmsg.ConfigResourceTypeBroker:

@@ -63,6 +63,10 @@ func handleCreatePartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respo
 			add(rt.Topic, kerr.InvalidRequest, "Duplicate topic name.")
 			continue
 		}
+		if !b.authorize(rc, kmsg.ACLOperationAlter, kmsg.ACLResourceTypeTopic, rt.Topic) { // acl.go
+			add(rt.Topic, kerr.TopicAuthorizationFailed, "Authorization failed.")
+			continue
+		}
 		newReplicas, e, msg := planPartitions(snap, rt)
 		if e != nil {
 			add(rt.Topic, e, msg)

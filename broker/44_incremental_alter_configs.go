@@ -57,6 +57,10 @@ func handleIncrementalAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 			fail(kerr.InvalidRequest, "Duplicate resource.")
 			continue
 		}
+		if e := b.authorizeConfigResource(rc, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); e != nil { // acl.go
+			fail(e, e.Description)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 		case kmsg.ConfigResourceTypeBroker:

@@ -19,7 +19,7 @@ func handleConsumerGroupDescribe(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
 	var local []string
 	for _, id := range req.Groups {
-		if e := b.groupError(id); e != nil {
+		if e := b.groupAccess(rc, kmsg.ACLOperationDescribe, id); e != nil { // acl.go
 			g := kmsg.NewConsumerGroupDescribeResponseGroup()
 			g.Group = id
 			g.ErrorCode = e.Code

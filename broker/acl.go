@@ -27,9 +27,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-io/samsa/coordinator"
+	"github.com/samsa-io/samsa/coordinator/group"
 )
 
 // authorizer is the ACL authorizer; nil on a broker without one.
@@ -194,9 +196,9 @@ func (b *Broker) authorizeCluster(rc *reqCtx, op kmsg.ACLOperation) bool {
 // Operations each resource type supports (Kafka's AclEntry.supportedOperations),
 // for the authorized-operations bit sets.
 var (
-	topicOps   = []kmsg.ACLOperation{kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationCreate, kmsg.ACLOperationDelete, kmsg.ACLOperationAlter, kmsg.ACLOperationDescribe, kmsg.ACLOperationDescribeConfigs, kmsg.ACLOperationAlterConfigs}
-	groupOps   = []kmsg.ACLOperation{kmsg.ACLOperationRead, kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete}
-	clusterOps = []kmsg.ACLOperation{kmsg.ACLOperationCreate, kmsg.ACLOperationClusterAction, kmsg.ACLOperationDescribeConfigs, kmsg.ACLOperationAlterConfigs, kmsg.ACLOperationIdempotentWrite, kmsg.ACLOperationAlter, kmsg.ACLOperationDescribe}
+	aclTopicOps   = []kmsg.ACLOperation{kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationCreate, kmsg.ACLOperationDelete, kmsg.ACLOperationAlter, kmsg.ACLOperationDescribe, kmsg.ACLOperationDescribeConfigs, kmsg.ACLOperationAlterConfigs}
+	aclGroupOps   = []kmsg.ACLOperation{kmsg.ACLOperationRead, kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete}
+	aclClusterOps = []kmsg.ACLOperation{kmsg.ACLOperationCreate, kmsg.ACLOperationClusterAction, kmsg.ACLOperationDescribeConfigs, kmsg.ACLOperationAlterConfigs, kmsg.ACLOperationIdempotentWrite, kmsg.ACLOperationAlter, kmsg.ACLOperationDescribe}
 )
 
 // authorizedOps is the bit set of ops the request's principal may perform
@@ -214,3 +216,185 @@ func (b *Broker) authorizedOps(rc *reqCtx, rt kmsg.ACLResourceType, name string,
 // aclsEnabledError is the error of an ACL API on a broker without an
 // authorizer (Kafka: SECURITY_DISABLED).
 const noAuthorizerMessage = "No Authorizer is configured on the broker (set authorizer.class.name)"
+
+// authorizeFetch is Fetch's check: a follower needs CLUSTER_ACTION on the
+// cluster, a consumer READ on the topic (Kafka answers both with
+// TOPIC_AUTHORIZATION_FAILED per partition).
+func (b *Broker) authorizeFetch(rc *reqCtx, replica int32, topic string) bool {
+	if b.authz == nil {
+		return true
+	}
+	if replica >= 0 {
+		return b.authorizeCluster(rc, kmsg.ACLOperationClusterAction)
+	}
+	return b.authorize(rc, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, topic)
+}
+
+// authorizeEpochs is OffsetForLeaderEpoch's check: CLUSTER_ACTION for a
+// follower (v3+ names its replica id), DESCRIBE on the topic for a
+// consumer; 0 when allowed, else the error code.
+func (b *Broker) authorizeEpochs(rc *reqCtx, replica int32, topic string) int16 {
+	if b.authz == nil {
+		return 0
+	}
+	if replica >= 0 && !b.authorizeCluster(rc, kmsg.ACLOperationClusterAction) {
+		return kerr.ClusterAuthorizationFailed.Code
+	}
+	if !b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, topic) {
+		return kerr.TopicAuthorizationFailed.Code
+	}
+	return 0
+}
+
+// authorizeMetadataCreate: Metadata may auto-create a topic only for a
+// principal allowed CREATE on the cluster or on the topic.
+func (b *Broker) authorizeMetadataCreate(rc *reqCtx, topic string) bool {
+	if b.authz == nil {
+		return true
+	}
+	return b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, topic) &&
+		(b.authorizeCluster(rc, kmsg.ACLOperationCreate) || b.authorize(rc, kmsg.ACLOperationCreate, kmsg.ACLResourceTypeTopic, topic))
+}
+
+// authorizeMetadataTopic: a named topic that does not exist is
+// TOPIC_AUTHORIZATION_FAILED to a principal that may not describe it, or
+// may not create it when the request would have created it (Kafka's
+// handleTopicMetadataRequest).
+func (b *Broker) authorizeMetadataTopic(rc *reqCtx, topic string, autoCreate bool) bool {
+	if b.authz == nil {
+		return true
+	}
+	if !b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, topic) {
+		return false
+	}
+	return !autoCreate || !b.cfg.AutoCreateTopics || validateTopicName(topic) != nil || b.authorizeMetadataCreate(rc, topic)
+}
+
+// groupAccess is groupError behind the group's ACL check
+// (GROUP_AUTHORIZATION_FAILED first, as Kafka checks it first).
+func (b *Broker) groupAccess(rc *reqCtx, op kmsg.ACLOperation, group string) *kerr.Error {
+	if !b.authorize(rc, op, kmsg.ACLResourceTypeGroup, group) {
+		return kerr.GroupAuthorizationFailed
+	}
+	return b.groupError(group)
+}
+
+// authorizeCoordinatorKey: FindCoordinator needs DESCRIBE on the group
+// (type 0) or the transactional id (type 1).
+func (b *Broker) authorizeCoordinatorKey(rc *reqCtx, typ int8, key string) bool {
+	if typ == 1 {
+		return b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, key)
+	}
+	return b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, key)
+}
+
+// authorizeListGroup: ListGroups lists every group to DESCRIBE on the
+// cluster, else the groups the principal may describe.
+func (b *Broker) authorizeListGroup(rc *reqCtx, group string) bool {
+	return b.authz == nil || b.authorizeCluster(rc, kmsg.ACLOperationDescribe) ||
+		b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, group)
+}
+
+// authorizeOffsetFetch applies OffsetFetch's checks to an answer: without
+// DESCRIBE on the group, GROUP_AUTHORIZATION_FAILED; topics the principal
+// may not describe are left out of an all-topics answer and
+// TOPIC_AUTHORIZATION_FAILED when named.
+func (b *Broker) authorizeOffsetFetch(rc *reqCtx, groupID string, asked []fetchTopic, code int16, out []fetchedTopic, all bool) (int16, []fetchedTopic) {
+	if b.authz == nil {
+		return code, out
+	}
+	if !b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, groupID) {
+		denied := make([]fetchedTopic, 0, len(asked))
+		for _, t := range asked {
+			ft := fetchedTopic{name: t.name, id: t.id}
+			for _, p := range t.partitions {
+				ft.partitions = append(ft.partitions, offsetFetchPartition(p, group.Offset{Offset: -1, LeaderEpoch: -1}, kerr.GroupAuthorizationFailed.Code))
+			}
+			denied = append(denied, ft)
+		}
+		return kerr.GroupAuthorizationFailed.Code, denied
+	}
+	kept := out[:0]
+	for _, ft := range out {
+		if b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, ft.name) {
+			kept = append(kept, ft)
+			continue
+		}
+		if all {
+			continue
+		}
+		for i := range ft.partitions {
+			ft.partitions[i].Offset, ft.partitions[i].LeaderEpoch, ft.partitions[i].Metadata = -1, -1, nil
+			ft.partitions[i].ErrorCode = kerr.TopicAuthorizationFailed.Code
+		}
+		kept = append(kept, ft)
+	}
+	return code, kept
+}
+
+// authorizeCreateTopic: CREATE on the cluster or on the topic.
+func (b *Broker) authorizeCreateTopic(rc *reqCtx, topic string) bool {
+	return b.authz == nil || b.authorizeCluster(rc, kmsg.ACLOperationCreate) ||
+		b.authorize(rc, kmsg.ACLOperationCreate, kmsg.ACLResourceTypeTopic, topic)
+}
+
+// authorizeIdempotentWrite is InitProducerId's check without a
+// transactional id: IDEMPOTENT_WRITE on the cluster, or (KIP-679) WRITE on
+// some topic.
+func (b *Broker) authorizeIdempotentWrite(rc *reqCtx) bool {
+	if b.authz == nil || b.authorizeCluster(rc, kmsg.ACLOperationIdempotentWrite) {
+		return true
+	}
+	return b.authz.mayWriteSomeTopic(b.store.Snapshot(), rc.principal(), rc.aclHost())
+}
+
+// mayWriteSomeTopic is Kafka's authorizeByResourceType(WRITE, TOPIC): some
+// ALLOW of WRITE (or ALL) on topics matches the principal and host and no
+// DENY of it on every topic (the literal "*") does.
+func (a *authorizer) mayWriteSomeTopic(snap *coordinator.Snapshot, principal, host string) bool {
+	if a.superUsers[principal] {
+		return true
+	}
+	allowed, any := false, false
+	for _, acl := range snap.ACLs {
+		if kmsg.ACLResourceType(acl.ResourceType) != kmsg.ACLResourceTypeTopic {
+			continue
+		}
+		any = true
+		if acl.Principal != principal && acl.Principal != "User:*" || acl.Host != "*" && acl.Host != host {
+			continue
+		}
+		op := kmsg.ACLOperation(acl.Operation)
+		if op != kmsg.ACLOperationWrite && op != kmsg.ACLOperationAll {
+			continue
+		}
+		if kmsg.ACLPermissionType(acl.Permission) == kmsg.ACLPermissionTypeDeny {
+			if kmsg.ACLResourcePatternType(acl.PatternType) == kmsg.ACLResourcePatternTypeLiteral && acl.ResourceName == "*" {
+				return false
+			}
+			continue
+		}
+		allowed = true
+	}
+	return allowed || !any && a.allowIfNoACL
+}
+
+// authorizeConfigResource: a topic's configs need op on the topic
+// (TOPIC_AUTHORIZATION_FAILED), a broker's (and its loggers') op on the
+// cluster (CLUSTER_AUTHORIZATION_FAILED).
+func (b *Broker) authorizeConfigResource(rc *reqCtx, op kmsg.ACLOperation, rt kmsg.ConfigResourceType, name string) *kerr.Error {
+	if b.authz == nil {
+		return nil
+	}
+	switch rt {
+	case kmsg.ConfigResourceTypeTopic:
+		if !b.authorize(rc, op, kmsg.ACLResourceTypeTopic, name) {
+			return kerr.TopicAuthorizationFailed
+		}
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		if !b.authorizeCluster(rc, op) {
+			return kerr.ClusterAuthorizationFailed
+		}
+	}
+	return nil
+}

@@ -300,3 +300,15 @@ func (b *Broker) mutationQuota(rc *reqCtx, n int) (int32, bool) {
 	b.quotas.record(q, float64(n), now)
 	return 0, false
 }
+
+// createTopicPartitions is how many partitions a CreateTopics entry makes
+// (the controller mutation quota counts partitions).
+func createTopicPartitions(rt kmsg.CreateTopicsRequestTopic, dflt int32) int {
+	switch {
+	case len(rt.ReplicaAssignment) > 0:
+		return len(rt.ReplicaAssignment)
+	case rt.NumPartitions > 0:
+		return int(rt.NumPartitions)
+	}
+	return int(dflt)
+}
