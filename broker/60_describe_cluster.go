@@ -29,7 +29,6 @@ const (
 	endpointTypeController int8 = 2
 )
 
-
 // authorizedOpsOmitted is Kafka's "not requested" value (Integer.MIN_VALUE).
 const authorizedOpsOmitted = int32(-2147483648)
 

@@ -305,10 +305,11 @@ func listenerProperty(key string) (*def, error) {
 	if d := brokerDefs[prop]; d != nil && listenerScoped(prop) {
 		return d, nil
 	}
-	if mech, p, ok := strings.Cut(prop, "."); ok && mechanismScoped[p] && knownMechanism(mech) {
+	if mech, p, ok := strings.Cut(prop, "."); ok && knownMechanism(mech) && brokerDefs[p] != nil &&
+		(mechanismScoped[p] || strings.HasPrefix(p, "sasl.")) {
 		return brokerDefs[p], nil
 	}
-	return nil, fmt.Errorf("unknown listener property %q: samsa reads listener.name.<listener>.<ssl.* or sasl.* property> and listener.name.<listener>.<mechanism>.{sasl.jaas.config, sasl.server.callback.handler.class, connections.max.reauth.ms}", key)
+	return nil, fmt.Errorf("unknown listener property %q: samsa reads listener.name.<listener>.<ssl.* or sasl.* property> and listener.name.<listener>.<mechanism>.<sasl.* property or connections.max.reauth.ms>", key)
 }
 
 func knownMechanism(m string) bool {
