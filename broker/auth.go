@@ -83,6 +83,12 @@ func (b *Broker) buildListenerSecurity() error {
 		}
 		b.secs[l.Name] = s
 	}
+	ia, err := b.interBrokerAuth()
+	if err != nil {
+		// Only replication needs it: a lone broker serves without.
+		b.log.Warn().Err(err).Str("listener", b.cfg.InterBrokerListener).Msg("replica fetchers cannot authenticate to other brokers")
+	}
+	b.interAuth = ia
 	return errors.Join(errs...)
 }
 

@@ -73,6 +73,9 @@ type Broker struct {
 	authz *authorizer
 	// quotas measures the client quota rates (quota.go).
 	quotas *quotaManager
+	// interAuth secures the replica fetchers' connections
+	// (replica_auth.go); nil on a PLAINTEXT inter-broker listener.
+	interAuth *interBrokerAuth
 
 	// dirID is the directory.id of the data directory (meta.properties),
 	// registered with the broker (see mayLead).

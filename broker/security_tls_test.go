@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -174,4 +175,41 @@ func TestMutualTLS(t *testing.T) {
 	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
 		t.Fatalf("User:client producing to other: %v, want TOPIC_AUTHORIZATION_FAILED", err)
 	}
+}
+
+// TestSecuredReplication: two brokers whose inter-broker listener is
+// SASL_SSL (TLS verified against the trust store, SCRAM-SHA-512 with the
+// JAAS username and password): a follower replicates over it, so an
+// acks=all produce to a two-replica partition is committed and the
+// follower's log holds the record.
+func TestSecuredReplication(t *testing.T) {
+	dir := devCertsDir(t)
+	jaas := `org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="broker-secret";`
+	c := newTestCluster(t, []int32{1, 2},
+		"listeners=PLAINTEXT://127.0.0.1:0,REPL://127.0.0.1:0",
+		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,REPL:SASL_SSL",
+		"inter.broker.listener.name=REPL",
+		"ssl.keystore.location="+filepath.Join(dir, "broker.jks"), "ssl.keystore.password="+DevCertsPassword,
+		"ssl.truststore.location="+filepath.Join(dir, "truststore.pem"),
+		"sasl.enabled.mechanisms=SCRAM-SHA-512", "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+		"listener.name.repl.scram-sha-512.sasl.jaas.config="+jaas,
+	)
+	ctx := adminCtxT(t)
+	admin := kadm.NewClient(secClient(t, c.addrs[1]))
+	if _, err := admin.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "broker", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "broker-secret"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.createAssigned(1, "repl", [][]int32{{1, 2}}, map[string]string{"min.insync.replicas": "2"})
+	waitFor(t, "a leader", func() bool { return c.leaderOf("repl", 0) > 0 })
+	leader := c.leaderOf("repl", 0)
+	cl := secClient(t, c.addrs[leader], kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("repl"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RetryTimeout(20*time.Second), kgo.RequestRetries(20))
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("replicated")}).FirstErr(); err != nil {
+		t.Fatalf("acks=all produce with min.insync.replicas=2: %v", err)
+	}
+	follower := int32(3 - leader)
+	waitFor(t, "the follower's copy", func() bool {
+		p := c.brokers[follower].hosted("repl", 0)
+		return p != nil && p.log.LogEndOffset() == 1
+	})
 }
