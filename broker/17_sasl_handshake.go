@@ -35,17 +35,17 @@ func handleSaslHandshake(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response
 		// A handshake in the middle of an exchange.
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		rc.closeAfter = true
-		c.failAuth(&authError{"unexpected SaslHandshake during SASL authentication"})
+		c.failAuth(&authError{msg: "unexpected SaslHandshake during SASL authentication"})
 		return resp
 	case !ok:
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
 		rc.closeAfter = true
-		c.failAuth(&authError{"unsupported SASL mechanism " + req.Mechanism})
+		c.failAuth(&authError{msg: "unsupported SASL mechanism " + req.Mechanism})
 		return resp
 	case a.authenticated && (req.Version == 0 || req.Mechanism != a.mech):
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		rc.closeAfter = true
-		c.failAuth(&authError{"re-authentication must use SaslHandshake v1 and the mechanism of the session, " + a.mech})
+		c.failAuth(&authError{msg: "re-authentication must use SaslHandshake v1 and the mechanism of the session, " + a.mech})
 		return resp
 	}
 	a.reauth = a.authenticated

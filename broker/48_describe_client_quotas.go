@@ -27,16 +27,22 @@ func handleDescribeClientQuotas(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.R
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp
 	}
+	// Entries is nullable on the wire, and null only with an error: the
+	// Java admin client fails on a null list.
+	resp.Entries = []kmsg.DescribeClientQuotasResponseEntry{}
 	seen := map[string]bool{}
 	for _, c := range req.Components {
 		switch {
 		case seen[c.EntityType]:
+			resp.Entries = nil
 			resp.ErrorCode, resp.ErrorMessage = kerr.InvalidRequest.Code, strPtr("Duplicate entity type "+c.EntityType+" in the filter")
 			return resp
 		case c.MatchType > 2:
+			resp.Entries = nil
 			resp.ErrorCode, resp.ErrorMessage = kerr.InvalidRequest.Code, strPtr("Invalid match type")
 			return resp
 		case c.MatchType == 0 && c.Match == nil:
+			resp.Entries = nil
 			resp.ErrorCode, resp.ErrorMessage = kerr.InvalidRequest.Code, strPtr("An exact match needs a name")
 			return resp
 		}

@@ -37,15 +37,26 @@ type saslExchange interface {
 
 // authError is a failed authentication; msg is what the client is told
 // (SaslAuthenticate's error message).
-type authError struct{ msg string }
+type authError struct {
+	msg    string
+	reason string // for the log only (why the credentials were invalid)
+}
 
-func (e *authError) Error() string { return e.msg }
+func (e *authError) Error() string {
+	if e.reason != "" {
+		return e.msg + " (" + e.reason + ")"
+	}
+	return e.msg
+}
 
 // invalidCredentials is Kafka's message for a SaslException: it does not
 // say whether the user or the password was wrong.
 func invalidCredentials(mech string) *authError {
-	return &authError{"Authentication failed during authentication due to invalid credentials with SASL mechanism " + mech}
+	return &authError{msg: "Authentication failed during authentication due to invalid credentials with SASL mechanism " + mech}
 }
+
+// because is invalidCredentials with the reason the log shows.
+func (e *authError) because(reason string) *authError { return &authError{msg: e.msg, reason: reason} }
 
 func (b *Broker) newMechanism(listener, name string, ms *config.MechanismSettings) (saslMechanism, error) {
 	switch name {
@@ -67,7 +78,7 @@ func (c *conn) completeAuth(ex saslExchange) (int64, error) {
 	a := &c.auth
 	principal := "User:" + ex.user()
 	if a.reauth && principal != a.principal {
-		return 0, &authError{fmt.Sprintf("Cannot change principals during re-authentication from %s: %s", a.principal, principal)}
+		return 0, &authError{msg: fmt.Sprintf("Cannot change principals during re-authentication from %s: %s", a.principal, principal)}
 	}
 	now := time.Now()
 	var lifetime int64

@@ -92,7 +92,7 @@ func (e *oauthExchange) next(msg []byte) ([]byte, bool, error) {
 		e.name, e.exp, err = e.m.validate(token, time.Now())
 	}
 	if err != nil {
-		e.failed = &authError{"Authentication failed: " + err.Error()}
+		e.failed = &authError{msg: "Authentication failed: " + err.Error()}
 		return []byte(`{"status":"invalid_token"}`), false, nil
 	}
 	return []byte{}, true, nil

@@ -44,20 +44,20 @@ type plainExchange struct {
 }
 
 // errPlainCredentials is PlainSaslServer's message.
-var errPlainCredentials = &authError{"Authentication failed: Invalid username or password"}
+var errPlainCredentials = &authError{msg: "Authentication failed: Invalid username or password"}
 
 func (e *plainExchange) next(msg []byte) ([]byte, bool, error) {
 	// authzid NUL authcid NUL passwd
 	parts := bytes.Split(msg, []byte{0})
 	if len(parts) != 3 {
-		return nil, false, &authError{"Invalid SASL/PLAIN response: expected 3 tokens, got " + strconv.Itoa(len(parts))}
+		return nil, false, &authError{msg: "Invalid SASL/PLAIN response: expected 3 tokens, got " + strconv.Itoa(len(parts))}
 	}
 	authz, user, pass := string(parts[0]), string(parts[1]), parts[2]
 	if user == "" {
-		return nil, false, &authError{"Authentication failed: username not specified"}
+		return nil, false, &authError{msg: "Authentication failed: username not specified"}
 	}
 	if len(pass) == 0 {
-		return nil, false, &authError{"Authentication failed: password not specified"}
+		return nil, false, &authError{msg: "Authentication failed: password not specified"}
 	}
 	want, ok := e.m.users[user]
 	got := sha256.Sum256(pass)
@@ -65,7 +65,7 @@ func (e *plainExchange) next(msg []byte) ([]byte, bool, error) {
 		return nil, false, errPlainCredentials
 	}
 	if authz != "" && authz != user {
-		return nil, false, &authError{"Authentication failed: Client requested an authorization id that is different from username"}
+		return nil, false, &authError{msg: "Authentication failed: Client requested an authorization id that is different from username"}
 	}
 	e.name = user
 	return []byte{}, true, nil

@@ -91,16 +91,16 @@ func (e *scramExchange) next(msg []byte) ([]byte, bool, error) {
 		switch {
 		case strings.HasPrefix(s, "n,"), strings.HasPrefix(s, "y,"):
 		default:
-			return nil, false, fail // p=: channel binding is not supported
+			return nil, false, fail.because("channel binding (p=) is not supported")
 		}
 		rest := s[2:]
 		i := strings.IndexByte(rest, ',')
 		if i < 0 {
-			return nil, false, fail
+			return nil, false, fail.because("malformed client-first message")
 		}
 		if a := rest[:i]; a != "" {
 			if !strings.HasPrefix(a, "a=") {
-				return nil, false, fail
+				return nil, false, fail.because("malformed gs2 header")
 			}
 			authz = scramUnescape(a[2:])
 		}
@@ -108,18 +108,18 @@ func (e *scramExchange) next(msg []byte) ([]byte, bool, error) {
 		bare := rest[i+1:]
 		attrs := strings.Split(bare, ",")
 		if len(attrs) < 2 || !strings.HasPrefix(attrs[0], "n=") || !strings.HasPrefix(attrs[1], "r=") || len(attrs[1]) < 3 {
-			return nil, false, fail
+			return nil, false, fail.because("malformed client-first message")
 		}
 		if len(attrs) > 2 {
-			return nil, false, &authError{"Authentication failed: unsupported SCRAM extensions"}
+			return nil, false, &authError{msg: "Authentication failed: unsupported SCRAM extensions"}
 		}
 		e.name = scramUnescape(attrs[0][2:])
 		if authz != "" && authz != e.name {
-			return nil, false, &authError{"Authentication failed: Client requested an authorization id that is different from username"}
+			return nil, false, &authError{msg: "Authentication failed: Client requested an authorization id that is different from username"}
 		}
 		cred, ok := e.m.b.store.Snapshot().SCRAM[coordinator.SCRAMKey{Mechanism: e.m.name, User: e.name}]
 		if !ok {
-			return nil, false, fail
+			return nil, false, fail.because("no " + e.m.name + " credential for user " + e.name)
 		}
 		e.cred = cred
 		var sn [18]byte
@@ -133,17 +133,22 @@ func (e *scramExchange) next(msg []byte) ([]byte, bool, error) {
 		s := string(msg)
 		i := strings.LastIndex(s, ",p=")
 		if i < 0 {
-			return nil, false, fail
+			return nil, false, fail.because("client-final message without proof")
 		}
 		withoutProof, proofB64 := s[:i], s[i+3:]
 		attrs := strings.Split(withoutProof, ",")
-		if len(attrs) < 2 || attrs[0] != "c="+base64.StdEncoding.EncodeToString([]byte(e.gs2)) || attrs[1] != "r="+e.nonce {
-			return nil, false, fail
+		// The nonce must end with the server's, as Kafka checks it
+		// (ScramSaslServer: endsWith), not equal it: librdkafka 2.0.x
+		// sends its own nonce in front of the server's again, which Kafka
+		// accepts, so samsa does too.
+		if len(attrs) < 2 || attrs[0] != "c="+base64.StdEncoding.EncodeToString([]byte(e.gs2)) ||
+			!strings.HasPrefix(attrs[1], "r=") || !strings.HasSuffix(attrs[1], e.nonce) {
+			return nil, false, fail.because("client-final message: channel binding or nonce mismatch")
 		}
 		proof, err := base64.StdEncoding.DecodeString(proofB64)
 		h := scramHash(e.m.name)
 		if err != nil || len(proof) != h().Size() {
-			return nil, false, fail
+			return nil, false, fail.because("malformed proof")
 		}
 		authMsg := []byte(e.first + "," + withoutProof)
 		sig := hmacSum(h, e.cred.StoredKey, authMsg)
@@ -154,7 +159,7 @@ func (e *scramExchange) next(msg []byte) ([]byte, bool, error) {
 		sum := h()
 		sum.Write(clientKey)
 		if subtle.ConstantTimeCompare(sum.Sum(nil), e.cred.StoredKey) != 1 {
-			return nil, false, fail
+			return nil, false, fail.because("wrong password for user " + e.name)
 		}
 		serverSig := hmacSum(h, e.cred.ServerKey, authMsg)
 		return []byte("v=" + base64.StdEncoding.EncodeToString(serverSig)), true, nil
