@@ -295,7 +295,9 @@ func (s *saramaSCRAM) Done() bool                            { return s.conv.Don
 
 type saramaToken string
 
-func (t saramaToken) Token() (*sarama.AccessToken, error) { return &sarama.AccessToken{Token: string(t)}, nil }
+func (t saramaToken) Token() (*sarama.AccessToken, error) {
+	return &sarama.AccessToken{Token: string(t)}, nil
+}
 
 func saramaSecConfig(env *secEnv, c secCase) *sarama.Config {
 	cfg := saramaConfig()
