@@ -117,6 +117,8 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 				kerrv, msg = kerr.TransactionalIDAuthorizationFailed, "transactions are not supported by this broker yet"
 			case !topicKnown:
 				kerrv, msg = kerr.UnknownTopicID, "unknown topic id"
+			case !b.authorize(rc, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, name): // acl.go
+				kerrv = kerr.TopicAuthorizationFailed
 			default:
 				p := b.partition(name, rp.Partition)
 				if p == nil {

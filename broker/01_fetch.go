@@ -200,6 +200,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	if pl.replica < 0 {
 		// Kafka's BytesOut counts consumers' fetches, not replication.
 		defer b.metrics.fetched(pl.entries)
+		defer func() { rc.fetchBytes = pl.recordBytes() }() // consumer quota (quota.go)
 	}
 	pl.maxBytes = req.MaxBytes
 	if pl.maxBytes <= 0 {
@@ -266,6 +267,8 @@ func (pl *fetchPlan) resolve(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 			switch {
 			case !known:
 				e.code = kerr.UnknownTopicID.Code
+			case !b.authorizeFetch(pl.rc, pl.replica, name): // acl.go
+				e.code = kerr.TopicAuthorizationFailed.Code
 			default:
 				e.p = b.partition(name, rp.Partition)
 				if e.p == nil && pl.replica < 0 && req.Version >= 11 {
@@ -472,7 +475,9 @@ func (pl *fetchPlan) read() (int, bool) {
 			total += int(fs.Len)
 			continue
 		}
-		if fs.Len >= fileSliceMin {
+		if fs.Len >= fileSliceMin && (pl.rc.conn == nil || !pl.rc.conn.isTLS) {
+			// (A TLS connection cannot sendfile: its records are
+			// copied below.)
 			e.file = fs
 			total += int(fs.Len)
 			continue
@@ -501,6 +506,20 @@ func (pl *fetchPlan) read() (int, bool) {
 		hadError = hadError || failed > 0
 	}
 	return total, hadError
+}
+
+// recordBytes is the record bytes the response carries.
+func (pl *fetchPlan) recordBytes() int {
+	n := 0
+	for i := range pl.entries {
+		e := &pl.entries[i]
+		if e.file.Len > 0 {
+			n += int(e.file.Len)
+		} else if e.out != nil {
+			n += len(e.out.RecordBatches)
+		}
+	}
+	return n
 }
 
 // checkFollower does, once per request, the leader's part of a follower's

@@ -73,6 +73,8 @@ func handleListOffsets(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			if count[key] > 1 {
 				sp.ErrorCode = kerr.InvalidRequest.Code
 				count[key] = -1
+			} else if !b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, rt.Topic) { // acl.go
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			} else {
 				sp.ErrorCode = b.listOffset(rt.Topic, rp, &sp)
 			}

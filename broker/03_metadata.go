@@ -43,11 +43,6 @@ func init() { register(kmsg.Metadata, 0, 13, handleMetadata) }
 // authorizedOpsNotRequested is Kafka's "not asked for" marker.
 const authorizedOpsNotRequested = -2147483648
 
-// topicAllOps is the bit set of topic operations (READ, WRITE, CREATE,
-// DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS) that everyone has
-// until ACLs exist.
-const topicAllOps int32 = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
-
 func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.MetadataRequest)
 	if resp := metadataRequestError(req); resp != nil {
@@ -72,6 +67,9 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		created := false
 		for _, rt := range req.Topics {
 			if rt.Topic == nil || snap.Topic(*rt.Topic) != nil || !autoCreate || !b.cfg.AutoCreateTopics {
+				continue
+			}
+			if !b.authorizeMetadataCreate(rc, *rt.Topic) { // acl.go
 				continue
 			}
 			if validateTopicName(*rt.Topic) != nil {
@@ -101,19 +99,26 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		resp.ControllerID = b.cfg.BrokerID
 	}
 	resp.AuthorizedOperations = authorizedOpsNotRequested
-	if req.IncludeClusterAuthorizedOperations && req.Version <= 10 {
-		resp.AuthorizedOperations = clusterAuthorizedOps
+	if req.IncludeClusterAuthorizedOperations && req.Version >= 8 && req.Version <= 10 {
+		resp.AuthorizedOperations = b.authorizedOps(rc, kmsg.ACLResourceTypeCluster, clusterName, aclClusterOps)
 	}
 
-	topicOps := int32(authorizedOpsNotRequested)
-	if req.IncludeTopicAuthorizedOperations {
-		topicOps = topicAllOps
+	// topicOps: the authorized operations of a topic, when asked for.
+	topicOps := func(name string) int32 {
+		if !req.IncludeTopicAuthorizedOperations {
+			return authorizedOpsNotRequested
+		}
+		return b.authorizedOps(rc, kmsg.ACLResourceTypeTopic, name, aclTopicOps)
 	}
 
 	if allTopics {
 		resp.Topics = make([]kmsg.MetadataResponseTopic, 0, len(snap.TopicNames))
 		for _, name := range snap.TopicNames {
-			resp.Topics = append(resp.Topics, b.metadataTopic(snap, snap.Topics[name], topicOps, listener, req.Version))
+			// Kafka leaves out the topics the principal may not describe.
+			if !b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name) {
+				continue
+			}
+			resp.Topics = append(resp.Topics, b.metadataTopic(snap, snap.Topics[name], topicOps(name), listener, req.Version))
 		}
 		return resp
 	}
@@ -127,15 +132,23 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		case rt.TopicID != [16]byte{}:
 			tm = snap.TopicByID(coordinator.TopicID(rt.TopicID))
 		}
-		if tm != nil {
-			resp.Topics = append(resp.Topics, b.metadataTopic(snap, tm, topicOps, listener, req.Version))
+		if tm != nil && b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, tm.Info.Name) {
+			resp.Topics = append(resp.Topics, b.metadataTopic(snap, tm, topicOps(tm.Info.Name), listener, req.Version))
 			continue
 		}
 		t := kmsg.NewMetadataResponseTopic()
 		t.Topic = rt.Topic
 		t.TopicID = rt.TopicID
-		t.AuthorizedOperations = topicOps
+		t.AuthorizedOperations = authorizedOpsNotRequested
+		if rt.Topic != nil {
+			t.AuthorizedOperations = topicOps(*rt.Topic)
+		}
 		switch {
+		case tm != nil || rt.Topic != nil && !b.authorizeMetadataTopic(rc, *rt.Topic, autoCreate): // acl.go
+			t.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			if tm != nil && rt.Topic == nil {
+				t.TopicID = tm.Info.ID // by id: the name stays hidden
+			}
 		case rt.Topic == nil && rt.TopicID == [16]byte{}:
 			t.ErrorCode = kerr.InvalidRequest.Code
 		case rt.Topic == nil:

@@ -42,7 +42,7 @@ func handleOffsetCommit(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			st.Partitions[j].Partition = rp.Partition
 		}
 	}
-	if e := b.groupError(req.Group); e != nil {
+	if e := b.groupAccess(rc, kmsg.ACLOperationRead, req.Group); e != nil { // acl.go
 		for i := range resp.Topics {
 			for j := range resp.Topics[i].Partitions {
 				resp.Topics[i].Partitions[j].ErrorCode = e.Code
@@ -67,6 +67,10 @@ func handleOffsetCommit(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 		for j, rp := range rt.Partitions {
 			if topicErr != 0 {
 				resp.Topics[i].Partitions[j].ErrorCode = topicErr
+				continue
+			}
+			if !b.authorize(rc, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, name) {
+				resp.Topics[i].Partitions[j].ErrorCode = kerr.TopicAuthorizationFailed.Code
 				continue
 			}
 			if _, ok := snap.Partition(name, rp.Partition); !ok {

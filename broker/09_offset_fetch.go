@@ -57,6 +57,7 @@ func handleOffsetFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 				}
 			}
 			code, out := b.fetchGroupOffsets(snap, req.Version, rg.Group, rg.MemberID, rg.MemberEpoch, topics, rg.Topics == nil)
+			code, out = b.authorizeOffsetFetch(rc, rg.Group, topics, code, out, rg.Topics == nil) // acl.go
 			g := kmsg.NewOffsetFetchResponseGroup()
 			g.Group = rg.Group
 			g.ErrorCode = code
@@ -75,6 +76,7 @@ func handleOffsetFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		topics = append(topics, fetchTopic{name: t.Topic, partitions: t.Partitions})
 	}
 	code, out := b.fetchGroupOffsets(snap, req.Version, req.Group, nil, -1, topics, all)
+	code, out = b.authorizeOffsetFetch(rc, req.Group, topics, code, out, all) // acl.go
 	if req.Version >= 2 {
 		resp.ErrorCode = code
 	}

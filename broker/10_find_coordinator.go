@@ -43,6 +43,11 @@ func handleFindCoordinator(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 			e, msg = kerr.InvalidRequest, fmt.Sprintf("Unsupported key type %d.", req.CoordinatorType)
 		case req.CoordinatorType == 1 && key == "":
 			e, msg = kerr.InvalidRequest, "Transactional id cannot be empty."
+		case !b.authorizeCoordinatorKey(rc, req.CoordinatorType, key): // acl.go
+			e, msg = kerr.GroupAuthorizationFailed, "Not authorized to describe the group."
+			if req.CoordinatorType == 1 {
+				e, msg = kerr.TransactionalIDAuthorizationFailed, "Not authorized to describe the transactional id."
+			}
 		default:
 			info, ce, cmsg := b.coordinatorFor(key, req.CoordinatorType)
 			if ce != nil {

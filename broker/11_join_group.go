@@ -27,7 +27,7 @@ func init() { register(kmsg.JoinGroup, 0, 9, handleJoinGroup) }
 
 func handleJoinGroup(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.JoinGroupRequest)
-	if e := b.groupError(req.Group); e != nil {
+	if e := b.groupAccess(rc, kmsg.ACLOperationRead, req.Group); e != nil { // acl.go
 		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
 		resp.ErrorCode = e.Code
 		resp.Generation = -1

@@ -19,7 +19,7 @@ func init() { register(kmsg.Heartbeat, 0, 4, handleHeartbeat) }
 
 func handleHeartbeat(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.HeartbeatRequest)
-	if e := b.groupError(req.Group); e != nil {
+	if e := b.groupAccess(rc, kmsg.ACLOperationRead, req.Group); e != nil { // acl.go
 		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
 		resp.ErrorCode = e.Code
 		return resp

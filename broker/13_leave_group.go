@@ -20,7 +20,7 @@ func init() { register(kmsg.LeaveGroup, 0, 5, handleLeaveGroup) }
 
 func handleLeaveGroup(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.LeaveGroupRequest)
-	if e := b.groupError(req.Group); e != nil {
+	if e := b.groupAccess(rc, kmsg.ACLOperationRead, req.Group); e != nil { // acl.go
 		resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
 		resp.ErrorCode = e.Code
 		return resp

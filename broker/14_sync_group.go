@@ -20,7 +20,7 @@ func init() { register(kmsg.SyncGroup, 0, 5, handleSyncGroup) }
 
 func handleSyncGroup(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.SyncGroupRequest)
-	if e := b.groupError(req.Group); e != nil {
+	if e := b.groupAccess(rc, kmsg.ACLOperationRead, req.Group); e != nil { // acl.go
 		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
 		resp.ErrorCode = e.Code
 		return resp

@@ -23,7 +23,7 @@ func handleDescribeGroups(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 	req := kreq.(*kmsg.DescribeGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, id := range req.Groups {
-		if e := b.groupError(id); e != nil {
+		if e := b.groupAccess(rc, kmsg.ACLOperationDescribe, id); e != nil { // acl.go
 			g := kmsg.NewDescribeGroupsResponseGroup()
 			g.Group = id
 			g.ErrorCode = e.Code
@@ -33,7 +33,7 @@ func handleDescribeGroups(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 		}
 		g := b.groups.DescribeGroup(id, req.Version)
 		if req.IncludeAuthorizedOperations && g.ErrorCode == 0 {
-			g.AuthorizedOperations = groupAllOps
+			g.AuthorizedOperations = b.authorizedOps(rc, kmsg.ACLResourceTypeGroup, id, aclGroupOps)
 		}
 		resp.Groups = append(resp.Groups, g)
 	}

@@ -31,6 +31,9 @@ func handleListGroups(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		if info, e, _ := b.coordinatorFor(l.Group, 0); e != nil || info.ID != b.cfg.BrokerID {
 			continue
 		}
+		if !b.authorizeListGroup(rc, l.Group) { // acl.go
+			continue
+		}
 		g := kmsg.NewListGroupsResponseGroup()
 		g.Group = l.Group
 		g.ProtocolType = l.ProtocolType

@@ -81,6 +81,15 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			}
 			continue
 		}
+		if !b.authorizeCreateTopic(rc, rt.Topic) { // acl.go
+			fail(kerr.TopicAuthorizationFailed, "Authorization failed.")
+			continue
+		}
+		if t, over := b.mutationQuota(rc, createTopicPartitions(rt, b.cfg.NumPartitions)); over && req.Version >= 6 { // quota.go
+			fail(kerr.ThrottlingQuotaExceeded, "The throttling quota has been exceeded.")
+			resp.ThrottleMillis = max(resp.ThrottleMillis, t)
+			continue
+		}
 
 		var configs map[string]string
 		nullConfig := ""

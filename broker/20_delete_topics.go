@@ -119,6 +119,15 @@ func handleDeleteTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			}
 		}
 		name := tm.Info.Name
+		if !b.authorize(rc, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeTopic, name) { // acl.go
+			add(en.name, en.id, kerr.TopicAuthorizationFailed, "Authorization failed.")
+			continue
+		}
+		if t, over := b.mutationQuota(rc, len(tm.Partitions)); over && req.Version >= 5 { // quota.go
+			add(en.name, en.id, kerr.ThrottlingQuotaExceeded, "The throttling quota has been exceeded.")
+			resp.ThrottleMillis = max(resp.ThrottleMillis, t)
+			continue
+		}
 		if resolved[name] {
 			add(en.name, en.id, kerr.InvalidRequest, "The provided topic name maps to an ID that was already supplied.")
 			continue

@@ -42,6 +42,10 @@ func handleInitProducerID(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return resp
 	}
+	if !b.authorizeIdempotentWrite(rc) { // acl.go
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp
+	}
 	// Without a transactional id Kafka always hands out a fresh producer id,
 	// also when an idempotent producer sends its old id and epoch (v3+) to
 	// recover from a sequence error.

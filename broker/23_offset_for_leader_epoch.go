@@ -36,6 +36,10 @@ func handleOffsetForLeaderEpoch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.R
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch = -1
 			sp.EndOffset = -1
+			if code := b.authorizeEpochs(rc, req.ReplicaID, rt.Topic); code != 0 { // acl.go
+				sp.ErrorCode = code
+				continue
+			}
 			p := b.partition(rt.Topic, rp.Partition)
 			if p == nil {
 				ke, _ := b.notServedError(b.store.Snapshot(), rt.Topic, rp.Partition, false, true)

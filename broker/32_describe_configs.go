@@ -56,6 +56,10 @@ func handleDescribeConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 			resp.Resources = append(resp.Resources, r)
 		}
 
+		if e := b.authorizeConfigResource(rc, kmsg.ACLOperationDescribeConfigs, rr.ResourceType, rr.ResourceName); e != nil { // acl.go
+			fail(e, e.Description)
+			continue
+		}
 		var entries []config.Entry
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:

@@ -57,6 +57,10 @@ func handleAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			fail(kerr.InvalidRequest, "Duplicate resource.")
 			continue
 		}
+		if e := b.authorizeConfigResource(rc, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); e != nil { // acl.go
+			fail(e, e.Description)
+			continue
+		}
 		ops := make([]configOp, len(rr.Configs))
 		for i, c := range rr.Configs {
 			ops[i] = configOp{name: c.Name, op: kmsg.IncrementalAlterConfigOpSet, value: c.Value}

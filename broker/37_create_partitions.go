@@ -68,6 +68,10 @@ func handleCreatePartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respo
 			}
 			continue
 		}
+		if !b.authorize(rc, kmsg.ACLOperationAlter, kmsg.ACLResourceTypeTopic, rt.Topic) { // acl.go
+			add(rt.Topic, kerr.TopicAuthorizationFailed, "Authorization failed.")
+			continue
+		}
 		if req.ValidateOnly {
 			_, e, msg := planPartitions(snap, rt)
 			add(rt.Topic, e, msg)

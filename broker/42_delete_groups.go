@@ -31,7 +31,7 @@ func handleDeleteGroups(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 	for _, id := range req.Groups {
 		g := kmsg.NewDeleteGroupsResponseGroup()
 		g.Group = id
-		if e := b.groupError(id); e != nil {
+		if e := b.groupAccess(rc, kmsg.ACLOperationDelete, id); e != nil { // acl.go
 			g.ErrorCode = e.Code
 		} else {
 			g.ErrorCode = b.groups.DeleteGroup(ctx, id)

@@ -58,6 +58,10 @@ func handleIncrementalAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 			fail(kerr.InvalidRequest, "Duplicate resource.")
 			continue
 		}
+		if e := b.authorizeConfigResource(rc, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); e != nil { // acl.go
+			fail(e, e.Description)
+			continue
+		}
 		ops := make([]configOp, len(rr.Configs))
 		for i, c := range rr.Configs {
 			ops[i] = configOp{name: c.Name, op: c.Op, value: c.Value}

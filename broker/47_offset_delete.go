@@ -21,7 +21,7 @@ func init() { register(kmsg.OffsetDelete, 0, 0, handleOffsetDelete) }
 func handleOffsetDelete(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.OffsetDeleteRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
-	if e := b.groupError(req.Group); e != nil {
+	if e := b.groupAccess(rc, kmsg.ACLOperationDelete, req.Group); e != nil { // acl.go
 		resp.ErrorCode = e.Code
 		return resp
 	}
@@ -35,7 +35,9 @@ func handleOffsetDelete(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 		for j, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			sp.Partition = rp.Partition
-			if _, ok := snap.Partition(rt.Topic, rp.Partition); !ok {
+			if !b.authorize(rc, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, rt.Topic) {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if _, ok := snap.Partition(rt.Topic, rp.Partition); !ok {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else {
 				tps = append(tps, group.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})

@@ -31,17 +31,6 @@ const (
 	endpointTypeController int8 = 2
 )
 
-// clusterAuthorizedOps is every operation Kafka supports on the CLUSTER
-// resource (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
-// ALTER_CONFIGS, IDEMPOTENT_WRITE), all allowed without an authorizer.
-const clusterAuthorizedOps = int32(1<<kmsg.ACLOperationCreate |
-	1<<kmsg.ACLOperationAlter |
-	1<<kmsg.ACLOperationDescribe |
-	1<<kmsg.ACLOperationClusterAction |
-	1<<kmsg.ACLOperationDescribeConfigs |
-	1<<kmsg.ACLOperationAlterConfigs |
-	1<<kmsg.ACLOperationIdempotentWrite)
-
 // authorizedOpsOmitted is Kafka's "not requested" value (Integer.MIN_VALUE).
 const authorizedOpsOmitted = int32(-2147483648)
 
@@ -100,7 +89,7 @@ func handleDescribeCluster(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 		}
 	}
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterAuthorizedOps
+		resp.ClusterAuthorizedOperations = b.authorizedOps(rc, kmsg.ACLResourceTypeCluster, clusterName, aclClusterOps) // acl.go
 	}
 	return resp
 }

@@ -16,7 +16,7 @@ func init() { register(kmsg.ConsumerGroupHeartbeat, 0, 1, handleConsumerGroupHea
 
 func handleConsumerGroupHeartbeat(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.ConsumerGroupHeartbeatRequest)
-	if e := b.groupError(req.Group); e != nil {
+	if e := b.groupAccess(rc, kmsg.ACLOperationRead, req.Group); e != nil { // acl.go
 		resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
 		resp.ErrorCode = e.Code
 		return resp

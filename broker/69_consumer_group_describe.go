@@ -30,7 +30,7 @@ func handleConsumerGroupDescribe(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.
 			resp.Groups = append(resp.Groups, g)
 			continue
 		}
-		if e := b.groupError(id); e != nil {
+		if e := b.groupAccess(rc, kmsg.ACLOperationDescribe, id); e != nil { // acl.go
 			g := kmsg.NewConsumerGroupDescribeResponseGroup()
 			g.Group = id
 			g.ErrorCode = e.Code

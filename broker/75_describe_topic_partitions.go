@@ -71,6 +71,18 @@ func handleDescribeTopicPartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 			resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: 0}
 			break
 		}
+		if !b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name) { // acl.go
+			if all {
+				continue // Kafka leaves out the topics the principal may not describe
+			}
+			t := kmsg.NewDescribeTopicPartitionsResponseTopic()
+			t.Topic = strPtr(name)
+			t.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			t.AuthorizedOperations = authorizedOpsOmitted
+			resp.Topics = append(resp.Topics, t)
+			continue
+		}
+		ops := b.authorizedOps(rc, kmsg.ACLResourceTypeTopic, name, aclTopicOps)
 		tm := snap.Topic(name)
 		if tm == nil {
 			if all {
@@ -83,7 +95,7 @@ func handleDescribeTopicPartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 				t.ErrorCode = kerr.InvalidTopicException.Code
 			}
 			t.IsInternal = name == offsetsTopic || name == transactionTopic
-			t.AuthorizedOperations = topicAllOps
+			t.AuthorizedOperations = ops
 			resp.Topics = append(resp.Topics, t)
 			continue
 		}
@@ -91,9 +103,9 @@ func handleDescribeTopicPartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 		if name == cursorTopic {
 			start = req.Cursor.Partition
 		}
-		md := b.metadataTopic(snap, tm, topicAllOps, b.listenerName(rc), 13)
+		md := b.metadataTopic(snap, tm, ops, b.listenerName(rc), 13)
 		t := kmsg.NewDescribeTopicPartitionsResponseTopic()
-		t.Topic, t.TopicID, t.IsInternal, t.AuthorizedOperations = md.Topic, md.TopicID, md.IsInternal, topicAllOps
+		t.Topic, t.TopicID, t.IsInternal, t.AuthorizedOperations = md.Topic, md.TopicID, md.IsInternal, ops
 		t.Partitions = []kmsg.DescribeTopicPartitionsResponseTopicPartition{}
 		next := int32(-1)
 		for _, p := range md.Partitions {

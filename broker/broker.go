@@ -67,6 +67,20 @@ type Broker struct {
 	replication // followers' fetchers and leaders' ISR writes (replica*.go)
 
 	listeners []net.Listener // index = cfg.Listeners
+	// secs is each TLS or SASL listener's security, by name (auth.go);
+	// built by Start before the listeners accept.
+	secs map[string]*listenerSec
+	// authLog rate-limits the lines about refused and failed
+	// authentication (auth.go).
+	authLog *rateLog
+	// authz is the ACL authorizer (acl.go); nil without
+	// authorizer.class.name.
+	authz *authorizer
+	// quotas measures the client quota rates (quota.go).
+	quotas *quotaManager
+	// interAuth secures the replica fetchers' connections
+	// (replica_auth.go); nil on a PLAINTEXT inter-broker listener.
+	interAuth *interBrokerAuth
 
 	// dirID is the directory.id of the data directory (meta.properties),
 	// registered with the broker (see mayLead).
@@ -108,6 +122,11 @@ func New(cfg *config.Broker, logger zerolog.Logger) (*Broker, error) {
 	}
 	b.parts.Store(&partitionMap{})
 	b.pids.b = b
+	b.authLog = newRateLog(authLogEvery)
+	if cfg.AuthorizerEnabled() {
+		b.authz = newAuthorizer(b)
+	}
+	b.quotas = newQuotaManager(int(cfg.Int64("quota.window.num")), time.Duration(cfg.Int64("quota.window.size.seconds"))*time.Second)
 	b.metrics = newMetrics(b)
 	b.replication = newReplication(b)
 	return b, nil
@@ -165,6 +184,10 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	adopt, err := b.openCluster(ctx)
 	if err != nil {
+		b.closeStarted()
+		return err
+	}
+	if err := b.buildListenerSecurity(); err != nil {
 		b.closeStarted()
 		return err
 	}
@@ -268,7 +291,7 @@ func (b *Broker) Close() error {
 	}
 	b.connsMu.Lock()
 	for c := range b.conns {
-		c.nc.Close()
+		c.raw.Close()
 	}
 	b.connsMu.Unlock()
 	b.wg.Wait()

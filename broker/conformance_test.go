@@ -247,3 +247,20 @@ func TestSmallErrorConformance(t *testing.T) {
 		t.Errorf("a fresh idempotent producer: %+v", r)
 	}
 }
+
+// clusterAuthorizedOps is every operation Kafka supports on the CLUSTER
+// resource (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
+// ALTER_CONFIGS, IDEMPOTENT_WRITE): what a principal may do without an
+// authorizer.
+const clusterAuthorizedOps = int32(1<<kmsg.ACLOperationCreate |
+	1<<kmsg.ACLOperationAlter |
+	1<<kmsg.ACLOperationDescribe |
+	1<<kmsg.ACLOperationClusterAction |
+	1<<kmsg.ACLOperationDescribeConfigs |
+	1<<kmsg.ACLOperationAlterConfigs |
+	1<<kmsg.ACLOperationIdempotentWrite)
+
+// topicAllOps is every topic operation (READ, WRITE, CREATE, DELETE,
+// ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS): what a principal may
+// do without an authorizer.
+const topicAllOps int32 = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11

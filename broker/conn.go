@@ -2,7 +2,9 @@ package broker
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"maps"
@@ -26,14 +28,34 @@ import (
 // that finds nothing queued ahead of it is written by the read loop itself
 // (queue), which saves waking the write loop for each Produce answer.
 type conn struct {
-	b   *Broker
-	nc  net.Conn
+	b  *Broker
+	nc net.Conn // the connection: raw, or its *tls.Conn on a TLS listener
+	// raw is the TCP connection under nc: closing it never waits on the
+	// peer (a *tls.Conn's Close may try to send close_notify).
+	raw net.Conn
 	ip  netip.Addr // the peer's address, counted for max.connections.per.ip
 	log zerolog.Logger
 	ctx context.Context
 	// listener is the name of the listener the connection came through:
 	// answers give the endpoints of that listener (controller_endpoints.go).
 	listener string
+	// sec is the listener's security (auth.go); nil on PLAINTEXT.
+	sec *listenerSec
+	// isTLS: nc is a TLS connection, which cannot use sendfile (Fetch
+	// copies the records instead).
+	isTLS bool
+	// auth is the authentication state (auth.go); read loop only.
+	auth connAuth
+	// br and rd are the read loop's buffered reader and what it reads
+	// from; small until a SASL connection authenticates (growBuffers).
+	br *bufio.Reader
+	rd io.Reader
+	// acl caches the authorizer's decisions for this connection's
+	// principal and host (acl.go); read loop only.
+	acl aclCache
+	// quota is the connection's client quota state (quota.go); read loop
+	// only.
+	quota connQuota
 
 	out  chan outFrame // encoded responses, in order
 	done chan struct{}
@@ -138,14 +160,28 @@ func (b *Broker) acceptLoop(ln net.Listener, listener string) {
 		c := &conn{
 			b:        b,
 			nc:       nc,
+			raw:      nc,
 			ip:       ip,
 			log:      b.log.With().Str("remote", nc.RemoteAddr().String()).Logger(),
 			ctx:      b.ctx,
 			listener: listener,
+			sec:      b.secs[listener],
 			out:      make(chan outFrame, 64),
 			done:     make(chan struct{}),
 		}
-		c.bw = bufio.NewWriterSize(nc, 64<<10)
+		c.auth.principal, c.auth.authenticated = anonymousPrincipal, true
+		if c.sec != nil && c.sec.tls != nil {
+			// The handshake runs on the read loop (handshakeTLS).
+			c.nc, c.isTLS = tls.Server(nc, c.sec.tls), true
+		}
+		wsize := 64 << 10
+		if c.saslListener() {
+			// Unauthenticated: small buffers until the client has
+			// proved who it is (growBuffers).
+			c.auth.authenticated = false
+			wsize = preAuthBufSize
+		}
+		c.bw = bufio.NewWriterSize(c.nc, wsize)
 		b.connsMu.Lock()
 		if b.closed.Load() {
 			b.connsMu.Unlock()
@@ -158,7 +194,7 @@ func (b *Broker) acceptLoop(ln net.Listener, listener string) {
 		}
 		b.connsMu.Unlock()
 		if refused.limit != "" {
-			nc.Close()
+			closeQuietly(nc)
 			b.logRefusal(refused, ip)
 			continue
 		}
@@ -181,17 +217,25 @@ func (c *conn) readLoop() {
 		// Defense in depth: a bug in a handler must not take the broker down.
 		if r := recover(); r != nil {
 			c.log.Error().Interface("panic", r).Stack().Msg("handler panic; closing connection")
-			c.nc.Close()
+			c.raw.Close()
 		}
 	}()
-	var r io.Reader = c.nc
-	if idle := c.b.cfg.ConnectionsMaxIdle; idle >= 0 {
-		r = &idleReader{c: c, idle: idle}
+	if c.isTLS && !c.handshakeTLS() {
+		c.raw.Close()
+		return
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	maxSize := c.b.cfg.SocketRequestMaxBytes
-	if maxSize <= 0 {
-		maxSize = protocol.DefaultMaxRequestSize
+	c.rd = c.nc
+	if idle := c.b.cfg.ConnectionsMaxIdle; idle >= 0 {
+		c.rd = &idleReader{c: c, idle: idle}
+	}
+	rsize := 64 << 10
+	if !c.auth.authenticated {
+		rsize = preAuthBufSize
+	}
+	c.br = bufio.NewReaderSize(c.rd, rsize)
+	configuredMax := c.b.cfg.SocketRequestMaxBytes
+	if configuredMax <= 0 {
+		configuredMax = protocol.DefaultMaxRequestSize
 	}
 	var buf []byte
 	for {
@@ -199,16 +243,23 @@ func (c *conn) readLoop() {
 		// trusting the size prefix, so a peer that announces 16 MiB and
 		// stalls pins only what it sent. Produce reuses its buffer (below),
 		// so a producer's connection soon holds one of its request size
-		// and reads into it without allocating.
-		frame, err := protocol.ReadFrame(br, maxSize, buf)
+		// and reads into it without allocating. Before a SASL connection
+		// has authenticated, sasl.server.max.receive.size bounds it.
+		maxSize := c.maxFrame(configuredMax)
+		frame, err := protocol.ReadFrame(c.br, maxSize, buf)
 		if err != nil {
 			switch {
 			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				// Close now, not after the write loop drains: a write
 				// blocked on a peer that stopped reading must end too.
-				c.nc.Close()
+				c.raw.Close()
 				c.log.Debug().Dur("connections_max_idle", c.b.cfg.ConnectionsMaxIdle).Msg("closing idle connection")
+			case errors.Is(err, protocol.ErrFrameTooLarge) && maxSize < configuredMax:
+				c.b.authLog.log(c.log.Warn(), "preauth_frame", func(e *zerolog.Event) {
+					e.Err(err).Int32("sasl_server_max_receive_size", maxSize).Str("listener", c.listener).
+						Msg("closing connection: request before authentication larger than sasl.server.max.receive.size")
+				})
 			case errors.Is(err, protocol.ErrFrameTooLarge):
 				c.log.Warn().Err(err).Int32("socket_request_max_bytes", maxSize).Msg("closing connection: request larger than socket.request.max.bytes")
 			case errors.Is(err, protocol.ErrMalformed):
@@ -218,7 +269,17 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
+		if c.auth.raw {
+			if !c.handleRawToken(frame) {
+				return
+			}
+			buf = nil
+			continue
+		}
 		if !c.handleFrame(frame) {
+			return
+		}
+		if !c.quota.throttleUntil.IsZero() && !c.muteForQuota() {
 			return
 		}
 		// kmsg's decoded []byte fields alias the frame. Only Produce,
@@ -240,6 +301,9 @@ func (c *conn) handleFrame(frame []byte) bool {
 	hdr, body, err := protocol.ParseRequestHeader(frame)
 	if err != nil && !errors.Is(err, protocol.ErrUnknownAPIKey) {
 		c.log.Warn().Err(err).Msg("closing connection: malformed request header")
+		return false
+	}
+	if !c.preAuthAllowed(hdr.APIKey, hdr.ClientID) {
 		return false
 	}
 	h := handlerFor(hdr.APIKey)
@@ -270,7 +334,15 @@ func (c *conn) handleFrame(frame []byte) bool {
 		return false
 	}
 	rc := &reqCtx{ctx: c.ctx, hdr: hdr, conn: c}
+	start := time.Now()
 	resp := c.b.serveRequest(h, rc, req)
+	c.b.applyQuotas(rc, req, resp, len(frame), time.Since(start)) // quota.go
+	if rc.throttleBefore > 0 && !c.waitThrottle(rc.throttleBefore) {
+		if rc.release != nil {
+			rc.release()
+		}
+		return false
+	}
 	if rc.closeConn || resp == nil { // resp nil: acks=0 produce
 		if rc.release != nil {
 			rc.release()
@@ -290,7 +362,48 @@ func (c *conn) handleFrame(frame []byte) bool {
 		// handler borrowed.
 		rc.release()
 	}
-	return true
+	// closeAfter: the answer goes out, then the connection closes (the
+	// write loop drains what is queued once the read loop returns).
+	return !rc.closeAfter
+}
+
+// waitThrottle holds the response for d. False when the broker is closing.
+func (c *conn) waitThrottle(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// preAuthBufSize is the read and write buffer of a SASL connection until
+// it has authenticated: a flood of unauthenticated connections costs
+// little memory each.
+const preAuthBufSize = 4 << 10
+
+// growBuffers gives an authenticated connection its full-size buffers.
+// Read loop only.
+func (c *conn) growBuffers() {
+	if c.br != nil && c.br.Size() < 64<<10 {
+		if n := c.br.Buffered(); n > 0 {
+			pending, _ := c.br.Peek(n)
+			c.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), c.rd), 64<<10)
+		} else {
+			c.br = bufio.NewReaderSize(c.rd, 64<<10)
+		}
+	}
+	c.wmu.Lock()
+	if c.bw.Size() < 64<<10 && !c.wfailed {
+		if err := c.bw.Flush(); err != nil {
+			c.wfailed = true
+			c.raw.Close()
+		}
+		c.bw = bufio.NewWriterSize(c.nc, 64<<10)
+	}
+	c.wmu.Unlock()
 }
 
 // send encodes resp and queues it for the write loop.
@@ -358,7 +471,7 @@ func (c *conn) writeLocked(f outFrame, flush bool) {
 	}
 	if err != nil {
 		c.wfailed = true
-		c.nc.Close()
+		c.raw.Close()
 		return
 	}
 	c.lastWrite.Store(time.Now().UnixNano())
@@ -366,7 +479,7 @@ func (c *conn) writeLocked(f outFrame, flush bool) {
 
 func (c *conn) writeLoop() {
 	defer c.b.wg.Done()
-	defer c.nc.Close()
+	defer c.raw.Close()
 	for f := range c.out {
 		c.wmu.Lock()
 		// Flush when nothing else is queued.
@@ -456,6 +569,15 @@ type reqCtx struct {
 	// closeConn asks the connection to be closed after the handler returns
 	// (acks=0 produce errors, as Kafka does).
 	closeConn bool
+	// closeAfter asks the connection to be closed once the response is
+	// sent (a failed authentication).
+	closeAfter bool
+	// throttleBefore delays the response (a client quota exceeded, with a
+	// version that Kafka throttles before answering).
+	throttleBefore time.Duration
+	// fetchBytes (Fetch) is the record bytes of the response, for the
+	// consumer byte-rate quota.
+	fetchBytes int
 	// release, when set, runs once the response no longer refers to what
 	// the handler borrowed: after encoding, or for Fetch, whose records are
 	// written in place, after the write (it returns its pooled read buffer

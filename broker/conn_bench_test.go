@@ -49,6 +49,12 @@ func sizedBatch(n, valueSize int) []byte {
 // loop, handler and append.
 func benchProduceSteady(b *testing.B, reqBytes int) {
 	_, addr := benchBroker(b)
+	benchProduceSteadyOn(b, addr, reqBytes)
+}
+
+// benchProduceSteadyOn is benchProduceSteady on a broker of the caller's
+// (acl_bench_test.go: with the authorizer on).
+func benchProduceSteadyOn(b *testing.B, addr string, reqBytes int) {
 	createTopicB(b, addr, "steady", 1)
 	req := kmsg.NewPtrProduceRequest()
 	req.Version = 9

@@ -36,6 +36,12 @@ type brokerConn struct {
 
 // dialBroker connects to addr and learns the broker's API versions.
 func dialBroker(ctx context.Context, addr, clientID string, maxResp int32, timeout time.Duration) (*brokerConn, error) {
+	return dialBrokerWith(ctx, addr, clientID, maxResp, timeout, nil)
+}
+
+// dialBrokerWith is dialBroker on a secured inter-broker listener: TLS
+// first, SASL after ApiVersions (replica_auth.go).
+func dialBrokerWith(ctx context.Context, addr, clientID string, maxResp int32, timeout time.Duration, auth *interBrokerAuth) (*brokerConn, error) {
 	d := net.Dialer{Timeout: timeout}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -43,6 +49,11 @@ func dialBroker(ctx context.Context, addr, clientID string, maxResp int32, timeo
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
+	}
+	raw := nc
+	if nc, err = auth.secure(ctx, nc, addr); err != nil {
+		raw.Close()
+		return nil, err
 	}
 	c := &brokerConn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10), maxResp: maxResp,
 		fmtr: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID))}
@@ -63,6 +74,10 @@ func dialBroker(ctx context.Context, addr, clientID string, maxResp int32, timeo
 	c.versions = make(map[int16]int16, len(avr.ApiKeys))
 	for _, k := range avr.ApiKeys {
 		c.versions[k.ApiKey] = k.MaxVersion
+	}
+	if err := auth.authenticate(ctx, c, addr, timeout); err != nil {
+		nc.Close()
+		return nil, err
 	}
 	return c, nil
 }

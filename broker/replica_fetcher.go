@@ -300,7 +300,7 @@ func (t *fetcherThread) connect(set fetcherSettings) (*brokerConn, error) {
 	maxResp := int32(min(int64(set.respMax)*2+(64<<20), math.MaxInt32))
 	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
 	defer cancel()
-	c, err := dialBroker(ctx, addr, fmt.Sprintf("samsa-replica-fetcher-%d-%d", b.cfg.BrokerID, t.key.n), maxResp, 10*time.Second)
+	c, err := dialBrokerWith(ctx, addr, fmt.Sprintf("samsa-replica-fetcher-%d-%d", b.cfg.BrokerID, t.key.n), maxResp, 10*time.Second, b.interAuth)
 	if err != nil {
 		return nil, err
 	}

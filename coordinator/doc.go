@@ -35,6 +35,12 @@
 //	<prefix><cluster-id>/producer-ids               {"next": N}: the first unallocated producer id
 //	<prefix><cluster-id>/groups/, offsets/          consumer groups and committed offsets
 //	                                                (package group; its doc.go has the layout)
+//	<prefix><cluster-id>/acls/<id>                  ACL: one ACL binding, id = hash of the binding
+//	<prefix><cluster-id>/scram/<mechanism>/<user>   ScramCredential (salt, StoredKey, ServerKey,
+//	                                                iterations; user path-escaped)
+//	<prefix><cluster-id>/quotas/<entity>            client quota values by key; entity
+//	                                                user=<u>,client-id=<c> (either may be absent,
+//	                                                <default> for a default)
 //
 // Owners (writers): registry.go writes brokers/ and controller/, topics.go
 // writes topics/, topics-deleted/ and the initial partitions/, partitions.go
@@ -45,7 +51,8 @@
 // requests and the controller's reassignment completions write,
 // producer_ids.go producer-ids, store.go cluster-id, configs.go configs/
 // (for the broker's AlterConfigs handlers), package group groups/ and
-// offsets/; compact.go compacts the history.
+// offsets/, acls.go acls/, scram.go scram/, quotas.go quotas/; compact.go
+// compacts the history.
 //
 // # Admin requests and reassignments
 //
@@ -120,9 +127,9 @@
 // # Snapshot
 //
 // Two range watches feed an immutable Snapshot: one on the keys from
-// broker-dirs/ to the end of controller/ (broker-dirs/, brokers/,
+// acls/ to the end of controller/ (acls/, broker-dirs/, brokers/,
 // controller/), one from partitions/ to the end of topics/ (which holds
-// producer-ids and topics-deleted/ too). Committed
+// producer-ids, quotas/, scram/ and topics-deleted/ too). Committed
 // offsets (offsets/) and group records (groups/) sort between the two and
 // are never streamed to a broker's metadata watch. Both watches share one
 // gRPC stream, so a progress request reaches both; the Snapshot's revision is
@@ -137,7 +144,8 @@
 // (one range's watch ahead of the other's); none does. The writes, by
 // range:
 //
-//	range broker-dirs/..controller/:
+//	range acls/..controller/:
+//	  CreateACLs, DeleteACLs  up to 100 acls/<id> per txn (nothing else)
 //	  registerOnce            brokers/<id> (create, or take over our previous incarnation's key)
 //	  updateRegistration      brokers/<id> (SetOfflineReplicas, SetShuttingDown; compares the lease)
 //	  UpdateBrokerConfigs,    configs/brokers/<entity>, configs/groups/<group> (one key per txn,
@@ -166,6 +174,8 @@
 //	                          written)
 //	  AllocateProducerIDs     producer-ids (in the range, not in the Snapshot: it advances the
 //	                          revision and signals no change)
+//	  AlterSCRAM              scram/<mechanism>/<user> (one txn per AlterUserScramCredentials)
+//	  AlterQuotas             quotas/<entity> (compares its mod revision)
 //	outside both:
 //	  <prefix>cluster-id, groups/, offsets/ (package group)
 //

@@ -23,6 +23,18 @@ type Snapshot struct {
 	// Configs are the dynamic broker and group configs (configs.go).
 	Configs DynamicConfigs
 
+	// ACLs are every ACL binding (acls/), sorted; ACLRevision is the
+	// revision of the snapshot that last changed them, so a cache of
+	// authorization decisions knows when it is stale.
+	ACLs        []ACL
+	ACLRevision int64
+	// SCRAM are the SCRAM credentials (scram/).
+	SCRAM map[SCRAMKey]ScramCredential
+	// Quotas are the client quotas (quotas/) by entity; QuotaRevision as
+	// ACLRevision.
+	Quotas        map[QuotaEntity]map[string]float64
+	QuotaRevision int64
+
 	// offline indexes the brokers' OfflineReplicas (built with Brokers).
 	offline map[int32]map[ReplicaRef]struct{}
 }

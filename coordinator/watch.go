@@ -23,7 +23,8 @@ import (
 
 // metadataDirs are the subtrees the Snapshot is built from; relist reads
 // exactly these. Each lies inside one of watchRanges (TestWatchRangesCover).
-var metadataDirs = []string{brokerDirsDir + "/", "brokers/", "controller/", "topics/", "partitions/", deletedTopicsDir + "/"}
+var metadataDirs = []string{aclsDir + "/", brokerDirsDir + "/", "brokers/", "controller/", "topics/", "partitions/", deletedTopicsDir + "/",
+	quotasDir + "/", scramDir + "/"}
 
 // keyRange is the key range [first, prefix end of last) under the cluster
 // root: every key that sorts from first up to the last key starting with
@@ -39,13 +40,14 @@ type keyRange struct{ first, last string }
 // expiry deletes a broker's key and its election key at one revision; the
 // controller's broker-dirs/ write compares its election key), partitions/
 // with topics/ (a topic is created and deleted with its partition states).
-// The second range also holds producer-ids and topics-deleted/ ('-' sorts
-// before '/', so broker-dirs/ sorts before brokers/ too); keys in a range
+// The first range also holds acls/, the second producer-ids, quotas/,
+// scram/ and topics-deleted/ ('-' sorts before '/', so broker-dirs/ sorts
+// before brokers/ too); keys in a range
 // that the Snapshot does not use advance the revision and nothing else.
 // Never put a key written often between "broker-dirs/" and "controller/"
 // or between "partitions/" and "topics/".
 var watchRanges = [2]keyRange{
-	{first: brokerDirsDir + "/", last: "controller/"},
+	{first: aclsDir + "/", last: "controller/"},
 	{first: "partitions/", last: "topics/"},
 }
 
@@ -67,6 +69,9 @@ type metaState struct {
 	parts       map[TopicID]map[int32]PartitionState
 	tombstones  map[TopicID]TopicTombstone
 	configs     DynamicConfigs // configs.go
+	acls        map[string]ACL // by id
+	scram       map[SCRAMKey]ScramCredential
+	quotas      map[QuotaEntity]map[string]float64
 	snap        *Snapshot
 }
 
@@ -82,12 +87,16 @@ type dirtySet struct {
 	controller bool
 	tombstones bool
 	configs    bool                           // a configs/ key changed (configs.go)
+	acls       bool
+	scram      bool
+	quotas     bool
 	topics     map[string]struct{}            // topic key changed: rebuild the topic
 	parts      map[TopicID]map[int32]struct{} // only these partitions changed
 }
 
 func (d *dirtySet) any() bool {
-	return d.brokers || d.brokerDirs || d.controller || d.tombstones || d.configs || len(d.topics) > 0 || len(d.parts) > 0
+	return d.brokers || d.brokerDirs || d.controller || d.tombstones || d.configs || d.acls || d.scram || d.quotas ||
+		len(d.topics) > 0 || len(d.parts) > 0
 }
 
 func newMetaState(root, clusterID string) *metaState {
@@ -101,6 +110,9 @@ func newMetaState(root, clusterID string) *metaState {
 		topicByID:   map[TopicID]string{},
 		parts:       map[TopicID]map[int32]PartitionState{},
 		tombstones:  map[TopicID]TopicTombstone{},
+		acls:        map[string]ACL{},
+		scram:       map[SCRAMKey]ScramCredential{},
+		quotas:      map[QuotaEntity]map[string]float64{},
 		snap: &Snapshot{
 			ClusterID:     clusterID,
 			ControllerID:  -1,
@@ -123,6 +135,12 @@ func (m *metaState) apply(d *dirtySet, key string, value []byte, createRev, modR
 	}
 	dir, rest, _ := strings.Cut(rel, "/")
 	switch dir {
+	case aclsDir:
+		return m.applyACL(d, key, rest, value, deleted)
+	case scramDir:
+		return m.applySCRAM(d, key, rest, value, deleted)
+	case quotasDir:
+		return m.applyQuota(d, key, rest, value, deleted)
 	case "brokers":
 		id, err := strconv.ParseInt(rest, 10, 32)
 		if err != nil {
@@ -282,6 +300,20 @@ func (m *metaState) build(rev int64, d *dirtySet) *Snapshot {
 	if d.configs {
 		ns.Configs = m.configs // copy-on-write in applyConfig
 	}
+	if d.acls {
+		ns.ACLs = aclList(m.acls)
+		ns.ACLRevision = rev
+	}
+	if d.scram {
+		ns.SCRAM = maps.Clone(m.scram)
+	}
+	if d.quotas {
+		ns.Quotas = make(map[QuotaEntity]map[string]float64, len(m.quotas))
+		for e, v := range m.quotas {
+			ns.Quotas[e] = maps.Clone(v)
+		}
+		ns.QuotaRevision = rev
+	}
 	if len(d.topics) > 0 || len(d.parts) > 0 {
 		ns.Topics = maps.Clone(old.Topics)
 		ns.TopicsByID = maps.Clone(old.TopicsByID)
@@ -389,6 +421,7 @@ func (s *Store) relist(ctx context.Context, notify bool) (int64, error) {
 	rev := resp.Header.Revision
 	s.relists.Add(1)
 	d.brokers, d.brokerDirs, d.controller, d.tombstones = true, true, true, true
+	d.acls, d.scram, d.quotas = true, true, true
 	// Every topic is new to the empty base snapshot; force the name list.
 	snap := m.build(rev, d)
 	if snap.TopicNames == nil {

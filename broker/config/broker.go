@@ -41,6 +41,17 @@ func NewBroker(props map[string]string) (*Broker, error) {
 				continue
 			}
 			b.static[k] = v
+		case strings.HasPrefix(k, "listener.name."):
+			ld, err := listenerProperty(k)
+			if err != nil {
+				errs = append(errs, &Error{Key: k, Value: v, Unknown: true, Reason: err.Error()})
+				continue
+			}
+			if err := ld.validate(v); err != nil {
+				errs = append(errs, &Error{Key: k, Value: v, Reason: err.Error()})
+				continue
+			}
+			b.static[k] = v
 		case isIgnored(k):
 			b.ignored[k] = v
 		case topicDefs[k] != nil:
@@ -117,6 +128,8 @@ func (b *Broker) derive() error {
 	if err := b.deriveListeners(); err != nil {
 		errs = append(errs, err)
 	} else if err := b.deriveQuorum(); err != nil {
+		errs = append(errs, err)
+	} else if err := b.deriveSecurity(); err != nil {
 		errs = append(errs, err)
 	}
 	b.SessionTimeout = msToDuration(b.Int64("broker.session.timeout.ms"))

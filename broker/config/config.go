@@ -129,8 +129,11 @@ type Broker struct {
 	AdvertisedListeners []Listener // defaults to Listeners (empty host -> this host's name)
 	InterBrokerListener string     // listener name followers use (inter.broker.listener.name)
 	// ListenerProtocols maps each listener name to its security protocol
-	// (listener.security.protocol.map); PLAINTEXT only for now.
+	// (listener.security.protocol.map).
 	ListenerProtocols map[string]string
+	// Security is each listener's TLS and SASL configuration, by name
+	// (security.go).
+	Security map[string]*ListenerSecurity
 	// Combined is combined mode (process.roles=broker,controller with
 	// several controller.quorum.voters): this broker runs a member of a
 	// multi-member embedded etcd, named by its node id, listening for

@@ -75,7 +75,6 @@ const (
 	whyTiered             = "samsa has no tiered storage"
 	whyCheckpoint         = "samsa-checkpoint is written when a log flushes, rolls, deletes segments and closes, not on a timer"
 	whyTransactions       = "transactions are not supported yet"
-	whyNoAuthorizer       = "there is no authorizer (a non-empty authorizer.class.name is refused)"
 	whyShareGroups        = "share groups (KIP-932) are not implemented"
 	whyStreamsGroups      = "streams groups (KIP-1071) are not implemented"
 	whyAssignmentInterval = "samsa computes a KIP-848 group's target assignment at once, not on an interval or off the coordinator's thread"
@@ -213,7 +212,11 @@ var topicTable = []*def{
 // Broker properties. The dynamic ones may be altered at run time, per
 // broker or cluster-wide (dynamic.go); every other one is read-only, as
 // Kafka describes them.
-var brokerTable = []*def{
+var brokerTable = append(baseBrokerTable, securityTable...)
+
+// baseBrokerTable is every broker property but the security ones
+// (security_defs.go).
+var baseBrokerTable = []*def{
 	// Identity, listeners, cluster.
 	{name: "broker.id", typ: TypeInt, dflt: "1", check: atLeast(0),
 		doc: "This broker's id; node.id wins if both are set (they must then be equal)."},
@@ -227,11 +230,11 @@ var brokerTable = []*def{
 		doc: "Listeners published to clients; defaults to listeners."},
 	{name: "listener.security.protocol.map", typ: TypeString,
 		dflt: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
-		doc:  "NAME:PROTOCOL pairs mapping listener names to security protocols (samsa supports PLAINTEXT only)."},
+		doc:  "NAME:PROTOCOL pairs mapping listener names to security protocols (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)."},
 	{name: "inter.broker.listener.name", typ: TypeString, noDefault: true,
 		doc: "Listener other brokers (replica fetchers) use to reach this one; defaults to the listener named by security.inter.broker.protocol (PLAINTEXT) if advertised, else the first advertised listener."},
 	{name: "security.inter.broker.protocol", typ: TypeString, dflt: "PLAINTEXT", check: stringIn("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
-		doc: "Security protocol between brokers; the listener of that name is the inter-broker one. Mutually exclusive with inter.broker.listener.name (samsa supports PLAINTEXT only)."},
+		doc: "Security protocol between brokers; the listener of that name is the inter-broker one. Mutually exclusive with inter.broker.listener.name."},
 	{name: "process.roles", typ: TypeList, noDefault: true, check: listIn("broker", "controller"),
 		doc: "broker (the default), or broker,controller: combined mode, each broker runs a member of the metadata quorum (an embedded etcd member per controller.quorum.voters). samsa does not run dedicated controller nodes."},
 	{name: "controller.quorum.voters", typ: TypeList, dflt: "", check: votersSyntax,
@@ -394,14 +397,6 @@ var brokerTable = []*def{
 	{name: "transactional.id.expiration.ms", status: inert, why: whyTransactions, typ: TypeInt, dflt: "604800000", check: atLeast(1),
 		doc: "Forget an idle transactional id after this long."},
 
-	// Authorization.
-	{name: "authorizer.class.name", status: unsupported, why: "ACL authorization", typ: TypeString, dflt: "",
-		doc: "Authorizer class; a non-empty value turns on ACL authorization."},
-	{name: "super.users", status: inert, why: whyNoAuthorizer, typ: TypeString, noDefault: true,
-		doc: "Semicolon-separated principals that bypass ACLs."},
-	{name: "allow.everyone.if.no.acl.found", status: inert, why: whyNoAuthorizer, typ: TypeBoolean, dflt: "false",
-		doc: "With an authorizer, allow access to resources that have no ACL."},
-
 	// Broker defaults of topic configs (ServerTopicConfigSynonyms).
 	{name: "log.cleanup.policy", dynamic: true, typ: TypeList, dflt: "delete", check: listIn("compact", "delete"),
 		doc: "Default cleanup.policy."},
@@ -499,11 +494,11 @@ var ignoredKeys = map[string]bool{
 }
 
 // ignoredPrefixes are namespaces accepted wholesale for the same reason
-// (confluent.* from the Confluent images, per-listener and TLS/SASL settings
-// whose listeners are refused anyway, KRaft internals).
+// (confluent.* from the Confluent images, KRaft internals). ssl.*, sasl.*
+// and listener.name.* are real properties (security_defs.go).
 var ignoredPrefixes = []string{
 	"confluent.", "controller.", "metadata.", "zookeeper.", "share.",
-	"listener.name.", "ssl.", "sasl.", "remote.log.", "kraft.",
+	"remote.log.", "kraft.",
 }
 
 func isIgnored(name string) bool {

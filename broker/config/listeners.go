@@ -165,8 +165,10 @@ func (b *Broker) deriveListeners() error {
 		switch {
 		case !ok:
 			errs = append(errs, bad("listeners", fmt.Sprintf("listener %s has no security protocol in listener.security.protocol.map", l.Name)))
-		case proto != "PLAINTEXT":
-			errs = append(errs, bad("listeners", fmt.Sprintf("listener %s uses security protocol %s, which is not supported yet (samsa supports PLAINTEXT only)", l.Name, proto)))
+		case proto != "PLAINTEXT" && controller[l.Name]:
+			// The combined-mode etcd member's peer port speaks etcd's
+			// protocol, not Kafka's.
+			errs = append(errs, bad("listeners", fmt.Sprintf("controller listener %s uses security protocol %s; samsa's controller listener is the embedded etcd member's peer port, served without TLS (PLAINTEXT only)", l.Name, proto)))
 		}
 	}
 	for _, l := range append(slices.Clone(ls), b.controllerListeners...) {
@@ -257,9 +259,6 @@ func (b *Broker) deriveListeners() error {
 		b.InterBrokerListener = v
 	case setProto:
 		proto = strings.ToUpper(proto)
-		if proto != "PLAINTEXT" {
-			return bad("security.inter.broker.protocol", fmt.Sprintf("%s is not supported yet (samsa supports PLAINTEXT only)", proto))
-		}
 		if !advertised(proto) {
 			return bad("security.inter.broker.protocol", fmt.Sprintf("no advertised listener is named %s; set inter.broker.listener.name", proto))
 		}

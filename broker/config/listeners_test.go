@@ -96,9 +96,9 @@ func TestBrokerListeners(t *testing.T) {
 			adv:       []Listener{{"PLAINTEXT", "127.0.0.1", 0}}, inter: "PLAINTEXT"},
 
 		{name: "bad syntax", props: map[string]string{"listeners": "bad"}, wantErr: "listeners"},
-		{name: "ssl", props: map[string]string{"listeners": "SSL://:9093"}, wantErr: "SSL, which is not supported yet"},
-		{name: "sasl via map", props: map[string]string{"listeners": "EXTERNAL://:9093", "listener.security.protocol.map": "EXTERNAL:SASL_PLAINTEXT"},
-			wantErr: "SASL_PLAINTEXT, which is not supported yet"},
+		{name: "ssl without key store", props: map[string]string{"listeners": "SSL://:9093"}, wantErr: "has no key store"},
+		{name: "sasl via map, GSSAPI by default", props: map[string]string{"listeners": "EXTERNAL://:9093", "listener.security.protocol.map": "EXTERNAL:SASL_PLAINTEXT"},
+			wantErr: "GSSAPI (Kerberos) is not supported"},
 		{name: "unmapped name", props: map[string]string{"listeners": "INTERNAL://:9093"}, wantErr: "no security protocol"},
 		{name: "bad map", props: map[string]string{"listener.security.protocol.map": "PLAINTEXT:TLS"}, wantErr: "unknown security protocol"},
 		{name: "same port", props: map[string]string{"listeners": "PLAINTEXT://:9092,OTHER://:9092", "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT"},
@@ -264,8 +264,8 @@ func TestInterBrokerListener(t *testing.T) {
 		want  string
 	}{
 		{map[string]string{"inter.broker.listener.name": "PLAINTEXT", "security.inter.broker.protocol": "PLAINTEXT"}, "only one of"},
-		{map[string]string{"security.inter.broker.protocol": "SSL"}, "not supported yet"},
-		{with("security.inter.broker.protocol", "SASL_SSL"), "not supported yet"},
+		{map[string]string{"security.inter.broker.protocol": "SSL"}, "no advertised listener is named SSL"},
+		{with("security.inter.broker.protocol", "SASL_SSL"), "no advertised listener is named SASL_SSL"},
 	} {
 		if _, err := NewBroker(tt.props); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: err = %v, want %q", tt.props, err, tt.want)

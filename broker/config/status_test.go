@@ -116,6 +116,42 @@ var implementedProperties = map[string]string{
 	"group.consumer.max.heartbeat.interval.ms": "GROUP config validation (and group.consumer.heartbeat.interval.ms)",
 	"transaction.state.log.num.partitions":     "__transaction_state creation",
 	"transaction.state.log.replication.factor": "__transaction_state creation",
+	// Security (broker/tls.go, sasl*.go, acl*.go, quota*.go).
+	"ssl.keystore.type":                         "broker/tls.go: PEM, PKCS12, JKS key stores",
+	"ssl.keystore.location":                     "broker/tls.go",
+	"ssl.keystore.password":                     "broker/tls.go",
+	"ssl.key.password":                          "broker/tls.go: encrypted PEM keys, JKS key entries",
+	"ssl.keystore.key":                          "broker/tls.go: inline PEM key",
+	"ssl.keystore.certificate.chain":            "broker/tls.go: inline PEM chain",
+	"ssl.truststore.type":                       "broker/tls.go",
+	"ssl.truststore.location":                   "broker/tls.go",
+	"ssl.truststore.password":                   "broker/tls.go",
+	"ssl.truststore.certificates":               "broker/tls.go: inline PEM CAs",
+	"ssl.client.auth":                           "broker/tls.go: mTLS",
+	"ssl.enabled.protocols":                     "broker/tls.go: TLS versions",
+	"ssl.protocol":                              "broker/tls.go: TLSv1.2 caps the version",
+	"ssl.cipher.suites":                         "broker/tls.go: TLS 1.2 suites",
+	"ssl.principal.mapping.rules":               "broker/principal.go: certificate DN -> principal",
+	"ssl.endpoint.identification.algorithm":     "broker/replica_conn.go: inter-broker host name check",
+	"sasl.enabled.mechanisms":                   "broker/sasl.go",
+	"sasl.mechanism.inter.broker.protocol":      "broker/replica_conn.go: the replica fetchers' mechanism",
+	"sasl.jaas.config":                          "broker/sasl_plain.go: PLAIN users; inter-broker identity; unsecured OAUTHBEARER options",
+	"sasl.server.callback.handler.class":        "broker/sasl_oauth.go: JWKS validator or unsecured tokens",
+	"sasl.server.max.receive.size":              "broker/conn.go: frame limit before authentication",
+	"connections.max.reauth.ms":                 "broker/sasl.go: KIP-368 session lifetime",
+	"connection.failed.authentication.delay.ms": "broker/auth.go: failed authentications answered late",
+	"sasl.oauthbearer.jwks.endpoint.url":        "broker/sasl_oauth.go",
+	"sasl.oauthbearer.jwks.endpoint.refresh.ms": "broker/sasl_oauth.go",
+	"sasl.oauthbearer.expected.audience":        "broker/sasl_oauth.go",
+	"sasl.oauthbearer.expected.issuer":          "broker/sasl_oauth.go",
+	"sasl.oauthbearer.sub.claim.name":           "broker/sasl_oauth.go",
+	"sasl.oauthbearer.scope.claim.name":         "broker/sasl_oauth.go",
+	"sasl.oauthbearer.clock.skew.seconds":       "broker/sasl_oauth.go",
+	"authorizer.class.name":                     "broker/acl.go: the ACL authorizer",
+	"super.users":                               "broker/acl.go",
+	"allow.everyone.if.no.acl.found":            "broker/acl.go",
+	"quota.window.num":                          "broker/quota.go: rate samples",
+	"quota.window.size.seconds":                 "broker/quota.go: rate samples",
 	// Broker defaults of implemented topic configs.
 	"log.cleanup.policy":                  "cleanup.policy",
 	"log.cleaner.delete.retention.ms":     "delete.retention.ms",
@@ -295,13 +331,18 @@ func TestUnsupportedPropertiesAreRefused(t *testing.T) {
 		}
 	}
 	if n == 0 {
-		t.Fatal("no unsupported property: authorizer.class.name and remote.storage.enable must be")
+		t.Fatal("no unsupported property: remote.storage.enable must be")
 	}
-	// The authorizer case in full: an authorizer that authorizes nothing
-	// must not start.
-	_, err := NewBroker(map[string]string{"authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer"})
-	if err == nil || !strings.Contains(err.Error(), "ACL authorization") {
-		t.Fatalf("authorizer accepted: %v", err)
+	// Kafka's ACL authorizers are accepted; any other class, which would
+	// authorize nothing here, is refused.
+	for _, a := range []string{StandardAuthorizer, AclAuthorizer} {
+		if _, err := NewBroker(map[string]string{"authorizer.class.name": a}); err != nil {
+			t.Errorf("authorizer %s refused: %v", a, err)
+		}
+	}
+	_, err := NewBroker(map[string]string{"authorizer.class.name": "com.example.MyAuthorizer"})
+	if err == nil || !strings.Contains(err.Error(), "authorizer.class.name") {
+		t.Fatalf("custom authorizer accepted: %v", err)
 	}
 }
 

@@ -28,10 +28,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"math/rand"
+	"net"
 	"os"
 	"os/signal"
 	"sort"
@@ -63,6 +66,8 @@ type config struct {
 	linger      time.Duration
 	since       int64
 	pollEvery   time.Duration
+	// dial connects to a broker: plain TCP, or TLS with --tls-ca.
+	dial func(ctx context.Context, network, host string) (net.Conn, error)
 }
 
 const mib = 1024 * 1024
@@ -119,6 +124,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.linger, "linger", -1, "producer linger (default: 5ms for produce, 0 for e2e)")
 	fs.Int64Var(&cfg.since, "since", 0, "ready: start time as Unix nanoseconds (default: when samsa-bench started)")
 	fs.DurationVar(&cfg.pollEvery, "poll-interval", 2*time.Millisecond, "ready: pause between attempts")
+	tlsCA := fs.String("tls-ca", "", "connect with TLS, trusting the CA certificates of this PEM file (an SSL listener)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -153,6 +159,20 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.acks == "-1" {
 		cfg.acks = "all"
 	}
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	cfg.dial = d.DialContext
+	if *tlsCA != "" {
+		ca, err := os.ReadFile(*tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(ca) {
+			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate", *tlsCA)
+		}
+		td := &tls.Dialer{NetDialer: d, Config: &tls.Config{RootCAs: pool}}
+		cfg.dial = td.DialContext
+	}
 	if cfg.linger < 0 {
 		cfg.linger = 5 * time.Millisecond
 		if cfg.mode == "e2e" {
@@ -184,7 +204,7 @@ func codec(name string) (kgo.CompressionCodec, error) {
 func producerOpts(cfg *config) []kgo.Opt {
 	c, _ := codec(cfg.compression)
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(cfg.brokers...),
+		kgo.SeedBrokers(cfg.brokers...), kgo.Dialer(cfg.dial),
 		kgo.DefaultProduceTopic(cfg.topic),
 		kgo.ProducerLinger(cfg.linger),
 		kgo.ProducerBatchCompression(c),
@@ -203,7 +223,7 @@ func producerOpts(cfg *config) []kgo.Opt {
 
 // ensureTopic creates the topic if asked and returns its partition count.
 func ensureTopic(ctx context.Context, cfg *config) (int, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers...), kgo.Dialer(cfg.dial))
 	if err != nil {
 		return 0, err
 	}
@@ -353,7 +373,7 @@ func runProduce(ctx context.Context, cfg *config) error {
 }
 
 func runConsume(ctx context.Context, cfg *config) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers...), kgo.Dialer(cfg.dial))
 	if err != nil {
 		return err
 	}
@@ -395,7 +415,7 @@ func runConsume(ctx context.Context, cfg *config) error {
 	}
 
 	ccl, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.brokers...),
+		kgo.SeedBrokers(cfg.brokers...), kgo.Dialer(cfg.dial),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.topic: offsets}),
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)
@@ -455,7 +475,7 @@ func runE2E(ctx context.Context, cfg *config) error {
 	}
 	// The consumer starts at the current end of every partition so it sees
 	// exactly the records this run produces.
-	acl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers...))
+	acl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers...), kgo.Dialer(cfg.dial))
 	if err != nil {
 		return err
 	}
@@ -473,7 +493,7 @@ func runE2E(ctx context.Context, cfg *config) error {
 	ends.Each(func(lo kadm.ListedOffset) { offsets[lo.Partition] = kgo.NewOffset().At(lo.Offset) })
 
 	ccl, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.brokers...),
+		kgo.SeedBrokers(cfg.brokers...), kgo.Dialer(cfg.dial),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.topic: offsets}),
 		kgo.FetchMaxWait(100*time.Millisecond),
 	)

@@ -2,6 +2,7 @@
 //
 //	samsa [serve] [flags]   run the broker
 //	samsa dev [flags]       an ephemeral dev cluster (dev.go); also serve --ephemeral
+//	samsa tls dev-certs DIR throwaway TLS certificates for development (tls.go)
 //	samsa version
 //	samsa help
 //	samsa topic|produce|consume|group|cluster ...   a client of any Kafka cluster (internal/ctl)
@@ -40,6 +41,9 @@ var stdin io.Reader = os.Stdin
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "tls" {
+		return tlsCommand(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && ctl.Commands[args[0]] {
 		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()

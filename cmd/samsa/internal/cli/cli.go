@@ -65,6 +65,7 @@ const Usage = `samsa - a Kafka-compatible broker
 Usage:
   samsa [serve] [flags]   run the broker (the default command)
   samsa dev [flags]       run an ephemeral dev cluster (data removed on exit)
+  samsa tls dev-certs DIR write a throwaway CA and broker/client certificates
   samsa version           print the version
   samsa help              print this help
 

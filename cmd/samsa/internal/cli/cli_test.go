@@ -167,10 +167,11 @@ func TestLoadErrorsNameKeyAndOrigin(t *testing.T) {
 			`unknown broker property "retention.ms": it is a topic config; its broker default is log.retention.ms (set by --override)`,
 		}},
 		{[]string{"--broker-id", "x"}, nil, []string{"node.id", "(set by --broker-id)"}},
-		{[]string{"--listeners", "SSL://:9093"}, nil, []string{"not supported yet", "(set by --listeners)"}},
-		// An authorizer that authorizes nothing must not start.
-		{nil, []string{"KAFKA_AUTHORIZER_CLASS_NAME=org.apache.kafka.metadata.authorizer.StandardAuthorizer"}, []string{
-			"configuration authorizer.class.name: not supported by samsa yet (ACL authorization)",
+		{[]string{"--listeners", "SSL://:9093"}, nil, []string{"has no key store", "(set by --listeners)"}},
+		// An authorizer samsa does not have must not start (it would
+		// authorize nothing).
+		{nil, []string{"KAFKA_AUTHORIZER_CLASS_NAME=com.example.CustomAuthorizer"}, []string{
+			"configuration authorizer.class.name",
 			"(set by environment variable KAFKA_AUTHORIZER_CLASS_NAME)",
 		}},
 	}
