@@ -230,6 +230,9 @@ func (b *Broker) produceToPartition(ctx context.Context, p *partition, version i
 		}
 		return code, fmt.Sprintf("%s (%s-%d)", err, p.topic, p.index), 0
 	}
+	// Only the batch: bytes after it too short to be another batch are
+	// dropped, as Kafka drops them.
+	records = records[:hdr.Size()]
 	if codec, ok := protocol.CodecByName(cfg.CompressionType); ok && codec != hdr.Compression() {
 		// compression.type other than producer: the broker stores the
 		// topic's codec (Kafka's LogValidator recompresses the same way).
@@ -250,9 +253,7 @@ func (b *Broker) produceToPartition(ctx context.Context, p *partition, version i
 	if cfg.LogAppendTime {
 		appendTime = now
 	}
-	// Only the batch: bytes after it too short to be another batch are
-	// dropped, as Kafka drops them.
-	res, err := p.log.Append(records[:hdr.Size()], p.leaderEpoch.Load(), appendTime)
+	res, err := p.log.Append(records, p.leaderEpoch.Load(), appendTime)
 	if (err == nil || errors.Is(err, storage.ErrDuplicateSequence)) && p.log.Durable() {
 		// samsa.log.durable: answered once fsynced, with the batches other
 		// producers appended meanwhile (storage/durable.go).

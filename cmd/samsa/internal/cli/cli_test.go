@@ -287,7 +287,7 @@ log.retention.check.interval.ms=300000
 // TestInertPropertiesWarned: a property samsa accepts but does not act on is
 // logged at warn with its value, where it was set and why it does nothing.
 func TestInertPropertiesWarned(t *testing.T) {
-	o, err := Parse([]string{"--override", "log.cleaner.threads=4"}, []string{"KAFKA_LOG_PREALLOCATE=true", "KAFKA_NUM_PARTITIONS=3"})
+	o, err := Parse([]string{"--override", "log.cleaner.io.buffer.size=1048576"}, []string{"KAFKA_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS=1000", "KAFKA_NUM_PARTITIONS=3"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,8 +299,8 @@ func TestInertPropertiesWarned(t *testing.T) {
 	LogSettings(NewLogger(&buf, zerolog.InfoLevel, "json"), cfg, o)
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	want := map[string][]string{
-		"log.cleaner.threads": {`"value":"4"`, `"from":"--override"`, "compaction"},
-		"log.preallocate":     {`"value":"true"`, `"from":"environment variable KAFKA_LOG_PREALLOCATE"`, "preallocat"},
+		"log.cleaner.io.buffer.size":              {`"value":"1048576"`, `"from":"--override"`, "buffers of its own"},
+		"log.flush.offset.checkpoint.interval.ms": {`"value":"1000"`, `"from":"environment variable KAFKA_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS"`, "checkpoint"},
 	}
 	for prop, subs := range want {
 		found := false
