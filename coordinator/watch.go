@@ -86,7 +86,7 @@ type dirtySet struct {
 	brokerDirs bool
 	controller bool
 	tombstones bool
-	configs    bool                           // a configs/ key changed (configs.go)
+	configs    bool // a configs/ key changed (configs.go)
 	acls       bool
 	scram      bool
 	quotas     bool
