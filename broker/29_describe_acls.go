@@ -1,6 +1,6 @@
 package broker
 
-// DescribeAcls (key 29), v0-v3.
+// DescribeAcls (key 29), v1-v3 (v0 was removed in Kafka 4, KIP-896, as Kafka 4.4 advertises).
 //
 //	v0: a filter without a pattern type (LITERAL).
 //	v1: pattern types (KIP-290): ANY, MATCH, LITERAL, PREFIXED.
@@ -20,7 +20,7 @@ import (
 	"github.com/samsa-io/samsa/coordinator"
 )
 
-func init() { register(kmsg.DescribeACLs, 0, 3, handleDescribeAcls) }
+func init() { register(kmsg.DescribeACLs, 1, 3, handleDescribeAcls) }
 
 // aclFilter is a DescribeAcls / DeleteAcls filter.
 type aclFilter struct {

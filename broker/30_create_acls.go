@@ -1,6 +1,6 @@
 package broker
 
-// CreateAcls (key 30), v0-v3.
+// CreateAcls (key 30), v1-v3 (v0 was removed in Kafka 4, KIP-896, as Kafka 4.4 advertises).
 //
 //	v0: literal resource names only.
 //	v1: pattern types (KIP-290): LITERAL or PREFIXED.
@@ -25,7 +25,7 @@ import (
 	"github.com/samsa-io/samsa/coordinator"
 )
 
-func init() { register(kmsg.CreateACLs, 0, 3, handleCreateAcls) }
+func init() { register(kmsg.CreateACLs, 1, 3, handleCreateAcls) }
 
 // aclWriteTimeout bounds the etcd write of an ACL request.
 const aclWriteTimeout = 10 * time.Second

@@ -1,6 +1,6 @@
 package broker
 
-// DeleteAcls (key 31), v0-v3.
+// DeleteAcls (key 31), v1-v3 (v0 was removed in Kafka 4, KIP-896, as Kafka 4.4 advertises).
 //
 //	v0: literal filters only.
 //	v1: pattern types (KIP-290), MATCH and ANY included.
@@ -21,7 +21,7 @@ import (
 	"github.com/samsa-io/samsa/coordinator"
 )
 
-func init() { register(kmsg.DeleteACLs, 0, 3, handleDeleteAcls) }
+func init() { register(kmsg.DeleteACLs, 1, 3, handleDeleteAcls) }
 
 func handleDeleteAcls(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.DeleteACLsRequest)
