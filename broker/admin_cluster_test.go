@@ -7,6 +7,7 @@ package broker
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -86,13 +87,25 @@ func (c *testCluster) notController(ids ...int32) int32 {
 // epoch + 1): what a failover leaves behind.
 func (c *testCluster) moveLeader(topic string, p, leader int32) coordinator.PartitionState {
 	c.t.Helper()
-	tm := c.snap().Topic(topic)
-	st := tm.Partitions[p]
-	moved := st
-	moved.Leader, moved.LeaderEpoch = leader, st.LeaderEpoch+1
-	rev, err := c.etcd.UpdatePartitionState(testCtx(c.t), tm.Info.ID, p, st.PartitionEpoch, moved)
-	if err != nil {
-		c.t.Fatal(err)
+	var rev int64
+	for try := 0; ; try++ {
+		// The brokers change the state too (the new leader's ISR
+		// updates): retry on a newer one, as the controller would.
+		if err := c.etcd.WaitForRevision(testCtx(c.t), c.latestRevision()); err != nil {
+			c.t.Fatal(err)
+		}
+		tm := c.snap().Topic(topic)
+		st := tm.Partitions[p]
+		moved := st
+		moved.Leader, moved.LeaderEpoch = leader, st.LeaderEpoch+1
+		var err error
+		rev, err = c.etcd.UpdatePartitionState(testCtx(c.t), tm.Info.ID, p, st.PartitionEpoch, moved)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, coordinator.ErrConflict) || try == 20 {
+			c.t.Fatal(err)
+		}
 	}
 	for _, s := range append([]*coordinator.Store{c.etcd}, c.stores()...) {
 		if err := s.WaitForRevision(testCtx(c.t), rev); err != nil {
@@ -885,4 +898,13 @@ func TestAdminRequestsOddInput(t *testing.T) {
 	if r := ask(dl).(*kmsg.DescribeLogDirsResponse); len(r.Dirs) != 1 || len(r.Dirs[0].Topics) != 0 {
 		t.Errorf("log dirs: %+v", r)
 	}
+}
+
+// latestRevision is the highest revision any broker's snapshot has seen.
+func (c *testCluster) latestRevision() int64 {
+	var rev int64
+	for _, s := range c.stores() {
+		rev = max(rev, s.Snapshot().Revision)
+	}
+	return rev
 }

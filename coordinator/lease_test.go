@@ -150,7 +150,13 @@ func TestControllerWriteFenced(t *testing.T) {
 	if _, err := s0.Client().Revoke(ctx, clientv3.LeaseID(lresp.Kvs[0].Lease)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "s1 noticed", func() bool { return !s1.IsController() })
+	// s1 may win the election again at once (it is the only candidate), so
+	// wait for its old election key to be gone from its view, not for a
+	// moment without the role that a fast re-election can hide.
+	eventually(t, 10*time.Second, "s1 noticed", func() bool {
+		f, err := s1.controllerFence()
+		return err != nil || f.key != fence.key
+	})
 	s1.setFence(fence)
 	s1.isController.Store(true)
 	cur := waitRev(t, s1, mustRev(t, s1)).Topic("t").Partitions[2]
