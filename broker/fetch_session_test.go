@@ -493,7 +493,9 @@ func TestSessionPartitionMustRespond(t *testing.T) {
 		{"log start", func(sp *kmsg.FetchResponseTopicPartition) { sp.LogStartOffset = 3 }, 0, true},
 		{"preferred replica", func(sp *kmsg.FetchResponseTopicPartition) { sp.PreferredReadReplica = 2 }, 0, true},
 		{"error", func(sp *kmsg.FetchResponseTopicPartition) { sp.ErrorCode = kerr.NotLeaderForPartition.Code }, 0, true},
-		{"diverging", func(sp *kmsg.FetchResponseTopicPartition) { sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = 0, 4 }, 0, true},
+		{"diverging", func(sp *kmsg.FetchResponseTopicPartition) {
+			sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = 0, 4
+		}, 0, true},
 	} {
 		p := &sessionPartition{hw: 10, logStart: 2}
 		out := base()
