@@ -12,7 +12,8 @@ package broker
 //	    partition of the answer, if the cache has a slot (or can evict, see
 //	    evictLocked), and its id is the answer's; else the answer's id is 0
 //	    and the client goes on with full fetches.
-//	epoch > 0: incremental, on a session. An unknown id is
+//	any other epoch (> 0, or below -1 as FetchMetadata reads it):
+//	    incremental, on a session. An unknown id is
 //	    FETCH_SESSION_ID_NOT_FOUND, another epoch than the session expects
 //	    INVALID_FETCH_SESSION_EPOCH, a session made with topic names (v7-12)
 //	    used with topic ids (v13+) or the reverse FETCH_SESSION_TOPIC_ID_ERROR;
