@@ -5,15 +5,17 @@ package broker
 //	v4: isolation level; last stable offset; aborted transactions.
 //	v5: log start offset.
 //	v6: same as v5.
-//	v7: fetch sessions (KIP-227). samsa declines to create sessions: it
-//	    answers session id 0, so clients keep sending full fetches; an
-//	    incremental fetch naming a session gets FETCH_SESSION_ID_NOT_FOUND.
+//	v7: fetch sessions (KIP-227, fetch_session.go): epoch -1 is a full
+//	    fetch without a session, 0 one that makes a session, > 0 an
+//	    incremental fetch on one, whose answer lists only the partitions
+//	    that changed.
 //	v8: same as v7.
 //	v9: current leader epoch (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
 //	v10: same as v9.
 //	v11: rack id; preferred read replica (KIP-392); consumers may fetch
 //	     from followers (up to the follower's high watermark).
-//	v12: flexible; last fetched epoch; diverging epoch (followers).
+//	v12: flexible; last fetched epoch; diverging epoch (followers and
+//	     consumers, KIP-320).
 //	v13: topic ids (UNKNOWN_TOPIC_ID).
 //	v14: same as v13.
 //	v15: replica state replaces replica id (KIP-903).
@@ -36,6 +38,12 @@ package broker
 // write loop sends them with sendfile, as Kafka's FileRecords does, which
 // saves a copy of every consumed byte. Smaller reads are copied into the
 // frame's buffer.
+//
+// Errors as Kafka's: an isolation level other than 0 and 1 fails the whole
+// request (UNKNOWN_SERVER_ERROR, Kafka's IsolationLevel.forId throws); a
+// partition that fails its read (OFFSET_OUT_OF_RANGE, KAFKA_STORAGE_ERROR)
+// is answered with -1 as its high watermark, last stable and log start
+// offsets (see fetchEntry.fail for a follower's).
 //
 // min_bytes / max_wait_ms long-poll: a fetch that finds fewer than
 // min_bytes waits, woken by appends to any partition it asked for, until
@@ -73,34 +81,59 @@ const fileSliceMin = 32 << 10
 // maxPooledFetchBuf bounds the records buffer a pooled plan keeps.
 const maxPooledFetchBuf = 16 << 20
 
+// maxPooledFetchParts bounds the partition scratch a pooled plan keeps.
+const maxPooledFetchParts = 1 << 14
+
 // fetchPlan is one Fetch request's working state. It owns everything the
-// response borrows until Release: the resolved partitions, the buffer small
-// and cold reads are copied into (the frame refers to it in place, see
-// conn.sendFetch), the pinned file slices sent with sendfile and the cold
-// read-ahead buffers. The connection calls Release once the response is on
-// the socket, or dropped. Plans are pooled; releaseFn and externalFn are
-// their method values, made once per plan so that handing them to the
-// request context allocates nothing.
+// response borrows until Release: the partitions to read (want, copied from
+// the request or from its fetch session), the response's topics and
+// partitions (topics, outs), the buffer small and cold reads are copied
+// into (the frame refers to it in place, see conn.sendFetch), the pinned
+// file slices sent with sendfile and the cold read-ahead buffers. The
+// connection calls Release once the response is on the socket, or dropped.
+// Plans are pooled; releaseFn and externalFn are their method values, made
+// once per plan so that handing them to the request context allocates
+// nothing.
 type fetchPlan struct {
 	b  *Broker
 	rc *reqCtx
 
+	want     []fetchWant // the partitions to read, in fetch order
 	entries  []fetchEntry
-	buf      []byte     // records copied for the response
-	colds    []coldRead // scratch of one read pass
-	next     int        // the encoder's cursor into entries (external)
+	outs     []kmsg.FetchResponseTopicPartition // entries[i].out == &outs[i]
+	topics   []kmsg.FetchResponseTopic          // the response's, over outs
+	buf      []byte                             // records copied for the response
+	colds    []coldRead                         // scratch of one read pass
+	next     int                                // the encoder's cursor into entries (external)
 	maxBytes int32
 	// replica is the fetching follower's broker id, -1 for a consumer.
 	replica int32
 	reads   int // read passes so far
 
+	// The fetch session (fetch_session.go): what the request is to it, the
+	// session of an incremental fetch and its epoch after this request.
+	mode         sessionMode
+	session      *fetchSession
+	sessionEpoch int32
+
 	releaseFn  func()
 	externalFn protocol.ExternalRecords
 }
 
-// fetchEntry is one requested partition, resolved once per request.
+// fetchWant is one partition to read: where it is named (topic by name,
+// or by id at v13+) and its fetch position.
+type fetchWant struct {
+	topic   string
+	topicID [16]byte
+	rp      kmsg.FetchRequestTopicPartition
+	// sp is the session's partition of an incremental fetch.
+	sp *sessionPartition
+}
+
+// fetchEntry is one partition to read, resolved once per request.
 type fetchEntry struct {
-	rp   *kmsg.FetchRequestTopicPartition
+	w    *fetchWant
+	rp   *kmsg.FetchRequestTopicPartition // &w.rp
 	out  *kmsg.FetchResponseTopicPartition
 	p    *partition // nil when code is set
 	seen int64      // the read limit (high watermark, log end for a follower) at the last read
@@ -118,9 +151,17 @@ type fetchEntry struct {
 	cold storage.ColdRecords
 }
 
+// records is the size of the entry's records.
+func (e *fetchEntry) records() int {
+	if e.file.Len > 0 {
+		return int(e.file.Len)
+	}
+	return len(e.out.RecordBatches)
+}
+
 var fetchPlanPool sync.Pool // of *fetchPlan
 
-func newFetchPlan(b *Broker, rc *reqCtx, nparts int) *fetchPlan {
+func newFetchPlan(b *Broker, rc *reqCtx) *fetchPlan {
 	pl, _ := fetchPlanPool.Get().(*fetchPlan)
 	if pl == nil {
 		pl = &fetchPlan{buf: make([]byte, 0, 1<<20)}
@@ -128,7 +169,6 @@ func newFetchPlan(b *Broker, rc *reqCtx, nparts int) *fetchPlan {
 		pl.externalFn = pl.external
 	}
 	pl.b, pl.rc = b, rc
-	pl.entries = slices.Grow(pl.entries[:0], nparts)
 	pl.next, pl.reads, pl.replica = 0, 0, -1
 	rc.release, rc.fetchExternal = pl.releaseFn, pl.externalFn
 	return pl
@@ -140,9 +180,18 @@ func (pl *fetchPlan) Release() {
 	pl.releaseReads()
 	clear(pl.entries)
 	pl.entries = pl.entries[:0]
+	clear(pl.want)
+	pl.want = pl.want[:0]
+	clear(pl.outs)
+	pl.outs = pl.outs[:0]
+	clear(pl.topics)
+	pl.topics = pl.topics[:0]
+	if cap(pl.want) > maxPooledFetchParts {
+		pl.want, pl.entries, pl.outs = nil, nil, nil
+	}
 	clear(pl.colds)
 	pl.colds = pl.colds[:0]
-	pl.b, pl.rc = nil, nil
+	pl.b, pl.rc, pl.session = nil, nil, nil
 	if cap(pl.buf) > maxPooledFetchBuf {
 		pl.buf = make([]byte, 0, 1<<20)
 	}
@@ -153,11 +202,14 @@ func (pl *fetchPlan) Release() {
 // releaseReads gives back what the last read pass borrowed.
 func (pl *fetchPlan) releaseReads() {
 	for i := range pl.entries {
-		e := &pl.entries[i]
-		e.file.Release()
-		e.file = storage.FileSlice{}
-		e.cold.Release()
+		pl.entries[i].releaseRead()
 	}
+}
+
+func (e *fetchEntry) releaseRead() {
+	e.file.Release()
+	e.file = storage.FileSlice{}
+	e.cold.Release()
 }
 
 // external tells the encoder which partitions' records are sent from a
@@ -174,20 +226,35 @@ func (pl *fetchPlan) external(p *kmsg.FetchResponseTopicPartition) (int, bool) {
 	return 0, false
 }
 
+// wantRequest reads the request's partitions, in its order.
+func (pl *fetchPlan) wantRequest(req *kmsg.FetchRequest) {
+	n := 0
+	for i := range req.Topics {
+		n += len(req.Topics[i].Partitions)
+	}
+	pl.want = slices.Grow(pl.want[:0], n)
+	for i := range req.Topics {
+		t := &req.Topics[i]
+		for j := range t.Partitions {
+			pl.want = append(pl.want, fetchWant{topic: t.Topic, topicID: t.TopicID, rp: t.Partitions[j]})
+		}
+	}
+}
+
+// wantSessionLocked reads the session's partitions, in its order. s.mu is
+// held.
+func (pl *fetchPlan) wantSessionLocked(s *fetchSession) {
+	pl.want = slices.Grow(pl.want[:0], len(s.parts))
+	for _, sp := range s.parts {
+		pl.want = append(pl.want, fetchWant{topic: sp.key.topic, topicID: sp.key.id, rp: sp.req, sp: sp})
+	}
+}
+
 func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 
-	if req.Version >= 7 && (req.SessionID != 0 || req.SessionEpoch > 0) {
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		resp.SessionID = req.SessionID
-		return resp
-	}
-	nparts := 0
-	for i := range req.Topics {
-		nparts += len(req.Topics[i].Partitions)
-	}
-	pl := newFetchPlan(b, rc, nparts)
+	pl := newFetchPlan(b, rc)
 	if req.Version >= 15 {
 		pl.replica = req.ReplicaState.ID
 	} else {
@@ -195,6 +262,15 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	}
 	if pl.replica < 0 {
 		pl.replica = -1 // -1 consumers, -2 debug tools: both read as a consumer
+	}
+	if code := b.fetchSessions.begin(req, pl); code != 0 {
+		resp.ErrorCode = code // session id 0, no partitions (Kafka's SessionErrorContext)
+		return resp
+	}
+	if req.IsolationLevel != 0 && req.IsolationLevel != 1 {
+		// Kafka's IsolationLevel.forId throws, which fails the request.
+		fetchRequestError(req, resp, kerr.UnknownServerError.Code)
+		return resp
 	}
 	pl.resolve(req, resp)
 	if pl.replica < 0 {
@@ -216,15 +292,63 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	for i := range pl.entries {
 		now = now || pl.entries[i].code != 0
 	}
-	if total >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || now {
-		return resp
+	if total < int(req.MinBytes) && req.MaxWaitMillis > 0 && !now {
+		pl.longPoll(req)
 	}
-	pl.longPoll(req)
+	switch pl.mode {
+	case sessionFull:
+		topicIDs := req.Version >= 13
+		resp.SessionID = b.fetchSessions.create(pl.replica >= 0, topicIDs, len(pl.entries), func(s *fetchSession) {
+			for i := range pl.entries {
+				e := &pl.entries[i]
+				k := sessionKey{topic: e.w.topic, partition: e.rp.Partition}
+				if topicIDs {
+					k = sessionKey{id: e.w.topicID, partition: e.rp.Partition}
+				}
+				s.add(k, e.rp, e.out.HighWatermark, e.out.LogStartOffset)
+			}
+		})
+	case sessionIncremental:
+		pl.answerIncremental(resp)
+	}
+	pl.assemble(resp)
+	if pl.replica < 0 {
+		// Kafka's BytesOut counts consumers' fetches, not replication.
+		b.metrics.fetched(pl.entries)
+	}
 	return resp
 }
 
-// resolve fills in the response's topics and partitions and resolves every
-// requested partition to the replica that serves it, or to an error.
+// fetchRequestError fails the whole request as Kafka's
+// FetchRequest.getErrorResponse does: the top-level error code and the
+// request's session id, and below v13 every requested partition with the
+// error too.
+func fetchRequestError(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, code int16) {
+	resp.ErrorCode = code
+	resp.SessionID = req.SessionID
+	if req.Version >= 13 {
+		return
+	}
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewFetchResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rt.Partitions[j].Partition
+			sp.ErrorCode = code
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.RecordBatches = noRecords
+		}
+	}
+}
+
+// resolve makes the response slot of every partition to read and resolves
+// it to the replica that serves it, or to an error.
 func (pl *fetchPlan) resolve(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 	b := pl.b
 	var snap *coordinator.Snapshot
@@ -236,82 +360,83 @@ func (pl *fetchPlan) resolve(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 	}
 	byID := req.Version >= 13
 	var leaders map[int32]bool
-	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
-	for i := range req.Topics {
-		rt := &req.Topics[i]
-		st := &resp.Topics[i]
-		*st = kmsg.NewFetchResponseTopic()
-		st.Topic = rt.Topic
-		st.TopicID = rt.TopicID
-		name := rt.Topic
-		known := true
+	n := len(pl.want)
+	pl.entries = slices.Grow(pl.entries[:0], n)
+	pl.outs = slices.Grow(pl.outs[:0], n)[:n]
+	// The topic of the previous partition, resolved (by id at v13+).
+	var lastID [16]byte
+	lastName, lastKnown, haveLast := "", false, false
+	for i := range pl.want {
+		w := &pl.want[i]
+		rp := &w.rp
+		name, known := w.topic, true
 		if byID {
-			if tm := getSnap().TopicByID(coordinator.TopicID(rt.TopicID)); tm != nil {
-				name = tm.Info.Name
-			} else {
-				known = false
-			}
-		}
-		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
-		for j := range rt.Partitions {
-			rp := &rt.Partitions[j]
-			sp := &st.Partitions[j]
-			*sp = kmsg.NewFetchResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.HighWatermark = -1
-			sp.LastStableOffset = -1
-			sp.LogStartOffset = -1
-			sp.PreferredReadReplica = -1
-			sp.RecordBatches = noRecords
-			e := fetchEntry{rp: rp, out: sp}
-			switch {
-			case !known:
-				e.code = kerr.UnknownTopicID.Code
-			case !b.authorizeFetch(pl.rc, pl.replica, name): // acl.go
-				e.code = kerr.TopicAuthorizationFailed.Code
-			default:
-				e.p = b.partition(name, rp.Partition)
-				if e.p == nil && pl.replica < 0 && req.Version >= 11 {
-					e.p = b.followerReplica(name, rp.Partition) // KIP-392
+			if !haveLast || w.topicID != lastID {
+				lastID, haveLast = w.topicID, true
+				lastName, lastKnown = "", false
+				if tm := getSnap().TopicByID(coordinator.TopicID(w.topicID)); tm != nil {
+					lastName, lastKnown = tm.Info.Name, true
 				}
-				if e.p == nil {
-					ke, _ := b.notServedError(getSnap(), name, rp.Partition, byID, req.Version >= 6)
-					e.code = ke.Code
-					if ke == kerr.NotLeaderForPartition && req.Version >= 16 {
-						if ps, ok := getSnap().Partition(name, rp.Partition); ok && ps.Leader >= 0 {
-							sp.CurrentLeader.LeaderID = ps.Leader
-							sp.CurrentLeader.LeaderEpoch = ps.LeaderEpoch
-							if leaders == nil {
-								leaders = map[int32]bool{}
-							}
-							leaders[ps.Leader] = true
+			}
+			name, known = lastName, lastKnown
+		}
+		sp := &pl.outs[i]
+		*sp = kmsg.FetchResponseTopicPartition{}
+		sp.Default()
+		sp.Partition = rp.Partition
+		sp.HighWatermark = -1
+		sp.LastStableOffset = -1
+		sp.LogStartOffset = -1
+		sp.PreferredReadReplica = -1
+		sp.RecordBatches = noRecords
+		e := fetchEntry{w: w, rp: rp, out: sp}
+		switch {
+		case !known:
+			e.code = kerr.UnknownTopicID.Code
+		case !b.authorizeFetch(pl.rc, pl.replica, name): // acl.go
+			e.code = kerr.TopicAuthorizationFailed.Code
+		default:
+			e.p = b.partition(name, rp.Partition)
+			if e.p == nil && pl.replica < 0 && req.Version >= 11 {
+				e.p = b.followerReplica(name, rp.Partition) // KIP-392
+			}
+			if e.p == nil {
+				ke, _ := b.notServedError(getSnap(), name, rp.Partition, byID, req.Version >= 6)
+				e.code = ke.Code
+				if ke == kerr.NotLeaderForPartition && req.Version >= 16 {
+					if ps, ok := getSnap().Partition(name, rp.Partition); ok && ps.Leader >= 0 {
+						sp.CurrentLeader.LeaderID = ps.Leader
+						sp.CurrentLeader.LeaderEpoch = ps.LeaderEpoch
+						if leaders == nil {
+							leaders = map[int32]bool{}
 						}
-					}
-				} else if rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < e.p.leaderEpoch.Load() {
-					e.code = kerr.FencedLeaderEpoch.Code
-				} else if rp.CurrentLeaderEpoch > e.p.leaderEpoch.Load() {
-					e.code = kerr.UnknownLeaderEpoch.Code
-				} else if pl.replica >= 0 {
-					// A follower fetches only from the leader, and only
-					// partitions it is assigned.
-					if !e.p.hasFollower(pl.replica) {
-						e.code = kerr.NotLeaderForPartition.Code
-					}
-					e.follower = true
-				} else if req.Rack != "" && b.cfg.Str("replica.selector.class") == config.RackAwareReplicaSelector &&
-					e.p.leader.Load() {
-					if id := e.p.preferredReadReplica(b, getSnap(), req.Rack, rp.FetchOffset, time.Now()); id >= 0 {
-						sp.PreferredReadReplica = id
-						e.skip = true
+						leaders[ps.Leader] = true
 					}
 				}
+			} else if rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < e.p.leaderEpoch.Load() {
+				e.code = kerr.FencedLeaderEpoch.Code
+			} else if rp.CurrentLeaderEpoch > e.p.leaderEpoch.Load() {
+				e.code = kerr.UnknownLeaderEpoch.Code
+			} else if pl.replica >= 0 {
+				// A follower fetches only from the leader, and only
+				// partitions it is assigned.
+				if !e.p.hasFollower(pl.replica) {
+					e.code = kerr.NotLeaderForPartition.Code
+				}
+				e.follower = true
+			} else if req.Rack != "" && b.cfg.Str("replica.selector.class") == config.RackAwareReplicaSelector &&
+				e.p.leader.Load() {
+				if id := e.p.preferredReadReplica(b, getSnap(), req.Rack, rp.FetchOffset, time.Now()); id >= 0 {
+					sp.PreferredReadReplica = id
+					e.skip = true
+				}
 			}
-			if e.code != 0 {
-				e.p = nil
-				sp.ErrorCode = e.code
-			}
-			pl.entries = append(pl.entries, e)
 		}
+		if e.code != 0 {
+			e.p = nil
+			sp.ErrorCode = e.code
+		}
+		pl.entries = append(pl.entries, e)
 	}
 	for id := range leaders {
 		if bi, ep, ok := b.clientEndpoint(getSnap(), pl.rc, id); ok {
@@ -320,6 +445,80 @@ func (pl *fetchPlan) resolve(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 			resp.Brokers = append(resp.Brokers, nb)
 		}
 	}
+}
+
+// answerIncremental keeps, of an incremental fetch's partitions, those
+// its answer lists (sessionPartition.mustRespond), and moves the ones that
+// returned records to the end of the session's order. A later fetch on the
+// session that came in meanwhile makes this one's answer
+// INVALID_FETCH_SESSION_EPOCH, as with Kafka.
+func (pl *fetchPlan) answerIncremental(resp *kmsg.FetchResponse) {
+	s := pl.session
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	resp.SessionID = s.id
+	if s.epoch != pl.sessionEpoch {
+		resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+		pl.keep(func(*fetchEntry) bool { return false })
+		return
+	}
+	moved := false
+	pl.keep(func(e *fetchEntry) bool {
+		sp := e.w.sp
+		if sp.gone {
+			return false
+		}
+		n := e.records()
+		if !sp.mustRespond(e.out, n) {
+			return false
+		}
+		if n > 0 {
+			sp.moved, moved = true, true
+		}
+		return true
+	})
+	if moved {
+		s.reorderLocked()
+	}
+}
+
+// keep drops the entries (and their response slots) that ok refuses,
+// keeping the order of the rest.
+func (pl *fetchPlan) keep(ok func(*fetchEntry) bool) {
+	j := 0
+	for i := range pl.entries {
+		e := &pl.entries[i]
+		if !ok(e) {
+			e.releaseRead()
+			continue
+		}
+		if j != i {
+			pl.outs[j] = pl.outs[i]
+			pl.entries[j] = *e
+			pl.entries[j].out = &pl.outs[j]
+		}
+		j++
+	}
+	clear(pl.entries[j:])
+	pl.entries = pl.entries[:j]
+	clear(pl.outs[j:])
+	pl.outs = pl.outs[:j]
+}
+
+// assemble lists the response's partitions under their topics, in entry
+// order: consecutive partitions of one topic share its entry.
+func (pl *fetchPlan) assemble(resp *kmsg.FetchResponse) {
+	pl.topics = pl.topics[:0]
+	for i := 0; i < len(pl.entries); {
+		w := pl.entries[i].w
+		j := i + 1
+		for j < len(pl.entries) && pl.entries[j].w.topic == w.topic && pl.entries[j].w.topicID == w.topicID {
+			j++
+		}
+		pl.topics = append(pl.topics, kmsg.FetchResponseTopic{Topic: w.topic, TopicID: w.topicID, Partitions: pl.outs[i:j:j]})
+		i = j
+	}
+	resp.Topics = pl.topics
 }
 
 // longPoll waits, up to the request's max wait, for appends to any
@@ -407,16 +606,18 @@ func (pl *fetchPlan) read() (int, bool) {
 		sp.RecordBatches = noRecords
 		l := e.p.log
 		off := e.rp.FetchOffset
+		if first && (e.follower || e.rp.LastFetchedEpoch >= 0) {
+			if code, diverged := pl.checkEpoch(e); code != 0 || diverged {
+				if code != 0 {
+					e.fail(code)
+				}
+				e.skip = true
+				hadError = true
+				continue
+			}
+		}
 		upTo := l.HighWatermark()
 		if e.follower {
-			if first {
-				if code, diverged := pl.checkFollower(e); code != 0 || diverged {
-					sp.ErrorCode = code
-					e.skip = true
-					hadError = true
-					continue
-				}
-			}
 			upTo = l.LogEndOffset()
 			hadError = hadError || e.followerBehind()
 		}
@@ -427,7 +628,7 @@ func (pl *fetchPlan) read() (int, bool) {
 		sp.LastStableOffset = hwm
 		sp.LogStartOffset = lso
 		if off < lso || off > l.LogEndOffset() {
-			sp.ErrorCode = kerr.OffsetOutOfRange.Code
+			e.fail(kerr.OffsetOutOfRange.Code)
 			hadError = true
 			continue
 		}
@@ -449,10 +650,10 @@ func (pl *fetchPlan) read() (int, bool) {
 		fs, err := l.ReadSlice(off, limit, upTo, total == 0)
 		if err != nil {
 			if errors.Is(err, storage.ErrOffsetOutOfRange) {
-				sp.ErrorCode = kerr.OffsetOutOfRange.Code
+				e.fail(kerr.OffsetOutOfRange.Code)
 			} else {
 				pl.b.log.Error().Err(err).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
-				sp.ErrorCode = kerr.KafkaStorageError.Code
+				e.fail(kerr.KafkaStorageError.Code)
 			}
 			hadError = true
 			continue
@@ -491,7 +692,7 @@ func (pl *fetchPlan) read() (int, bool) {
 		fs.Release()
 		if n != len(recs) {
 			pl.b.log.Error().Err(rerr).Str("topic", e.p.topic).Int32("partition", e.p.index).Msg("read failed")
-			sp.ErrorCode = kerr.KafkaStorageError.Code
+			e.fail(kerr.KafkaStorageError.Code)
 			hadError = true
 			continue
 		}
@@ -522,14 +723,17 @@ func (pl *fetchPlan) recordBytes() int {
 	return n
 }
 
-// checkFollower does, once per request, the leader's part of a follower's
-// fetch: the diverging-epoch check (Kafka's Partition.readRecords: a last
-// fetched epoch the leader cannot place is OFFSET_OUT_OF_RANGE, so is a
-// fetch offset below the log start; an epoch that ends below the fetch
-// offset, or that the leader only knows an older floor of, is answered with
-// that epoch and its end offset), then the follower's new position. It
-// returns an error code, or diverged with sp.DivergingEpoch set.
-func (pl *fetchPlan) checkFollower(e *fetchEntry) (int16, bool) {
+// checkEpoch does, once per request, the checks of Kafka's
+// Partition.readRecords before a read, and for a follower the leader's
+// part of its fetch. A last fetched epoch (v12+, followers and consumers
+// alike, KIP-320/KIP-595) is checked against the log's epochs: one the log
+// cannot place is OFFSET_OUT_OF_RANGE, so is a fetch offset below the log
+// start; an epoch that ends below the fetch offset, or that the log only
+// knows an older floor of, is answered with that epoch and its end offset
+// (DivergingEpoch, no records), so that the fetcher truncates. A follower's
+// fetch then moves its position, the high watermark and maybe the ISR. It
+// returns an error code, or diverged with out.DivergingEpoch set.
+func (pl *fetchPlan) checkEpoch(e *fetchEntry) (int16, bool) {
 	l := e.p.log
 	rp, sp := e.rp, e.out
 	off := rp.FetchOffset
@@ -547,6 +751,9 @@ func (pl *fetchPlan) checkFollower(e *fetchEntry) (int16, bool) {
 			return 0, true
 		}
 	}
+	if !e.follower {
+		return 0, false
+	}
 	if off < sp.LogStartOffset || off > l.LogEndOffset() {
 		return kerr.OffsetOutOfRange.Code, false
 	}
@@ -558,6 +765,22 @@ func (pl *fetchPlan) checkFollower(e *fetchEntry) (int16, bool) {
 		pl.b.signalISR()
 	}
 	return 0, false
+}
+
+// fail answers the entry with an error and no records. Kafka's answer then
+// carries -1 as the high watermark, last stable and log start offsets (the
+// LogReadResult of a failed read). A follower's OFFSET_OUT_OF_RANGE keeps
+// them: samsa's fetcher starts over at the leader's log start offset when
+// its log ends before it (replica_fetcher.go outOfRange), where Kafka's
+// asks ListOffsets; only samsa brokers send replica fetches.
+func (e *fetchEntry) fail(code int16) {
+	sp := e.out
+	sp.ErrorCode = code
+	sp.RecordBatches = noRecords
+	if e.follower && code == kerr.OffsetOutOfRange.Code {
+		return
+	}
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 }
 
 // readCold reads the pass's cold slices concurrently (each is a disk
@@ -583,8 +806,7 @@ func (pl *fetchPlan) readCold(buf []byte, coldBytes int) ([]byte, int) {
 		c := &pl.colds[i]
 		if c.err != nil {
 			pl.b.log.Error().Err(c.err).Str("topic", c.e.p.topic).Int32("partition", c.e.p.index).Msg("read failed")
-			c.e.out.ErrorCode = kerr.KafkaStorageError.Code
-			c.e.out.RecordBatches = noRecords
+			c.e.fail(kerr.KafkaStorageError.Code)
 			failed += int(c.fs.Len)
 			continue
 		}

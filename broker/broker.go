@@ -10,6 +10,7 @@
 //	fetcherManager.mu -> fetcherThread.mu
 //	partition.replMu
 //	partition.waitMu
+//	fetchSessionCache.mu -> fetchSession.mu
 package broker
 
 import (
@@ -55,6 +56,8 @@ type Broker struct {
 	dev devState // dev hooks (dev.go), set before Start
 
 	metrics *metrics // metrics.go; made by New
+
+	fetchSessions *fetchSessionCache // incremental fetch sessions (fetch_session.go); made by New
 
 	// eff is the effective configuration (cfg with the dynamic configs
 	// layered over it, dynamic_configs.go); nil until the first reconcile.
@@ -128,6 +131,7 @@ func New(cfg *config.Broker, logger zerolog.Logger) (*Broker, error) {
 	}
 	b.quotas = newQuotaManager(int(cfg.Int64("quota.window.num")), time.Duration(cfg.Int64("quota.window.size.seconds"))*time.Second)
 	b.metrics = newMetrics(b)
+	b.fetchSessions = newFetchSessionCache(b)
 	b.replication = newReplication(b)
 	return b, nil
 }

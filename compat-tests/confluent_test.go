@@ -276,6 +276,56 @@ func TestConfluent(t *testing.T) {
 			kafka.ConfigMap{"message.max.bytes": 4 << 20, "compression.codec": "none", "message.timeout.ms": 20000})
 		return expectErr(err, "MESSAGE_TOO_LARGE", func(err error) bool { return confluentErrIs(err, kafka.ErrMsgSizeTooLarge) })
 	})
+
+	// librdkafka uses no fetch sessions: every Fetch carries session id 0
+	// and epoch -1, a full fetch without a session (KIP-227). Three
+	// partitions in one consumer, so that its fetches name several.
+	runScenario(t, c, scFetchSessionless, func(ctx context.Context, t *testing.T) error {
+		topic := topicName(c, scFetchSessionless)
+		if err := fxCreateTopic(ctx, addr, topic, 3, nil); err != nil {
+			return err
+		}
+		var want [3][]testRecord
+		for p := range want {
+			want[p] = makeRecords(fmt.Sprintf("%s-%d", topic, p), seqRecords, baseTime())
+			if err := fxProducePartition(ctx, addr, topic, int32(p), want[p]); err != nil {
+				return err
+			}
+		}
+		return fxNoNewSession(ctx, s.AdminAddr, func() error {
+			cons, err := kafka.NewConsumer(confluentConfig(addr, kafka.ConfigMap{
+				"group.id": topic + ".assign", "enable.auto.commit": false, "fetch.wait.max.ms": 200,
+			}))
+			if err != nil {
+				return fmt.Errorf("consumer: %w", err)
+			}
+			defer cons.Close()
+			var tps []kafka.TopicPartition
+			for p := range want {
+				tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: int32(p), Offset: kafka.OffsetBeginning})
+			}
+			if err := cons.Assign(tps); err != nil {
+				return fmt.Errorf("assign: %w", err)
+			}
+			got, err := confluentPoll(ctx, cons, len(want)*seqRecords)
+			if err != nil {
+				return err
+			}
+			var byPart [3][]testRecord
+			for _, r := range got {
+				if r.Partition < 0 || int(r.Partition) >= len(byPart) {
+					return fmt.Errorf("record of partition %d", r.Partition)
+				}
+				byPart[r.Partition] = append(byPart[r.Partition], r)
+			}
+			for p := range want {
+				if err := compareRecords(want[p], byPart[p], 0); err != nil {
+					return fmt.Errorf("partition %d: %w", p, err)
+				}
+			}
+			return nil
+		})
+	})
 }
 
 func confluentErrIs(err error, code kafka.ErrorCode) bool {

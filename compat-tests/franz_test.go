@@ -298,6 +298,99 @@ func TestFranz(t *testing.T) {
 		err = cl.ProduceSync(ctx, &kgo.Record{Value: randomBytes(largeValueBytes)}).FirstErr()
 		return expectErr(err, "MESSAGE_TOO_LARGE", func(err error) bool { return errors.Is(err, kerr.MessageTooLarge) })
 	})
+
+	// franz-go consumes on an incremental fetch session (KIP-227): one
+	// full fetch opens it, then each fetch names only what changed and
+	// each answer lists only the partitions that did. A consumer of many
+	// partitions must still get every record, the ones produced while it
+	// polls too (to a few partitions: the rest are left out of the
+	// answers).
+	runScenario(t, c, scFetchIncrementalMany, func(ctx context.Context, t *testing.T) error {
+		topic := topicName(c, scFetchIncrementalMany)
+		if err := fxCreateTopic(ctx, addr, topic, manyPartitions, nil); err != nil {
+			return err
+		}
+		want := make([][]testRecord, manyPartitions)
+		produce := func(p, n int) error {
+			recs := makeRecords(fmt.Sprintf("%s-%d-%d", topic, p, len(want[p])), n, baseTime())
+			want[p] = append(want[p], recs...)
+			return fxProducePartition(ctx, addr, topic, int32(p), recs)
+		}
+		for p := range manyPartitions {
+			if err := produce(p, 3); err != nil {
+				return err
+			}
+		}
+		cachedBefore, err := fxMetric(ctx, s.AdminAddr, metricFetchSessionPartitions)
+		if err != nil {
+			return err
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		got, err := franzPollAny(ctx, cl, manyPartitions*3)
+		if err != nil {
+			return err
+		}
+		// The session holds the topic's partitions while the consumer
+		// polls.
+		cached, err := fxMetric(ctx, s.AdminAddr, metricFetchSessionPartitions)
+		if err != nil {
+			return err
+		}
+		if cached-cachedBefore < manyPartitions {
+			return fmt.Errorf("fetch sessions hold %v partitions, %v before the consumer: no session of its %d partitions", cached, cachedBefore, manyPartitions)
+		}
+		more := 0
+		for p := 0; p < manyPartitions; p += 7 {
+			if err := produce(p, 2); err != nil {
+				return err
+			}
+			more += 2
+		}
+		rest, err := franzPollAny(ctx, cl, more)
+		if err != nil {
+			return err
+		}
+		byPart := make([][]testRecord, manyPartitions)
+		for _, r := range append(got, rest...) {
+			if r.Partition < 0 || int(r.Partition) >= manyPartitions {
+				return fmt.Errorf("record of partition %d", r.Partition)
+			}
+			byPart[r.Partition] = append(byPart[r.Partition], r)
+		}
+		for p := range manyPartitions {
+			if err := compareRecords(want[p], byPart[p], 0); err != nil {
+				return fmt.Errorf("partition %d: %w", p, err)
+			}
+		}
+		return nil
+	})
+}
+
+// franzPollAny polls until it has n records of any partitions (more is an
+// error), in the order they came.
+func franzPollAny(ctx context.Context, cl *kgo.Client, n int) ([]testRecord, error) {
+	var out []testRecord
+	for len(out) < n {
+		fs := cl.PollRecords(ctx, n-len(out))
+		if ctx.Err() != nil {
+			return out, fmt.Errorf("consumed %d of %d records: %w", len(out), n, ctx.Err())
+		}
+		var errs []error
+		fs.EachError(func(t string, p int32, err error) { errs = append(errs, fmt.Errorf("%s[%d]: %w", t, p, err)) })
+		if len(errs) > 0 {
+			return out, fmt.Errorf("consume: %w", errors.Join(errs...))
+		}
+		fs.EachRecord(func(kr *kgo.Record) { out = append(out, fromKgoRecord(kr)) })
+	}
+	if len(out) > n {
+		return out, fmt.Errorf("consumed %d records, want %d", len(out), n)
+	}
+	return out, nil
 }
 
 // franzProduce produces recs to partition 0 of topic, in order, in one

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	kafkaproto "github.com/segmentio/kafka-go/protocol"
 )
 
 // segmentio/kafka-go against samsa: every scenario of scenarios_test.go
@@ -278,6 +280,88 @@ func TestKafkaGo(t *testing.T) {
 		kafkagoClose(w)
 		return expectErr(err, "MESSAGE_TOO_LARGE", func(err error) bool { return kafkagoErrIs(err, kafka.MessageSizeTooLarge) })
 	})
+
+	// kafka-go uses no fetch sessions: Client.Fetch sends session id -1
+	// and epoch -1, the Reader (Conn.ReadBatch) 0 and -1. Both are full
+	// fetches without a session (KIP-227's final epoch); samsa once
+	// answered the first FETCH_SESSION_ID_NOT_FOUND and no data.
+	runScenario(t, c, scFetchSessionless, func(ctx context.Context, t *testing.T) error {
+		topic := topicName(c, scFetchSessionless)
+		if err := fxCreateTopic(ctx, addr, topic, 1, nil); err != nil {
+			return err
+		}
+		recs := makeRecords(topic, seqRecords, baseTime())
+		if err := fxProduce(ctx, addr, topic, recs); err != nil {
+			return err
+		}
+		return fxNoNewSession(ctx, s.AdminAddr, func() error {
+			got, err := kafkagoClientFetch(ctx, cl, topic, seqRecords)
+			if err != nil {
+				return fmt.Errorf("Client.Fetch: %w", err)
+			}
+			if err := compareRecords(recs, got, 0); err != nil {
+				return fmt.Errorf("Client.Fetch: %w", err)
+			}
+			got, err = kafkagoRead(ctx, addr, topic, 0, time.Time{}, seqRecords)
+			if err != nil {
+				return fmt.Errorf("Reader: %w", err)
+			}
+			if err := compareRecords(recs, got, 0); err != nil {
+				return fmt.Errorf("Reader: %w", err)
+			}
+			return nil
+		})
+	})
+}
+
+// kafkagoClientFetch reads n records of partition 0 from its start with
+// Client.Fetch, one request per batch of answers.
+func kafkagoClientFetch(ctx context.Context, cl *kafka.Client, topic string, n int) ([]testRecord, error) {
+	var out []testRecord
+	for off := int64(0); len(out) < n; {
+		resp, err := cl.Fetch(ctx, &kafka.FetchRequest{
+			Topic: topic, Partition: 0, Offset: off,
+			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 200 * time.Millisecond,
+		})
+		if err != nil {
+			return out, fmt.Errorf("fetch at %d: %w", off, err)
+		}
+		if resp.Error != nil {
+			return out, fmt.Errorf("fetch at %d: %w", off, resp.Error)
+		}
+		for {
+			r, err := resp.Records.ReadRecord()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return out, fmt.Errorf("fetch at %d: reading records: %w", off, err)
+			}
+			if r.Offset < off {
+				continue // the batch began before the fetch offset
+			}
+			tr := testRecord{Timestamp: r.Time, Offset: r.Offset}
+			if r.Key != nil {
+				if tr.Key, err = kafkaproto.ReadAll(r.Key); err != nil {
+					return out, err
+				}
+			}
+			if r.Value != nil {
+				if tr.Value, err = kafkaproto.ReadAll(r.Value); err != nil {
+					return out, err
+				}
+			}
+			for _, h := range r.Headers {
+				tr.Headers = append(tr.Headers, testHeader{Key: h.Key, Value: h.Value})
+			}
+			out = append(out, tr)
+			off = r.Offset + 1
+		}
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+	}
+	return out, nil
 }
 
 func kafkagoWriter(addr, topic string) *kafka.Writer {

@@ -1,13 +1,16 @@
 package compat
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"hash"
+	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +41,12 @@ const (
 	scGroupCommitResumeKIP848 = "group-commit-resume-kip848"
 	scErrUnknownTopic         = "error-unknown-topic"
 	scErrMessageTooLarge      = "error-message-too-large"
+	// A consumer's full fetch without a fetch session (KIP-227 epoch -1),
+	// as kafka-go (session id -1 or 0) and librdkafka (0) send every fetch.
+	scFetchSessionless = "fetch-full-without-session"
+	// A consumer of many partitions on one incremental fetch session
+	// (franz-go's default).
+	scFetchIncrementalMany = "fetch-incremental-many-partitions"
 )
 
 // scProduceConsume is the scenario name for one codec.
@@ -63,6 +72,8 @@ const (
 	produceConsumeRecords = 24
 	// Records per offset/timestamp/group scenario (all in partition 0).
 	seqRecords = 10
+	// Partitions of fetch-incremental-many-partitions.
+	manyPartitions = 64
 )
 
 // Time budgets per client: once a client's scenarios have taken this long
@@ -361,6 +372,16 @@ func fxProduce(ctx context.Context, addr, topic string, recs []testRecord) error
 // fxProduceCodec produces recs to partition 0 of topic with franz-go, in
 // batches compressed with codec.
 func fxProduceCodec(ctx context.Context, addr, topic string, recs []testRecord, codec string) error {
+	return fxProduceTo(ctx, addr, topic, 0, recs, codec)
+}
+
+// fxProducePartition produces recs to one partition of topic with
+// franz-go, uncompressed.
+func fxProducePartition(ctx context.Context, addr, topic string, partition int32, recs []testRecord) error {
+	return fxProduceTo(ctx, addr, topic, partition, recs, "none")
+}
+
+func fxProduceTo(ctx context.Context, addr, topic string, partition int32, recs []testRecord, codec string) error {
 	cl, err := fxClient(addr, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(franzCodecs[codec]))
 	if err != nil {
 		return err
@@ -369,7 +390,7 @@ func fxProduceCodec(ctx context.Context, addr, topic string, recs []testRecord, 
 	krs := make([]*kgo.Record, len(recs))
 	for i, r := range recs {
 		krs[i] = toKgoRecord(topic, r)
-		krs[i].Partition = 0
+		krs[i].Partition = partition
 	}
 	if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
 		return fmt.Errorf("fixture: producing to %s: %w", topic, err)
@@ -616,4 +637,57 @@ func TestMurmur2JavaVectors(t *testing.T) {
 			t.Errorf("murmur2(%q) = %d, want %d", in, got, want)
 		}
 	}
+}
+
+// fxMetric reads one unlabelled sample from samsa's /metrics on its admin
+// listener.
+func fxMetric(ctx context.Context, admin, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("fixture: metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("fixture: metrics: %w", err)
+	}
+	return 0, fmt.Errorf("fixture: no %s in /metrics", name)
+}
+
+// The fetch session gauges (broker/fetch_session.go).
+const (
+	metricFetchSessions          = "kafka_server_fetchsessioncache_numincrementalfetchsessions"
+	metricFetchSessionPartitions = "kafka_server_fetchsessioncache_numincrementalfetchpartitionscached"
+)
+
+// fxNoNewSession runs read and checks that samsa's session cache holds no
+// more sessions after it than before: the client's fetches were full
+// fetches without a session. Nothing else fetches meanwhile (the
+// scenarios of one client run one after the other).
+func fxNoNewSession(ctx context.Context, admin string, read func() error) error {
+	before, err := fxMetric(ctx, admin, metricFetchSessions)
+	if err != nil {
+		return err
+	}
+	if err := read(); err != nil {
+		return err
+	}
+	after, err := fxMetric(ctx, admin, metricFetchSessions)
+	if err != nil {
+		return err
+	}
+	if after > before {
+		return fmt.Errorf("%v fetch sessions before the read, %v after: the client did not fetch without a session", before, after)
+	}
+	return nil
 }

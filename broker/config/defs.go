@@ -282,6 +282,8 @@ var baseBrokerTable = []*def{
 		doc: "Close a connection that has neither sent a byte nor had a response written for this long; negative: never."},
 	{name: "fetch.max.bytes", typ: TypeInt, dflt: "57671680", check: atLeast(1024),
 		doc: "Maximum bytes returned for one Fetch request: a request's MaxBytes above it is lowered to it (the first batch is still returned whole)."},
+	{name: "max.incremental.fetch.session.cache.slots", typ: TypeInt, dflt: "1000", check: atLeast(0),
+		doc: "Incremental fetch sessions (KIP-227) the broker keeps, consumers' and followers' together; when all are taken a new one evicts a stale or smaller one, or is not made (the client goes on with full fetches). 0: no sessions."},
 	{name: "max.connections", dynamic: true, typ: TypeInt, dflt: maxIntStr, check: atLeast(0),
 		doc: "Maximum client connections to this broker; connections beyond it are closed as they are accepted."},
 	{name: "max.connections.per.ip", dynamic: true, typ: TypeInt, dflt: maxIntStr, check: atLeast(0),

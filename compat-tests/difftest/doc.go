@@ -16,10 +16,9 @@
 //     clients sent to Kafka through the recording proxy (proxy.go,
 //     cmd/difftest-record) and what Kafka answered. Each recording is
 //     replayed against a fresh samsa (replay.go) in the recorded causal
-//     order, with the values Kafka assigned rewritten to samsa's
-//     (rewrite.go) and incremental fetch sessions turned into the full
-//     fetches a client of samsa's sends (fetchsession.go); samsa's answers
-//     are compared with Kafka's recorded ones.
+//     order, with the values Kafka assigned (member and producer ids,
+//     fetch session ids, ...) rewritten to samsa's (rewrite.go); samsa's
+//     answers are compared with Kafka's recorded ones.
 //
 // Comparison (normalize.go, diff.go): each answer is flattened into
 // (path, value) leaves by a walk over the kmsg struct; arrays of structs are

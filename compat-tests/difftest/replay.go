@@ -19,9 +19,9 @@ import (
 // Order: a request goes out only once every response the recording had
 // seen before the client sent it has come back from samsa, so that what
 // the client knew when it asked is what samsa has done by then; requests
-// the client pipelined go out pipelined. Values Kafka assigned are
-// rewritten to samsa's (rewrite.go) and incremental fetches become full
-// ones (fetchsession.go).
+// the client pipelined go out pipelined. Values Kafka assigned (member and
+// producer ids, fetch session ids, ...) are rewritten to samsa's
+// (rewrite.go).
 
 // replayWait bounds the wait for the responses a request depends on (a
 // samsa that does not answer is reported, the replay goes on).
@@ -42,7 +42,6 @@ type pendingReq struct {
 	key, ver int16
 	kafka    *Event // the recorded answer, nil if none
 	ordinal  int    // index among the recording's responses, -1 if none
-	incr     bool   // stands in for an incremental fetch
 }
 
 type replayConn struct {
@@ -66,7 +65,6 @@ type replayer struct {
 	kafka    *Normalizer
 	samsa    *Normalizer
 	assigned *assigned
-	sessions *fetchSessions
 	res      *ReplayResult
 	wg       sync.WaitGroup
 }
@@ -87,7 +85,6 @@ func Replay(events []Event, addr, scenario string) (*ReplayResult, error) {
 	}
 	r.cond = sync.NewCond(&r.mu)
 	r.assigned = newAssigned(r.kafka, r.samsa)
-	r.sessions = newFetchSessions()
 
 	// The recorded answer of each request, and how many responses the
 	// recording had seen before each event.
@@ -248,15 +245,6 @@ func (r *replayer) prepare(e *Event, p *pendingReq) []byte {
 	if err != nil {
 		r.res.Notes = append(r.res.Notes, fmt.Sprintf("%s v%d sent as recorded: %v", kmsg.NameForKey(e.Key), e.Ver, err))
 		return e.Frame
-	}
-	if f, ok := req.(*kmsg.FetchRequest); ok {
-		var kresp *kmsg.FetchResponse
-		if p.kafka != nil {
-			if resp, err := decodeResponse(e.Key, e.Ver, p.kafka.Frame); err == nil {
-				kresp = resp.(*kmsg.FetchResponse)
-			}
-		}
-		req, p.incr = r.sessions.translate(f, kresp)
 	}
 	r.assigned.rewrite(req)
 	p.req = req
@@ -422,9 +410,6 @@ func (r *replayer) compare(p *pendingReq, frame []byte) {
 	}
 	r.kafka.LearnTopicIDs(kresp)
 	r.samsa.LearnTopicIDs(sresp)
-	if p.incr {
-		dropUnchanged(kresp.(*kmsg.FetchResponse), sresp.(*kmsg.FetchResponse), r.kafka, r.samsa)
-	}
 	kf, sf := r.kafka.Flatten(kresp), r.samsa.Flatten(sresp)
 	if dump := os.Getenv("DIFFTEST_DUMP"); dump != "" && glob(dump, r.scenario) {
 		dumpFields(r.scenario, p.req, kf, sf)

@@ -14,7 +14,9 @@ import (
 // epochs, producer ids and epochs, topic ids). Replayed to samsa, each such
 // value is replaced by the one samsa assigned in the matching answer, so
 // that the conversation goes on as the client would have had it with
-// samsa. Fetch sessions are translated separately (fetchsession.go).
+// samsa. Fetch session ids (KIP-227) are mapped the same way: samsa's
+// sessions answer as Kafka's do, so incremental fetches are replayed as
+// recorded, on samsa's session.
 
 // assigned holds the Kafka -> samsa value pairs learned so far.
 type assigned struct {
@@ -31,6 +33,8 @@ type assigned struct {
 	// cluster and node a client means to reach (KIP-1242).
 	clusters map[string]string
 	nodes    map[int32]int32
+	// sessions maps Kafka's fetch session ids to samsa's.
+	sessions map[int32]int32
 }
 
 type groupVal struct {
@@ -51,6 +55,7 @@ func newAssigned(kafka, samsa *Normalizer) *assigned {
 		epochs:   map[pidEpoch]int16{},
 		clusters: map[string]string{},
 		nodes:    map[int32]int32{},
+		sessions: map[int32]int32{},
 		kafka:    kafka,
 		samsa:    samsa,
 	}
@@ -84,6 +89,11 @@ func (a *assigned) learn(req kmsg.Request, kafka, samsa kmsg.Response) {
 		if len(k.Brokers) == 1 && len(s.Brokers) == 1 {
 			a.nodes[k.Brokers[0].NodeID] = s.Brokers[0].NodeID
 		}
+	case *kmsg.FetchResponse:
+		s := samsa.(*kmsg.FetchResponse)
+		if k.SessionID != 0 && s.SessionID != 0 {
+			a.sessions[k.SessionID] = s.SessionID
+		}
 	case *kmsg.InitProducerIDResponse:
 		s := samsa.(*kmsg.InitProducerIDResponse)
 		if k.ProducerID >= 0 && s.ProducerID >= 0 {
@@ -110,6 +120,11 @@ func (a *assigned) rewrite(req kmsg.Request) {
 		}
 		if n, ok := a.nodes[av.NodeID]; ok {
 			av.NodeID = n
+		}
+	}
+	if f, ok := req.(*kmsg.FetchRequest); ok {
+		if s, ok := a.sessions[f.SessionID]; ok {
+			f.SessionID = s
 		}
 	}
 	v := reflect.ValueOf(req).Elem()

@@ -10,6 +10,7 @@ func AllScenarios() []Scenario {
 		topicScenarios(),
 		produceScenarios(),
 		fetchScenarios(),
+		fetchSessionScenarios(),
 		groupScenarios(),
 		consumerGroupScenarios(),
 		configScenarios(),

@@ -353,49 +353,24 @@ func TestRewrite(t *testing.T) {
 	if f.Topics[0].TopicID != ([16]byte{2}) {
 		t.Errorf("topic id %v, want samsa's", f.Topics[0].TopicID)
 	}
-}
 
-// TestFetchSessionTranslation: an incremental fetch becomes the full fetch
-// of the session's partitions; forgotten partitions leave it.
-func TestFetchSessionTranslation(t *testing.T) {
-	fs := newFetchSessions()
-	part := func(p int32, off int64) kmsg.FetchRequestTopicPartition {
-		fp := kmsg.NewFetchRequestTopicPartition()
-		fp.Partition, fp.FetchOffset = p, off
-		return fp
-	}
-	full := kmsg.NewPtrFetchRequest()
-	full.Version, full.SessionID, full.SessionEpoch = 12, 0, 0
-	t0 := kmsg.NewFetchRequestTopic()
-	t0.Topic = "t"
-	t0.Partitions = []kmsg.FetchRequestTopicPartition{part(0, 0), part(1, 0), part(2, 0)}
-	full.Topics = append(full.Topics, t0)
-	kresp := kmsg.NewPtrFetchResponse()
-	kresp.SessionID = 77
-	if got, incr := fs.translate(full, kresp); got != full || incr {
-		t.Fatal("the full fetch that opens a session is not sent as is")
-	}
+	// A fetch session Kafka opened goes on on the one samsa opened.
+	open := kmsg.NewPtrFetchRequest()
+	open.SessionID, open.SessionEpoch = 0, 0
+	kf, sf := kmsg.NewPtrFetchResponse(), kmsg.NewPtrFetchResponse()
+	kf.SessionID, sf.SessionID = 77, 12345
+	a.learn(open, kf, sf)
 	incr := kmsg.NewPtrFetchRequest()
-	incr.Version, incr.SessionID, incr.SessionEpoch = 12, 77, 1
-	t1 := kmsg.NewFetchRequestTopic()
-	t1.Topic = "t"
-	t1.Partitions = []kmsg.FetchRequestTopicPartition{part(1, 9)}
-	incr.Topics = append(incr.Topics, t1)
-	forgot := kmsg.NewFetchRequestForgottenTopic()
-	forgot.Topic, forgot.Partitions = "t", []int32{2}
-	incr.ForgottenTopics = append(incr.ForgottenTopics, forgot)
-	got, isIncr := fs.translate(incr, nil)
-	if !isIncr || got.SessionID != 0 || got.SessionEpoch != -1 || len(got.ForgottenTopics) != 0 {
-		t.Fatalf("translated = session %d epoch %d incr %v forgotten %v", got.SessionID, got.SessionEpoch, isIncr, got.ForgottenTopics)
+	incr.SessionID, incr.SessionEpoch = 77, 1
+	a.rewrite(incr)
+	if incr.SessionID != 12345 || incr.SessionEpoch != 1 {
+		t.Errorf("incremental fetch = session %d epoch %d, want samsa's session 12345 at epoch 1", incr.SessionID, incr.SessionEpoch)
 	}
-	if len(got.Topics) != 1 || len(got.Topics[0].Partitions) != 2 ||
-		got.Topics[0].Partitions[0].FetchOffset != 0 || got.Topics[0].Partitions[1].Partition != 1 || got.Topics[0].Partitions[1].FetchOffset != 9 {
-		t.Errorf("translated topics = %+v, want partitions 0@0 and 1@9", got.Topics)
-	}
-	closeReq := kmsg.NewPtrFetchRequest()
-	closeReq.Version, closeReq.SessionID, closeReq.SessionEpoch = 12, 77, -1
-	if got, _ := fs.translate(closeReq, nil); got.SessionID != 0 {
-		t.Errorf("the close of a Kafka session goes to samsa with session id %d, want 0", got.SessionID)
+	other := kmsg.NewPtrFetchRequest()
+	other.SessionID, other.SessionEpoch = 78, 1
+	a.rewrite(other)
+	if other.SessionID != 78 {
+		t.Errorf("a session id Kafka never gave was rewritten to %d", other.SessionID)
 	}
 }
 
