@@ -7,6 +7,7 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -56,6 +57,32 @@ func (c *testCluster) groupCoordinator(group string) int32 {
 		return -1
 	}
 	return tm.Partitions[coordinatorPartition(group, int32(len(tm.Partitions)))].Leader
+}
+
+// waitCoordinatorKnown waits until the own metadata of each broker of ids
+// names coord, live, as the coordinator of group. The observer's view can
+// run ahead of a broker's: until that broker catches up it answers
+// FindCoordinator with the old (dead) coordinator, or a group request with
+// COORDINATOR_NOT_AVAILABLE, as a Kafka broker with stale metadata would,
+// and the test's assertions are about the state after the move.
+func (c *testCluster) waitCoordinatorKnown(group string, coord int32, ids ...int32) {
+	c.t.Helper()
+	waitFor(c.t, fmt.Sprintf("brokers %v know broker %d coordinates %s", ids, coord, group), func() bool {
+		for _, id := range ids {
+			snap := c.brokers[id].store.Snapshot()
+			tm := snap.Topic(offsetsTopic)
+			if tm == nil {
+				return false
+			}
+			if _, ok := snap.Brokers[coord]; !ok {
+				return false
+			}
+			if tm.Partitions[coordinatorPartition(group, int32(len(tm.Partitions)))].Leader != coord {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // groupLedBy returns a group id whose coordinator is broker id.
@@ -275,12 +302,13 @@ func TestGroupCoordinatorCrashFailover(t *testing.T) {
 	c.waitDead(coord)
 	var next int32
 	waitFor(t, "a new coordinator", func() bool { next = c.groupCoordinator(group); return next > 0 && next != coord })
+	c.waitCoordinatorKnown(group, next, others...)
 	if got := fetchCommitted(t, c.addrsOf(others...), group, topic); !maps64Equal(got, committed) {
 		t.Fatalf("the new coordinator %d serves %v, want the offsets committed before the crash %v", next, got, committed)
 	}
 	r.pollUntil(2*perPartition, "after the coordinator moved")
 	r.checkOnce(end)
-	if err := cl.CommitUncommittedOffsets(testCtx(t)); err != nil {
+	if err := commitPastDeadBroker(t, cl); err != nil {
 		t.Fatalf("commit on the new coordinator: %v", err)
 	}
 	if got := fetchCommitted(t, c.addrsOf(others...), group, topic); !maps64Equal(got, end) {
@@ -353,6 +381,7 @@ func TestGroupCoordinatorCutOffCannotWrite(t *testing.T) {
 	c.waitDead(3)
 	var next int32
 	waitFor(t, "a new coordinator", func() bool { next = c.groupCoordinator(group); return next > 0 && next != 3 })
+	c.waitCoordinatorKnown(group, next, 1, 2)
 	seeds := c.addrsOf(1, 2)
 	if got := fetchCommitted(t, seeds, group, topic); got[0] != 10 {
 		t.Fatalf("the new coordinator %d serves %v, want offset 10", next, got)
@@ -441,6 +470,25 @@ func TestGroupCoordinatorControlledShutdown(t *testing.T) {
 	r.checkOnce(end)
 	if got := fetchCommitted(t, c.addrsOf(others...), group, topic); !maps64Equal(got, end) {
 		t.Fatalf("offsets on the new coordinator: %v, want %v", got, end)
+	}
+}
+
+// commitPastDeadBroker commits cl's uncommitted offsets, trying again
+// (bounded) while the commit fails only because franz-go still dials the
+// crashed coordinator it had cached: a client-side error no broker
+// answered, which franz-go returns as Kafka's clients would against a
+// crashed Kafka broker. Any error a broker answered fails at once.
+func commitPastDeadBroker(t *testing.T, cl *kgo.Client) error {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := cl.CommitUncommittedOffsets(testCtx(t))
+		var oe *net.OpError
+		if err == nil || !errors.As(err, &oe) || oe.Op != "dial" || time.Now().After(deadline) {
+			return err
+		}
+		t.Logf("commit: %v (the crashed coordinator); again", err)
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
