@@ -12,12 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/samsa-io/samsa/coordinator"
 	"github.com/samsa-io/samsa/coordinator/group"
+	"github.com/samsa-io/samsa/coordinator/placement"
 )
 
 const (
@@ -25,29 +25,20 @@ const (
 	transactionTopic = "__transaction_state"
 )
 
-// javaStringHashCode is Java's String.hashCode: s[0]*31^(n-1) + ... over
-// UTF-16 code units, in int32 arithmetic.
-func javaStringHashCode(s string) int32 {
-	var h int32
-	for _, u := range utf16.Encode([]rune(s)) {
-		h = 31*h + int32(u)
-	}
-	return h
-}
+// javaStringHashCode is Java's String.hashCode (placement's; the tests pin
+// Kafka's values through it).
+func javaStringHashCode(s string) int32 { return placement.JavaStringHashCode(s) }
 
 // coordinatorPartition is Kafka's Utils.abs(key.hashCode) % n.
-func coordinatorPartition(key string, n int32) int32 {
-	h := javaStringHashCode(key)
-	if h == -1<<31 {
-		h = 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % n
-}
+func coordinatorPartition(key string, n int32) int32 { return placement.Partition(key, n) }
 
-// startGroups builds and starts the group coordinator and makes sure the
-// internal topics exist. Called from Start once the broker is registered.
+// startGroups builds and starts the group coordinator, makes sure the
+// internal topics exist and starts the placement tracker that elects the
+// coordinator for the __consumer_offsets partitions this broker leads
+// (coordinator/placement): it loads their groups when elected, drops them
+// when it resigns, and fences every group write with the partition's
+// tenure. The tracker runs until the broker's context ends (b.wg). Called
+// from Start once the broker is registered.
 func (b *Broker) startGroups(ctx context.Context) error {
 	cfg := b.cfg
 	ms := func(name string, dflt time.Duration) time.Duration {
@@ -82,6 +73,7 @@ func (b *Broker) startGroups(ctx context.Context) error {
 		}
 	}
 	gc, err := group.New(group.Config{
+		Placed:                    true,
 		Client:                    b.store.Client(),
 		Key:                       b.store.Key,
 		Logger:                    b.log,
@@ -115,7 +107,52 @@ func (b *Broker) startGroups(ctx context.Context) error {
 			return err
 		}
 	}
+	tr := placement.NewTracker(placement.TrackerConfig{
+		Broker:    cfg.BrokerID,
+		View:      b.placementView(offsetsTopic),
+		Subscribe: b.store.Subscribe,
+		Handler:   gc,
+		Logger:    b.log.With().Str("component", "group-placement").Logger(),
+	})
+	tr.Sync() // elect the partitions led now
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		tr.Run(b.ctx)
+	}()
+	// Serve the groups from the first request when their load is quick
+	// (the usual case); a slow etcd leaves them loading while the broker
+	// starts (requests meanwhile get COORDINATOR_LOAD_IN_PROGRESS).
+	wctx, cancel := context.WithTimeout(ctx, initialGroupLoadWait)
+	defer cancel()
+	if err := gc.WaitLoaded(wctx); err != nil && ctx.Err() == nil {
+		b.log.Warn().Dur("waited", initialGroupLoadWait).Msg("groups still loading; starting anyway")
+	}
 	return nil
+}
+
+// initialGroupLoadWait bounds Start's wait for the groups of the
+// partitions this broker leads at start.
+const initialGroupLoadWait = 5 * time.Second
+
+// placementView is an internal topic's partitions (leader, leader epoch,
+// etcd key of the state) as this broker's Snapshot shows them, for a
+// placement.Tracker. The key is coordinator.Store's partition key
+// (partitions/<topic-id>/<n>): the fence compares it.
+func (b *Broker) placementView(topic string) func() placement.View {
+	return func() placement.View {
+		tm := b.store.Snapshot().Topic(topic)
+		if tm == nil || !tm.Info.Internal {
+			return placement.View{}
+		}
+		id := tm.Info.ID.String()
+		v := placement.View{Partitions: make([]placement.PartitionView, len(tm.Partitions))}
+		for i, st := range tm.Partitions {
+			v.Partitions[i] = placement.PartitionView{Leader: st.Leader, LeaderEpoch: st.LeaderEpoch,
+				Key: b.store.Key("partitions", id, strconv.Itoa(i))}
+		}
+		return v
+	}
 }
 
 // ensureInternalTopic creates an internal topic if it does not exist (any
@@ -182,8 +219,12 @@ func (b *Broker) coordinatorFor(key string, keyType int8) (coordinator.BrokerInf
 }
 
 // groupError is the error of a group request reaching this broker:
-// NOT_COORDINATOR when another broker coordinates the group,
-// COORDINATOR_LOAD_IN_PROGRESS while the groups load, else nil.
+// NOT_COORDINATOR when the metadata names another coordinator,
+// COORDINATOR_NOT_AVAILABLE while this broker's lease is not certainly
+// valid (cut off from etcd, it may have been replaced already),
+// COORDINATOR_LOAD_IN_PROGRESS while the group's partition loads, else
+// nil. The coordinator checks its own placement again (a partition it
+// resigns in between answers NOT_COORDINATOR).
 func (b *Broker) groupError(groupID string) *kerr.Error {
 	if b.groups == nil {
 		return kerr.CoordinatorNotAvailable
@@ -195,10 +236,24 @@ func (b *Broker) groupError(groupID string) *kerr.Error {
 	if info.ID != b.cfg.BrokerID {
 		return kerr.NotCoordinator
 	}
-	if !b.groups.Loaded() {
-		return kerr.CoordinatorLoadInProgress
+	if !b.leaseValid() {
+		return kerr.CoordinatorNotAvailable
 	}
-	return nil
+	switch code := b.groups.GroupCode(groupID); code {
+	case 0:
+		return nil
+	case kerr.NotCoordinator.Code:
+		// The metadata names this broker but the coordinator does not
+		// hold the partition: elected a moment ago (the tracker's next
+		// pass tells it), or it found the partition moved before the
+		// metadata did. Either way the client should wait and retry.
+		return kerr.CoordinatorLoadInProgress
+	default:
+		if ke, ok := kerr.ErrorForCode(code).(*kerr.Error); ok {
+			return ke
+		}
+		return kerr.CoordinatorNotAvailable
+	}
 }
 
 // clientHost is the client address as Kafka shows it ("/127.0.0.1").

@@ -24,9 +24,18 @@ type GroupListing struct {
 
 // ListGroups returns the groups whose state and type match the filters
 // (case-insensitive; empty filters match everything), sorted by id.
+//
+// It lists the groups of the partitions loaded here; while one is loading
+// the answer is COORDINATOR_LOAD_IN_PROGRESS, as Kafka's.
 func (c *Coordinator) ListGroups(states, types []string) ([]GroupListing, int16) {
-	if code := c.errorCode(); code != 0 {
-		return nil, code
+	c.mu.Lock()
+	closed, loading := c.closed || c.ctx.Err() != nil, c.loadingLocked()
+	c.mu.Unlock()
+	switch {
+	case closed:
+		return nil, kerr.CoordinatorNotAvailable.Code
+	case loading > 0:
+		return nil, kerr.CoordinatorLoadInProgress.Code
 	}
 	match := func(filter []string, v string) bool {
 		if len(filter) == 0 {
@@ -61,10 +70,6 @@ func (c *Coordinator) DescribeGroup(id string, version int16) kmsg.DescribeGroup
 	dg := kmsg.NewDescribeGroupsResponseGroup()
 	dg.Group = id
 	dg.AuthorizedOperations = -2147483648
-	if code := c.errorCode(); code != 0 {
-		dg.ErrorCode = code
-		return dg
-	}
 	notFound := func(msg string) kmsg.DescribeGroupsResponseGroup {
 		dg.State = "Dead"
 		if version >= 6 {
@@ -73,12 +78,20 @@ func (c *Coordinator) DescribeGroup(id string, version int16) kmsg.DescribeGroup
 		}
 		return dg
 	}
-	g := c.lookup(id)
+	g, code := c.find(id, false)
+	if code != 0 {
+		dg.ErrorCode = code
+		return dg
+	}
 	if g == nil {
 		return notFound(fmt.Sprintf("Group %s not found.", id))
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.unloaded {
+		dg.ErrorCode = kerr.NotCoordinator.Code
+		return dg
+	}
 	if g.dead {
 		return notFound(fmt.Sprintf("Group %s not found.", id))
 	}
@@ -114,10 +127,10 @@ func (c *Coordinator) DescribeGroup(id string, version int16) kmsg.DescribeGroup
 // DeleteGroup deletes a group without members and its offsets: 0,
 // GROUP_ID_NOT_FOUND or NON_EMPTY_GROUP.
 func (c *Coordinator) DeleteGroup(ctx context.Context, id string) int16 {
-	if code := c.errorCode(); code != 0 {
+	g, code := c.find(id, false)
+	if code != 0 {
 		return code
 	}
-	g := c.lookup(id)
 	if g == nil {
 		return kerr.GroupIDNotFound.Code
 	}
@@ -132,7 +145,7 @@ func (c *Coordinator) deleteGroup(ctx context.Context, g *group, explicit bool) 
 	g.mu.Lock()
 	if g.dead {
 		g.mu.Unlock()
-		return kerr.GroupIDNotFound.Code
+		return g.goneCode(kerr.GroupIDNotFound.Code)
 	}
 	if !g.isEmptyLocked() || (g.kind == kindClassic && g.state != stateEmpty) {
 		g.mu.Unlock()
@@ -150,19 +163,18 @@ func (c *Coordinator) deleteGroup(ctx context.Context, g *group, explicit bool) 
 
 	// One transaction: the group record, its chunks and every offset (a
 	// range delete is one operation), so a deletion is atomic.
-	cctx, cancel := c.opCtx(ctx)
-	defer cancel()
-	_, err := c.cli.Txn(cctx).Then(
+	_, err := g.txn(ctx, nil,
 		clientv3.OpDelete(c.groupKey(g.id)),
 		clientv3.OpDelete(c.chunksPrefix(g.id), clientv3.WithPrefix()),
 		clientv3.OpDelete(c.offsetsPrefix(g.id), clientv3.WithPrefix()),
-	).Commit()
+	)
 	if err != nil {
 		c.log.Warn().Err(err).Str("group", g.id).Msg("cannot delete group")
-		// Put it back unless a new incarnation exists already.
+		// Put it back unless a new incarnation exists already or its
+		// partition has left (a fenced write unloaded it).
 		g.mu.Lock()
 		c.mu.Lock()
-		if c.groups[g.id] == nil && !c.closed {
+		if c.groups[g.id] == nil && c.holdsLocked(g) {
 			g.dead = false
 			g.transitionLocked(stateEmpty)
 			c.groups[g.id] = g

@@ -18,18 +18,6 @@ import (
 // a rebalance before the member is dropped (Kafka's 5 minutes).
 const newMemberJoinTimeout = 5 * time.Minute
 
-// errorCode reports the coordinator-level error shared by every request,
-// or 0: COORDINATOR_LOAD_IN_PROGRESS until the groups are loaded.
-func (c *Coordinator) errorCode() int16 {
-	if c.ctx.Err() != nil {
-		return kerr.CoordinatorNotAvailable.Code
-	}
-	if !c.loaded.Load() {
-		return kerr.CoordinatorLoadInProgress.Code
-	}
-	return 0
-}
-
 func stringPtr(s string) *string { return &s }
 
 func joinError(req *kmsg.JoinGroupRequest, memberID string, code int16) *kmsg.JoinGroupResponse {
@@ -47,7 +35,7 @@ func joinError(req *kmsg.JoinGroupRequest, memberID string, code int16) *kmsg.Jo
 // member joined completes (or ctx ends). clientID and clientHost identify
 // the connection.
 func (c *Coordinator) JoinGroup(ctx context.Context, req *kmsg.JoinGroupRequest, clientID, clientHost string) *kmsg.JoinGroupResponse {
-	if code := c.errorCode(); code != 0 {
+	if code := c.groupCode(req.Group); code != 0 {
 		return joinError(req, req.MemberID, code)
 	}
 	if req.Group == "" {
@@ -62,14 +50,17 @@ func (c *Coordinator) JoinGroup(ctx context.Context, req *kmsg.JoinGroupRequest,
 		rebalance = session
 	}
 	for {
-		g := c.getOrCreate(req.Group, req.MemberID == "")
+		g, code := c.find(req.Group, req.MemberID == "")
+		if code != 0 {
+			return joinError(req, req.MemberID, code)
+		}
 		if g == nil {
 			return joinError(req, req.MemberID, kerr.UnknownMemberID.Code)
 		}
 		g.mu.Lock()
 		if g.dead {
 			g.mu.Unlock()
-			continue // deleted meanwhile; look again
+			continue // deleted or unloaded meanwhile; look again
 		}
 		if g.kind == kindConsumer {
 			if !g.isEmptyLocked() {
@@ -89,7 +80,7 @@ func (c *Coordinator) JoinGroup(ctx context.Context, req *kmsg.JoinGroupRequest,
 		g.mu.Unlock()
 		if rec.seq != 0 {
 			if err := g.flush(ctx, rec); err != nil && resp != nil {
-				resp = joinError(req, resp.MemberID, kerr.CoordinatorNotAvailable.Code)
+				resp = joinError(req, resp.MemberID, storeErrorCode(err))
 			}
 		}
 		if resp != nil {
@@ -687,8 +678,8 @@ func (g *group) completeJoinLocked() {
 // timers, which have no request to answer). The write runs in a goroutine
 // tracked by the coordinator's timer group, so Close waits for it.
 func (g *group) asyncFlushLocked(rec pendingRecord) {
-	if rec.seq == 0 {
-		return
+	if rec.seq == 0 || g.dead {
+		return // a dead group (deleted, unloaded) is not written
 	}
 	c := g.c
 	c.mu.Lock()
@@ -828,13 +819,16 @@ func (c *Coordinator) SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest)
 }
 
 func (c *Coordinator) syncGroup(ctx context.Context, req *kmsg.SyncGroupRequest) (*kmsg.SyncGroupResponse, chan *kmsg.SyncGroupResponse) {
-	if code := c.errorCode(); code != 0 {
+	if code := c.groupCode(req.Group); code != 0 {
 		return syncError(code), nil
 	}
 	if req.Group == "" {
 		return syncError(kerr.InvalidGroupID.Code), nil
 	}
-	g := c.lookup(req.Group)
+	g, code := c.find(req.Group, false)
+	if code != 0 {
+		return syncError(code), nil
+	}
 	if g == nil {
 		return syncError(kerr.UnknownMemberID.Code), nil
 	}
@@ -842,7 +836,7 @@ func (c *Coordinator) syncGroup(ctx context.Context, req *kmsg.SyncGroupRequest)
 	switch {
 	case g.dead:
 		g.mu.Unlock()
-		return syncError(kerr.CoordinatorNotAvailable.Code), nil
+		return syncError(g.goneCode(kerr.CoordinatorNotAvailable.Code)), nil
 	case g.kind == kindConsumer:
 		g.mu.Unlock()
 		return syncError(kerr.UnknownMemberID.Code), nil
@@ -906,7 +900,7 @@ func (c *Coordinator) syncGroup(ctx context.Context, req *kmsg.SyncGroupRequest)
 		return nil, ch // a newer rebalance already answered (or will answer) ch
 	}
 	if err != nil {
-		g.resetAndPropagateAssignmentErrorLocked(kerr.CoordinatorNotAvailable.Code)
+		g.resetAndPropagateAssignmentErrorLocked(storeErrorCode(err))
 		g.maybePrepareRebalanceLocked()
 		return nil, ch
 	}
@@ -950,13 +944,16 @@ func (c *Coordinator) Heartbeat(req *kmsg.HeartbeatRequest) *kmsg.HeartbeatRespo
 }
 
 func (c *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
-	if code := c.errorCode(); code != 0 {
+	if code := c.groupCode(req.Group); code != 0 {
 		return code
 	}
 	if req.Group == "" {
 		return kerr.InvalidGroupID.Code
 	}
-	g := c.lookup(req.Group)
+	g, code := c.find(req.Group, false)
+	if code != 0 {
+		return code
+	}
 	if g == nil {
 		return kerr.UnknownMemberID.Code
 	}
@@ -964,7 +961,7 @@ func (c *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
 	defer g.mu.Unlock()
 	switch {
 	case g.dead:
-		return kerr.CoordinatorNotAvailable.Code
+		return g.goneCode(kerr.CoordinatorNotAvailable.Code)
 	case g.kind == kindConsumer:
 		return kerr.UnknownMemberID.Code
 	}
@@ -1017,14 +1014,17 @@ func (c *Coordinator) LeaveGroup(req *kmsg.LeaveGroupRequest) *kmsg.LeaveGroupRe
 }
 
 func (c *Coordinator) leaveGroup(groupID string, leaving []kmsg.LeaveGroupRequestMember) (int16, []int16) {
-	if code := c.errorCode(); code != 0 {
+	if code := c.groupCode(groupID); code != 0 {
 		return code, nil
 	}
 	if groupID == "" {
 		return kerr.InvalidGroupID.Code, nil
 	}
 	codes := make([]int16, len(leaving))
-	g := c.lookup(groupID)
+	g, code := c.find(groupID, false)
+	if code != 0 {
+		return code, nil
+	}
 	if g == nil {
 		for i := range codes {
 			codes[i] = kerr.UnknownMemberID.Code
@@ -1034,7 +1034,7 @@ func (c *Coordinator) leaveGroup(groupID string, leaving []kmsg.LeaveGroupReques
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.dead {
-		return kerr.CoordinatorNotAvailable.Code, nil
+		return g.goneCode(kerr.CoordinatorNotAvailable.Code), nil
 	}
 	if g.kind == kindConsumer {
 		for i := range codes {

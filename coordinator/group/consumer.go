@@ -495,7 +495,7 @@ func (c *Coordinator) ConsumerGroupHeartbeat(ctx context.Context, req *kmsg.Cons
 	resp, rec, g := c.consumerGroupHeartbeat(req, clientID, clientHost)
 	if rec.seq != 0 && g != nil {
 		if err := g.flush(ctx, rec); err != nil && resp.ErrorCode == 0 {
-			resp = cghbError(kerr.CoordinatorNotAvailable.Code, "cannot store the group: "+err.Error())
+			resp = cghbError(storeErrorCode(err), "cannot store the group: "+err.Error())
 		}
 	}
 	resp.Version = req.Version
@@ -504,7 +504,7 @@ func (c *Coordinator) ConsumerGroupHeartbeat(ctx context.Context, req *kmsg.Cons
 
 func (c *Coordinator) consumerGroupHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest, clientID, clientHost string) (*kmsg.ConsumerGroupHeartbeatResponse, pendingRecord, *group) {
 	none := pendingRecord{}
-	if code := c.errorCode(); code != 0 {
+	if code := c.groupCode(req.Group); code != 0 {
 		return cghbError(code, ""), none, nil
 	}
 	invalid := func(msg string) (*kmsg.ConsumerGroupHeartbeatResponse, pendingRecord, *group) {
@@ -557,7 +557,10 @@ func (c *Coordinator) consumerGroupHeartbeat(req *kmsg.ConsumerGroupHeartbeatReq
 	topics := c.cfg.Topics() // a callback: never under a lock
 
 	for {
-		g := c.getOrCreate(req.Group, req.MemberEpoch == 0)
+		g, code := c.find(req.Group, req.MemberEpoch == 0)
+		if code != 0 {
+			return cghbError(code, ""), none, nil
+		}
 		if g == nil {
 			return cghbError(kerr.GroupIDNotFound.Code, fmt.Sprintf("Group %s not found.", req.Group)), none, nil
 		}
@@ -883,17 +886,16 @@ func (c *Coordinator) ConsumerGroupDescribe(ids []string) []kmsg.ConsumerGroupDe
 		return a
 	}
 	out := make([]kmsg.ConsumerGroupDescribeResponseGroup, 0, len(ids))
-	code := c.errorCode()
 	for _, id := range ids {
 		dg := kmsg.NewConsumerGroupDescribeResponseGroup()
 		dg.Group = id
 		dg.AuthorizedOperations = -2147483648
+		g, code := c.find(id, false)
 		if code != 0 {
 			dg.ErrorCode = code
 			out = append(out, dg)
 			continue
 		}
-		g := c.lookup(id)
 		if g == nil {
 			dg.ErrorCode = kerr.GroupIDNotFound.Code
 			dg.ErrorMessage = stringPtr(fmt.Sprintf("Group %s not found.", id))
@@ -901,6 +903,12 @@ func (c *Coordinator) ConsumerGroupDescribe(ids []string) []kmsg.ConsumerGroupDe
 			continue
 		}
 		g.mu.Lock()
+		if g.unloaded {
+			dg.ErrorCode = kerr.NotCoordinator.Code
+			g.mu.Unlock()
+			out = append(out, dg)
+			continue
+		}
 		if g.dead || g.kind != kindConsumer {
 			dg.ErrorCode = kerr.GroupIDNotFound.Code
 			dg.ErrorMessage = stringPtr(fmt.Sprintf("Group %s is not a consumer group.", id))

@@ -34,6 +34,14 @@ type Config struct {
 	Logger zerolog.Logger
 	Clock  Clock // nil: RealClock
 
+	// Placed: the coordinator serves only the groups of the
+	// __consumer_offsets partitions it is elected for (OnElection and
+	// OnResignation, from a placement.Tracker), loads each partition's
+	// groups when elected and fences every write with the partition's
+	// tenure (placement.go). Unset (package tests, tools) it serves every
+	// group, loaded at Start, and writes unfenced.
+	Placed bool
+
 	InitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms
 	MinSessionTimeout     time.Duration // group.min.session.timeout.ms (6 s)
 	MaxSessionTimeout     time.Duration // group.max.session.timeout.ms (30 min)
@@ -107,9 +115,14 @@ type Coordinator struct {
 	mu     sync.Mutex
 	groups map[string]*group // guarded by mu
 	closed bool              // guarded by mu
-
-	loaded  atomic.Bool
-	loadErr atomic.Pointer[error]
+	// parts are the partitions held (elected, loading or loaded), by
+	// number; the unplaced coordinator holds one, unplacedPartition.
+	parts map[int32]*partState // guarded by mu
+	// numParts is the modulus of the held claims (0: none yet).
+	numParts int32 // guarded by mu
+	started  bool  // guarded by mu
+	// loadSig wakes the loader (capacity 1).
+	loadSig chan struct{}
 	// settings are the per-group overrides (settings.go); no lock.
 	settings atomic.Pointer[map[string]GroupSettings]
 
@@ -130,19 +143,30 @@ func New(cfg Config) (*Coordinator, error) {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Coordinator{
-		cfg:    cfg,
-		log:    cfg.Logger.With().Str("component", "group-coordinator").Logger(),
-		cli:    cfg.Client,
-		clock:  cfg.Clock,
-		groups: make(map[string]*group),
-		ctx:    ctx,
-		cancel: cancel,
+		cfg:     cfg,
+		log:     cfg.Logger.With().Str("component", "group-coordinator").Logger(),
+		cli:     cfg.Client,
+		clock:   cfg.Clock,
+		groups:  make(map[string]*group),
+		parts:   make(map[int32]*partState),
+		loadSig: make(chan struct{}, 1),
+		ctx:     ctx,
+		cancel:  cancel,
 	}, nil
 }
 
-// Start loads the groups and offsets from etcd in the background (requests
-// meanwhile get COORDINATOR_LOAD_IN_PROGRESS) and starts offset expiry.
+// Start starts the loader and offset expiry. An unplaced coordinator
+// loads every group now (requests meanwhile get
+// COORDINATOR_LOAD_IN_PROGRESS); a placed one loads each partition when
+// it is elected for it.
 func (c *Coordinator) Start() {
+	c.mu.Lock()
+	c.started = true
+	if !c.cfg.Placed {
+		c.parts[unplacedPartition] = &partState{}
+	}
+	c.mu.Unlock()
+	c.signalLoad()
 	c.wg.Add(2)
 	go func() {
 		defer c.wg.Done()
@@ -154,12 +178,17 @@ func (c *Coordinator) Start() {
 	}()
 }
 
-// Loaded reports whether the groups have been loaded from etcd.
-func (c *Coordinator) Loaded() bool { return c.loaded.Load() }
+// Loaded reports whether the coordinator is started and every partition
+// it holds is loaded.
+func (c *Coordinator) Loaded() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.started && c.loadingLocked() == 0
+}
 
-// WaitLoaded blocks until the groups are loaded or ctx ends.
+// WaitLoaded blocks until Loaded or ctx ends.
 func (c *Coordinator) WaitLoaded(ctx context.Context) error {
-	for !c.loaded.Load() {
+	for !c.Loaded() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -169,32 +198,6 @@ func (c *Coordinator) WaitLoaded(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func (c *Coordinator) loadLoop() {
-	backoff := 100 * time.Millisecond
-	for {
-		ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
-		err := c.load(ctx)
-		cancel()
-		if err == nil {
-			c.loaded.Store(true)
-			return
-		}
-		if c.ctx.Err() != nil {
-			return
-		}
-		c.loadErr.Store(&err)
-		c.log.Error().Err(err).Msg("cannot load groups from etcd; retrying")
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
-	}
 }
 
 // Close stops the background work and every timer, and returns once
@@ -237,26 +240,6 @@ func (c *Coordinator) afterFunc(d time.Duration, f func()) Timer {
 		defer c.timers.Done()
 		f()
 	})
-}
-
-// lookup returns the group or nil.
-func (c *Coordinator) lookup(id string) *group {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.groups[id]
-}
-
-// getOrCreate returns the group, creating an empty classic one when
-// create is set.
-func (c *Coordinator) getOrCreate(id string, create bool) *group {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	g := c.groups[id]
-	if g == nil && create && !c.closed {
-		g = newGroup(c, id)
-		c.groups[id] = g
-	}
-	return g
 }
 
 // remove drops g from the map (if it is still the one there). Callers

@@ -4,10 +4,48 @@
 // consumer groups (ConsumerGroupHeartbeat with the server-side "uniform"
 // and "range" assignors) and committed offsets, all persisted in etcd.
 //
-// The broker decides placement (a group belongs to the leader of its
-// __consumer_offsets partition) and answers NOT_COORDINATOR itself; a
-// Coordinator serves every group it is asked about. Until Start has loaded
-// the groups from etcd, requests get COORDINATOR_LOAD_IN_PROGRESS.
+// # Placement and failover
+//
+// A group belongs to partition placement.Partition(id, n) of
+// __consumer_offsets (n partitions), and the broker leading that partition
+// coordinates it (package placement). A placed Coordinator (Config.Placed,
+// as the broker runs it) holds the partitions a placement.Tracker elects
+// it for (OnElection, OnResignation; placement.go):
+//
+//   - elected, it checks the claim in etcd and takes the partition's fence
+//     (placement.Acquire), then loads the partition's groups and offsets at
+//     a revision past that check; requests for them meanwhile get
+//     COORDINATOR_LOAD_IN_PROGRESS. Every partition pending is loaded in
+//     one pass (a failover moves many at once);
+//   - resigning, it drops the partition's groups: timers stop, members
+//     waiting in JoinGroup or SyncGroup get NOT_COORDINATOR, and so does
+//     every later request for them (a request still holding an unloaded
+//     group sees it dead and unloaded);
+//   - every etcd write of a group (record, chunks, offsets, deletions) is a
+//     fenced transaction (group.txn, placement.Fence.Txn) that compares
+//     the partition's state key with the tenure the group was loaded or
+//     created under. A write that finds the partition led by another
+//     broker or at another leader epoch writes nothing, answers
+//     NOT_COORDINATOR and unloads the partition, before the metadata has
+//     caught up.
+//
+// Groups of partitions not held get NOT_COORDINATOR. The broker answers
+// NOT_COORDINATOR itself when its metadata names another broker, and
+// COORDINATOR_LOAD_IN_PROGRESS when it names this one but the coordinator
+// does not hold the partition yet.
+//
+// The keys are not grouped by partition (they predate placement, and
+// existing clusters' data loads as it is), so a load pass reads every
+// group record and offset and keeps those of the partitions it loads.
+// With 10,000 groups of 10 offsets each (110,000 keys, about 15 MB) a pass
+// took 0.30 s for one partition of 50 and 1.06 s for all 50 (embedded
+// etcd, 2 cores; placement_bench_test.go). Pages are sized by bytes
+// (persist.go): etcd counts the rest of the range on every page, and
+// pages of 1,000 keys made the same passes 0.97 s and 2.0 s.
+//
+// Without Config.Placed (package tests, tools) a Coordinator serves every
+// group: Start loads them all (COORDINATOR_LOAD_IN_PROGRESS meanwhile) and
+// its writes are not fenced.
 //
 // # Keys (under the cluster prefix, values JSON)
 //
@@ -67,10 +105,13 @@
 // wmu (lockWrites): a request queued behind a stuck write answers
 // REQUEST_TIMED_OUT or COORDINATOR_NOT_AVAILABLE instead of waiting on.
 // Lock order: group.wmu, then group.mu, then Coordinator.mu (a leaf).
+// Coordinator.mu also guards the held partitions (parts) and the map of
+// groups; unloading takes a partition's groups out of the map under it,
+// then marks each unloaded under its own mu.
 //
 // # Goroutines
 //
-// Start runs a loader and the offset-expiry loop; timers (sessions,
-// rebalances, KIP-394 pending members) run through the Clock seam. Close
-// stops them all and waits.
+// Start runs the loader (loading the partitions elected, placement.go) and
+// the offset-expiry loop; timers (sessions, rebalances, KIP-394 pending
+// members) run through the Clock seam. Close stops them all and waits.
 package group

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/coordinator/placement"
 )
 
 type groupKind int8
@@ -58,6 +60,12 @@ func (s classicState) String() string {
 type group struct {
 	c  *Coordinator
 	id string
+	// part is the __consumer_offsets partition the group belongs to
+	// (unplacedPartition when not placed) and fence the tenure it was
+	// loaded or created under, which fences its writes (nil when not
+	// placed). Set before the group is published, never changed.
+	part  int32
+	fence *placement.Fence
 
 	// wmu serialises this group's etcd writes: it is held across etcd
 	// (each call bounded by opCtx), never while mu is held (lock order
@@ -68,7 +76,8 @@ type group struct {
 	mu sync.Mutex
 	// Everything below is guarded by mu.
 	wseq      uint64 // the newest record seq handed out
-	dead      bool   // removed from the coordinator
+	dead      bool   // removed from the coordinator (deleted or unloaded)
+	unloaded  bool   // its partition was resigned (dead too): NOT_COORDINATOR
 	kind      groupKind
 	state     classicState // classic groups
 	stateTime time.Time
@@ -116,10 +125,12 @@ type member struct {
 	hbSeq   uint64
 }
 
-func newGroup(c *Coordinator, id string) *group {
+func newGroup(c *Coordinator, id string, part int32, fence *placement.Fence) *group {
 	return &group{
 		c:           c,
 		id:          id,
+		part:        part,
+		fence:       fence,
 		wmu:         writeLock{ch: make(chan struct{}, 1)},
 		state:       stateEmpty,
 		stateTime:   c.now(),

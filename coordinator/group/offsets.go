@@ -5,11 +5,14 @@ package group
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sort"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/samsa-io/samsa/coordinator/placement"
 )
 
 // CommitArgs identifies who commits. A Generation below 0 with an empty
@@ -79,24 +82,18 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, a CommitArgs, commits [
 		}
 		return codes
 	}
-	if code := c.errorCode(); code != 0 {
+	g, code := c.find(a.Group, a.Generation < 0)
+	if code != 0 {
 		return fail(code)
 	}
-	g := c.lookup(a.Group)
 	if g == nil {
-		if a.Generation >= 0 {
-			if a.Version >= 9 {
-				return fail(kerr.GroupIDNotFound.Code)
-			}
-			return fail(kerr.IllegalGeneration.Code)
+		if a.Version >= 9 {
+			return fail(kerr.GroupIDNotFound.Code)
 		}
-		g = c.getOrCreate(a.Group, true)
-		if g == nil {
-			return fail(kerr.CoordinatorNotAvailable.Code)
-		}
+		return fail(kerr.IllegalGeneration.Code)
 	}
 	g.mu.Lock()
-	code := g.validateCommitLocked(a, commits)
+	code = g.validateCommitLocked(a, commits)
 	g.mu.Unlock()
 	if code != 0 {
 		return fail(code)
@@ -151,18 +148,19 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, a CommitArgs, commits [
 	}
 	defer g.wmu.unlock()
 	g.mu.Lock()
-	dead := g.dead
+	dead, gone := g.dead, g.goneCode(kerr.CoordinatorNotAvailable.Code)
 	g.mu.Unlock()
 	if dead {
-		// Deleted while we validated: do not resurrect it in etcd.
+		// Deleted (or unloaded) while we validated: do not resurrect it
+		// in etcd.
 		for _, items := range chunkItems {
 			for _, it := range items {
-				codes[it.i] = kerr.CoordinatorNotAvailable.Code
+				codes[it.i] = gone
 			}
 		}
 		return codes
 	}
-	done, err := c.commitTxns(ctx, chunks)
+	done, err := g.commitTxns(ctx, chunks)
 	if err != nil {
 		c.log.Warn().Err(err).Str("group", a.Group).Int("stored_txns", done).Int("txns", len(chunks)).Msg("offset commit failed")
 	}
@@ -180,8 +178,15 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, a CommitArgs, commits [
 	return codes
 }
 
+// storeErrorCode is the answer to a request whose etcd write failed:
+// NOT_COORDINATOR when the group's partition has moved (the write was
+// fenced), REQUEST_TIMED_OUT at the deadline, else
+// COORDINATOR_NOT_AVAILABLE.
 func storeErrorCode(err error) int16 {
-	if err == context.DeadlineExceeded {
+	switch {
+	case errors.Is(err, placement.ErrFenced):
+		return kerr.NotCoordinator.Code
+	case errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
 	}
 	return kerr.CoordinatorNotAvailable.Code
@@ -189,7 +194,7 @@ func storeErrorCode(err error) int16 {
 
 func (g *group) validateCommitLocked(a CommitArgs, commits []Commit) int16 {
 	if g.dead {
-		return kerr.CoordinatorNotAvailable.Code
+		return g.goneCode(kerr.CoordinatorNotAvailable.Code)
 	}
 	if g.kind == kindConsumer {
 		return g.cg.validateCommit(a, commits)
@@ -233,7 +238,8 @@ type FetchArgs struct {
 // require_stable needs no waiting: samsa has no pending transactional
 // offsets yet.
 func (c *Coordinator) FetchOffsets(a FetchArgs) (map[string]map[int32]Offset, int16) {
-	if code := c.errorCode(); code != 0 {
+	g, code := c.find(a.Group, false)
+	if code != 0 {
 		return nil, code
 	}
 	out := make(map[string]map[int32]Offset)
@@ -245,7 +251,6 @@ func (c *Coordinator) FetchOffsets(a FetchArgs) (map[string]map[int32]Offset, in
 		}
 		ps[p] = Offset{Offset: -1, LeaderEpoch: -1}
 	}
-	g := c.lookup(a.Group)
 	if g == nil {
 		if a.MemberID != nil && *a.MemberID != "" {
 			return nil, kerr.GroupIDNotFound.Code
@@ -259,6 +264,9 @@ func (c *Coordinator) FetchOffsets(a FetchArgs) (map[string]map[int32]Offset, in
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.unloaded {
+		return nil, kerr.NotCoordinator.Code
+	}
 	if a.MemberID != nil && *a.MemberID != "" && g.kind == kindConsumer {
 		if code := g.cg.validateFetch(*a.MemberID, a.MemberEpoch); code != 0 {
 			return nil, code
@@ -301,10 +309,10 @@ type TopicPartition struct {
 // DeleteOffsets serves OffsetDelete: the group-level error, and per
 // partition 0 or GROUP_SUBSCRIBED_TO_TOPIC.
 func (c *Coordinator) DeleteOffsets(ctx context.Context, groupID string, tps []TopicPartition) (int16, []int16) {
-	if code := c.errorCode(); code != 0 {
+	g, code := c.find(groupID, false)
+	if code != 0 {
 		return code, nil
 	}
-	g := c.lookup(groupID)
 	if g == nil {
 		return kerr.GroupIDNotFound.Code, nil
 	}
@@ -312,7 +320,7 @@ func (c *Coordinator) DeleteOffsets(ctx context.Context, groupID string, tps []T
 	g.mu.Lock()
 	if g.dead {
 		g.mu.Unlock()
-		return kerr.GroupIDNotFound.Code, nil
+		return g.goneCode(kerr.GroupIDNotFound.Code), nil
 	}
 	var subscribed map[string]bool
 	if !g.isEmptyLocked() {
@@ -335,7 +343,7 @@ func (c *Coordinator) DeleteOffsets(ctx context.Context, groupID string, tps []T
 	}
 	g.mu.Unlock()
 	if err := c.deleteOffsetKeys(ctx, g, del); err != nil {
-		return kerr.CoordinatorNotAvailable.Code, nil
+		return storeErrorCode(err), nil
 	}
 	return 0, codes
 }
@@ -355,7 +363,7 @@ func (c *Coordinator) deleteOffsetKeys(ctx context.Context, g *group, tps []Topi
 	}
 	defer g.wmu.unlock()
 	chunks := b.done()
-	done, err := c.commitTxns(ctx, chunks)
+	done, err := g.commitTxns(ctx, chunks)
 	// Forget what was deleted: the first done chunks.
 	n := 0
 	for i := 0; i < done; i++ {
@@ -383,9 +391,7 @@ func (c *Coordinator) expiryLoop() {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
-			if c.loaded.Load() {
-				c.ExpireOffsets(c.ctx)
-			}
+			c.ExpireOffsets(c.ctx) // the groups of the loaded partitions
 		}
 	}
 }

@@ -156,11 +156,11 @@ func (g *group) writeRecord(ctx context.Context, seq uint64, data []byte) error 
 	var err error
 	switch {
 	case data == nil:
-		err = g.c.deleteRecord(ctx, g.id)
+		err = g.deleteRecord(ctx)
 	case len(data) <= recordChunkBytes:
-		err = g.c.putRecord(ctx, g.id, data)
+		err = g.putRecord(ctx, data)
 	default:
-		err = g.c.putRecordChunked(ctx, g.id, data)
+		err = g.putRecordChunked(ctx, data)
 	}
 	if err != nil {
 		g.c.log.Warn().Err(err).Str("group", g.id).Msg("cannot store group metadata")
@@ -193,27 +193,26 @@ func (g *group) recordLocked() pendingRecord {
 	return pendingRecord{seq: g.wseq, data: data}
 }
 
-// commitTxns runs the transactions in order and returns how many succeeded
-// and the first error.
-func (c *Coordinator) commitTxns(ctx context.Context, chunks [][]clientv3.Op) (int, error) {
-	for i, ops := range chunks {
-		cctx, cancel := c.opCtx(ctx)
-		_, err := c.cli.Txn(cctx).Then(ops...).Commit()
-		cancel()
-		if err != nil {
-			return i, err
-		}
-	}
-	return len(chunks), nil
-}
+// Paging of getPrefix: etcd visits every key from a page's start to the
+// range's end to count them (RangeResponse.Count), whatever the limit, so
+// a scan in pages of k keys over n keys costs n²/2k key visits. Pages are
+// therefore sized by bytes rather than keys: about pageBytes each (a
+// first page of pageFirst keys measures the size of a key), between
+// pageMin and pageMax keys.
+const (
+	pageBytes = 4 << 20
+	pageFirst = 1000
+	pageMin   = 64
+	pageMax   = 50000
+)
 
 // getPrefix pages through every key under prefix at one revision.
 func (c *Coordinator) getPrefix(ctx context.Context, prefix string, rev int64, fn func(key string, val []byte) error) (int64, error) {
-	const page = 1000
+	page := int64(pageFirst)
 	end := clientv3.GetPrefixRangeEnd(prefix)
 	from := prefix
 	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)}
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page)}
 		if rev > 0 {
 			opts = append(opts, clientv3.WithRev(rev))
 		}
@@ -224,7 +223,9 @@ func (c *Coordinator) getPrefix(ctx context.Context, prefix string, rev int64, f
 		if rev == 0 {
 			rev = resp.Header.Revision
 		}
+		size := 0
 		for _, kv := range resp.Kvs {
+			size += len(kv.Key) + len(kv.Value)
 			if err := fn(string(kv.Key), kv.Value); err != nil {
 				return rev, err
 			}
@@ -233,17 +234,52 @@ func (c *Coordinator) getPrefix(ctx context.Context, prefix string, rev int64, f
 			return rev, nil
 		}
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		perKey := max(1, size/len(resp.Kvs))
+		page = min(pageMax, max(pageMin, int64(pageBytes/perKey)))
 	}
 }
 
-// load reads every group and offset from etcd and installs them.
-func (c *Coordinator) load(ctx context.Context) error {
+// readGroups reads, at revision rev (0: the current one), the groups and
+// offsets of the group ids include accepts, and returns them unpublished
+// (each with the partition include gave it), the number of offsets read
+// and the revision read at.
+//
+// Group keys are not grouped by partition (groups/<group>,
+// offsets/<group>/...), so this reads every record and offset and keeps
+// those included: a load costs a read of all the groups' state in etcd
+// whatever the number of partitions it loads, which is why the loader
+// loads every pending partition in one pass.
+func (c *Coordinator) readGroups(ctx context.Context, rev int64, include func(id string) (int32, bool)) (map[string]*group, int, int64, error) {
 	groups := make(map[string]*group)
-	get := func(id string) *group {
-		g := groups[id]
+	type verdict struct {
+		id   string
+		part int32
+		ok   bool
+	}
+	seen := make(map[string]verdict) // by escaped id
+	accept := func(esc string) verdict {
+		v, ok := seen[esc]
+		if !ok {
+			id, err := unescapeGroup(esc)
+			if err != nil {
+				c.log.Warn().Str("group", esc).Msg("ignoring group key that does not unescape")
+			} else {
+				v.id = id
+				v.part, v.ok = include(id)
+			}
+			seen[esc] = v
+		}
+		return v
+	}
+	get := func(esc string) *group {
+		v := accept(esc)
+		if !v.ok {
+			return nil
+		}
+		g := groups[v.id]
 		if g == nil {
-			g = newGroup(c, id)
-			groups[id] = g
+			g = newGroup(c, v.id, v.part, nil)
+			groups[v.id] = g
 		}
 		return g
 	}
@@ -251,17 +287,16 @@ func (c *Coordinator) load(ctx context.Context) error {
 	// A group key sorts before its chunks (groups/<group>/...), so a
 	// chunked record's reference is known when its chunks come.
 	chunked := make(map[string]*chunkedLoad) // by escaped group id
-	rev, err := c.getPrefix(ctx, gprefix, 0, func(key string, val []byte) error {
+	rev, err := c.getPrefix(ctx, gprefix, rev, func(key string, val []byte) error {
 		esc, chunk, isChunk := strings.Cut(strings.TrimPrefix(key, gprefix), "/")
 		if isChunk {
 			if cl := chunked[esc]; cl != nil {
 				cl.add(chunk, val)
 			}
-			return nil // else a chunk no record names: left by a write that died
+			return nil // else a chunk no record names (a write that died), or not included
 		}
-		id, err := unescapeGroup(esc)
-		if err != nil {
-			c.log.Warn().Str("key", key).Msg("ignoring group key that does not unescape")
+		v := accept(esc)
+		if !v.ok {
 			return nil
 		}
 		var rec groupRecord
@@ -270,22 +305,22 @@ func (c *Coordinator) load(ctx context.Context) error {
 			return nil
 		}
 		if rec.Chunked != nil {
-			chunked[esc] = newChunkedLoad(id, *rec.Chunked)
+			chunked[esc] = newChunkedLoad(v.id, *rec.Chunked)
 			return nil
 		}
-		get(id).fromRecord(&rec)
+		get(esc).fromRecord(&rec)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("group: load groups: %w", err)
+		return nil, 0, 0, fmt.Errorf("group: load groups: %w", err)
 	}
-	for _, cl := range chunked {
+	for esc, cl := range chunked {
 		rec, err := cl.record()
 		if err != nil {
 			c.log.Warn().Err(err).Str("group", cl.id).Msg("ignoring undecodable group record")
 			continue
 		}
-		get(cl.id).fromRecord(rec)
+		get(esc).fromRecord(rec)
 	}
 	oprefix := c.cfg.Key("offsets") + "/"
 	n := 0
@@ -297,12 +332,12 @@ func (c *Coordinator) load(ctx context.Context) error {
 		if len(parts) != 3 {
 			return nil
 		}
-		id, err := unescapeGroup(parts[0])
+		p, err := strconv.ParseInt(parts[2], 10, 32)
 		if err != nil {
 			return nil
 		}
-		p, err := strconv.ParseInt(parts[2], 10, 32)
-		if err != nil {
+		g := get(parts[0])
+		if g == nil {
 			return nil
 		}
 		var rec offsetRecord
@@ -310,32 +345,12 @@ func (c *Coordinator) load(ctx context.Context) error {
 			c.log.Warn().Err(err).Str("key", key).Msg("ignoring undecodable offset record")
 			return nil
 		}
-		g := get(id)
 		g.setOffsetLocked(parts[1], int32(p), rec)
 		n++
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("group: load offsets: %w", err)
+		return nil, 0, 0, fmt.Errorf("group: load offsets: %w", err)
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	for id, g := range groups {
-		if c.groups[id] == nil {
-			c.groups[id] = g
-		}
-	}
-	c.mu.Unlock()
-	// Restart the session timers of the loaded members: a member that
-	// does not come back within its session is removed.
-	for _, g := range groups {
-		g.mu.Lock()
-		g.afterLoadLocked()
-		g.mu.Unlock()
-	}
-	c.log.Info().Int("groups", len(groups)).Int("offsets", n).Int64("revision", rev).Msg("groups loaded")
-	return nil
+	return groups, n, rev, nil
 }

@@ -49,24 +49,22 @@ func chunkName(i int) string { return fmt.Sprintf("%06d", i) }
 
 // putRecord stores a record as one value and deletes the chunks of an
 // earlier, bigger record (one transaction).
-func (c *Coordinator) putRecord(ctx context.Context, id string, data []byte) error {
-	ctx, cancel := c.opCtx(ctx)
-	defer cancel()
-	_, err := c.cli.Txn(ctx).Then(
-		clientv3.OpPut(c.groupKey(id), string(data)),
-		clientv3.OpDelete(c.chunksPrefix(id), clientv3.WithPrefix()),
-	).Commit()
+func (g *group) putRecord(ctx context.Context, data []byte) error {
+	c := g.c
+	_, err := g.txn(ctx, nil,
+		clientv3.OpPut(c.groupKey(g.id), string(data)),
+		clientv3.OpDelete(c.chunksPrefix(g.id), clientv3.WithPrefix()),
+	)
 	return err
 }
 
 // deleteRecord deletes the record and its chunks (one transaction).
-func (c *Coordinator) deleteRecord(ctx context.Context, id string) error {
-	ctx, cancel := c.opCtx(ctx)
-	defer cancel()
-	_, err := c.cli.Txn(ctx).Then(
-		clientv3.OpDelete(c.groupKey(id)),
-		clientv3.OpDelete(c.chunksPrefix(id), clientv3.WithPrefix()),
-	).Commit()
+func (g *group) deleteRecord(ctx context.Context) error {
+	c := g.c
+	_, err := g.txn(ctx, nil,
+		clientv3.OpDelete(c.groupKey(g.id)),
+		clientv3.OpDelete(c.chunksPrefix(g.id), clientv3.WithPrefix()),
+	)
 	return err
 }
 
@@ -78,12 +76,12 @@ func (c *Coordinator) deleteRecord(ctx context.Context, id string) error {
 // record names; the loader skips them and the group's next write deletes
 // them.
 //
-// The switch requires the new version's first chunk to exist: a concurrent
-// writer of the same group (two coordinators for a moment around a change
-// of leader of the group's __consumer_offsets partition) that switched in
-// between deleted it, and this write then fails rather than naming chunks
-// that are gone.
-func (c *Coordinator) putRecordChunked(ctx context.Context, id string, data []byte) error {
+// Every transaction is fenced (g.txn), so a coordinator whose partition
+// moved writes no chunks and switches nothing. The switch also requires
+// the new version's first chunk to exist, so that it never names chunks
+// another write deleted.
+func (g *group) putRecordChunked(ctx context.Context, data []byte) error {
+	c, id := g.c, g.id
 	version := fmt.Sprintf("%016x", rand.Uint64())
 	vp := c.chunkVersionPrefix(id, version)
 	var b txnBatcher
@@ -94,7 +92,7 @@ func (c *Coordinator) putRecordChunked(ctx context.Context, id string, data []by
 		b.add(clientv3.OpPut(key, string(chunk)), len(key)+len(chunk))
 		n++
 	}
-	if _, err := c.commitTxns(ctx, b.done()); err != nil {
+	if _, err := g.commitTxns(ctx, b.done()); err != nil {
 		return fmt.Errorf("write record chunks: %w", err)
 	}
 	ref, err := json.Marshal(struct {
@@ -104,16 +102,13 @@ func (c *Coordinator) putRecordChunked(ctx context.Context, id string, data []by
 		return err
 	}
 	cp := c.chunksPrefix(id)
-	cctx, cancel := c.opCtx(ctx)
-	defer cancel()
-	resp, err := c.cli.Txn(cctx).
-		If(clientv3.Compare(clientv3.CreateRevision(vp+chunkName(0)), ">", 0)).
-		Then(
-			clientv3.OpPut(c.groupKey(id), string(ref)),
-			// Every other version: the chunk keys before ours and after.
-			clientv3.OpDelete(cp, clientv3.WithRange(vp)),
-			clientv3.OpDelete(clientv3.GetPrefixRangeEnd(vp), clientv3.WithRange(clientv3.GetPrefixRangeEnd(cp))),
-		).Commit()
+	resp, err := g.txn(ctx,
+		[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(vp+chunkName(0)), ">", 0)},
+		clientv3.OpPut(c.groupKey(id), string(ref)),
+		// Every other version: the chunk keys before ours and after.
+		clientv3.OpDelete(cp, clientv3.WithRange(vp)),
+		clientv3.OpDelete(clientv3.GetPrefixRangeEnd(vp), clientv3.WithRange(clientv3.GetPrefixRangeEnd(cp))),
+	)
 	if err != nil {
 		return err
 	}

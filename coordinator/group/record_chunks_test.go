@@ -221,7 +221,7 @@ func TestWriteLockWaitIsBounded(t *testing.T) {
 	if codes := c.CommitOffsets(ctx, args, []Commit{{Topic: "t", Offset: 1, LeaderEpoch: -1}}); codes[0] != 0 {
 		t.Fatalf("commit: %v", kerr.ErrorForCode(codes[0]))
 	}
-	g := c.lookup("g")
+	g, _ := c.find("g", false)
 	if err := g.wmu.lock(ctx); err != nil { // the stuck write
 		t.Fatal(err)
 	}
