@@ -273,11 +273,6 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		return resp
 	}
 	pl.resolve(req, resp)
-	if pl.replica < 0 {
-		// Kafka's BytesOut counts consumers' fetches, not replication.
-		defer b.metrics.fetched(pl.entries)
-		defer func() { rc.fetchBytes = pl.recordBytes() }() // consumer quota (quota.go)
-	}
 	pl.maxBytes = req.MaxBytes
 	if pl.maxBytes <= 0 {
 		pl.maxBytes = math.MaxInt32
@@ -315,6 +310,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	if pl.replica < 0 {
 		// Kafka's BytesOut counts consumers' fetches, not replication.
 		b.metrics.fetched(pl.entries)
+		rc.fetchBytes = pl.recordBytes() // consumer quota (quota.go)
 	}
 	return resp
 }
