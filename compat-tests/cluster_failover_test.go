@@ -504,7 +504,18 @@ func TestClusterGroupCoordinatorFailover(t *testing.T) {
 		next = c.coordinator(group)
 		return next > 0 && next != coord, fmt.Sprintf("brokers answer %d", next)
 	})
-	adm := kadm.NewClient(c.clusterClient())
+	// Bootstrapped from the live brokers: the killed one's client link still
+	// accepts (the harness's proxy) and resets, which franz-go reports
+	// rather than trying the next seed.
+	var live []string
+	for _, id := range others {
+		live = append(live, c.Broker(id).Client.Addr())
+	}
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(live...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(admCl)
 	defer adm.Close()
 	fetchOffsets := func() map[int32]int64 {
 		t.Helper()
