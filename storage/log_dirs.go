@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // ErrLogDirOffline is wrapped (with ErrStorage) by every error about a
@@ -32,6 +33,9 @@ type logDir struct {
 	// holds knows every partition it may hold even once offline.
 	listed bool
 	holds  map[TopicPartition]bool
+	// futures are the unfinished copies of log moves found at start-up
+	// (log_move.go).
+	futures []string
 }
 
 // LogDirInfo describes a log directory (DescribeLogDirs).
@@ -74,6 +78,8 @@ func (m *Manager) openDir(d *logDir) error {
 			m.removeAfter(filepath.Join(d.path, e.Name()), m.opts.FileDeleteDelay)
 		case isStrayDir(e.Name()):
 			strays = append(strays, e.Name())
+		case strings.HasSuffix(e.Name(), futureDirSuffix):
+			d.futures = append(d.futures, e.Name())
 		default:
 			if tp, ok := parsePartitionDir(e.Name()); ok {
 				d.holds[tp] = true
@@ -248,7 +254,7 @@ func (m *Manager) FailDir(path string, cause error) {
 	d.offline = fmt.Errorf("%w: %s: %w", ErrLogDirOffline, path, cause)
 	var failed []*Log
 	for tp, l := range m.logs {
-		if d.holds[tp] && filepath.Dir(l.dir) == path {
+		if d.holds[tp] && filepath.Dir(l.Dir()) == path {
 			failed = append(failed, l)
 		}
 	}

@@ -44,6 +44,8 @@ type Manager struct {
 	cleanerMu    sync.Mutex
 	cleanerTotal CleanStats
 
+	moves map[TopicPartition]*MoveState // guarded by mu (log_move.go)
+
 	aheadSwept atomic.Int64 // aheadLastUsed when the logs' read-aheads were last forgotten
 }
 
@@ -94,6 +96,10 @@ type ManagerOptions struct {
 	// the cleaners' reads and writes together, on average; 0 or
 	// MaxFloat64: unlimited.
 	CleanerMaxBytesPerSecond float64
+
+	// moveKill, in tests, is called at each step of a log move
+	// (log_move.go); an error stops the move there as a crash would.
+	moveKill func(step string) error
 }
 
 // deleteDirSuffix ends the name of a directory being deleted
@@ -203,6 +209,7 @@ func NewManagerDirs(dirs []string, opts ManagerOptions) (*Manager, error) {
 		m.wg.Wait()
 		return nil, lastErr
 	}
+	m.resolveMoves()
 	return m, nil
 }
 

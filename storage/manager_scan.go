@@ -149,7 +149,7 @@ func (m *Manager) OpenAll(reqs []OpenRequest, threads int) ([]*Log, []error) {
 func (l *Log) TopicID() [16]byte { return l.topicID }
 
 // Dir is the log's directory.
-func (l *Log) Dir() string { return l.dir }
+func (l *Log) Dir() string { return *l.dirName.Load() }
 
 // closeFiles closes the log without the clean-shutdown marker (it is being
 // deleted).
