@@ -17,7 +17,10 @@ package broker
 // configuration order, with the asked-for partitions it holds (topics
 // without any are left out); each with its size in bytes and its offset
 // lag, max(high watermark - log end offset, 0). An offline directory is
-// listed with KAFKA_STORAGE_ERROR and no topics. A replica whose log is
+// listed with KAFKA_STORAGE_ERROR and no topics. A replica being moved
+// (AlterReplicaLogDirs) is also listed in its destination as a future
+// replica (IsFuture), with the bytes copied so far and, as offset lag, the
+// log end offset not copied yet. A replica whose log is
 // offline is not listed (its files are kept, but nothing is known of
 // them).
 
@@ -28,6 +31,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/storage"
 )
 
 func init() { register(kmsg.DescribeLogDirs, 1, 5, handleDescribeLogDirs) }
@@ -48,6 +53,7 @@ func handleDescribeLogDirs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 	}
 
 	parts := b.parts.Load()
+	moves := b.logs.Moves()
 	for _, ld := range b.logs.Dirs() {
 		dir := kmsg.NewDescribeLogDirsResponseDir()
 		dir.Dir = ld.Path
@@ -71,6 +77,22 @@ func handleDescribeLogDirs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 				rp.Partition = p.index
 				rp.Size = p.log.Size()
 				rp.OffsetLag = max(p.log.HighWatermark()-p.log.LogEndOffset(), 0)
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			// A move in progress to this directory: the future replica,
+			// its lag the log end offset not copied yet.
+			for _, p := range parts.byTopic[name] {
+				if p == nil || p.log == nil || !wanted(name, p.index) {
+					continue
+				}
+				st, ok := moves[storage.TopicPartition{Topic: name, Partition: p.index}]
+				if !ok || st.Dest != ld.Path {
+					continue
+				}
+				rp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
+				rp.Partition, rp.IsFuture = p.index, true
+				rp.Size = st.CopiedBytes
+				rp.OffsetLag = max(p.log.LogEndOffset()-st.CopiedEnd, 0)
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			if len(rt.Partitions) > 0 {

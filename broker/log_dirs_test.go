@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,13 +28,16 @@ func describeLogDirs(t *testing.T, addr string) *kmsg.DescribeLogDirsResponse {
 }
 
 // logDirPartitions maps "topic-partition" to the directory DescribeLogDirs
-// lists it in.
+// lists it in (future replicas left out).
 func logDirPartitions(t *testing.T, r *kmsg.DescribeLogDirsResponse) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, d := range r.Dirs {
 		for _, rt := range d.Topics {
 			for _, p := range rt.Partitions {
+				if p.IsFuture {
+					continue // a move in progress
+				}
 				k := rt.Topic + "-" + itoa(p.Partition)
 				if prev, dup := out[k]; dup {
 					t.Fatalf("%s listed in %s and %s", k, prev, d.Dir)
@@ -226,5 +230,101 @@ func TestLogDirOfflineAlone(t *testing.T) {
 	sort.Strings(keys)
 	if len(keys) < 2 {
 		t.Fatalf("listed: %v", keys)
+	}
+}
+
+func alterReplicaLogDirs(t *testing.T, addr, dir, topic string, partitions ...int32) map[int32]int16 {
+	t.Helper()
+	req := kmsg.NewPtrAlterReplicaLogDirsRequest()
+	req.Version = 2
+	rd := kmsg.NewAlterReplicaLogDirsRequestDir()
+	rd.Dir = dir
+	rt := kmsg.NewAlterReplicaLogDirsRequestDirTopic()
+	rt.Topic, rt.Partitions = topic, partitions
+	rd.Topics = append(rd.Topics, rt)
+	req.Dirs = append(req.Dirs, rd)
+	resp, err := askAddr(addr, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int16{}
+	for _, rt := range resp.(*kmsg.AlterReplicaLogDirsResponse).Topics {
+		for _, p := range rt.Partitions {
+			out[p.Partition] = p.ErrorCode
+		}
+	}
+	return out
+}
+
+// AlterReplicaLogDirs moves a replica to the other log directory while it
+// is served: it answers NONE at once, DescribeLogDirs then lists the
+// replica in its new directory only, every record is still read, new ones
+// are appended there, and a restart finds it there. Odd requests get
+// per-partition errors; ApiVersions advertises the key.
+func TestAlterReplicaLogDirs(t *testing.T) {
+	root := t.TempDir()
+	d1, d2 := filepath.Join(root, "d1"), filepath.Join(root, "d2")
+	dirs := "log.dirs=" + d1 + "," + d2
+	b, addr := startTestBrokerIn(t, d1, dirs)
+	createTopic(t, addr, "mv", 1, nil)
+	for i := range 50 {
+		produceTo(t, addr, "mv", 0, "v"+itoa(int32(i)))
+	}
+	from := logDirPartitions(t, describeLogDirs(t, addr))["mv-0"]
+	to := d2
+	if from == d2 {
+		to = d1
+	}
+	if codes := alterReplicaLogDirs(t, addr, to, "mv", 0); codes[0] != 0 {
+		t.Fatalf("AlterReplicaLogDirs: %v", codes)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for logDirPartitions(t, describeLogDirs(t, addr))["mv-0"] != to || len(b.logs.Moves()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("mv-0 still in %s", logDirPartitions(t, describeLogDirs(t, addr))["mv-0"])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(storage.PartitionDir(from, "mv", 0)); !os.IsNotExist(err) {
+		t.Fatalf("the source directory is still there: %v", err)
+	}
+	produceTo(t, addr, "mv", 0, "after")
+	got := readValues(t, addr, "mv", 51)
+	if len(got) != 51 || got[0] != "v0" || got[49] != "v49" || got[50] != "after" {
+		t.Fatalf("records after the move: %d, %v", len(got), got)
+	}
+	if codes := alterReplicaLogDirs(t, addr, to, "mv", 0); codes[0] != 0 {
+		t.Fatalf("moving to where it is: %v", codes)
+	}
+	if codes := alterReplicaLogDirs(t, addr, filepath.Join(root, "nowhere"), "mv", 0); codes[0] != kerr.LogDirNotFound.Code {
+		t.Fatalf("unknown dir: %v", codes)
+	}
+	if codes := alterReplicaLogDirs(t, addr, to, "nosuch", 0, -1); codes[0] != kerr.UnknownTopicOrPartition.Code || codes[-1] != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("unknown topic: %v", codes)
+	}
+	if codes := alterReplicaLogDirs(t, addr, to, "mv", 7); codes[7] != kerr.ReplicaNotAvailable.Code {
+		t.Fatalf("partition not hosted: %v", codes)
+	}
+	av, err := askAddr(addr, kmsg.NewPtrApiVersionsRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, k := range av.(*kmsg.ApiVersionsResponse).ApiKeys {
+		if k.ApiKey == 34 {
+			found = k.MinVersion == 1 && k.MaxVersion == 2
+		}
+	}
+	if !found {
+		t.Fatal("ApiVersions does not advertise AlterReplicaLogDirs v1-2")
+	}
+	b.Close()
+
+	b, addr = startTestBrokerIn(t, d1, dirs)
+	if d := filepath.Dir(b.hosted("mv", 0).log.Dir()); d != to {
+		t.Fatalf("after a restart mv-0 is in %s, want %s", d, to)
+	}
+	if got := readValues(t, addr, "mv", 51); len(got) != 51 || got[50] != "after" {
+		t.Fatalf("records after a restart: %v", got)
 	}
 }
