@@ -9,7 +9,10 @@ package compat
 //     low watermark moves and kafka-get-offsets sees it;
 //   - kafka-dump-log.sh (DumpLogSegments) reading the segment files of a
 //     compacted topic after the cleaner ran: valid batches, offsets kept,
-//     one record per key, the latest value.
+//     one record per key, the latest value;
+//   - kafka-reassign-partitions.sh (ReassignPartitionsCommand) with
+//     "log_dirs" in its plan (AlterReplicaLogDirs): the replica moves to
+//     the other directory, --verify reports it done, every record is read.
 
 import (
 	"context"
@@ -32,12 +35,13 @@ const (
 	scLogDirsDescribe   = "log-dirs-describe"
 	scDeleteRecords     = "delete-records"
 	scDumpLogCompacted  = "dump-log-compacted"
+	scReassignLogDir    = "reassign-log-dir"
 	clsLogDirs          = "org.apache.kafka.tools.LogDirsCommand"
 	clsDeleteRecords    = "org.apache.kafka.tools.DeleteRecordsCommand"
 	storageCLIPartition = 4
 )
 
-var storageCLIScenarios = []string{scLogDirsDescribe, scDeleteRecords, scDumpLogCompacted}
+var storageCLIScenarios = []string{scLogDirsDescribe, scDeleteRecords, scDumpLogCompacted, scReassignLogDir}
 
 func TestKafkaCLIStorage(t *testing.T) {
 	c := kafkaCLIClient
@@ -95,6 +99,53 @@ func TestKafkaCLIStorage(t *testing.T) {
 			return fmt.Errorf("kafka-get-offsets --time -2 after delete-records: want %s:0:4:\n%s", topic, out)
 		}
 		return nil
+	})
+
+	runScenario(t, c, scReassignLogDir, func(ctx context.Context, t *testing.T) error {
+		topic := topicName(c, scReassignLogDir)
+		want, err := cliSeqTopic(ctx, addr, topic)
+		if err != nil {
+			return err
+		}
+		from, to := d1, d2
+		if _, err := os.Stat(filepath.Join(d2, topic+"-0")); err == nil {
+			from, to = d2, d1
+		}
+		plan := filepath.Join(t.TempDir(), "plan.json")
+		js := fmt.Sprintf(`{"version":1,"partitions":[{"topic":%q,"partition":0,"replicas":[1],"log_dirs":[%q]}]}`, topic, to)
+		if err := os.WriteFile(plan, []byte(js), 0o644); err != nil {
+			return err
+		}
+		out, _, err := run(ctx, "", clsReassign, "--reassignment-json-file", plan, "--execute")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, "Successfully started moving log directory to "+to) {
+			return fmt.Errorf("kafka-reassign-partitions --execute:\n%s", out)
+		}
+		var verify string
+		for {
+			verify, _, err = run(ctx, "", clsReassign, "--reassignment-json-file", plan, "--verify")
+			if err == nil && strings.Contains(verify, fmt.Sprintf("Reassignment of replica %s-0-1 completed", topic)) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("kafka-reassign-partitions --verify never reported the move done (%v):\n%s", err, verify)
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		if _, err := os.Stat(filepath.Join(to, topic+"-0")); err != nil {
+			return fmt.Errorf("after the move: %w", err)
+		}
+		if _, err := os.Stat(filepath.Join(from, topic+"-0")); !os.IsNotExist(err) {
+			return fmt.Errorf("after the move the source %s is still there (%v)", filepath.Join(from, topic+"-0"), err)
+		}
+		got, err := fxReadAll(ctx, addr, topic)
+		if err != nil {
+			return err
+		}
+		return compareRecords(want, got, 0)
 	})
 
 	runScenario(t, c, scDumpLogCompacted, func(ctx context.Context, t *testing.T) error {
