@@ -42,6 +42,10 @@ const (
 // ErrMoveInProgress: the partition's log is being moved already.
 var ErrMoveInProgress = errors.New("storage: log move in progress")
 
+// ErrNotLogDir: a move names a directory that is not one of the log
+// directories.
+var ErrNotLogDir = errors.New("storage: not a log directory")
+
 // MoveState is a move in progress (DescribeLogDirs' future replica).
 type MoveState struct {
 	Dest        string // the destination log directory
@@ -75,6 +79,51 @@ func (m *Manager) LogDirOf(topic string, partition int32) string {
 // switch the log stays where it was, untouched, and the partial copy is
 // removed.
 func (m *Manager) MoveLog(topic string, partition int32, dest string) error {
+	job, err := m.beginMove(topic, partition, dest)
+	if err != nil || job == nil {
+		return err
+	}
+	return m.runMove(job)
+}
+
+// StartMove is MoveLog in the background: it returns once the move is
+// checked and registered (Moves lists it); the outcome is logged. A
+// Manager closed meanwhile stops a move before its switch, keeping the
+// log where it was.
+func (m *Manager) StartMove(topic string, partition int32, dest string) error {
+	job, err := m.beginMove(topic, partition, dest)
+	if err != nil || job == nil {
+		return err
+	}
+	m.mu.Lock()
+	if m.closed {
+		delete(m.moves, job.tp)
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		if err := m.runMove(job); err != nil {
+			m.logger.Error().Err(err).Str("topic", topic).Int32("partition", partition).Str("to", job.dd.path).
+				Msg("log move failed; the log stays where it was")
+		}
+	}()
+	return nil
+}
+
+// moveJob is a move checked and registered by beginMove.
+type moveJob struct {
+	tp      TopicPartition
+	l       *Log
+	src, dd *logDir
+	st      *MoveState
+}
+
+// beginMove checks a move and registers it; nil, nil when the log is in
+// dest already.
+func (m *Manager) beginMove(topic string, partition int32, dest string) (*moveJob, error) {
 	tp := TopicPartition{topic, partition}
 	dest = filepath.Clean(dest)
 	m.mu.Lock()
@@ -89,19 +138,19 @@ func (m *Manager) MoveLog(topic string, partition int32, dest string) error {
 	switch {
 	case dd == nil:
 		m.mu.Unlock()
-		return fmt.Errorf("storage: move %s-%d: %s is not a log directory", topic, partition, dest)
+		return nil, fmt.Errorf("%w: move %s-%d: %s", ErrNotLogDir, topic, partition, dest)
 	case dd.offline != nil:
 		m.mu.Unlock()
-		return fmt.Errorf("%w: move %s-%d: %w", ErrStorage, topic, partition, dd.offline)
+		return nil, fmt.Errorf("%w: move %s-%d: %w", ErrStorage, topic, partition, dd.offline)
 	case l == nil || src == nil:
 		m.mu.Unlock()
-		return fmt.Errorf("storage: move %s-%d: the log is not open", topic, partition)
-	case src == dd:
-		m.mu.Unlock()
-		return nil
+		return nil, fmt.Errorf("storage: move %s-%d: the log is not open", topic, partition)
 	case m.moves[tp] != nil:
 		m.mu.Unlock()
-		return fmt.Errorf("%w: %s-%d", ErrMoveInProgress, topic, partition)
+		return nil, fmt.Errorf("%w: %s-%d", ErrMoveInProgress, topic, partition)
+	case src == dd:
+		m.mu.Unlock()
+		return nil, nil
 	}
 	st := &MoveState{Dest: dest}
 	if m.moves == nil {
@@ -109,6 +158,13 @@ func (m *Manager) MoveLog(topic string, partition int32, dest string) error {
 	}
 	m.moves[tp] = st
 	m.mu.Unlock()
+	return &moveJob{tp: tp, l: l, src: src, dd: dd, st: st}, nil
+}
+
+// runMove runs a registered move.
+func (m *Manager) runMove(job *moveJob) error {
+	tp, l, src, dd, st := job.tp, job.l, job.src, job.dd, job.st
+	topic, partition, dest := tp.Topic, tp.Partition, dd.path
 	defer func() {
 		m.mu.Lock()
 		delete(m.moves, tp)
@@ -132,7 +188,7 @@ func (m *Manager) MoveLog(topic string, partition int32, dest string) error {
 		m.mu.Unlock()
 	}
 	var aside string
-	switched, err := l.moveTo(future, final, &aside, progress, m.killMove)
+	switched, err := l.moveTo(future, final, &aside, progress, m.stop, m.killMove)
 	if !switched {
 		if rerr := m.fs.RemoveAll(future); rerr != nil {
 			m.logger.Warn().Err(rerr).Str("dir", future).Msg("removing the copy of a failed log move")
@@ -174,7 +230,7 @@ var errMoveKilled = errors.New("storage: log move killed (test)")
 // switches the log to it (steps 1-4 above). switched reports whether the
 // log now lives in final; err after a switch is about setting the source
 // aside; *aside is the source's "-delete" name once renamed.
-func (l *Log) moveTo(future, final string, aside *string, progress func(n, end int64), kill func(string) error) (switched bool, err error) {
+func (l *Log) moveTo(future, final string, aside *string, progress func(n, end int64), stop <-chan struct{}, kill func(string) error) (switched bool, err error) {
 	defer l.notifyFailure()
 	// 1. The closed segments, while serving.
 	type copied struct {
@@ -187,6 +243,11 @@ func (l *Log) moveTo(future, final string, aside *string, progress func(n, end i
 	gen := l.rewrites
 	l.mu.Unlock()
 	for _, s := range segs[:len(segs)-1] {
+		select {
+		case <-stop:
+			return false, ErrClosed
+		default:
+		}
 		size := s.size.Load()
 		for i, p := range s.paths() {
 			n := int64(-1) // whole file

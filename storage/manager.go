@@ -387,7 +387,7 @@ func (m *Manager) setAside(tp TopicPartition, suffix string, clean bool) (string
 			err = l.closeFiles()
 		}
 		if err != nil {
-			m.logger.Warn().Err(err).Str("dir", l.dir).Msg("closing a log set aside")
+			m.logger.Warn().Err(err).Str("dir", l.Dir()).Msg("closing a log set aside")
 		}
 	}
 	m.notice(tp)
