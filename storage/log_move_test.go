@@ -123,6 +123,18 @@ func TestMoveLogOnline(t *testing.T) {
 			bytes.Equal(readLogBytes(t, l), after))
 	}
 	mustAppend(t, l, simpleBatch(1, 10, 1), 0)
+	// Deleting the moved partition deletes its new directory.
+	if err := m.MoveLog("t", 0, d1); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Delete("t", 0, -1); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{d1, d2} {
+		if _, err := os.Stat(PartitionDir(d, "t", 0)); !os.IsNotExist(err) {
+			t.Fatalf("deleted partition still in %s: %v", d, err)
+		}
+	}
 }
 
 // A move killed at any step (as by a crash) loses nothing: after a
@@ -235,5 +247,45 @@ func TestMoveLogRecopiesAfterTruncation(t *testing.T) {
 	}
 	if !bytes.Equal(readLogBytes(t, l), want) {
 		t.Fatal("after a restart the moved log holds other bytes")
+	}
+}
+
+// Moves lists a move while it runs, with what was copied so far (the
+// future replica of DescribeLogDirs), and forgets it once done.
+func TestMoveLogProgress(t *testing.T) {
+	root := t.TempDir()
+	d1, d2 := filepath.Join(root, "d1"), filepath.Join(root, "d2")
+	var m *Manager
+	var during map[TopicPartition]MoveState
+	m = moveManager(t, []string{d1, d2}, func(step string) error {
+		if step == "closed segments copied" {
+			during = m.Moves()
+		}
+		return nil
+	})
+	l, err := m.GetOrCreate("t", 0, [16]byte{1}, moveCfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 7 {
+		mustAppend(t, l, simpleBatch(2, 100, 1), 0)
+	}
+	active := l.ActiveSegmentBase()
+	if err := m.MoveLog("t", 0, d2); err != nil {
+		t.Fatal(err)
+	}
+	st, ok := during[TopicPartition{"t", 0}]
+	if !ok || st.Dest != d2 || st.CopiedBytes <= 0 || st.CopiedEnd != active {
+		t.Fatalf("during the move: %+v (listed %v), want dest %s, bytes copied, copied up to %d", st, ok, d2, active)
+	}
+	if len(m.Moves()) != 0 {
+		t.Fatalf("after the move: %v", m.Moves())
+	}
+	// A second move of a log while one runs is refused.
+	m.mu.Lock()
+	m.moves[TopicPartition{"t", 0}] = &MoveState{Dest: d1}
+	m.mu.Unlock()
+	if err := m.MoveLog("t", 0, d1); !errors.Is(err, ErrMoveInProgress) {
+		t.Fatalf("concurrent move: %v", err)
 	}
 }

@@ -392,6 +392,16 @@ func (m *Manager) setAside(tp TopicPartition, suffix string, clean bool) (string
 	}
 	m.notice(tp)
 	d := m.dirOf(tp)
+	if l != nil {
+		// The open log knows where it is (a move may have just switched
+		// it to another directory).
+		d = nil
+		for _, x := range m.onlineDirs() {
+			if x.path == filepath.Dir(l.Dir()) {
+				d = x
+			}
+		}
+	}
 	if d == nil {
 		return "", nil
 	}
