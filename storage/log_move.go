@@ -281,6 +281,9 @@ func (l *Log) moveTo(future, final string, aside *string, progress func(n, end i
 	src := l.dir
 	act := l.active()
 	if err := act.ti.maybeAppend(act.maxTs, act.maxTsOffset, true); err != nil {
+		if isNoSpace(err) {
+			return false, l.noSpace("time index", err)
+		}
 		return false, l.fail("time index", err)
 	}
 	leo := l.leo.Load()
@@ -288,6 +291,9 @@ func (l *Log) moveTo(future, final string, aside *string, progress func(n, end i
 		return false, err
 	}
 	if err := writeProducerSnapshot(l.fs, l.dir, leo, l.producers.encode()); err != nil {
+		if isNoSpace(err) {
+			return false, l.noSpace("producer snapshot", err)
+		}
 		return false, l.fail("producer snapshot", err)
 	}
 	segs = l.segments()

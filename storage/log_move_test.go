@@ -289,3 +289,35 @@ func TestMoveLogProgress(t *testing.T) {
 		t.Fatalf("concurrent move: %v", err)
 	}
 }
+
+// An empty log and one whose active segment was just rolled (empty) move
+// too, and take appends afterwards.
+func TestMoveLogEmptyActive(t *testing.T) {
+	root := t.TempDir()
+	d1, d2 := filepath.Join(root, "d1"), filepath.Join(root, "d2")
+	m := moveManager(t, []string{d1, d2}, nil)
+	l, err := m.GetOrCreate("t", 0, [16]byte{1}, moveCfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.MoveLog("t", 0, d2); err != nil {
+		t.Fatalf("empty log: %v", err)
+	}
+	for range 4 {
+		mustAppend(t, l, simpleBatch(2, 100, 1), 0)
+	}
+	if err := l.TruncateTo(4); err != nil { // keeps two segments
+		t.Fatal(err)
+	}
+	want := readLogBytes(t, l)
+	if err := m.MoveLog("t", 0, d1); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readLogBytes(t, l), want) || filepath.Dir(l.Dir()) != d1 {
+		t.Fatal("moved log differs")
+	}
+	mustAppend(t, l, simpleBatch(2, 100, 1), 0)
+	if l.LogEndOffset() != 6 {
+		t.Fatalf("LEO %d", l.LogEndOffset())
+	}
+}
