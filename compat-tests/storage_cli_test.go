@@ -50,6 +50,8 @@ func TestKafkaCLIStorage(t *testing.T) {
 		failAll(t, c, storageCLIScenarios, err)
 		return
 	}
+	// Its own budget: TestKafkaCLI's may be spent by now.
+	setBudget(c, 120*time.Second)
 	root := t.TempDir()
 	d1, d2 := filepath.Join(root, "d1"), filepath.Join(root, "d2")
 	s := StartSamsa(t, "--data-dir", d1+","+d2, "--override", "log.cleaner.backoff.ms=100")
