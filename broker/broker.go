@@ -150,7 +150,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	b.initAdvertise()
 	co := cleanerOptions(b.cfg)
-	b.logs, err = storage.NewManager(b.cfg.DataDir, storage.ManagerOptions{
+	b.logs, err = storage.NewManagerDirs(b.cfg.DataDirs, storage.ManagerOptions{
 		FS:                     b.storageFS(),
 		Now:                    b.clock().Now,
 		Logger:                 b.log.With().Str("component", "storage").Logger(),

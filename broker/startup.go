@@ -15,6 +15,15 @@ package broker
 //	none              none          C or none              start (create), write the id
 //
 // and a node.id in meta.properties other than the broker's id refuses.
+//
+// With several log directories (log.dirs) each one carries its own
+// meta.properties (same cluster.id and node.id, its own directory.id) and
+// is checked the same way: the directories that have one must agree on the
+// cluster and have distinct directory ids, and each one without is written
+// on this start. A directory whose meta.properties cannot be read for an
+// I/O error goes offline alone (storage.Manager.FailDir); the first one,
+// which holds the embedded etcd and whose directory.id is the broker's
+// registered one, refuses the start instead.
 // "adopt" is samsa.adopt.existing.data=true: the cluster's metadata is
 // rebuilt from the data directory (adoptExistingData). A refusal writes
 // nothing to etcd and changes nothing on disk.
@@ -42,15 +51,17 @@ var ErrDataDirRefused = errors.New("broker: data directory refused")
 // data directory that already holds partitions (samsa.adopt.existing.data).
 func (b *Broker) openCluster(ctx context.Context) (adopt bool, err error) {
 	dir := b.cfg.DataDir
-	mp, hasMeta, err := storage.ReadMetaProperties(nil, dir)
+	metas, err := b.readLogDirMetas()
 	if err != nil {
-		return false, fmt.Errorf("%w: %w; fix or remove %s/%s by hand (samsa does not rewrite it)",
-			ErrDataDirRefused, err, dir, storage.MetaPropertiesFile)
+		return false, err
 	}
-	if hasMeta && mp.NodeID != b.cfg.BrokerID {
-		return false, fmt.Errorf("%w: %s/%s says the directory belongs to node.id %d, but this broker is node.id %d; "+
-			"start it with --broker-id %d, or give node %d a data directory of its own",
-			ErrDataDirRefused, dir, storage.MetaPropertiesFile, mp.NodeID, b.cfg.BrokerID, mp.NodeID, b.cfg.BrokerID)
+	var mp storage.MetaProperties
+	hasMeta := false
+	for _, d := range metas {
+		if d.ok {
+			mp, hasMeta, dir = d.mp, true, d.path
+			break
+		}
 	}
 	hasData, err := b.logs.HasData()
 	if err != nil {
@@ -83,19 +94,30 @@ func (b *Broker) openCluster(ctx context.Context) (adopt bool, err error) {
 		return false, err
 	}
 	b.store = store
-	if !hasMeta {
+	for i, d := range metas {
+		if d.ok {
+			continue
+		}
+		dirHasData, err := b.logs.DirHasData(d.path)
+		if err != nil {
+			return false, err
+		}
 		mp = storage.MetaProperties{ClusterID: store.ClusterID(), NodeID: b.cfg.BrokerID, DirectoryID: storage.NewDirectoryID()}
-		if rec, ok := store.Snapshot().BrokerDirs[b.cfg.BrokerID]; ok && hasData {
+		if rec, ok := store.Snapshot().BrokerDirs[b.cfg.BrokerID]; ok && dirHasData && i == 0 && !hasMeta {
 			// The data is this broker's from before meta.properties: the
 			// directory is the one the controller knows (a new id would
 			// read as a lost disk, broker/controller.go).
 			mp.DirectoryID = rec
 		}
-		if err := storage.WriteMetaProperties(b.storageFS(), dir, mp); err != nil {
-			return false, err
+		if err := storage.WriteMetaProperties(b.storageFS(), d.path, mp); err != nil {
+			if i == 0 {
+				return false, err
+			}
+			b.logs.FailDir(d.path, err)
+			continue
 		}
-		ev := b.log.Info().Str("cluster_id", mp.ClusterID).Str("directory_id", mp.DirectoryID)
-		if hasData && !store.CreatedCluster() {
+		ev := b.log.Info().Str("cluster_id", mp.ClusterID).Str("directory_id", mp.DirectoryID).Str("log_dir", d.path)
+		if dirHasData && !store.CreatedCluster() {
 			ev.Msg("data directory predates meta.properties: it now belongs to the cluster in etcd")
 		} else {
 			ev.Msg("formatted data directory")
@@ -106,6 +128,64 @@ func (b *Broker) openCluster(ctx context.Context) (adopt bool, err error) {
 		b.log.Warn().Msg("samsa.adopt.existing.data is set but there is nothing to adopt: etcd already holds the cluster; it has no effect")
 	}
 	return adopt, nil
+}
+
+// logDirMeta is one online log directory's meta.properties (ok: it has one).
+type logDirMeta struct {
+	path string
+	mp   storage.MetaProperties
+	ok   bool
+}
+
+// readLogDirMetas reads and cross-checks the meta.properties of every
+// online log directory, in configuration order (the first one first: it
+// must be online). A node.id other than the broker's, an unreadable file,
+// two clusters or a directory.id twice refuse; an I/O error on a directory
+// other than the first takes it offline.
+func (b *Broker) readLogDirMetas() ([]logDirMeta, error) {
+	dirs := b.logs.Dirs()
+	if dirs[0].Err != nil {
+		return nil, fmt.Errorf("%w: the first log directory %s cannot be used (%v); it holds the embedded etcd and the broker's directory id",
+			ErrDataDirRefused, b.cfg.DataDir, dirs[0].Err)
+	}
+	var out []logDirMeta
+	ids := map[string]string{} // directory.id -> dir
+	for i, d := range dirs {
+		if d.Err != nil {
+			continue
+		}
+		mp, ok, err := storage.ReadMetaProperties(b.storageFS(), d.Path)
+		if err != nil {
+			if i > 0 && !errors.Is(err, storage.ErrBadMetaProperties) {
+				b.logs.FailDir(d.Path, err)
+				continue
+			}
+			return nil, fmt.Errorf("%w: %w; fix or remove %s/%s by hand (samsa does not rewrite it)",
+				ErrDataDirRefused, err, d.Path, storage.MetaPropertiesFile)
+		}
+		if ok && mp.NodeID != b.cfg.BrokerID {
+			return nil, fmt.Errorf("%w: %s/%s says the directory belongs to node.id %d, but this broker is node.id %d; "+
+				"start it with --broker-id %d, or give node %d a data directory of its own",
+				ErrDataDirRefused, d.Path, storage.MetaPropertiesFile, mp.NodeID, b.cfg.BrokerID, mp.NodeID, b.cfg.BrokerID)
+		}
+		if ok {
+			for _, o := range out {
+				if o.ok && o.mp.ClusterID != mp.ClusterID {
+					return nil, fmt.Errorf("%w: log directories %s and %s belong to different clusters (%s, %s); "+
+						"a broker's log directories must all be of one cluster",
+						ErrDataDirRefused, o.path, d.Path, o.mp.ClusterID, mp.ClusterID)
+				}
+			}
+			if other, dup := ids[mp.DirectoryID]; dup && mp.DirectoryID != "" {
+				return nil, fmt.Errorf("%w: log directories %s and %s have the same directory.id %s (one was copied from the other?); "+
+					"give one a new directory.id in its %s by hand",
+					ErrDataDirRefused, other, d.Path, mp.DirectoryID, storage.MetaPropertiesFile)
+			}
+			ids[mp.DirectoryID] = d.Path
+		}
+		out = append(out, logDirMeta{path: d.Path, mp: mp, ok: ok})
+	}
+	return out, nil
 }
 
 // storeConfig is the metadata store's configuration from the broker's.

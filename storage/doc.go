@@ -62,6 +62,15 @@
 // directory the cluster does not know is set aside as
 // "<topic>-<partition>.<hex id>-stray" (Manager.MarkStray) and never removed.
 //
+// With several log directories (NewManagerDirs, log_dirs.go) each holds
+// whole partitions in this layout and its own meta.properties; a new
+// partition goes to the online directory with the fewest; a directory that
+// cannot be opened, or fails a probe write after one of its logs failed,
+// goes offline alone (Manager.FailDir). Manager.MoveLog moves a log to
+// another directory online through "<topic>-<partition>.<hex id>-future"
+// and a samsa-moved marker (log_move.go has the protocol and its crash
+// recovery).
+//
 // # Durability and recovery
 //
 // Appends are written with pwrite and are not fsynced unless flush.messages /

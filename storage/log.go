@@ -23,7 +23,11 @@ import (
 //
 // Lock order: mu -> flushMu -> truncMu -> epochs.mu.
 type Log struct {
+	// dir is the log's directory; a move (log_move.go) changes it with mu,
+	// flushMu and truncMu held. dirName is the same for lock-free readers
+	// (Dir).
 	dir     string
+	dirName atomic.Pointer[string]
 	topicID [16]byte
 	fs      FS
 	logger  zerolog.Logger
@@ -54,6 +58,7 @@ type Log struct {
 	cfg       Config
 	producers *producerState
 	pending   []pendingDelete
+	rewrites  int64 // truncations so far: a move recopies what it copied before one
 
 	epochs *leaderEpochCache // own lock; writers also hold mu
 

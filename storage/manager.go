@@ -21,13 +21,14 @@ import (
 // LogManager): it opens the logs found at start-up, creates and deletes them,
 // and runs the background retention and flush jobs.
 type Manager struct {
-	dataDir string
+	dataDir string    // the first log directory
+	dirs    []*logDir // every log directory, in configuration order (log_dirs.go)
 	fs      FS
 	logger  zerolog.Logger
 	now     func() time.Time
 	opts    ManagerOptions
 
-	mu      sync.Mutex // guards logs, opening, started, closed
+	mu      sync.Mutex // guards logs, opening, started, closed and the dirs' state
 	logs    map[TopicPartition]*Log
 	opening map[TopicPartition]chan struct{} // closed when the open ends
 	started bool
@@ -42,6 +43,8 @@ type Manager struct {
 	cleaner      atomic.Pointer[cleaner]
 	cleanerMu    sync.Mutex
 	cleanerTotal CleanStats
+
+	moves map[TopicPartition]*MoveState // guarded by mu (log_move.go)
 
 	aheadSwept atomic.Int64 // aheadLastUsed when the logs' read-aheads were last forgotten
 }
@@ -93,6 +96,10 @@ type ManagerOptions struct {
 	// the cleaners' reads and writes together, on average; 0 or
 	// MaxFloat64: unlimited.
 	CleanerMaxBytesPerSecond float64
+
+	// moveKill, in tests, is called at each step of a log move
+	// (log_move.go); an error stops the move there as a crash would.
+	moveKill func(step string) error
 }
 
 // deleteDirSuffix ends the name of a directory being deleted
@@ -143,8 +150,18 @@ func parsePartitionDir(name string) (TopicPartition, bool) {
 // topic id and config from metadata); Existing lists them. Directories left
 // by an interrupted Delete are removed in the background.
 func NewManager(dataDir string, opts ManagerOptions) (*Manager, error) {
+	return NewManagerDirs([]string{dataDir}, opts)
+}
+
+// NewManagerDirs opens several log directories (log.dirs). One that cannot
+// be opened is offline (Dirs says why) while the others serve; an error is
+// returned only when none can be opened.
+func NewManagerDirs(dirs []string, opts ManagerOptions) (*Manager, error) {
+	if len(dirs) == 0 {
+		return nil, errors.New("storage: no log directory")
+	}
 	m := &Manager{
-		dataDir: dataDir,
+		dataDir: filepath.Clean(dirs[0]),
 		fs:      opts.FS,
 		logger:  opts.Logger,
 		now:     opts.Now,
@@ -168,29 +185,31 @@ func NewManager(dataDir string, opts ManagerOptions) (*Manager, error) {
 	if m.opts.CleanerThreads > 0 {
 		m.cleaner.Store(newCleaner(m, m.cleanerOptions()))
 	}
-	if err := m.fs.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("storage: data dir %s: %w", dataDir, err)
-	}
-	ents, err := m.fs.ReadDir(dataDir)
-	if err != nil {
-		return nil, fmt.Errorf("storage: data dir %s: %w", dataDir, err)
-	}
-	var strays []string
-	for _, e := range ents {
-		switch {
-		case !e.IsDir():
-		case strings.HasSuffix(e.Name(), deleteDirSuffix):
-			// A deletion recorded before the last stop: it finishes
-			// after the delay, as Kafka's LogManager does.
-			m.removeAfter(filepath.Join(dataDir, e.Name()), m.opts.FileDeleteDelay)
-		case strings.HasSuffix(e.Name(), strayDirSuffix):
-			strays = append(strays, e.Name())
+	seen := map[string]bool{}
+	var lastErr error
+	for _, p := range dirs {
+		p = filepath.Clean(p)
+		if seen[p] {
+			return nil, fmt.Errorf("storage: log directory %s is listed twice", p)
+		}
+		seen[p] = true
+		d := &logDir{path: p, holds: map[TopicPartition]bool{}}
+		m.dirs = append(m.dirs, d)
+		if err := m.openDir(d); err != nil {
+			lastErr = err
+			d.offline = fmt.Errorf("%w: %w", ErrLogDirOffline, err)
+			if len(dirs) > 1 {
+				m.logger.Error().Err(err).Str("log_dir", p).
+					Msg("log directory cannot be opened: it is offline, its partitions are offline on this broker; the other directories serve")
+			}
 		}
 	}
-	if len(strays) > 0 {
-		m.logger.Warn().Strs("dirs", strays).Str("data_dir", dataDir).
-			Msg("stray partition directories are kept (their topic ids were unknown to the cluster); move or remove them by hand once they are not needed")
+	if len(m.onlineDirs()) == 0 {
+		close(m.stop)
+		m.wg.Wait()
+		return nil, lastErr
 	}
+	m.resolveMoves()
 	return m, nil
 }
 
@@ -217,20 +236,23 @@ func (m *Manager) removeAfter(dir string, delay time.Duration) {
 	}()
 }
 
-// Existing lists the (topic, partition) directories present on disk.
+// Existing lists the (topic, partition) directories present on disk, in
+// every online log directory.
 func (m *Manager) Existing() []TopicPartition {
-	ents, err := m.fs.ReadDir(m.dataDir)
-	if err != nil {
-		m.logger.Warn().Err(err).Str("dir", m.dataDir).Msg("listing data dir")
-		return nil
-	}
 	var out []TopicPartition
-	for _, e := range ents {
-		if !e.IsDir() {
+	for _, d := range m.onlineDirs() {
+		ents, err := m.fs.ReadDir(d.path)
+		if err != nil {
+			m.logger.Warn().Err(err).Str("dir", d.path).Msg("listing data dir")
 			continue
 		}
-		if tp, ok := parsePartitionDir(e.Name()); ok {
-			out = append(out, tp)
+		for _, e := range ents {
+			if !e.IsDir() {
+				continue
+			}
+			if tp, ok := parsePartitionDir(e.Name()); ok {
+				out = append(out, tp)
+			}
 		}
 	}
 	return out
@@ -292,11 +314,19 @@ func (m *Manager) GetOrCreate(topic string, partition int32, topicID [16]byte, c
 }
 
 func (m *Manager) open(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, error) {
-	var onFailure func(error)
-	if f := m.opts.OnLogFailure; f != nil {
-		onFailure = func(err error) { f(tp, err) }
+	m.notice(tp)
+	m.mu.Lock()
+	d, err := m.placeLocked(tp)
+	if err == nil && !d.holds[tp] {
+		d.holds[tp] = true // counted at once: concurrent creations spread
 	}
-	return Open(PartitionDir(m.dataDir, tp.Topic, tp.Partition), topicID, cfg, Options{
+	m.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	dir := d.path
+	onFailure := func(err error) { m.logFailed(tp, dir, err) }
+	return Open(PartitionDir(dir, tp.Topic, tp.Partition), topicID, cfg, Options{
 		FS: m.fs, Logger: loggerWith(m.logger, tp.Topic, tp.Partition), Now: m.now,
 		CacheHotBytes: m.opts.CacheHotBytes, FlushObserver: m.opts.FlushObserver, trimmer: m.trimmer, OnFailure: onFailure,
 		Durable: m.opts.Durable,
@@ -349,7 +379,6 @@ func (m *Manager) setAside(tp TopicPartition, suffix string, clean bool) (string
 	l := m.logs[tp]
 	delete(m.logs, tp)
 	m.mu.Unlock()
-	dir := PartitionDir(m.dataDir, tp.Topic, tp.Partition)
 	if l != nil {
 		var err error
 		if clean {
@@ -358,18 +387,40 @@ func (m *Manager) setAside(tp TopicPartition, suffix string, clean bool) (string
 			err = l.closeFiles()
 		}
 		if err != nil {
-			m.logger.Warn().Err(err).Str("dir", dir).Msg("closing a log set aside")
+			m.logger.Warn().Err(err).Str("dir", l.Dir()).Msg("closing a log set aside")
 		}
 	}
+	m.notice(tp)
+	d := m.dirOf(tp)
+	if l != nil {
+		// The open log knows where it is (a move may have just switched
+		// it to another directory).
+		d = nil
+		for _, x := range m.onlineDirs() {
+			if x.path == filepath.Dir(l.Dir()) {
+				d = x
+			}
+		}
+	}
+	if d == nil {
+		return "", nil
+	}
+	dir := PartitionDir(d.path, tp.Topic, tp.Partition)
 	if _, err := m.fs.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		m.mu.Lock()
+		delete(d.holds, tp)
+		m.mu.Unlock()
 		return "", nil
 	}
 	dst := asideDirName(dir, suffix)
 	if err := m.fs.Rename(dir, dst); err != nil {
 		return "", fmt.Errorf("storage: rename %s to %s: %w", dir, dst, err)
 	}
-	if err := syncDir(m.fs, m.dataDir); err != nil {
-		return dst, fmt.Errorf("storage: sync %s after renaming %s: %w", m.dataDir, dir, err)
+	m.mu.Lock()
+	delete(d.holds, tp)
+	m.mu.Unlock()
+	if err := syncDir(m.fs, d.path); err != nil {
+		return dst, fmt.Errorf("storage: sync %s after renaming %s: %w", d.path, dir, err)
 	}
 	return dst, nil
 }

@@ -27,16 +27,26 @@ type DiskPartition struct {
 	CleanShutdown bool
 }
 
-// Scan lists the partition directories in the data directory with the
-// topic id each one's partition.metadata names. Directories being deleted
-// ("-delete"), set aside ("-stray") and anything that is not named
+// Scan lists the partition directories in the online log directories with
+// the topic id each one's partition.metadata names. Directories being
+// deleted ("-delete"), set aside ("-stray") and anything that is not named
 // "<topic>-<partition>" are not listed. Nothing is opened or changed.
 func (m *Manager) Scan() ([]DiskPartition, error) {
-	ents, err := m.fs.ReadDir(m.dataDir)
-	if err != nil {
-		return nil, fmt.Errorf("storage: list data dir %s: %w", m.dataDir, err)
-	}
 	var out []DiskPartition
+	for _, d := range m.onlineDirs() {
+		var err error
+		if out, err = m.scanDir(d.path, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (m *Manager) scanDir(dataDir string, out []DiskPartition) ([]DiskPartition, error) {
+	ents, err := m.fs.ReadDir(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: list data dir %s: %w", dataDir, err)
+	}
 	for _, e := range ents {
 		if !e.IsDir() {
 			continue
@@ -45,7 +55,7 @@ func (m *Manager) Scan() ([]DiskPartition, error) {
 		if !ok {
 			continue
 		}
-		dp := DiskPartition{TopicPartition: tp, Dir: filepath.Join(m.dataDir, e.Name())}
+		dp := DiskPartition{TopicPartition: tp, Dir: filepath.Join(dataDir, e.Name())}
 		dp.CleanShutdown = exists(m.fs, filepath.Join(dp.Dir, cleanShutdownFile))
 		path := filepath.Join(dp.Dir, partitionMetadataFile)
 		b, err := readFile(m.fs, path)
@@ -65,12 +75,22 @@ func (m *Manager) Scan() ([]DiskPartition, error) {
 	return out, nil
 }
 
-// HasData reports whether the data directory holds partition data: a
+// HasData reports whether an online log directory holds partition data: a
 // partition directory, one being deleted or one set aside.
 func (m *Manager) HasData() (bool, error) {
-	ents, err := m.fs.ReadDir(m.dataDir)
+	for _, d := range m.onlineDirs() {
+		if ok, err := m.DirHasData(d.path); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// DirHasData is HasData of the one log directory dir.
+func (m *Manager) DirHasData(dir string) (bool, error) {
+	ents, err := m.fs.ReadDir(dir)
 	if err != nil {
-		return false, fmt.Errorf("storage: list data dir %s: %w", m.dataDir, err)
+		return false, fmt.Errorf("storage: list data dir %s: %w", dir, err)
 	}
 	for _, e := range ents {
 		if !e.IsDir() {
@@ -129,7 +149,7 @@ func (m *Manager) OpenAll(reqs []OpenRequest, threads int) ([]*Log, []error) {
 func (l *Log) TopicID() [16]byte { return l.topicID }
 
 // Dir is the log's directory.
-func (l *Log) Dir() string { return l.dir }
+func (l *Log) Dir() string { return *l.dirName.Load() }
 
 // closeFiles closes the log without the clean-shutdown marker (it is being
 // deleted).
@@ -150,7 +170,13 @@ func (m *Manager) DirTopicID(topic string, partition int32) ([16]byte, error) {
 	if l := m.Get(topic, partition); l != nil {
 		return l.TopicID(), nil
 	}
-	path := filepath.Join(PartitionDir(m.dataDir, topic, partition), partitionMetadataFile)
+	tp := TopicPartition{topic, partition}
+	m.notice(tp)
+	d := m.dirOf(tp)
+	if d == nil {
+		return [16]byte{}, nil
+	}
+	path := filepath.Join(PartitionDir(d.path, topic, partition), partitionMetadataFile)
 	b, err := readFile(m.fs, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return [16]byte{}, nil

@@ -44,6 +44,7 @@ func Open(dir string, topicID [16]byte, cfg Config, opts Options) (*Log, error) 
 		onFlush:   opts.FlushObserver,
 		durable:   opts.Durable,
 	}
+	l.dirName.Store(&dir)
 	if l.cacheHot == 0 {
 		l.trimmer = nil
 	}

@@ -198,6 +198,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		return nil
 	}
 	l.bg.Wait() // background flushes hold no mu; keep them off the files we cut
+	l.rewrites++
 	segs := l.segments()
 	now := l.now()
 	var newLeo int64
@@ -240,6 +241,7 @@ func (l *Log) TruncateTo(offset int64) error {
 // removed and the leader-epoch cache cleared. l.mu is held and background
 // flushes waited for.
 func (l *Log) truncateFullyLocked(offset int64) error {
+	l.rewrites++
 	now := l.now()
 	l.truncMu.Lock()
 	for _, s := range l.segments() {

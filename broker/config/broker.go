@@ -111,13 +111,14 @@ func (b *Broker) derive() error {
 			bad("log.dirs", "must name at least one directory")
 		} else {
 			b.DataDir = dirs[0]
-			if len(dirs) > 1 {
-				b.warnings = append(b.warnings, fmt.Sprintf("log.dirs lists %d directories; samsa uses only the first, %s", len(dirs), dirs[0]))
-			}
+			b.DataDirs = dirs
 		}
 	}
 	if b.DataDir == "" {
 		bad("log.dir", "must not be empty")
+	}
+	if len(b.DataDirs) == 0 {
+		b.DataDirs = []string{b.DataDir}
 	}
 
 	b.EtcdEndpoints = splitList(b.Str("etcd.endpoints"))

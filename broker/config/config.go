@@ -144,6 +144,7 @@ type Broker struct {
 	ControllerListener       Listener      // combined mode: the first of controller.listener.names
 	SessionTimeout           time.Duration // broker.session.timeout.ms: the registration lease TTL
 	DataDir                  string        // log.dirs (first entry) / --data-dir, else log.dir
+	DataDirs                 []string      // every log.dirs entry (DataDir first); [DataDir] without log.dirs
 	EtcdEndpoints            []string      // empty = embedded etcd
 	EtcdPrefix               string
 	AdoptExistingData        bool // samsa.adopt.existing.data

@@ -79,8 +79,11 @@ func TestBrokerValues(t *testing.T) {
 	if got := b.IgnoredKeys(); !reflect.DeepEqual(got, []string{"confluent.support.metrics.enable", "num.io.threads", "zookeeper.connect"}) {
 		t.Errorf("IgnoredKeys = %v", got)
 	}
-	if w := strings.Join(b.Warnings(), "\n"); !strings.Contains(w, "only the first, /d1") {
-		t.Errorf("warnings = %s", w)
+	if !reflect.DeepEqual(b.DataDirs, []string{"/d1", "/d2"}) {
+		t.Errorf("DataDirs = %v, want every log.dirs entry", b.DataDirs)
+	}
+	if w := strings.Join(b.Warnings(), "\n"); strings.Contains(w, "log.dirs") {
+		t.Errorf("warnings = %s: every log directory is used", w)
 	}
 	if e, _ := b.Get("node.id"); e.Value != "7" || e.Source != SourceStaticBroker {
 		t.Errorf("node.id entry = %+v", e)

@@ -256,7 +256,7 @@ var baseBrokerTable = []*def{
 	{name: "log.dir", typ: TypeString, dflt: "./samsa-data",
 		doc: "Data directory, used when log.dirs is not set."},
 	{name: "log.dirs", typ: TypeList, noDefault: true,
-		doc: "Data directories; samsa uses the first."},
+		doc: "Log directories (comma-separated). Each holds whole partitions and its own meta.properties (same cluster.id and node.id, its own directory.id); a new partition goes to the directory holding the fewest; one that fails goes offline alone. The first also holds the embedded etcd."},
 	{name: "etcd.endpoints", typ: TypeList, dflt: "",
 		doc: "etcd endpoints (host:port,...); empty runs an embedded etcd inside the data directory."},
 	{name: "etcd.prefix", typ: TypeString, dflt: "/samsa/", check: nonEmpty,
