@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -296,6 +297,13 @@ func TestKafkaGo(t *testing.T) {
 		}
 		return fxNoNewSession(ctx, s.AdminAddr, func() error {
 			got, err := kafkagoClientFetch(ctx, cl, topic, seqRecords)
+			for i := 0; err != nil && strings.Contains(err.Error(), "topic not found") && i < 20; i++ {
+				// kafka-go's transport seems to answer from its metadata cache,
+				// which may predate the topic: it says "topic not found"
+				// without asking the broker. Give the cache time to refresh.
+				time.Sleep(500 * time.Millisecond)
+				got, err = kafkagoClientFetch(ctx, cl, topic, seqRecords)
+			}
 			if err != nil {
 				return fmt.Errorf("Client.Fetch: %w", err)
 			}
