@@ -95,9 +95,6 @@ func handleDescribeAcls(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 	resp := req.ResponseKind().(*kmsg.DescribeACLsResponse)
 	f := aclFilter{rt: req.ResourceType, name: req.ResourceName, pattern: req.ResourcePatternType,
 		principal: req.Principal, host: req.Host, op: req.Operation, perm: req.PermissionType}
-	if req.Version == 0 {
-		f.pattern = kmsg.ACLResourcePatternTypeLiteral
-	}
 	switch {
 	case b.authz == nil:
 		resp.ErrorCode, resp.ErrorMessage = kerr.SecurityDisabled.Code, strPtr(noAuthorizerMessage)

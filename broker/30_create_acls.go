@@ -55,9 +55,6 @@ func handleCreateAcls(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	for i, c := range req.Creations {
 		r := kmsg.NewCreateACLsResponseResult()
 		pt := c.ResourcePatternType
-		if req.Version == 0 {
-			pt = kmsg.ACLResourcePatternTypeLiteral
-		}
 		acl := coordinator.ACL{ResourceType: int8(c.ResourceType), ResourceName: c.ResourceName, PatternType: int8(pt),
 			Principal: c.Principal, Host: c.Host, Operation: int8(c.Operation), Permission: int8(c.PermissionType)}
 		if why := invalidACL(acl); why != "" {

@@ -51,9 +51,6 @@ func handleDeleteAcls(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	for i, rf := range req.Filters {
 		f := aclFilter{rt: rf.ResourceType, name: rf.ResourceName, pattern: rf.ResourcePatternType,
 			principal: rf.Principal, host: rf.Host, op: rf.Operation, perm: rf.PermissionType}
-		if req.Version == 0 {
-			f.pattern = kmsg.ACLResourcePatternTypeLiteral
-		}
 		if why := f.invalid(); why != "" {
 			resp.Results[i].ErrorCode, resp.Results[i].ErrorMessage = kerr.InvalidRequest.Code, strPtr(why)
 			continue
