@@ -110,15 +110,35 @@ func samsaBinary(t testing.TB) string {
 	return buildBin
 }
 
-// freePort asks the kernel for a free loopback TCP port.
+// handedOut holds every port freePort, freePorts and the fixed-range helper
+// have returned in this test binary. A port is closed again before the test
+// uses it, so the kernel may offer the same one twice (as it did to the
+// security matrix: an admin listener on the PLAINTEXT listener's port); no
+// port is handed out a second time.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// claimPort records port as handed out; false if it already was.
+func claimPort(port int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
+	}
+	if handedOut.ports[port] {
+		return false
+	}
+	handedOut.ports[port] = true
+	return true
+}
+
+// freePort asks the kernel for a free loopback TCP port that no other call in
+// this test binary has been given.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freePorts(t, 1)[0]
 }
 
 // Samsa is one samsa broker process under test. Its data dir and port stay
