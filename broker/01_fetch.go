@@ -283,12 +283,22 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	if pl.replica < 0 && pl.maxBytes > b.cfg.FetchMaxBytes {
 		pl.maxBytes = b.cfg.FetchMaxBytes
 	}
+	quota := b.consumerQuota(rc, pl)
 	total, now := pl.read()
 	for i := range pl.entries {
 		now = now || pl.entries[i].code != 0
 	}
 	if total < int(req.MinBytes) && req.MaxWaitMillis > 0 && !now {
 		pl.longPoll(req)
+	}
+	if throttle := b.quotas.recordFetch(quota, pl.recordBytes()); throttle > 0 {
+		// Kafka's throttled fetch: no partitions, no new session (an
+		// incremental one keeps its id and what it last sent).
+		rc.fetchThrottle = throttle
+		if pl.mode == sessionIncremental {
+			resp.SessionID = req.SessionID
+		}
+		return resp
 	}
 	switch pl.mode {
 	case sessionFull:
@@ -310,7 +320,6 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	if pl.replica < 0 {
 		// Kafka's BytesOut counts consumers' fetches, not replication.
 		b.metrics.fetched(pl.entries)
-		rc.fetchBytes = pl.recordBytes() // consumer quota (quota.go)
 	}
 	return resp
 }

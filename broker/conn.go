@@ -575,9 +575,9 @@ type reqCtx struct {
 	// throttleBefore delays the response (a client quota exceeded, with a
 	// version that Kafka throttles before answering).
 	throttleBefore time.Duration
-	// fetchBytes (Fetch) is the record bytes of the response, for the
-	// consumer byte-rate quota.
-	fetchBytes int
+	// fetchThrottle (Fetch) is the consumer quota's throttle time in ms
+	// when the response was throttled (sent empty); quota.go.
+	fetchThrottle int32
 	// release, when set, runs once the response no longer refers to what
 	// the handler borrowed: after encoding, or for Fetch, whose records are
 	// written in place, after the write (it returns its pooled read buffer

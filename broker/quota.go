@@ -15,13 +15,16 @@ package broker
 // percent of one thread, and partitions created or deleted per second.
 // Rates are measured over quota.window.num samples of
 // quota.window.size.seconds. A request that takes its rate over the quota
-// is answered with throttle_time_ms = (rate - quota) / quota x window,
-// capped at the whole window, and the connection is muted for that long
+// is answered with throttle_time_ms = (rate - quota) / quota x window
+// (Kafka's arithmetic: the window is the time the rate was measured over,
+// at least quota.window.num-1 samples; only the request quota's throttle is
+// capped, at one sample), and the connection is muted for that long
 // (its read loop stops reading), as Kafka mutes the channel (KIP-219); for
 // versions that throttle before the response (Kafka's pre-KIP-219
 // behaviour) the answer itself waits.
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -68,8 +71,9 @@ type quotaRate struct {
 	cur    int         // guarded by mu
 }
 
-// record adds v at now and returns the rate per second.
-func (r *quotaRate) record(v float64, now time.Time, samples int, window time.Duration) float64 {
+// record adds v at now and returns the rate per second and the window it
+// was measured over (the window the throttle time scales with).
+func (r *quotaRate) record(v float64, now time.Time, samples int, window time.Duration) (float64, time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.starts == nil {
@@ -80,12 +84,14 @@ func (r *quotaRate) record(v float64, now time.Time, samples int, window time.Du
 		r.cur = (r.cur + 1) % samples
 		r.starts[r.cur], r.values[r.cur] = now, 0
 	}
-	// Samples older than the whole window no longer count.
+	r.values[r.cur] += v
+	// Samples older than the whole window no longer count (Kafka's
+	// purgeObsoleteSamples resets them to now).
 	oldest := now
 	total := 0.0
 	for i := range r.values {
 		if r.starts[i].IsZero() || now.Sub(r.starts[i]) >= time.Duration(samples)*window {
-			r.values[i] = 0
+			r.starts[i], r.values[i] = now, 0
 			continue
 		}
 		total += r.values[i]
@@ -93,16 +99,21 @@ func (r *quotaRate) record(v float64, now time.Time, samples int, window time.Du
 			oldest = r.starts[i]
 		}
 	}
-	r.values[r.cur] += v
-	total += v
-	elapsed := now.Sub(oldest)
-	if min := time.Duration(samples-1) * window; elapsed < min {
-		elapsed = min // Kafka's Rate.windowSize: at least samples-1 windows
+	size := rateWindow(now.Sub(oldest), samples, window)
+	return total / size.Seconds(), size
+}
+
+// rateWindow is Kafka's Rate.windowSize: the time since the oldest sample
+// began, plus whole windows up to samples-1 of them when fewer have passed
+// (so a client's first requests are not measured over a few milliseconds).
+func rateWindow(elapsed time.Duration, samples int, window time.Duration) time.Duration {
+	if full := int(elapsed / window); full < samples-1 {
+		elapsed += time.Duration(samples-1-full) * window
 	}
 	if elapsed <= 0 {
 		elapsed = window
 	}
-	return total / elapsed.Seconds()
+	return elapsed
 }
 
 // connQuota is a connection's resolved quotas; read loop only.
@@ -196,18 +207,56 @@ func (m *quotaManager) resolve(snap *coordinator.Snapshot, typ, user, clientID s
 }
 
 // record adds v to the quota's rate and returns the throttle time in ms
-// (0 when within the quota).
-func (m *quotaManager) record(q resolvedQuota, v float64, now time.Time) int32 {
+// (0 when within the quota): Kafka's QuotaUtils.throttleTime, the excess
+// over the bound in units of the bound, times the measured window. Only the
+// request quota bounds it, at one window (Kafka's ClientRequestQuotaManager);
+// byte rates and the mutation rate are not bounded.
+func (m *quotaManager) record(q resolvedQuota, v float64, now time.Time, bounded bool) int32 {
 	if q.bound <= 0 {
 		return 0
 	}
-	rate := q.rate.record(v, now, m.samples, m.window)
+	rate, size := q.rate.record(v, now, m.samples, m.window)
 	if rate <= q.bound {
 		return 0
 	}
-	full := time.Duration(m.samples) * m.window
-	t := time.Duration((rate - q.bound) / q.bound * float64(time.Duration(m.samples-1)*m.window+m.window))
-	return int32(min(t, full).Milliseconds())
+	ms := math.Round((rate - q.bound) / q.bound * float64(size.Milliseconds()))
+	if bounded {
+		ms = min(ms, float64(m.window.Milliseconds()))
+	}
+	return int32(min(ms, math.MaxInt32))
+}
+
+// consumerQuota is a consumer's Fetch quota (none for followers and
+// without quotas), and caps the fetch at what the quota allows over its
+// samples-1 windows, as Kafka does (KAFKA-9677: a response larger than that
+// would throttle the consumer for longer than the window, for ever).
+func (b *Broker) consumerQuota(rc *reqCtx, pl *fetchPlan) resolvedQuota {
+	if b.quotas == nil || rc.conn == nil || pl.replica >= 0 {
+		return resolvedQuota{}
+	}
+	q := b.resolveQuota(rc, qFetch)
+	if q.bound > 0 {
+		most := q.bound * (time.Duration(b.quotas.samples-1) * b.quotas.window).Seconds()
+		if most < float64(pl.maxBytes) {
+			pl.maxBytes = int32(max(most, 1))
+		}
+	}
+	return q
+}
+
+// recordFetch records a consumer's response of n record bytes against its
+// quota and returns the throttle time in ms; a throttled response is sent
+// empty, so its bytes are taken back out (Kafka's unrecordQuotaSensor).
+func (m *quotaManager) recordFetch(q resolvedQuota, n int) int32 {
+	if q.bound <= 0 {
+		return 0
+	}
+	now := time.Now()
+	t := m.record(q, float64(n), now, false)
+	if t > 0 {
+		q.rate.record(-float64(n), now, m.samples, m.window)
+	}
+	return t
 }
 
 // exceeded reports whether the quota's rate is already above its bound
@@ -217,7 +266,7 @@ func (m *quotaManager) exceeded(q resolvedQuota, now time.Time) (int32, bool) {
 	if q.bound <= 0 {
 		return 0, false
 	}
-	t := m.record(q, 0, now)
+	t := m.record(q, 0, now, false)
 	return t, t > 0
 }
 
@@ -230,20 +279,17 @@ func (b *Broker) applyQuotas(rc *reqCtx, req kmsg.Request, resp kmsg.Response, f
 	}
 	now := time.Now()
 	var throttle int32
-	switch r := resp.(type) {
+	switch resp.(type) {
 	case *kmsg.ProduceResponse:
-		throttle = b.quotas.record(b.resolveQuota(rc, qProduce), float64(frameSize), now)
+		throttle = b.quotas.record(b.resolveQuota(rc, qProduce), float64(frameSize), now, false)
 	case *kmsg.FetchResponse:
-		if !isFollowerFetch(req) {
-			_ = r
-			throttle = b.quotas.record(b.resolveQuota(rc, qFetch), float64(rc.fetchBytes), now)
-		}
+		throttle = rc.fetchThrottle // handleFetch measured it (recordFetch)
 	}
 	switch req.Key() {
 	case kmsg.ApiVersions.Int16(), kmsg.SASLHandshake.Int16(), kmsg.SASLAuthenticate.Int16():
 		// Exempt from the request quota, as in Kafka.
 	default:
-		if t := b.quotas.record(b.resolveQuota(rc, qRequest), float64(elapsed.Nanoseconds())/1e7, now); t > throttle {
+		if t := b.quotas.record(b.resolveQuota(rc, qRequest), float64(elapsed.Nanoseconds())/1e7, now, true); t > throttle {
 			throttle = t
 		}
 	}
@@ -297,7 +343,7 @@ func (b *Broker) mutationQuota(rc *reqCtx, n int) (int32, bool) {
 	if t, over := b.quotas.exceeded(q, now); over {
 		return t, true
 	}
-	b.quotas.record(q, float64(n), now)
+	b.quotas.record(q, float64(n), now, false)
 	return 0, false
 }
 
