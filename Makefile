@@ -18,7 +18,7 @@ FUZZ_TARGETS := ./protocol/:FuzzParseRequest ./protocol/:FuzzValidateProduceBatc
 # Go files gofmt checks (not vendored/generated trees of other ecosystems).
 GOFILES = $(shell find . -name '*.go' -not -path './.cache/*' -not -path './bin/*' -not -path '*/node_modules/*' -not -path '*/target/*' -not -path '*/.venv/*')
 
-.PHONY: all build run dev test setup vet fmt-check test-race fuzz-smoke fuzz compat bench bench-smoke cluster-bench dev-figures clean
+.PHONY: all build run dev test setup vet fmt-check test-race fuzz-smoke fuzz compat bench bench-smoke cluster-bench dev-figures security-figures clean
 .PHONY: compat-setup compat-setup-java compat-setup-python compat-setup-node compat-setup-kafka compat-setup-kcat compat-setup-chromium console-screenshots
 .PHONY: difftest difftest-record
 
@@ -194,6 +194,17 @@ bench-smoke:
 cluster-bench: build
 	cd compat-tests && SAMSA_BIN=$(CURDIR)/$(BIN)/samsa SAMSA_BENCH_BIN=$(CURDIR)/$(BIN)/samsa-bench \
 		$(GO) test -tags clusterbench -run '^TestClusterFigures$$' -count=1 -timeout 20m -v . | grep -E 'FIGURE|^(--- |ok|FAIL)'
+
+# The security figures (compat-tests/security_figures_test.go, tag
+# securityfigures): produce and consume throughput on the PLAINTEXT and SSL
+# listeners, and the rate a producer and a consumer achieve against an
+# 8 MiB/s client quota (64 KiB and 1 MiB requests), as a ratio of the quota.
+# FIGURE lines; passes or fails nothing. SECURITY_BENCH_DURATION (default
+# 10s) is each run; SECURITY_FIGURES_KAFKA=1 measures Apache Kafka's quotas
+# the same way after samsa's (scripts/kafka.sh).
+security-figures: build
+	cd compat-tests && SAMSA_BIN=$(CURDIR)/$(BIN)/samsa SAMSA_BENCH_BIN=$(CURDIR)/$(BIN)/samsa-bench \
+		$(GO) test -tags securityfigures -run '^TestSecurityFigures$$' -count=1 -timeout 20m -v . | grep -E 'FIGURE|^(--- |ok|FAIL)'
 
 # The dev mode's figures (compat-tests/dev_figures_test.go, tag devfigures):
 # the binary's ready time (exec -> "samsa ready") and the memory and
