@@ -6,16 +6,20 @@ package broker
 // confused. (Offline partitions: offline_test.go.)
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -27,6 +31,13 @@ import (
 // tryStartBroker is startTestBrokerIn that returns Start's error instead of
 // failing the test.
 func tryStartBroker(t *testing.T, dir string, overrides ...string) (*Broker, string, error) {
+	t.Helper()
+	return tryStartBrokerLog(t, dir, nil, overrides...)
+}
+
+// tryStartBrokerLog is tryStartBroker with the broker's JSON log lines
+// also written to w (nil: none).
+func tryStartBrokerLog(t *testing.T, dir string, w io.Writer, overrides ...string) (*Broker, string, error) {
 	t.Helper()
 	props := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": dir}
 	for _, o := range overrides {
@@ -43,6 +54,9 @@ func tryStartBroker(t *testing.T, dir string, overrides ...string) (*Broker, str
 	logger := zerolog.Nop()
 	if os.Getenv("SAMSA_TEST_LOG") != "" {
 		logger = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).With().Timestamp().Logger()
+	}
+	if w != nil {
+		logger = zerolog.New(w).With().Timestamp().Logger()
 	}
 	b, err := New(cfg, logger)
 	if err != nil {
@@ -207,13 +221,15 @@ func TestNodeIDMismatchRefused(t *testing.T) {
 	b, _ := startTestBrokerIn(t, dir, "node.id=1")
 	b.Close()
 	_, _, err := tryStartBroker(t, dir, "node.id=2")
-	if !errors.Is(err, ErrDataDirRefused) || !strings.Contains(err.Error(), "node.id 1") {
+	// The message names both node ids and what to do.
+	if !errors.Is(err, ErrDataDirRefused) || !strings.Contains(err.Error(), "node.id 1") ||
+		!strings.Contains(err.Error(), "this broker is node.id 2") || !strings.Contains(err.Error(), "--broker-id 1") {
 		t.Fatalf("start as node 2 on node 1's data: %v", err)
 	}
 }
 
 func TestForeignClusterRefused(t *testing.T) {
-	endpoint, _ := externalEtcd(t) // holds cluster Y
+	endpoint, other := externalEtcd(t) // holds cluster Y
 	dir := t.TempDir()
 	b, _ := startTestBrokerIn(t, dir) // embedded etcd: cluster X
 	x := b.Store().ClusterID()
@@ -223,8 +239,10 @@ func TestForeignClusterRefused(t *testing.T) {
 	if err != nil {
 		y = strings.TrimSpace(err.Error())
 	}
-	if !errors.Is(err, ErrDataDirRefused) || !strings.Contains(y, x) {
-		t.Fatalf("start on another cluster's etcd: %v", err)
+	// The message names both clusters and what to do.
+	if !errors.Is(err, ErrDataDirRefused) || !strings.Contains(y, x) || !strings.Contains(y, other.ClusterID()) ||
+		!strings.Contains(y, "point samsa at the etcd of cluster "+x) {
+		t.Fatalf("start on another cluster's etcd: %v; want a message naming %s and %s and the way out", err, x, other.ClusterID())
 	}
 }
 
@@ -280,7 +298,25 @@ func TestStrayDirectorySetAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Close()
-	_, addr = startTestBrokerIn(t, dir)
+	// And one whose partition.metadata cannot be read.
+	garbled := filepath.Join(dir, "garbled-0")
+	if err := os.MkdirAll(garbled, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(garbled, "partition.metadata"), []byte("not a partition.metadata\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	_, addr, err = tryStartBrokerLog(t, dir, &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(garbled, "partition.metadata")); err != nil || string(got) != "not a partition.metadata\n" {
+		t.Fatalf("the directory with an unreadable partition.metadata was touched: %q %v", got, err)
+	}
+	if !logs.hasLine("error", "unreadable partition.metadata", "garbled-0") {
+		t.Errorf("no error line names garbled-0's unreadable partition.metadata:\n%s", logs.String())
+	}
 	names := dirNames(t, dir)
 	var stray string
 	for _, n := range names {
@@ -294,9 +330,101 @@ func TestStrayDirectorySetAside(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, stray, "partition.metadata")); err != nil {
 		t.Fatalf("stray directory lost its files: %v", err)
 	}
+	if !logs.hasLine("warn", "set aside as stray", stray) {
+		t.Errorf("no warn line names the stray directory %s:\n%s", stray, logs.String())
+	}
 	if got := readValues(t, addr, "mine", 1); got[0] != "m" {
 		t.Fatalf("records of the known topic: %v", got)
 	}
+}
+
+// A topic that vanishes from etcd while the broker runs, without a
+// tombstone (keys removed by hand, an older etcd restored), is not deleted:
+// its directory is set aside as stray, with a warn line, and keeps its
+// records.
+func TestTopicVanishedWithoutTombstoneSetAsideWhileRunning(t *testing.T) {
+	endpoint, etcd := externalEtcd(t)
+	dir := t.TempDir()
+	var logs lockedBuffer
+	b, addr, err := tryStartBrokerLog(t, dir, &logs, "etcd.endpoints="+endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	produceRecords(t, addr, "vanish", "v1", "v2")
+	produceRecords(t, addr, "stays", "s")
+	id := b.Store().Snapshot().Topic("vanish").Info.ID
+	if _, err := etcd.Client().Delete(testCtx(t), etcd.Key("topics", "vanish")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := etcd.Client().Delete(testCtx(t), etcd.Key("partitions", id.String())+"/", clientv3.WithPrefix()); err != nil {
+		t.Fatal(err)
+	}
+	var stray string
+	waitFor(t, "vanish-0 set aside as stray", func() bool {
+		for _, n := range dirNames(t, dir) {
+			if strings.HasPrefix(n, "vanish-0.") && strings.HasSuffix(n, "-stray") {
+				stray = n
+				return true
+			}
+		}
+		return false
+	})
+	for _, n := range dirNames(t, dir) {
+		if n == "vanish-0" || strings.HasSuffix(n, "-delete") {
+			t.Fatalf("vanish-0 deleted or still in place: %v", dirNames(t, dir))
+		}
+	}
+	if !logs.hasLine("warn", "set aside as stray", stray) {
+		t.Errorf("no warn line names %s:\n%s", stray, logs.String())
+	}
+	// The records are all still there.
+	l, err := storage.Open(filepath.Join(dir, stray), [16]byte(id), storage.Config{}, storage.Options{})
+	if err != nil {
+		t.Fatalf("opening the stray log: %v", err)
+	}
+	defer l.Close()
+	if leo := l.LogEndOffset(); leo != 2 {
+		t.Fatalf("stray log end offset %d, want 2", leo)
+	}
+	if got := readValues(t, addr, "stays", 1); got[0] != "s" {
+		t.Fatalf("records of the other topic: %v", got)
+	}
+}
+
+// lockedBuffer collects log lines written from several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// hasLine reports whether a JSON log line of level holds every one of
+// the strings.
+func (b *lockedBuffer) hasLine(level string, subs ...string) bool {
+	for _, l := range strings.Split(b.String(), "\n") {
+		if !strings.Contains(l, `"level":"`+level+`"`) {
+			continue
+		}
+		all := true
+		for _, s := range subs {
+			all = all && strings.Contains(l, s)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // A topic deleted while the broker was down is deleted at start (its
