@@ -41,8 +41,8 @@ func ParseRecord(b []byte, idx int32) (Record, int, error) {
 	return rec, n, err
 }
 
-// parseRecord is ParseRecord into rec (the produce path validates every
-// record: no copies of the struct there).
+// parseRecord is ParseRecord into rec, every field of which it sets (the
+// produce path validates every record into one reused Record).
 func parseRecord(b []byte, idx int32, rec *Record) (int, error) {
 	length, n := varint(b)
 	if n <= 0 {
@@ -78,6 +78,7 @@ func parseRecord(b []byte, idx int32, rec *Record) (int, error) {
 	r = r[n:]
 	switch {
 	case keyLen == -1:
+		rec.Key = nil
 	case keyLen < -1:
 		return 0, recordErr(idx, "invalid key length %d", keyLen)
 	case int64(keyLen) > int64(len(r)):
@@ -94,6 +95,7 @@ func parseRecord(b []byte, idx int32, rec *Record) (int, error) {
 	r = r[n:]
 	switch {
 	case valueLen == -1:
+		rec.Value = nil
 	case valueLen < -1:
 		return 0, recordErr(idx, "invalid value length %d", valueLen)
 	case int64(valueLen) > int64(len(r)):

@@ -250,7 +250,8 @@ type recordValidator struct {
 	maxRecord     int  // MaxRecordBytes for a compressed batch, else 0
 	opts          ValidateOptions
 	errs          []RecordError
-	ts            bool // some error is a timestamp's
+	ts            bool   // some error is a timestamp's
+	rec           Record // the record being checked (reused: no allocation per record)
 }
 
 func (rv *recordValidator) refuse(idx int32, timestamp bool, msg string) {
@@ -312,122 +313,22 @@ func (rv *recordValidator) checkContent(idx int32, nullKey bool, tsDelta int64) 
 }
 
 // validateRecord checks the record at the front of b, the idx-th of its
-// batch, and returns its encoded size. A record is:
-//
-//	length         varint  bytes after this field
-//	attributes     int8
-//	timestampDelta varlong
-//	offsetDelta    varint  (must be idx)
-//	keyLength      varint  (-1 = null) + key
-//	valueLength    varint  (-1 = null) + value
-//	headerCount    varint
-//	headers        (keyLength varint >= 0, key, valueLength varint, value)*
+// batch, and returns its encoded size: well formed (ParseRecord, the one
+// record decoder), its offset delta idx, within max.decompressed.message.bytes
+// when the batch is compressed, then its key and timestamp (checkContent).
 func (rv *recordValidator) validateRecord(b []byte, idx int32) (int, error) {
-	length, n := varint(b)
-	if n <= 0 {
-		return 0, recordVarintErr(idx, "length", n)
+	rec := &rv.rec
+	size, err := parseRecord(b, idx, rec)
+	if err != nil {
+		return 0, err
 	}
-	if length < 0 {
-		return 0, recordErr(idx, "negative length %d", length)
-	}
-	if int64(length) > int64(len(b)-n) {
-		return 0, recordErr(idx, "length %d exceeds remaining %d bytes", length, len(b)-n)
-	}
-	size := n + int(length)
 	if rv.maxRecord > 0 && size > rv.maxRecord {
 		return 0, recordErr(idx, "%d bytes once decompressed, larger than max.decompressed.message.bytes=%d", size, rv.maxRecord)
 	}
-	r := b[n:size]
-
-	if len(r) < 1 {
-		return 0, recordErr(idx, "truncated before attributes")
+	if rec.OffsetDelta != idx {
+		return 0, recordErr(idx, "offset delta %d, expected %d (inner offsets must be sequential)", rec.OffsetDelta, idx)
 	}
-	r = r[1:] // attributes: unused in v2 records
-	tsDelta, n := varlong(r)
-	if n <= 0 {
-		return 0, recordVarintErr(idx, "timestamp delta", n)
-	}
-	r = r[n:]
-	offsetDelta, n := varint(r)
-	if n <= 0 {
-		return 0, recordVarintErr(idx, "offset delta", n)
-	}
-	if offsetDelta != idx {
-		return 0, recordErr(idx, "offset delta %d, expected %d (inner offsets must be sequential)", offsetDelta, idx)
-	}
-	r = r[n:]
-
-	keyLen, n := varint(r)
-	if n <= 0 {
-		return 0, recordVarintErr(idx, "key length", n)
-	}
-	r = r[n:]
-	switch {
-	case keyLen == -1:
-	case keyLen < -1:
-		return 0, recordErr(idx, "invalid key length %d", keyLen)
-	case int64(keyLen) > int64(len(r)):
-		return 0, recordErr(idx, "key length %d exceeds remaining %d bytes", keyLen, len(r))
-	default:
-		r = r[keyLen:]
-	}
-
-	valueLen, n := varint(r)
-	if n <= 0 {
-		return 0, recordVarintErr(idx, "value length", n)
-	}
-	r = r[n:]
-	switch {
-	case valueLen == -1:
-	case valueLen < -1:
-		return 0, recordErr(idx, "invalid value length %d", valueLen)
-	case int64(valueLen) > int64(len(r)):
-		return 0, recordErr(idx, "value length %d exceeds remaining %d bytes", valueLen, len(r))
-	default:
-		r = r[valueLen:]
-	}
-
-	headers, n := varint(r)
-	if n <= 0 {
-		return 0, recordVarintErr(idx, "header count", n)
-	}
-	r = r[n:]
-	// A header takes at least two bytes (two one-byte lengths).
-	if headers < 0 || int64(headers)*2 > int64(len(r)) {
-		return 0, recordErr(idx, "invalid number of record headers %d (%d bytes left)", headers, len(r))
-	}
-	for j := int32(0); j < headers; j++ {
-		hk, n := varint(r)
-		if n <= 0 {
-			return 0, recordVarintErr(idx, "header key length", n)
-		}
-		r = r[n:]
-		if hk < 0 {
-			return 0, recordErr(idx, "header %d: invalid negative header key size %d", j, hk)
-		}
-		if int64(hk) > int64(len(r)) {
-			return 0, recordErr(idx, "header %d: key length %d exceeds remaining %d bytes", j, hk, len(r))
-		}
-		r = r[hk:]
-		hv, n := varint(r)
-		if n <= 0 {
-			return 0, recordVarintErr(idx, "header value length", n)
-		}
-		r = r[n:]
-		switch {
-		case hv == -1:
-		case hv < -1:
-			return 0, recordErr(idx, "header %d: invalid value length %d", j, hv)
-		case int64(hv) > int64(len(r)):
-			return 0, recordErr(idx, "header %d: value length %d exceeds remaining %d bytes", j, hv, len(r))
-		default:
-			r = r[hv:]
-		}
-	}
-	if len(r) != 0 {
-		return 0, recordErr(idx, "length %d but the fields end %d bytes earlier", length, len(r))
-	}
-	rv.checkContent(idx, keyLen == -1, tsDelta)
+	rv.checkContent(idx, rec.Key == nil, rec.TimestampDelta)
 	return size, nil
 }
 
