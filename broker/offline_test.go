@@ -4,12 +4,16 @@ package broker
 // takes its partition offline on this broker. Faults are real: the segment
 // file is made immutable (chattr +i), so the kernel refuses the open or the
 // write with EPERM, which needs root on a file system with inode flags.
+// Each failure is one error line naming the file and the cause: retried
+// requests to the offline partition add none.
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -31,6 +35,68 @@ func clearImmutable(t *testing.T, path string) {
 	t.Helper()
 	if out, err := exec.Command("chattr", "-i", path).CombinedOutput(); err != nil {
 		t.Fatalf("chattr -i %s: %v %s", path, err, out)
+	}
+}
+
+// startBrokerLog is startTestBrokerIn with the broker's JSON log written to
+// logs.
+func startBrokerLog(t *testing.T, dir string, logs *lockedBuffer) (*Broker, string) {
+	t.Helper()
+	b, addr, err := tryStartBrokerLog(t, dir, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, addr
+}
+
+// partitionErrorLines returns the error-level lines of logs about
+// partition 0 of topic in dir: those whose topic and partition fields name
+// it, or that name its directory.
+func partitionErrorLines(t *testing.T, logs *lockedBuffer, dir, topic string) []string {
+	t.Helper()
+	pdir := filepath.Join(dir, topic+"-0")
+	var out []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if l == "" {
+			continue
+		}
+		var f struct {
+			Level     string `json:"level"`
+			Topic     string `json:"topic"`
+			Partition *int32 `json:"partition"`
+		}
+		if err := json.Unmarshal([]byte(l), &f); err != nil {
+			t.Fatalf("log line not JSON: %v: %s", err, l)
+		}
+		if f.Level != "error" {
+			continue
+		}
+		if (f.Topic == topic && f.Partition != nil && *f.Partition == 0) || strings.Contains(l, pdir) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// wantOneFailureLine asserts that logs hold exactly one error line about
+// partition 0 of topic, and that it names file and cause.
+func wantOneFailureLine(t *testing.T, logs *lockedBuffer, dir, topic, file, cause string) {
+	t.Helper()
+	lines := partitionErrorLines(t, logs, dir, topic)
+	if len(lines) != 1 {
+		t.Fatalf("%d error lines about %s-0, want exactly 1:\n%s", len(lines), topic, strings.Join(lines, "\n"))
+	}
+	if !strings.Contains(lines[0], file) || !strings.Contains(lines[0], cause) {
+		t.Fatalf("the error line about %s-0 does not name the file %s and the cause %q:\n%s", topic, file, cause, lines[0])
+	}
+}
+
+// wantNoErrorLine asserts that logs hold no error line about partition 0
+// of topic.
+func wantNoErrorLine(t *testing.T, logs *lockedBuffer, dir, topic string) {
+	t.Helper()
+	if lines := partitionErrorLines(t, logs, dir, topic); len(lines) > 0 {
+		t.Fatalf("error lines about %s-0 once it is healthy:\n%s", topic, strings.Join(lines, "\n"))
 	}
 }
 
@@ -151,7 +217,9 @@ func TestLogThatFailsToOpenIsOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	makeImmutable(t, seg) // the open for writing fails with EPERM
-	b, addr = startTestBrokerIn(t, dir)
+	var logs lockedBuffer
+	b, addr = startBrokerLog(t, dir, &logs)
+	wantOffline(t, viewPartition(t, addr, "sick"), "sick")
 	wantOffline(t, viewPartition(t, addr, "sick"), "sick")
 	if got := readValues(t, addr, "well", 1); got[0] != "w1" {
 		t.Fatalf("the healthy topic: %v", got)
@@ -160,27 +228,33 @@ func TestLogThatFailsToOpenIsOffline(t *testing.T) {
 		return b.Store().Snapshot().ReplicaOffline(1, id, 0)
 	})
 	b.Close()
+	wantOneFailureLine(t, &logs, dir, "sick", seg, syscall.EPERM.Error())
+	wantNoErrorLine(t, &logs, dir, "well")
 	if after, _ := os.ReadFile(seg); string(after) != string(before) {
 		t.Fatal("the segment of the offline partition changed")
 	}
 
 	// Once the file can be opened again, the partition serves its data.
 	clearImmutable(t, seg)
-	b, addr = startTestBrokerIn(t, dir)
+	var healed lockedBuffer
+	b, addr = startBrokerLog(t, dir, &healed)
 	if got := readValues(t, addr, "sick", 2); strings.Join(got, ",") != "s1,s2" {
 		t.Fatalf("records after recovery: %v", got)
 	}
 	waitFor(t, "offline replica cleared in etcd", func() bool {
 		return !b.Store().Snapshot().ReplicaOffline(1, id, 0)
 	})
+	wantNoErrorLine(t, &healed, dir, "sick")
 }
 
 func TestWriteErrorTakesPartitionOffline(t *testing.T) {
 	dir := t.TempDir()
-	b, addr := startTestBrokerIn(t, dir)
+	var logs lockedBuffer
+	b, addr := startBrokerLog(t, dir, &logs)
 	createTopic(t, addr, "w", 1, nil)
 	produceRecords(t, addr, "w", "before")
-	makeImmutable(t, filepath.Join(dir, "w-0", "00000000000000000000.log")) // the next pwrite fails
+	seg := filepath.Join(dir, "w-0", "00000000000000000000.log")
+	makeImmutable(t, seg) // the next pwrite fails
 	v := viewPartition(t, addr, "w")
 	// viewPartition's produce met the write error itself: KAFKA_STORAGE_ERROR.
 	if v.produceErr != kerr.KafkaStorageError.Code {
@@ -193,18 +267,23 @@ func TestWriteErrorTakesPartitionOffline(t *testing.T) {
 	})
 	// Even once the disk takes writes again, the log stays failed in this
 	// process: the batch whose append failed never shows up.
-	clearImmutable(t, filepath.Join(dir, "w-0", "00000000000000000000.log"))
+	clearImmutable(t, seg)
 	if v := viewPartition(t, addr, "w"); v.fetchErr != kerr.KafkaStorageError.Code {
 		t.Fatalf("fetch after the disk recovered, same process: %d, want KAFKA_STORAGE_ERROR", v.fetchErr)
 	}
 	b.Close()
-	b, addr = startTestBrokerIn(t, dir)
+	// The failed write is one line, however many requests met the failed
+	// log after it.
+	wantOneFailureLine(t, &logs, dir, "w", seg, syscall.EPERM.Error())
+	var healed lockedBuffer
+	b, addr = startBrokerLog(t, dir, &healed)
 	if got := readValues(t, addr, "w", 1); len(got) != 1 || got[0] != "before" {
 		t.Fatalf("after restart: %v", got)
 	}
 	if leo := b.partition("w", 0).log.LogEndOffset(); leo != 1 {
 		t.Fatalf("log end offset after restart %d: the failed batch must not be there", leo)
 	}
+	wantNoErrorLine(t, &healed, dir, "w")
 }
 
 // An unparsable checkpoint (a file corrupted on disk) leaves the partition
@@ -225,9 +304,12 @@ func TestUnparsableCheckpointIsOffline(t *testing.T) {
 	}
 	seg := filepath.Join(dir, "cp-0", "00000000000000000000.log")
 	segBefore, _ := os.ReadFile(seg)
-	b, addr = startTestBrokerIn(t, dir)
+	var logs lockedBuffer
+	b, addr = startBrokerLog(t, dir, &logs)
+	wantOffline(t, viewPartition(t, addr, "cp"), "cp")
 	wantOffline(t, viewPartition(t, addr, "cp"), "cp")
 	b.Close()
+	wantOneFailureLine(t, &logs, dir, "cp", cp, "malformed")
 	if after, _ := os.ReadFile(cp); string(after) != "garbage\x00\x01" {
 		t.Fatal("the unparsable checkpoint was rewritten")
 	}
@@ -235,8 +317,10 @@ func TestUnparsableCheckpointIsOffline(t *testing.T) {
 		t.Fatal("the segment changed")
 	}
 	os.WriteFile(cp, good, 0o644)
-	_, addr = startTestBrokerIn(t, dir)
+	var healed lockedBuffer
+	_, addr = startBrokerLog(t, dir, &healed)
 	if got := readValues(t, addr, "cp", 2); strings.Join(got, ",") != "a,b" {
 		t.Fatalf("records after the repair: %v", got)
 	}
+	wantNoErrorLine(t, &healed, dir, "cp")
 }
