@@ -259,21 +259,31 @@ func recordBatchSize(n, keyLen, valueLen int) int {
 // scrapeMetrics GETs /metrics from the admin listener and parses it with
 // Prometheus' text parser: every family must parse, carry a type and a
 // help text, have a name a legacy-validating Prometheus accepts and no
-// series twice.
+// series twice. The admin listener answers 503 until the broker is
+// attached to it, which may be a moment after the listening line: that
+// is waited out (10 s at most).
 func scrapeMetrics(ctx context.Context, t *testing.T, admin string) map[string]*dto.MetricFamily {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
+	var resp *http.Response
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET /metrics: %v", err)
+		}
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("GET /metrics: %v", err)
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics: %s\n%s", resp.Status, body)
