@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,13 @@ import (
 // samsaCLI runs the real binary's client command line against s and
 // returns stdout, stderr and the exit code.
 func samsaCLI(t *testing.T, s *Samsa, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	return samsaCLIWhile(t, s, stdin, nil, args...)
+}
+
+// samsaCLIWhile is samsaCLI calling meanwhile, if not nil, every 300 ms
+// until the command exits.
+func samsaCLIWhile(t *testing.T, s *Samsa, stdin string, meanwhile func(), args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(s.Bin, args...)
 	cmd.Env = append(cmd.Environ(), "SAMSA_BROKERS="+s.Addr)
@@ -23,20 +31,29 @@ func samsaCLI(t *testing.T, s *Samsa, stdin string, args ...string) (string, str
 		t.Fatal(err)
 	}
 	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return out.String(), errb.String(), ee.ExitCode()
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return out.String(), errb.String(), ee.ExitCode()
+			}
+			if err != nil {
+				t.Fatalf("samsa %v: %v", args, err)
+			}
+			return out.String(), errb.String(), 0
+		case <-tick.C:
+			if meanwhile != nil {
+				meanwhile()
+			}
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("samsa %v did not exit within 60 s", args)
+			return "", "", -1
 		}
-		if err != nil {
-			t.Fatalf("samsa %v: %v", args, err)
-		}
-		return out.String(), errb.String(), 0
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("samsa %v did not exit within 60 s", args)
-		return "", "", -1
 	}
 }
 
@@ -51,6 +68,11 @@ func TestSamsaCLI(t *testing.T) {
 		code   int
 		stdout []string // substrings
 		stderr []string
+		// stdoutRE, when set, is what all of stdout must match.
+		stdoutRE string
+		// while, when set, is a samsa command run (with stdin "fresh\n")
+		// every 300 ms while the step's command runs.
+		while []string
 	}
 	steps := []step{
 		{args: []string{"topic", "create", "cli", "-p", "2", "-c", "retention.ms=3600000"}, stdout: []string{"created cli (2 partitions"}},
@@ -75,8 +97,17 @@ func TestSamsaCLI(t *testing.T) {
 		{args: []string{"consume", "cli", "-o", "1", "-n", "1", "-p", "0", "-f", "json"}, stdout: []string{`"offset":1`, `"key":"b"`, `"value":"two"`}},
 		{args: []string{"consume", "cli", "-o", "@0", "-e", "-p", "0", "-f", `%v,`}, stdout: []string{"one,two,three,"}},
 		{args: []string{"consume", "cli", "-o", "start", "-n", "2", "-g", "cli-group"}, stdout: []string{"one\ntwo\n"}},
-		{args: []string{"consume", "cli", "-o", "bogus"}, code: 2, stderr: []string{`--offset "bogus"`}},
+		// -o end (the default) starts after the records already there:
+		// with -e it prints nothing and exits 0, every partition being
+		// at its end already.
+		{args: []string{"consume", "cli", "-o", "end", "-e"}, stdoutRE: `^$`},
+		{args: []string{"consume", "cli", "-o", "newest", "-e", "-p", "0", "-f", "json"}, stdoutRE: `^$`},
+		{args: []string{"consume", "cli", "-e"}, stdoutRE: `^$`},
+		{args: []string{"consume", "cli", "-o", "bogus"}, code: 2, stderr: []string{`--offset "bogus"`, "want start, end, N, -N or @TIME"}},
 		{args: []string{"consume", "cli", "-o", "@yesterday"}, code: 2, stderr: []string{`--offset "@yesterday"`, "RFC 3339"}},
+		{args: []string{"consume", "cli", "-o", "@-5"}, code: 2, stderr: []string{`--offset "@-5"`, "unix ms"}},
+		{args: []string{"consume", "cli", "-o", ""}, code: 2, stderr: []string{`--offset ""`}},
+		{args: []string{"consume", "cli", "-o", "end+1"}, code: 2, stderr: []string{`--offset "end+1"`}},
 		{args: []string{"consume", "missing", "-e", "--timeout", "5s"}, code: 1, stderr: []string{"UNKNOWN_TOPIC_OR_PARTITION"}},
 		{args: []string{"consume", "cli", "-f", "%q"}, code: 2, stderr: []string{"unknown verb"}},
 		{args: []string{"group", "list"}, stdout: []string{"cli-group"}},
@@ -88,6 +119,11 @@ func TestSamsaCLI(t *testing.T) {
 		{args: []string{"group", "seek", "cli-group"}, code: 2, stderr: []string{"--to is required"}},
 		{args: []string{"group", "delete", "cli-group"}, stdout: []string{"deleted cli-group"}},
 		{args: []string{"group", "delete", "cli-group"}, code: 1, stderr: []string{"GROUP_ID_NOT_FOUND"}},
+		// -o end -n 1 waits for a new record: it prints the first one
+		// produced after it started (offset 3 or later, never one of the
+		// three already there) and exits.
+		{args: []string{"consume", "cli", "-o", "end", "-n", "1", "-p", "0", "-f", `%o %v\n`},
+			while: []string{"produce", "cli", "-p", "0"}, stdoutRE: `^([3-9]|[1-9][0-9]+) fresh\n$`},
 		{args: []string{"cluster", "info"}, stdout: []string{"CONTROLLER  1", "(controller)"}},
 		{args: []string{"cluster", "config"}, stdout: []string{"num.partitions", "DEFAULT_CONFIG"}},
 		{args: []string{"topic", "delete", "cli"}, stdout: []string{"deleted cli"}},
@@ -98,8 +134,19 @@ func TestSamsaCLI(t *testing.T) {
 		{args: []string{"topic", "list", "-b", "127.0.0.1:1", "--timeout", "2s"}, code: 1, stderr: []string{"samsa: topic list:"}},
 	}
 	for _, st := range steps {
-		out, errOut, code := samsaCLI(t, s, st.stdin, st.args...)
+		var meanwhile func()
+		if st.while != nil {
+			meanwhile = func() {
+				if _, errOut, code := samsaCLI(t, s, "fresh\n", st.while...); code != 0 {
+					t.Errorf("samsa %s: exit %d\n%s", strings.Join(st.while, " "), code, errOut)
+				}
+			}
+		}
+		out, errOut, code := samsaCLIWhile(t, s, st.stdin, meanwhile, st.args...)
 		ok := code == st.code
+		if st.stdoutRE != "" {
+			ok = ok && regexp.MustCompile(st.stdoutRE).MatchString(out)
+		}
 		for _, want := range st.stdout {
 			ok = ok && strings.Contains(out, want)
 		}
@@ -107,8 +154,8 @@ func TestSamsaCLI(t *testing.T) {
 			ok = ok && strings.Contains(errOut, want)
 		}
 		if !ok {
-			t.Errorf("samsa %s: exit %d, want %d\nstdout: %s\nstderr: %s\nwant stdout to contain %q and stderr %q",
-				strings.Join(st.args, " "), code, st.code, out, errOut, st.stdout, st.stderr)
+			t.Errorf("samsa %s: exit %d, want %d\nstdout: %s\nstderr: %s\nwant stdout to contain %q (and match %q) and stderr %q",
+				strings.Join(st.args, " "), code, st.code, out, errOut, st.stdout, st.stdoutRE, st.stderr)
 		}
 	}
 
