@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -360,7 +362,38 @@ func (s *Samsa) start() (refused bool, code int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	s.waitAdminAttached()
 	return false, 0
+}
+
+// waitAdminAttached waits (up to 10 s) until the admin listener serves the
+// broker: samsa attaches it just after the listening line, and until then
+// /metrics answers 503 "the broker is starting". A test that reads
+// /metrics right after Start must not see that.
+func (s *Samsa) waitAdminAttached() {
+	if s.AdminAddr == "" {
+		return
+	}
+	hc := &http.Client{Timeout: time.Second}
+	begin := time.Now()
+	deadline := begin.Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := hc.Get("http://" + s.AdminAddr + "/metrics")
+		if err != nil && time.Since(begin) > time.Second {
+			return // no admin listener there (a test turned it off)
+		}
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				return
+			}
+		}
+		if !s.Running() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (s *Samsa) exitErr() error {
