@@ -47,7 +47,8 @@ package broker
 //
 // min_bytes / max_wait_ms long-poll: a fetch that finds fewer than
 // min_bytes waits, woken by appends to any partition it asked for, until
-// it has enough or max_wait_ms passes. The first batch of the first
+// it has enough or max_wait_ms passes; a fetch of no partition does not
+// wait (Kafka's ReplicaManager.fetchMessages). The first batch of the first
 // non-empty partition is always returned whole, even above max_bytes.
 
 import (
@@ -288,7 +289,10 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	for i := range pl.entries {
 		now = now || pl.entries[i].code != 0
 	}
-	if total < int(req.MinBytes) && req.MaxWaitMillis > 0 && !now {
+	// Nothing to read (no partitions in the request or its session, as the
+	// Java consumer's closing fetch) is answered at once, as Kafka does when
+	// its fetchInfos is empty: waiting for data could not bring any.
+	if total < int(req.MinBytes) && req.MaxWaitMillis > 0 && !now && len(pl.entries) > 0 {
 		pl.longPoll(req)
 	}
 	if throttle := b.quotas.recordFetch(quota, pl.recordBytes()); throttle > 0 {
