@@ -81,7 +81,10 @@ func ecosystems() []ecosystem {
 			command: func(root string) []string {
 				return []string{"mvn", "-q", "-B", "-o", "-Dmaven.repo.local=" + m2(root), "test"}
 			},
-			clients:  map[string][]string{"java-kafka-clients": {"group-commit-resume-kip848"}},
+			// connect-distributed: Kafka Connect's distributed worker
+			// in-process (KafkaConnectTest.java), its internal topics
+			// compacted on samsa, a worker restart resuming from them.
+			clients:  map[string][]string{"java-kafka-clients": {"group-commit-resume-kip848", "connect-distributed"}},
 			prefixes: map[string]string{"java-kafka-clients": "java-"},
 		},
 		{
