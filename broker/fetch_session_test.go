@@ -588,6 +588,15 @@ func TestFetchOfNothingAnswersAtOnce(t *testing.T) {
 	if sess.SessionID == 0 {
 		t.Fatal("no session made")
 	}
+	// An incremental fetch naming nothing on that session reads the
+	// session's partition: it waits for data as any other.
+	inc := sessFetch(13, "none", id, sess.SessionID, 1, nil)
+	inc.MaxWaitMillis, inc.MinBytes = 300, 1
+	begin := time.Now()
+	rawAt[*kmsg.FetchResponse](t, addr, inc)
+	if took := time.Since(begin); took < 250*time.Millisecond {
+		t.Fatalf("an incremental fetch of a session holding a partition was answered after %v, want it to wait max_wait_ms (300ms)", took)
+	}
 	if r := fetch("the close of a session", sess.SessionID, -1, nil); r.SessionID != 0 || len(r.Topics) != 0 {
 		t.Fatalf("close: session %d, topics %v", r.SessionID, listed(r))
 	}
@@ -595,7 +604,7 @@ func TestFetchOfNothingAnswersAtOnce(t *testing.T) {
 	// A fetch that does name a partition still waits for data.
 	req = sessFetch(13, "none", id, 0, -1, map[int32]int64{0: 0})
 	req.MaxWaitMillis, req.MinBytes = 300, 1
-	begin := time.Now()
+	begin = time.Now()
 	rawAt[*kmsg.FetchResponse](t, addr, req)
 	if took := time.Since(begin); took < 250*time.Millisecond {
 		t.Fatalf("a fetch of an empty partition was answered after %v, want it to wait max_wait_ms (300ms)", took)
