@@ -84,7 +84,9 @@ func (f *fakeMarkers) taken() []Markers {
 
 type fakeGroups struct{}
 
-func (fakeGroups) OffsetsPartition(group string) (int32, bool) { return placement.Partition(group, 50), true }
+func (fakeGroups) OffsetsPartition(group string) (int32, bool) {
+	return placement.Partition(group, 50), true
+}
 
 type env struct {
 	store   *coordinator.Store

@@ -68,7 +68,9 @@ func (c *Coordinator) txnKey(id string) string { return c.cfg.Key("transactions"
 // chunkPrefix is where the chunks of id's records live.
 func (c *Coordinator) chunkPrefix(id string) string { return c.txnKey(id) + "/" }
 
-func chunkKey(prefix, version string, n int) string { return fmt.Sprintf("%s%s/%06d", prefix, version, n) }
+func chunkKey(prefix, version string, n int) string {
+	return fmt.Sprintf("%s%s/%06d", prefix, version, n)
+}
 
 // encode returns the main key's value for m and, when the partition set
 // is chunked, the chunk puts to make first.
