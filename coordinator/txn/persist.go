@@ -80,7 +80,7 @@ func (c *Coordinator) encode(id string, m *meta) (string, []clientv3.Op, string,
 	if err != nil {
 		return "", nil, "", err
 	}
-	if len(val) <= maxInline {
+	if len(val) <= maxInline || len(r.Topics) == 0 {
 		return string(val), nil, "", nil
 	}
 	topics, err := json.Marshal(r.Topics)
