@@ -45,7 +45,8 @@ function fmtBytes(n) {
 function fmtRate(n) {
   if (n >= 1e6) return (n / 1e6).toFixed(1) + "M";
   if (n >= 1e3) return (n / 1e3).toFixed(1) + "k";
-  return n >= 10 || n === 0 ? String(Math.round(n)) : n.toFixed(1);
+  if (n >= 10 || n === 0) return String(Math.round(n));
+  return String(Number(n.toFixed(n < 1 ? 2 : 1))); // 0.25, not 0.3; 2.5, not 2.50
 }
 function fmtBytesRate(n) { return fmtBytes(Math.round(n)) + "/s"; }
 function fmtTime(ms) { return ms < 0 ? "–" : new Date(ms).toLocaleString(); }
@@ -224,7 +225,7 @@ async function overviewPage() {
       [{ name: "messages in/s", color: "#4f5bd5", points: s.map(p => [p.t, p.messagesIn]) }], { format: fmtRate });
     lineChart(document.getElementById("chart-bytes"), [
       { name: "in", color: "#1f9d63", points: s.map(p => [p.t, p.bytesIn]) },
-      { name: "out", color: "#e07b39", points: s.map(p => [p.t, p.bytesOut]) }], { format: v => fmtBytes(Math.round(v)) });
+      { name: "out", color: "#e07b39", points: s.map(p => [p.t, p.bytesOut]) }], { format: v => fmtBytes(Math.round(v)), integer: true });
   };
   await draw();
   every(2000, () => draw().catch(() => {}));

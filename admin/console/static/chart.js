@@ -19,7 +19,9 @@ function niceMax(v) {
 }
 
 // lineChart draws series = [{name, color, points: [[tMs, value], ...]}] into
-// el, replacing what was there. opts.format formats a y value.
+// el, replacing what was there. opts.format formats a y value; opts.integer
+// says the values are whole units (bytes): the axis then spans at least 4,
+// so that its five labels are distinct whole numbers.
 function lineChart(el, series, opts) {
   opts = opts || {};
   const fmt = opts.format || (v => String(Math.round(v)));
@@ -32,7 +34,8 @@ function lineChart(el, series, opts) {
   let t0 = Math.min(...all.map(p => p[0])), t1 = Math.max(...all.map(p => p[0]));
   if (!all.length) { const now = Date.now(); t0 = now - 60000; t1 = now; }
   if (t1 === t0) t0 = t1 - 1000;
-  const ymax = niceMax(Math.max(0, ...all.map(p => p[1])));
+  let ymax = niceMax(Math.max(0, ...all.map(p => p[1])));
+  if (opts.integer && ymax < 4) ymax = 4;
   const x = t => L + (t - t0) / (t1 - t0) * (W - L - R);
   const y = v => T + (1 - v / ymax) * (H - T - B);
 
