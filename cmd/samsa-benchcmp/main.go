@@ -17,9 +17,19 @@
 //	           (utime+stime) around each run gives CPU s per GiB
 //	consume    kafka-consumer-perf-test on what ProducerPerformance wrote to
 //	           8 partitions with acks=1, and samsa-bench on what samsa-bench wrote
-//	e2e        samsa-bench at a fixed --e2e-rate (acks=all, 1 partition) and
-//	           Kafka's EndToEndLatency (one record at a time)
+//	cost       --cost-mib written to 8 partitions, then read --cost-passes
+//	           times hot (in the page cache) and as often cold (page cache
+//	           dropped before each pass; root only): broker CPU per GiB
+//	e2e        samsa-bench at a fixed --e2e-rate (light load) and at half
+//	           the lower saturation rate of the brokers (heavy load), both
+//	           acks=all, 1 partition; Kafka's EndToEndLatency (one record at
+//	           a time)
 //	peak RSS   VmHWM of the broker process after all of that
+//
+// The heavy load's rate comes from a pre-pass before the rounds: each broker
+// is started once on its own and samsa-bench produces to it at full speed
+// (acks=all, 1 partition, --saturation-duration, twice; the better run
+// counts). --e2e-heavy-rate sets the rate instead and skips the pre-pass.
 //
 // Rounds alternate samsa, Kafka, samsa, Kafka, ...; the table holds the
 // median over rounds. Before the rounds, the machine's own limits are
@@ -66,6 +76,17 @@ type options struct {
 	note            string
 	keepData        bool
 	skipMachine     bool
+	// Broker cost per byte (cost.go).
+	costMiB    int
+	costPasses int
+	// Latency under heavy load (saturation.go).
+	saturationDuration time.Duration
+	e2eHeavyRate       int
+
+	// Found at run time, not flags: why the page cache cannot be dropped
+	// ("" when it can), and the heavy load's rate once known.
+	dropCachesProblem string
+	heavyRate         int
 }
 
 func main() {
@@ -108,6 +129,10 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.note, "note", "", "a line for the report's header (e.g. the source revision)")
 	fs.BoolVar(&o.keepData, "keep-data", false, "keep the brokers' data dirs (for debugging)")
 	fs.BoolVar(&o.skipMachine, "skip-machine", false, "skip the disk and loopback measurements")
+	fs.IntVar(&o.costMiB, "cost-mib", 192, "MiB written for the hot and cold consume cost runs (samsa keeps 256 MiB hot at most: stay below)")
+	fs.IntVar(&o.costPasses, "cost-passes", 3, "passes over those MiB per hot and per cold consume measurement")
+	fs.DurationVar(&o.saturationDuration, "saturation-duration", 5*time.Second, "length of each of the pre-pass's two saturation produce runs")
+	fs.IntVar(&o.e2eHeavyRate, "e2e-heavy-rate", 0, "records/s of the heavy-load latency run (0: half the lower broker's saturation rate, from a pre-pass)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -138,6 +163,10 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("--e2e-rate and --e2e-duration must be positive")
 	case o.runTimeout <= 0:
 		return nil, fmt.Errorf("--run-timeout must be positive")
+	case o.costMiB < 1 || o.costPasses < 1:
+		return nil, fmt.Errorf("--cost-mib and --cost-passes must be at least 1")
+	case o.e2eHeavyRate < 0 || (o.e2eHeavyRate == 0 && o.saturationDuration <= 0):
+		return nil, fmt.Errorf("--e2e-heavy-rate must not be negative; without it --saturation-duration must be positive")
 	}
 	if o.outDir == "" {
 		o.outDir = filepath.Join("bench-results", time.Now().UTC().Format("20060102T150405Z"))
@@ -191,9 +220,20 @@ func run(ctx context.Context, o *options) error {
 		res.Samsa = strings.TrimSpace(v)
 	}
 
+	res.Footprint = footprint(o.samsaBin, res.KafkaLibs, o.systems)
+	o.dropCachesProblem = dropCachesProbe()
+	res.DropCaches = o.dropCachesProblem
+	if o.dropCachesProblem != "" {
+		logf("  the page cache cannot be dropped (%s): no cold consume rows", o.dropCachesProblem)
+	}
+
 	if !o.skipMachine {
 		logf("machine limits: disk (dd, %d MiB, %d runs buffered and %d with fdatasync) and loopback TCP", o.diskMiB, diskRuns, diskRuns)
 		res.Limits = measureMachine(ctx, o)
+	}
+
+	if err := heavyLoad(ctx, o, res); err != nil {
+		return err
 	}
 
 	for round := 1; round <= o.rounds; round++ {
@@ -205,6 +245,9 @@ func run(ctx context.Context, o *options) error {
 			start := time.Now()
 			rr := runRound(ctx, o, sys, round)
 			rr.Seconds = time.Since(start).Seconds()
+			if v, ok := res.Footprint[sys]; ok {
+				rr.Values[installKey] = v
+			}
 			res.Rounds = append(res.Rounds, rr)
 			logf("round %d/%d: %s done in %.0f s", round, o.rounds, sys, rr.Seconds)
 			// Partial results survive an interrupted run.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -115,5 +117,91 @@ func TestParseCPUTimes(t *testing.T) {
 	v, err := parseCPUTimes([]byte("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3\n"))
 	if err != nil || v[0] != 1000 || v[1] != 850 {
 		t.Errorf("parseCPUTimes = %v, %v; want [1000 850]", v, err)
+	}
+}
+
+func TestPerGiB(t *testing.T) {
+	if v, ok := perGiB(3, 1.5*(1<<30)); !ok || v != 2 {
+		t.Errorf("perGiB = %v, %v; want 2", v, ok)
+	}
+	if _, ok := perGiB(3, 0); ok {
+		t.Error("perGiB of no bytes is ok")
+	}
+	if got := cpuKey(produceKey(toolBench, "all", 8)); got != "cpu/produce/samsa-bench/acks=all/p=8" {
+		t.Errorf("cpuKey = %q", got)
+	}
+}
+
+func TestHeavyRate(t *testing.T) {
+	sat := map[string]float64{"samsa": 90001, "kafka": 40001}
+	if v, err := heavyRate(sat, []string{"samsa", "kafka"}, 0.5); err != nil || v != 20000 {
+		t.Errorf("heavyRate = %v, %v; want 20000 (half of the lower)", v, err)
+	}
+	if v, err := heavyRate(sat, []string{"samsa"}, 0.5); err != nil || v != 45000 {
+		t.Errorf("heavyRate samsa only = %v, %v; want 45000", v, err)
+	}
+	if _, err := heavyRate(map[string]float64{"samsa": 1000}, []string{"samsa", "kafka"}, 0.5); err == nil {
+		t.Error("no error with Kafka's saturation missing")
+	}
+	if v, _ := heavyRate(map[string]float64{"samsa": 1}, []string{"samsa"}, 0.5); v != 1 {
+		t.Errorf("heavyRate floor = %v; want 1", v)
+	}
+}
+
+func TestFootprint(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "samsa")
+	libs := filepath.Join(dir, "libs")
+	if err := os.Mkdir(libs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, n := range map[string]int{bin: 1 << 20, filepath.Join(libs, "a.jar"): 1 << 19, filepath.Join(libs, "b.jar"): 1 << 19, filepath.Join(libs, "notes.txt"): 1 << 20} {
+		if err := os.WriteFile(name, make([]byte, n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := footprint(bin, libs, []string{"samsa", "kafka", samsaCache0})
+	if f["samsa"] != 1 || f["kafka"] != 1 || f[samsaCache0] != 1 {
+		t.Errorf("footprint = %v; want 1 MiB each (jars only)", f)
+	}
+	if f := footprint(bin, "", []string{"kafka"}); len(f) != 0 {
+		t.Errorf("footprint without Kafka's libs = %v", f)
+	}
+}
+
+func TestReportNewRows(t *testing.T) {
+	r := &results{Options: map[string]any{"systems": []string{"samsa", "kafka"}, "cost_mib": 192, "cost_passes": 3, "saturation_duration": "5s"},
+		HeavyRate: 20000, HeavyFrom: "50% of the lower saturation rate of the pre-pass",
+		Saturation: map[string]float64{"samsa": 90000, "kafka": 40000}}
+	vals := map[string]map[string]float64{
+		"samsa": {cpuKey(produceKey(toolBench, "1", 1)): 1, cpuKey("consume/hot"): 0.5, cpuKey("consume/cold"): 2, heavyStep + "/p99": 3, heavyStep + "/p999": 9, installKey: 40},
+		"kafka": {cpuKey(produceKey(toolBench, "1", 1)): 4, cpuKey("consume/hot"): 0.5, cpuKey("consume/cold"): 4, heavyStep + "/p99": 10, heavyStep + "/p999": 20, installKey: 120},
+	}
+	for i, sys := range []string{"samsa", "kafka"} {
+		r.Rounds = append(r.Rounds, &roundResult{System: sys, Round: i + 1, Values: vals[sys]})
+	}
+	md := r.markdown()
+	for _, want := range []string{
+		"| broker CPU per GiB, produce acks=1, 1 partition (samsa-bench run) | s/GiB | 1.00 | 4.00 | 0.25× | ≤ 0.4× | met |",
+		"| broker CPU per GiB, consume hot (page cache) | s/GiB | 0.50 | 0.50 | 1.00× | ≤ 0.4× | MISSED |",
+		"| broker CPU per GiB, consume cold (after drop_caches) | s/GiB | 2.00 | 4.00 | 0.50× | ≤ 0.4× | MISSED |",
+		"| e2e latency p99, heavy load (half of saturation), acks=all | ms | 3.00 | 10.0 | 0.30× | ≤ 0.4× | met |",
+		"| e2e latency p99.9, heavy load (half of saturation), acks=all | ms | 9.00 | 20.0 | 0.45× | ≤ 0.4× | MISSED |",
+		"| install size (samsa binary; Kafka: its jars, no JVM) | MiB | 40.0 | 120 | 0.33× |  |  |",
+		"heavy load: 20000 records/s, 50% of the lower saturation rate",
+		"records/s: samsa 90000, kafka 40000",
+		"drop_caches` before each cold pass",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	r.DropCaches = "not running as root"
+	if md := r.markdown(); !strings.Contains(md, "consume cold not measured: the page cache cannot be dropped (not running as root)") {
+		t.Errorf("markdown does not say the cold rows are missing:\n%s", md)
+	}
+	r.HeavyRate, r.HeavyFrom = 0, "not measured: no saturation rate for kafka"
+	if md := r.markdown(); !strings.Contains(md, "heavy load: not measured: no saturation rate for kafka; no heavy-load rows") {
+		t.Errorf("markdown does not say the heavy rows are missing:\n%s", md)
 	}
 }

@@ -29,13 +29,9 @@ func metrics() []metric {
 	for _, tool := range []string{toolPerf, toolBench} {
 		for _, acks := range []string{"1", "all"} {
 			for _, parts := range []int{1, 8} {
-				p := "partitions"
-				if parts == 1 {
-					p = "partition"
-				}
 				ms = append(ms, metric{
 					key:   produceKey(tool, acks, parts),
-					label: fmt.Sprintf("produce, %s, acks=%s, %d %s", tool, acks, parts, p),
+					label: fmt.Sprintf("produce, %s, acks=%s, %s", tool, acks, partitionsText(parts)),
 					unit:  "MiB/s", higherBetter: true, target: 1.5,
 				})
 			}
@@ -44,19 +40,51 @@ func metrics() []metric {
 	ms = append(ms,
 		metric{key: "consume/" + toolPerf, label: "consume, " + toolPerf + " (8 partitions)", unit: "MiB/s", higherBetter: true, target: 1.5},
 		metric{key: "consume/" + toolBench, label: "consume, " + toolBench + " (8 partitions)", unit: "MiB/s", higherBetter: true, target: 1.5},
-		metric{key: "e2e/" + toolBench + "/p50", label: "e2e latency p50, samsa-bench at fixed rate", unit: "ms"},
-		metric{key: "e2e/" + toolBench + "/p99", label: "e2e latency p99, samsa-bench at fixed rate", unit: "ms", target: 0.5},
-		metric{key: "e2e/" + toolBench + "/p999", label: "e2e latency p99.9, samsa-bench at fixed rate", unit: "ms"},
+		metric{key: "consume/hot", label: "consume hot (page cache), samsa-bench (8 partitions)", unit: "MiB/s", higherBetter: true},
+		metric{key: "consume/cold", label: "consume cold (after drop_caches), samsa-bench (8 partitions)", unit: "MiB/s", higherBetter: true},
+	)
+	// Latency under load: the light load is the fixed --e2e-rate run (its
+	// keys predate the heavy one), the heavy load is saturation.go's.
+	for _, load := range []struct{ step, name string }{{"e2e/" + toolBench, "light load (--e2e-rate)"}, {heavyStep, "heavy load (half of saturation)"}} {
+		ms = append(ms,
+			metric{key: load.step + "/p50", label: "e2e latency p50, " + load.name + ", acks=all", unit: "ms"},
+			metric{key: load.step + "/p99", label: "e2e latency p99, " + load.name + ", acks=all", unit: "ms", target: 0.4},
+			metric{key: load.step + "/p999", label: "e2e latency p99.9, " + load.name + ", acks=all", unit: "ms", target: 0.4},
+		)
+	}
+	ms = append(ms,
 		metric{key: "e2e/ping-pong/avg", label: "e2e latency avg, EndToEndLatency (one at a time)", unit: "ms"},
 		metric{key: "e2e/ping-pong/p99", label: "e2e latency p99, EndToEndLatency (whole ms)", unit: "ms"},
 		metric{key: "e2e/ping-pong/p999", label: "e2e latency p99.9, EndToEndLatency (whole ms)", unit: "ms"},
 		metric{key: "ready_ms", label: "start to first ApiVersions answer", unit: "ms", target: 0.1},
 		metric{key: "idle_rss_mib", label: "idle RSS", unit: "MiB", target: 0.1},
+		metric{key: installKey, label: "install size (samsa binary; Kafka: its jars, no JVM)", unit: "MiB"},
 		metric{key: "peak_rss_mib", label: "peak RSS (VmHWM after the load)", unit: "MiB"},
 		metric{key: "cpu_s_per_gib", label: "broker CPU per GiB produced (all produce runs)", unit: "s/GiB"},
 		metric{key: "cpu_s_per_gib_consumed", label: "broker CPU per GiB consumed (both consume runs)", unit: "s/GiB"},
 	)
+	// Broker cost per byte, one run each (cost.go).
+	for _, acks := range []string{"1", "all"} {
+		for _, parts := range []int{1, 8} {
+			ms = append(ms, metric{
+				key:   cpuKey(produceKey(toolBench, acks, parts)),
+				label: fmt.Sprintf("broker CPU per GiB, produce acks=%s, %s (samsa-bench run)", acks, partitionsText(parts)),
+				unit:  "s/GiB", target: 0.4,
+			})
+		}
+	}
+	ms = append(ms,
+		metric{key: cpuKey("consume/hot"), label: "broker CPU per GiB, consume hot (page cache)", unit: "s/GiB", target: 0.4},
+		metric{key: cpuKey("consume/cold"), label: "broker CPU per GiB, consume cold (after drop_caches)", unit: "s/GiB", target: 0.4},
+	)
 	return ms
+}
+
+func partitionsText(n int) string {
+	if n == 1 {
+		return "1 partition"
+	}
+	return fmt.Sprintf("%d partitions", n)
 }
 
 type results struct {
@@ -71,6 +99,17 @@ type results struct {
 	Options      map[string]any `json:"options"`
 	Limits       *machineLimits `json:"machine_limits,omitempty"`
 	Rounds       []*roundResult `json:"rounds"`
+	// Footprint is the install size in MiB per system (footprint.go).
+	Footprint map[string]float64 `json:"install_mib,omitempty"`
+	// DropCaches says why the page cache could not be dropped; "" when it
+	// could (the cold consume rows exist).
+	DropCaches string `json:"drop_caches_problem,omitempty"`
+	// The heavy load (saturation.go): the pre-pass's runs, each system's
+	// saturation in records/s, the rate used and where it came from.
+	Prepass    []*roundResult     `json:"prepass,omitempty"`
+	Saturation map[string]float64 `json:"saturation_recps,omitempty"`
+	HeavyRate  int                `json:"e2e_heavy_rate,omitempty"`
+	HeavyFrom  string             `json:"e2e_heavy_rate_from,omitempty"`
 
 	outDir string
 }
@@ -85,6 +124,7 @@ func newResults(o *options) *results {
 			"bench_duration": o.benchDuration.String(), "bench_max_records": o.benchMaxRecords,
 			"e2e_rate": o.e2eRate, "e2e_duration": o.e2eDuration.String(), "e2e_records": o.e2eRecords,
 			"idle_wait": o.idleWait.String(), "systems": o.systems, "warmup_records": o.warmupRecords,
+			"cost_mib": o.costMiB, "cost_passes": o.costPasses, "saturation_duration": o.saturationDuration.String(),
 		},
 		outDir: o.outDir,
 	}
@@ -219,7 +259,9 @@ func (r *results) markdown() string {
 	}
 	fmt.Fprintf(&b, "- rounds: %d samsa, %d %s, alternating; values are medians over rounds. Record size %v B; produce runs of %v records with perf-test and of %v (at most %v records) with samsa-bench, after an unmeasured warm-up of %v records per tool; e2e at %v records/s for %v.\n",
 		nS, nK, other, r.Options["record_size"], r.Options["records"], r.Options["bench_duration"], r.Options["bench_max_records"], r.Options["warmup_records"], r.Options["e2e_rate"], r.Options["e2e_duration"])
-	fmt.Fprintf(&b, "- clients and broker share the machine's cores; MiB/s counts record values (as the perf tools do)\n\n")
+	fmt.Fprintf(&b, "- clients and broker share the machine's cores; MiB/s counts record values (as the perf tools do)\n")
+	b.WriteString(r.loadNotes())
+	b.WriteString("\n")
 
 	fmt.Fprintf(&b, "| metric | unit | samsa | %s | samsa/%s | target | |\n|---|---|--:|--:|--:|--:|---|\n", other, other)
 	for _, w := range rows {
@@ -273,6 +315,9 @@ func (r *results) markdown() string {
 	for _, rr := range r.Rounds {
 		errs = append(errs, rr.Errors...)
 	}
+	for _, rr := range r.Prepass {
+		errs = append(errs, rr.Errors...)
+	}
 	if r.Limits != nil {
 		errs = append(errs, r.Limits.Errors...)
 	}
@@ -283,6 +328,35 @@ func (r *results) markdown() string {
 		}
 	}
 	b.WriteString("\nRaw tool output: raw/; every number: results.json; chart: chart.svg. How to read this: bench/README.md.\n")
+	return b.String()
+}
+
+// loadNotes are the header lines on the heavy load's rate and the cold
+// consume rows.
+func (r *results) loadNotes() string {
+	var b strings.Builder
+	switch {
+	case r.HeavyRate > 0 && len(r.Saturation) > 0:
+		var sat []string
+		for _, s := range r.systems() {
+			if v, ok := r.Saturation[s]; ok {
+				sat = append(sat, fmt.Sprintf("%s %s", s, fmtNum(v)))
+			}
+		}
+		fmt.Fprintf(&b, "- heavy load: %d records/s, %s (samsa-bench produce, acks=all, 1 partition, best of %d runs of %v on a fresh broker of each; records/s: %s)\n",
+			r.HeavyRate, r.HeavyFrom, saturationRuns, r.Options["saturation_duration"], strings.Join(sat, ", "))
+	case r.HeavyRate > 0:
+		fmt.Fprintf(&b, "- heavy load: %d records/s, %s\n", r.HeavyRate, r.HeavyFrom)
+	case r.HeavyFrom != "":
+		fmt.Fprintf(&b, "- heavy load: %s; no heavy-load rows\n", r.HeavyFrom)
+	}
+	fmt.Fprintf(&b, "- consume cost: %v MiB over 8 partitions written, then read %v times hot and %v times cold with samsa-bench; CPU per GiB counts the broker process only\n",
+		r.Options["cost_mib"], r.Options["cost_passes"], r.Options["cost_passes"])
+	if r.DropCaches != "" {
+		fmt.Fprintf(&b, "- **consume cold not measured: the page cache cannot be dropped (%s); run as root for those rows**\n", r.DropCaches)
+	} else {
+		b.WriteString("- consume cold: `sync; echo 3 > /proc/sys/vm/drop_caches` before each cold pass, for every broker alike\n")
+	}
 	return b.String()
 }
 

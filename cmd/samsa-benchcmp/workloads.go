@@ -156,10 +156,21 @@ func runRound(ctx context.Context, o *options, system string, round int) *roundR
 		res.Values["cpu_s_per_gib_consumed"] = r.consumedCPU / (r.consumedBytes / (1 << 30))
 	}
 
+	// Broker CPU per GiB consumed, hot and cold (cost.go).
+	if !b.alive() || ctx.Err() != nil {
+		r.fail("cost", fmt.Errorf("%s is gone: %v", system, b.waitErr))
+		return res
+	}
+	r.cost()
+
 	// End-to-end latency, with the produce runs' dirty pages written back
 	// first (not timed) so that their writeback does not land in it.
 	_, _ = runCmd(ctx, 2*time.Minute, "", "sync")
-	r.e2eBench()
+	r.e2eBench("e2e/"+toolBench, "e2e-bench", o.e2eRate)
+	if o.heavyRate > 0 {
+		_, _ = runCmd(ctx, 2*time.Minute, "", "sync")
+		r.e2eBench(heavyStep, "e2e-heavy", o.heavyRate)
+	}
 	if o.e2eRecords > 0 {
 		r.e2eJava()
 	}
@@ -297,6 +308,9 @@ func (r *rounder) produce(tool, acks string, parts int) {
 	if err0 == nil && err1 == nil && records > 0 {
 		r.producedBytes += records * float64(r.o.recordSize)
 		r.producedCPU += cpu1 - cpu0
+		if v, ok := perGiB(cpu1-cpu0, records*float64(r.o.recordSize)); ok {
+			r.res.Values[cpuKey(key)] = v
+		}
 	}
 	logf("  %s %s: %.1f MiB/s (broker CPU %.1f s)", r.res.System, key, mibps, rec.CPUSecs)
 }
@@ -346,10 +360,14 @@ func (r *rounder) consume(tool, topic string) {
 	}
 }
 
-func (r *rounder) e2eBench() {
-	step := "e2e/" + toolBench
+// heavyStep is the key prefix of the heavy-load latency run (saturation.go).
+const heavyStep = "e2e/heavy"
+
+// e2eBench runs samsa-bench --mode e2e at rate records/s (acks=all, 1
+// partition) on topic; its percentiles go to step/p50, step/p99, step/p999.
+func (r *rounder) e2eBench(step, topic string, rate int) {
 	rec := r.toolRec(step, r.o.runTimeout, r.o.benchBin, "--mode", "e2e", "--brokers", r.b.addr,
-		"--topic", "e2e-bench", "--partitions", "1", "--acks", "all", "--rate", strconv.Itoa(r.o.e2eRate),
+		"--topic", topic, "--partitions", "1", "--acks", "all", "--rate", strconv.Itoa(rate),
 		"--record-size", strconv.Itoa(r.o.recordSize), "--duration", r.o.e2eDuration.String(),
 		"--timeout", r.o.runTimeout.String())
 	rec.Parsed = resultFields(rec.stdout)
@@ -361,7 +379,7 @@ func (r *rounder) e2eBench() {
 	for _, q := range []string{"p50", "p99", "p999"} {
 		r.res.Values[step+"/"+q] = rec.Parsed[q+"_ms"]
 	}
-	logf("  %s %s at %d/s: p50 %.2f p99 %.2f p99.9 %.2f ms", r.res.System, step, r.o.e2eRate,
+	logf("  %s %s at %d/s: p50 %.2f p99 %.2f p99.9 %.2f ms", r.res.System, step, rate,
 		rec.Parsed["p50_ms"], rec.Parsed["p99_ms"], rec.Parsed["p999_ms"])
 }
 
