@@ -177,11 +177,13 @@ compat-tests/node/node_modules/.compat.stamp: compat-tests/node/package.json com
 # ---- benchmarks ---------------------------------------------------------------
 
 # The Go micro-benchmarks, then samsa against Apache Kafka on this machine
-# (~17 min; BENCH_ROUNDS=1 BENCH_RECORDS=300000 BENCH_DURATION=3 for a ~4 min look).
+# (~25 min). QUICK=1: the micro-benchmarks at -benchtime=100ms and one round
+# of every comparison row with shorter runs (under 10 min, noisier).
 # Results in bench-results/<timestamp>/; see bench/README.md.
+BENCH_MICRO_TIME = $(if $(filter 1,$(QUICK)),-benchtime=100ms)
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./storage/ ./protocol/
-	./scripts/bench-compare.sh
+	$(GO) test -run='^$$' -bench=. $(BENCH_MICRO_TIME) -benchmem ./storage/ ./protocol/
+	QUICK=$(QUICK) ./scripts/bench-compare.sh
 
 bench-smoke:
 	./scripts/bench.sh smoke
