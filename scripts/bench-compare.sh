@@ -4,7 +4,7 @@
 # samsa/Kafka ratios, a chart and the raw numbers under
 # bench-results/<UTC timestamp>/. See bench/README.md for how to read them.
 #
-#   scripts/bench-compare.sh            the full comparison (~17 min)
+#   scripts/bench-compare.sh            the full comparison (~25 min)
 #   QUICK=1 scripts/bench-compare.sh    one round of every row, shorter runs
 #                                       (under 10 min; numbers noisier)
 #
