@@ -18,6 +18,12 @@ var (
 	ErrOutOfOrderSeq     = errors.New("storage: out of order sequence")  // OUT_OF_ORDER_SEQUENCE_NUMBER
 	ErrInvalidEpoch      = errors.New("storage: invalid producer epoch") // INVALID_PRODUCER_EPOCH
 	ErrUnknownProducer   = errors.New("storage: unknown producer id")    // UNKNOWN_PRODUCER_ID (kept for transactions)
+	// ErrInvalidTxnState: a non-transactional batch from a producer whose
+	// transaction is open (INVALID_TXN_STATE).
+	ErrInvalidTxnState = errors.New("storage: invalid transaction state")
+	// ErrCoordinatorFenced: a transaction marker from an older transaction
+	// coordinator than the last one seen (TRANSACTION_COORDINATOR_FENCED).
+	ErrCoordinatorFenced = errors.New("storage: transaction coordinator fenced")
 	// ErrTopicIDMismatch: the directory belongs to an older topic of the same
 	// name (deleted and re-created while this broker was down).
 	ErrTopicIDMismatch = errors.New("storage: topic id mismatch")
@@ -217,4 +223,9 @@ type ProducerEntry struct {
 	LastSequence  int32
 	LastOffset    int64
 	LastTimestamp int64
+	// CoordinatorEpoch is that of the producer's last transaction marker
+	// (-1: none); CurrentTxnFirstOffset the first offset of its open
+	// transaction (-1: none).
+	CoordinatorEpoch      int32
+	CurrentTxnFirstOffset int64
 }

@@ -3,7 +3,7 @@
 // DumpLogSegments) read our segments. Names follow Kafka's log layer: Log is
 // UnifiedLog, segment is LogSegment, offsetIndex/timeIndex are OffsetIndex and
 // TimeIndex, leaderEpochCache is LeaderEpochFileCache, producerState is
-// ProducerStateManager (idempotence only; no transactions yet), Manager is
+// ProducerStateManager (idempotence and transactions, txn.go), Manager is
 // LogManager.
 //
 // # Files
@@ -24,10 +24,18 @@
 //	                   appended with the offset index when the timestamp grows,
 //	                   and once more on roll and on close so that the last entry
 //	                   is the segment's max timestamp.
+//	%020d.txnindex     Kafka's transaction index, only for a segment holding
+//	                   an ABORT marker: 34-byte entries (int16 version 0,
+//	                   int64 producerId, int64 firstOffset, int64 lastOffset
+//	                   = the marker's, int64 lastStableOffset), one per
+//	                   aborted transaction in marker order (txn_index.go).
 //	%020d.snapshot     producer state valid at that offset (samsa's format):
-//	                   int16 version (100), uint32 CRC-32C of the rest, int32
+//	                   int16 version (101), uint32 CRC-32C of the rest, int32
 //	                   count, then per producer: int64 id, int16 epoch, int64
-//	                   last-append wall time (ms), int8 n, n x (int32 firstSeq,
+//	                   last-append wall time (ms), int32 coordinatorEpoch,
+//	                   int64 currentTxnFirstOffset (-1: no open transaction;
+//	                   version 100 files lack both and still read), int8 n,
+//	                   n x (int32 firstSeq,
 //	                   int32 lastSeq, int64 firstOffset, int64 lastOffset, int64
 //	                   maxTimestamp, int64 logAppendTime or -1). Written on roll
 //	                   (at the new base offset) and on Close (at the log end
@@ -95,7 +103,10 @@
 // is truncated at the first invalid or torn batch (the bytes cut are
 // logged), both indexes are rebuilt from the scanned batches, every later
 // segment is deleted, and the leader-epoch cache tail is rebuilt from the
-// batches' partitionLeaderEpoch. Recovered segments are fsynced and the
+// batches' partitionLeaderEpoch. The transaction index of every segment
+// rebuilt is recomputed by the producer-state replay, which then starts
+// from a snapshot at or below the first such segment so that the
+// transactions open there are known. Recovered segments are fsynced and the
 // recovery point becomes the log end offset. Segments below the recovery
 // point (all of them after a clean shutdown) keep their indexes unless a
 // sanity check fails — missing file, odd size, offsets or positions not
@@ -174,6 +185,18 @@
 // per description still reach the log's fsync.
 //
 // Retention by time and size applies when cleanup.policy includes delete.
+//
+// # Transactions
+//
+// Transactional batches open their producer's transaction; a control
+// batch (AppendTxnMarker, or a follower's copy of the leader's) closes it.
+// The producer state tracks each open transaction's first offset and,
+// until the high watermark passes their marker, the closed ones;
+// LastStableOffset is the first of those offsets, never above the high
+// watermark (read_committed reads up to it). An ABORT marker appends the
+// aborted transaction to its segment's .txnindex, which
+// AbortedTransactions reads; the index goes with its segment (retention,
+// truncation, compaction, moves).
 //
 // # Compaction
 //

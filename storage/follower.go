@@ -117,6 +117,15 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 		if seg.rollTime < 0 {
 			seg.rollTime = nowMs
 		}
+		if h.IsControl() {
+			if err := l.followControlLocked(seg, b, &h, nowMs); err != nil {
+				return res, err
+			}
+			res.Appended++
+			res.Bytes += int(h.Size())
+			res.LastOffset = h.LastOffset()
+			continue
+		}
 		if err := l.appendOrCutBack(seg, b, &h, interval); err != nil {
 			if errors.Is(err, ErrNoSpace) {
 				return res, err
@@ -135,6 +144,9 @@ func (l *Log) AppendAsFollower(batches []byte) (FollowerAppendResult, error) {
 			appendTime = h.MaxTimestamp
 		}
 		l.producers.update(&h, appendTime, nowMs)
+		if h.IsTransactional() {
+			l.publishTxnsLocked()
+		}
 		l.leo.Store(h.NextOffset())
 		l.maybeTrim(seg)
 		res.Appended++

@@ -41,6 +41,7 @@ type Log struct {
 	recoveryPoint atomic.Int64
 	lastFlushMs   atomic.Int64
 	segs          atomic.Pointer[[]*segment] // ascending base offsets; copy on write
+	txnSpans      atomic.Pointer[[]txnSpan]  // producers.txns as of the last change (txn.go); nil: none
 	closed        atomic.Bool                // no new operations
 	filesClosed   atomic.Bool                // set with truncMu held for writing
 	sticky        atomic.Pointer[error]      // first I/O error; every later write fails with it
@@ -221,6 +222,16 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	if seg.rollTime < 0 {
 		seg.rollTime = nowMs
 	}
+	if h.IsControl() {
+		// The broker refuses control batches from clients; one given here
+		// changes the producer state as a follower's does (AppendTxnMarker
+		// is the way to write a marker).
+		if err := l.followControlLocked(seg, batch, &h, nowMs); err != nil {
+			return AppendResult{}, err
+		}
+		return AppendResult{BaseOffset: base, LastOffset: h.LastOffset(), LogAppendTime: appendTime,
+			LogStartOffset: l.logStart.Load()}, nil
+	}
 	interval := int64(l.cfg.IndexIntervalBytes)
 	if err := l.appendOrCutBack(seg, batch, &h, interval); err != nil {
 		if errors.Is(err, ErrNoSpace) {
@@ -240,6 +251,9 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	seg.commitBatch(&h, interval)
 	l.written.Add(h.Size())
 	l.producers.update(&h, appendTime, nowMs)
+	if h.IsTransactional() {
+		l.publishTxnsLocked()
+	}
 	l.leo.Store(h.NextOffset())
 	l.maybeTrim(seg)
 	return AppendResult{BaseOffset: base, LastOffset: h.LastOffset(), LogAppendTime: appendTime,

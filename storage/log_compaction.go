@@ -36,11 +36,14 @@ package storage
 //     starts and the earliest pending delete horizon in
 //     samsa-cleaner-checkpoint.
 //
-// Transactions are not implemented yet: control batches and transactional
-// batches are kept byte for byte and their records do not take part in
-// the map, so that when transactions come an aborted transaction's records
-// can never hide a committed value (Kafka removes aborted data and
-// markers of finished transactions; that waits for the transaction index).
+// Transactions: nothing at or past the last stable offset is cleaned.
+// Control batches and transactional batches are kept byte for byte and
+// their records do not take part in the map, so that an aborted
+// transaction's records can never hide a committed value; the aborted
+// transactions of the cleaned segments' transaction indexes go to the
+// cleaned segment's. Kafka goes further (it removes aborted batches, and
+// markers once delete.retention.ms passed after their transaction's data
+// is gone); samsa keeps them, which costs space, not correctness.
 //
 // Crash safety is Kafka's .cleaned / .swap protocol. A group is written to
 // "<base>.log.cleaned" (and .index.cleaned, .timeindex.cleaned) and fsynced;
@@ -151,11 +154,13 @@ func (l *Log) cleanableLocked(nowMs int64) (cleanable, bool) {
 		return c, false
 	}
 	segs := l.segments()
-	hw := l.hw.Load()
+	// Nothing at or past the last stable offset is cleaned (Kafka's
+	// cleanableOffsets): an open transaction's outcome is not known yet.
+	lso := l.LastStableOffset()
 	minLag := l.cfg.MinCompactionLag.Milliseconds()
 	end := len(segs) - 1 // the active segment is never cleaned
 	for i := range segs[:len(segs)-1] {
-		if segs[i+1].base > hw || (minLag > 0 && segs[i].maxTs > nowMs-minLag) {
+		if segs[i+1].base > lso || (minLag > 0 && segs[i].maxTs > nowMs-minLag) {
 			end = i
 			break
 		}
@@ -526,7 +531,7 @@ func (p *cleanPass) cleanGroup(group []*segment) (err error) {
 			}
 		default:
 			cs.close()
-			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 				for _, tail := range []string{cleanedSuffix, swapSuffix} {
 					_ = l.fs.Remove(offsetFileName(l.dir, cs.base, suf) + tail)
 				}
@@ -613,6 +618,19 @@ func (p *cleanPass) cleanGroup(group []*segment) (err error) {
 	if err := cs.ti.rewrite(); err != nil {
 		return fmt.Errorf("storage: cleaner: write %s: %w", cleanedPath(l.dir, cs.base, timeIndexSuffix), err)
 	}
+	// The transactional batches are all kept, and so are the aborted
+	// transactions of the group's transaction indexes (Kafka's cleaner
+	// copies them to the cleaned segment's).
+	for _, s := range group {
+		for _, a := range s.txn.entries.view() {
+			cs.txn.entries.add(a)
+		}
+	}
+	if len(cs.txn.entries.view()) > 0 {
+		if err := cs.writeCleanedTxnIndex(l.fs); err != nil {
+			return fmt.Errorf("storage: cleaner: write %s: %w", cleanedPath(l.dir, cs.base, txnIndexSuffix), err)
+		}
+	}
 	if err := cs.sync(); err != nil {
 		return fmt.Errorf("storage: cleaner: fsync %s: %w", cleanedPath(l.dir, cs.base, logSuffix), err)
 	}
@@ -649,7 +667,7 @@ func (l *Log) swapIn(group []*segment, cs *segment, committed *bool) error {
 	}
 	rename := func(from, to string) error { return l.fs.Rename(from, to) }
 	// To .swap, the log last: its rename is the commit point.
-	for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
+	for _, suf := range cs.cleanedSuffixes() {
 		p := offsetFileName(l.dir, cs.base, suf)
 		if err := rename(p+cleanedSuffix, p+swapSuffix); err != nil {
 			return fmt.Errorf("storage: cleaner: rename %s: %w", p+cleanedSuffix, err)
@@ -677,7 +695,7 @@ func (l *Log) swapIn(group []*segment, cs *segment, committed *bool) error {
 	if err := l.killPoint("old-renamed"); err != nil {
 		return err
 	}
-	for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
+	for _, suf := range cs.cleanedSuffixes() {
 		p := offsetFileName(l.dir, cs.base, suf)
 		if err := rename(p+swapSuffix, p); err != nil {
 			return l.fail("clean swap", err)
@@ -832,8 +850,29 @@ func createCleanedSegment(fsys FS, dir string, base int64, cfg *Config) (*segmen
 		}
 	}
 	s.oi.base, s.ti.base = base, base
+	s.txn.path = offsetFileName(dir, base, txnIndexSuffix) // its name once swapped in
 	s.setIndexLimits(cfg)
 	return s, nil
+}
+
+// cleanedSuffixes are the files of a cleaned segment in the order they
+// are renamed, the log last.
+func (s *segment) cleanedSuffixes() []string {
+	if s.txn.f != nil {
+		return []string{indexSuffix, timeIndexSuffix, txnIndexSuffix, logSuffix}
+	}
+	return []string{indexSuffix, timeIndexSuffix, logSuffix}
+}
+
+// writeCleanedTxnIndex writes a cleaned segment's transaction index to
+// its ".cleaned" file.
+func (s *segment) writeCleanedTxnIndex(fsys FS) error {
+	f, err := fsys.OpenFile(cleanedPath(s.dir, s.base, txnIndexSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	s.txn.f = f
+	return s.txn.rewrite(fsys)
 }
 
 // addCleaned takes a batch written at pos into the cleaned segment's

@@ -26,12 +26,30 @@ type batchMeta struct {
 	appendTime              int64 // LogAppendTime stamped, or -1
 }
 
-// producerEntry is Kafka's ProducerStateEntry for idempotent producers.
+// producerEntry is Kafka's ProducerStateEntry.
 type producerEntry struct {
 	epoch      int16
 	batches    [producerBatchesKept]batchMeta // ring, oldest first from head
 	head, n    int
 	lastUpdate int64 // ms, wall clock of the last append (expiration)
+	// coordinatorEpoch is that of the last transaction marker (-1: none);
+	// a marker from an older coordinator is fenced.
+	coordinatorEpoch int32
+	// txnFirst is the first offset of the producer's ongoing transaction
+	// (Kafka's currentTxnFirstOffset), -1 when none.
+	txnFirst int64
+}
+
+func newProducerEntry(epoch int16) *producerEntry {
+	return &producerEntry{epoch: epoch, coordinatorEpoch: -1, txnFirst: -1}
+}
+
+// setEpoch moves the entry to epoch; a new epoch forgets the batches
+// (Kafka's maybeUpdateProducerEpoch), not the transaction state.
+func (e *producerEntry) setEpoch(epoch int16) {
+	if epoch != e.epoch {
+		e.epoch, e.head, e.n = epoch, 0, 0
+	}
 }
 
 func (e *producerEntry) batch(i int) *batchMeta {
@@ -50,10 +68,14 @@ func (e *producerEntry) push(m batchMeta) {
 	e.head = (e.head + 1) % producerBatchesKept
 }
 
-// producerState is Kafka's ProducerStateManager, restricted to idempotent
-// (non-transactional) semantics. Guarded by Log.mu.
+// producerState is Kafka's ProducerStateManager. Guarded by Log.mu.
 type producerState struct {
 	producers map[int64]*producerEntry
+	// txns are the transactions that hold the last stable offset back,
+	// ascending by first offset: the ongoing ones (last -1, Kafka's
+	// ongoingTxns) and the completed ones whose marker the high watermark
+	// has not passed yet (Kafka's unreplicatedTxns). txn.go.
+	txns []txnSpan
 }
 
 func newProducerState() *producerState {
@@ -94,6 +116,10 @@ func (p *producerState) check(h *batchInfo) (batchMeta, error) {
 	if e.n > 0 && !inSequence(e.last().lastSeq, h.BaseSequence) {
 		return batchMeta{}, ErrOutOfOrderSeq
 	}
+	if e.txnFirst >= 0 && !h.IsTransactional() {
+		// Kafka's appendDataBatch: the producer has a transaction open.
+		return batchMeta{}, ErrInvalidTxnState
+	}
 	return batchMeta{}, nil
 }
 
@@ -104,11 +130,13 @@ func (p *producerState) update(h *batchInfo, appendTime, nowMs int64) {
 	}
 	e := p.producers[h.ProducerID]
 	if e == nil {
-		e = &producerEntry{epoch: h.ProducerEpoch}
+		e = newProducerEntry(h.ProducerEpoch)
 		p.producers[h.ProducerID] = e
 	}
-	if h.ProducerEpoch != e.epoch {
-		*e = producerEntry{epoch: h.ProducerEpoch}
+	e.setEpoch(h.ProducerEpoch)
+	if e.txnFirst < 0 && h.IsTransactional() {
+		e.txnFirst = h.BaseOffset
+		p.beginTxn(h.ProducerID, h.BaseOffset)
 	}
 	e.push(batchMeta{
 		firstSeq: h.BaseSequence, lastSeq: h.LastSequence(),
@@ -118,10 +146,11 @@ func (p *producerState) update(h *batchInfo, appendTime, nowMs int64) {
 	e.lastUpdate = nowMs
 }
 
-// expire drops producers idle for longer than expirationMs.
+// expire drops producers idle for longer than expirationMs, never one
+// with a transaction open (Kafka's isProducerExpired).
 func (p *producerState) expire(nowMs, expirationMs int64) {
 	for id, e := range p.producers {
-		if nowMs-e.lastUpdate >= expirationMs {
+		if e.txnFirst < 0 && nowMs-e.lastUpdate >= expirationMs {
 			delete(p.producers, id)
 		}
 	}
@@ -135,19 +164,29 @@ func (p *producerState) entry(id int64) (ProducerEntry, bool) {
 	}
 	l := e.last()
 	return ProducerEntry{ProducerID: id, ProducerEpoch: e.epoch, LastSequence: l.lastSeq,
-		LastOffset: l.lastOffset, LastTimestamp: l.timestamp}, true
+		LastOffset: l.lastOffset, LastTimestamp: l.timestamp,
+		CoordinatorEpoch: e.coordinatorEpoch, CurrentTxnFirstOffset: e.txnFirst}, true
 }
 
 // Snapshot file ("%020d.snapshot", named by the offset it is valid at):
 //
-//	version  int16  (100; Kafka's own snapshots are version 1)
+//	version  int16  (101; Kafka's own snapshots are version 1)
 //	crc      uint32 CRC-32C of everything after this field
 //	count    int32
-//	count x { producerId int64, epoch int16, lastUpdate int64, nbatches int8,
+//	count x { producerId int64, epoch int16, lastUpdate int64,
+//	          coordinatorEpoch int32, currentTxnFirstOffset int64 (-1: none),
+//	          nbatches int8,
 //	          nbatches x { firstSeq int32, lastSeq int32, firstOffset int64,
 //	                       lastOffset int64, timestamp int64, appendTime int64 } }
+//
+// Version 100 (before transactions) lacks coordinatorEpoch and
+// currentTxnFirstOffset; it is still read. coordinatorEpoch and
+// currentTxnFirstOffset are the fields Kafka's version 1 entry carries
+// under those names; the ongoing transactions are rebuilt from the latter,
+// as Kafka's loadFromSnapshot does.
 const (
-	snapshotVersion   = 100
+	snapshotVersion   = 101
+	snapshotVersion0  = 100
 	snapshotBatchSize = 4 + 4 + 8 + 8 + 8 + 8
 )
 
@@ -164,7 +203,7 @@ func (p *producerState) encode() []byte {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	b := make([]byte, 10, 10+len(ids)*(19+producerBatchesKept*snapshotBatchSize))
+	b := make([]byte, 10, 10+len(ids)*(31+producerBatchesKept*snapshotBatchSize))
 	binary.BigEndian.PutUint16(b, snapshotVersion)
 	binary.BigEndian.PutUint32(b[6:], uint32(len(ids)))
 	for _, id := range ids {
@@ -172,6 +211,8 @@ func (p *producerState) encode() []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(id))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
 		b = binary.BigEndian.AppendUint64(b, uint64(e.lastUpdate))
+		b = binary.BigEndian.AppendUint32(b, uint32(e.coordinatorEpoch))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.txnFirst))
 		b = append(b, byte(e.n))
 		for i := 0; i < e.n; i++ {
 			m := e.batch(i)
@@ -191,8 +232,13 @@ func decodeProducerSnapshot(b []byte) (*producerState, error) {
 	if len(b) < 2 {
 		return nil, fmt.Errorf("%w: %d bytes", errForeignSnapshot, len(b))
 	}
-	if v := int16(binary.BigEndian.Uint16(b)); v != snapshotVersion {
+	v := int16(binary.BigEndian.Uint16(b))
+	if v != snapshotVersion && v != snapshotVersion0 {
 		return nil, fmt.Errorf("%w: version %d, want %d", errForeignSnapshot, v, snapshotVersion)
+	}
+	fixed := 19 // an entry before its batches
+	if v == snapshotVersion {
+		fixed += 12
 	}
 	if len(b) < 10 || crc32.Checksum(b[6:], castagnoli) != binary.BigEndian.Uint32(b[2:]) {
 		return nil, errCorruptSnapshot
@@ -201,16 +247,18 @@ func decodeProducerSnapshot(b []byte) (*producerState, error) {
 	b = b[10:]
 	p := newProducerState()
 	for i := 0; i < n; i++ {
-		if len(b) < 19 {
+		if len(b) < fixed {
 			return nil, errCorruptSnapshot
 		}
 		id := int64(binary.BigEndian.Uint64(b))
-		e := &producerEntry{
-			epoch:      int16(binary.BigEndian.Uint16(b[8:])),
-			lastUpdate: int64(binary.BigEndian.Uint64(b[10:])),
+		e := newProducerEntry(int16(binary.BigEndian.Uint16(b[8:])))
+		e.lastUpdate = int64(binary.BigEndian.Uint64(b[10:]))
+		if v == snapshotVersion {
+			e.coordinatorEpoch = int32(binary.BigEndian.Uint32(b[18:]))
+			e.txnFirst = int64(binary.BigEndian.Uint64(b[22:]))
 		}
-		nb := int(b[18])
-		b = b[19:]
+		nb := int(b[fixed-1])
+		b = b[fixed:]
 		if nb > producerBatchesKept || len(b) < nb*snapshotBatchSize {
 			return nil, errCorruptSnapshot
 		}
@@ -226,6 +274,9 @@ func decodeProducerSnapshot(b []byte) (*producerState, error) {
 			b = b[snapshotBatchSize:]
 		}
 		p.producers[id] = e
+		if e.txnFirst >= 0 {
+			p.beginTxn(id, e.txnFirst)
+		}
 	}
 	if len(b) != 0 {
 		return nil, errCorruptSnapshot

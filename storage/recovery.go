@@ -225,6 +225,12 @@ func (l *Log) load(opened *[]*segment) error {
 	if err := l.epochs.truncateFromStart(logStart); err != nil {
 		return err
 	}
+	// The transaction indexes of the segments scanned are rebuilt by the
+	// producer-state replay, which then starts at or below the first.
+	for _, r := range p.rebuilt {
+		r.s.txn.rebuild = true
+		r.s.txn.entries.truncate(0)
+	}
 	if p.stale, err = l.reloadProducerState(leo); err != nil {
 		return err
 	}
@@ -279,6 +285,12 @@ func (l *Log) applyLoad(p *loadPlan, opened *[]*segment) error {
 		}
 		if err := r.s.applyScan(r.fileSize); err != nil {
 			return segmentErr(r.s, err)
+		}
+		if r.s.txn.rebuild {
+			if err := r.s.txn.rewrite(l.fs); err != nil {
+				return segmentErr(r.s, err)
+			}
+			r.s.txn.rebuild = false
 		}
 	}
 	segs := l.segments()
@@ -389,7 +401,7 @@ func (l *Log) scanDir() (bases, swaps []int64, leftovers []string, err error) {
 		switch {
 		case strings.HasSuffix(name, swapSuffix):
 			b, ok := parseOffsetFileName(name, logSuffix+swapSuffix)
-			for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+			for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 				if !ok {
 					b, ok = parseOffsetFileName(name, suf+swapSuffix)
 				}
@@ -401,7 +413,7 @@ func (l *Log) scanDir() (bases, swaps []int64, leftovers []string, err error) {
 			strings.HasSuffix(name, tmpSuffix):
 			leftovers = append(leftovers, full)
 		default:
-			for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+			for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 				if b, ok := parseOffsetFileName(name, suf); ok && !logs[b] && !logSwaps[b] {
 					leftovers = append(leftovers, full)
 				}
@@ -428,6 +440,7 @@ func (l *Log) planSwaps(bases, swapBases []int64, opened *[]*segment) ([]swapPla
 	for _, b := range swapBases {
 		path := offsetFileName(l.dir, b, logSuffix) + swapSuffix
 		s := &segment{base: b, dir: l.dir, next: b, maxTs: -1, maxTsOffset: b, rollTime: -1}
+		s.txn.path = offsetFileName(l.dir, b, txnIndexSuffix) // rebuilt by load
 		f, err := l.fs.OpenFile(path, os.O_RDWR, 0o644)
 		if err != nil {
 			return nil, nil, err
@@ -474,7 +487,7 @@ func (l *Log) completeSwaps(swaps []swapPlan) error {
 	for _, sw := range swaps {
 		b := sw.s.base
 		for _, o := range sw.replaced {
-			for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
+			for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix, logSuffix} {
 				if o == b && suf == logSuffix {
 					continue // the rename below replaces it
 				}
@@ -483,7 +496,7 @@ func (l *Log) completeSwaps(swaps []swapPlan) error {
 				}
 			}
 		}
-		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if err := l.fs.Remove(offsetFileName(l.dir, b, suf) + swapSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
@@ -527,18 +540,42 @@ func (l *Log) loadSegment(s *segment) error {
 	if ok {
 		s.maxTs, s.maxTsOffset = last.ts, s.base+int64(last.rel)
 	}
+	if err := s.txn.load(); err != nil {
+		return err
+	}
+	if es := s.txn.entries.view(); len(es) > 0 && es[len(es)-1].LastOffset >= s.next {
+		return errCorruptIndex // a marker the segment does not hold
+	}
 	return nil
 }
 
 // reloadProducerState loads the newest snapshot at or below upTo and replays
 // the batches after it (Kafka's loadProducerState / truncateAndReload). It
 // returns the snapshots to remove (loadLatestSnapshot) and removes none.
+//
+// Segments whose transaction index is to be rebuilt (txn.rebuild) get the
+// aborted transactions of their ABORT markers; the replay then starts from
+// a snapshot at or below the first of them, so that the transactions open
+// at its start are known (Kafka rebuilds producer state up to a segment
+// before recovering it).
 func (l *Log) reloadProducerState(upTo int64) (stale []string, err error) {
 	p, snapOff, stale, err := loadLatestSnapshot(l.fs, l.dir, upTo)
 	if err != nil {
 		return nil, err
 	}
+	for _, s := range l.segments() {
+		if !s.txn.rebuild {
+			continue
+		}
+		if snapOff > s.base {
+			if p, snapOff, _, err = loadLatestSnapshot(l.fs, l.dir, s.base); err != nil {
+				return nil, err
+			}
+		}
+		break
+	}
 	from := max(snapOff, 0)
+	var ctl [controlBatchMax]byte
 	nowMs := l.now().UnixMilli()
 	replayed := 0
 	for _, s := range l.segments() {
@@ -560,6 +597,14 @@ func (l *Log) reloadProducerState(upTo int64) (stale []string, err error) {
 			if h.BaseOffset < from || h.BaseOffset >= upTo {
 				continue
 			}
+			if h.IsControl() {
+				if err := l.replayControl(p, s, &h, sc.pos-h.Size(), ctl[:], nowMs); err != nil {
+					putScanner(sc)
+					return nil, segmentErr(s, fmt.Errorf("rebuilding producer state: batch at offset %d: %w", h.BaseOffset, err))
+				}
+				replayed++
+				continue
+			}
 			appendTime := int64(-1)
 			if h.LogAppendTime() {
 				appendTime = h.MaxTimestamp
@@ -571,6 +616,7 @@ func (l *Log) reloadProducerState(upTo int64) (stale []string, err error) {
 	}
 	p.expire(nowMs, l.cfg.ProducerIDExpiration.Milliseconds())
 	l.producers = p
+	l.publishTxnsLocked()
 	if replayed > 0 {
 		l.logger.Debug().Int64("snapshot_offset", snapOff).Int("batches", replayed).Msg("producer state rebuilt")
 	}

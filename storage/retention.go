@@ -218,6 +218,9 @@ func (l *Log) TruncateTo(offset int64) error {
 			if err = s.log.Truncate(pos); err == nil {
 				_, _, err = s.recover(int64(l.cfg.IndexIntervalBytes), nil)
 			}
+			if err == nil {
+				err = s.txn.truncateTo(s.next)
+			}
 		}
 		if err != nil {
 			l.truncMu.Unlock()

@@ -49,14 +49,15 @@ func parseOffsetFileName(name, suffix string) (int64, bool) {
 	return v, true
 }
 
-// segment is Kafka's LogSegment: a .log file of batches plus its offset and
-// time indexes.
+// segment is Kafka's LogSegment: a .log file of batches plus its offset,
+// time and transaction indexes.
 type segment struct {
 	base int64
 	dir  string
 	log  File
 	oi   offsetIndex
 	ti   timeIndex
+	txn  txnIndex // txn_index.go; its file exists once it has an entry
 
 	// size is the published byte size of the log file: readers never look
 	// past it. Stored after the bytes are written.
@@ -111,15 +112,19 @@ type segment struct {
 	prealloc        bool  // the log file was created at segment.bytes (preallocate): cut it when it becomes inactive
 }
 
-func (s *segment) paths() [3]string {
-	return [3]string{
+// paths are the segment's files; the transaction index (last) exists only
+// when the segment holds an ABORT marker.
+func (s *segment) paths() [4]string {
+	return [4]string{
 		offsetFileName(s.dir, s.base, logSuffix),
 		offsetFileName(s.dir, s.base, indexSuffix),
 		offsetFileName(s.dir, s.base, timeIndexSuffix),
+		offsetFileName(s.dir, s.base, txnIndexSuffix),
 	}
 }
 
-func (s *segment) files() [3]File { return [3]File{s.log, s.oi.f, s.ti.f} }
+// files are the open files of paths (the transaction index's may be nil).
+func (s *segment) files() [4]File { return [4]File{s.log, s.oi.f, s.ti.f, s.txn.f} }
 
 // openSegment opens (create: creates, truncating leftovers) the three files.
 // Opening an existing segment creates nothing: a missing index file stays
@@ -140,6 +145,10 @@ func openSegment(fsys FS, dir string, base int64, cfg *Config, create bool) (*se
 			s.close()
 			return nil, err
 		}
+	}
+	if err = s.txn.open(fsys, p[3], create); err != nil {
+		s.close()
+		return nil, err
 	}
 	s.oi.base, s.ti.base = base, base
 	s.setIndexLimits(cfg)
@@ -188,7 +197,7 @@ func (s *segment) setIndexLimits(cfg *Config) {
 // FileSlices pin it; the last unpin closes it.
 func (s *segment) close() error {
 	var first error
-	for _, f := range [2]File{s.oi.f, s.ti.f} {
+	for _, f := range [3]File{s.oi.f, s.ti.f, s.txn.f} {
 		if f != nil {
 			if err := f.Close(); err != nil && first == nil {
 				first = err
@@ -237,6 +246,9 @@ func (s *segment) unpin() {
 
 func (s *segment) sync() error {
 	for _, f := range s.files() {
+		if f == nil {
+			continue // no transaction index
+		}
 		if err := f.Sync(); err != nil {
 			return err
 		}
@@ -244,7 +256,7 @@ func (s *segment) sync() error {
 	return nil
 }
 
-// renameDeleted renames the three files to "*.deleted" (Kafka's async delete).
+// renameDeleted renames the segment's files to "*.deleted" (Kafka's async delete).
 func (s *segment) renameDeleted(fsys FS) []string {
 	var out []string
 	for _, p := range s.paths() {
