@@ -49,17 +49,17 @@ func handleApiVersions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		resp.ErrorCode = kerr.RebootstrapRequired.Code
 		return resp
 	}
-	resp.ApiKeys = apiVersionsTable()
+	resp.ApiKeys = apiVersionsTable(b)
 	fillFeatures(resp)
 	return resp
 }
 
 // unsupportedApiVersions is the answer to an ApiVersions request newer than
 // we serve: v0 layout, UNSUPPORTED_VERSION, and our table.
-func unsupportedApiVersions() kmsg.Response {
+func unsupportedApiVersions(b *Broker) kmsg.Response {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = 0
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
-	resp.ApiKeys = apiVersionsTable()
+	resp.ApiKeys = apiVersionsTable(b)
 	return resp
 }

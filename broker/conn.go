@@ -307,6 +307,9 @@ func (c *conn) handleFrame(frame []byte) bool {
 		return false
 	}
 	h := handlerFor(hdr.APIKey)
+	if h != nil && !h.serves(c.b) {
+		h = nil // not served by this broker's configuration
+	}
 	if h == nil {
 		c.log.Warn().Int16("api_key", hdr.APIKey).Int16("api_version", hdr.APIVersion).
 			Str("client_id", hdr.ClientID).Msg("closing connection: unsupported api key")
@@ -315,7 +318,7 @@ func (c *conn) handleFrame(frame []byte) bool {
 	if hdr.APIKey == kmsg.ApiVersions.Int16() && hdr.APIVersion > h.max {
 		// A client newer than us: answer in the v0 layout with our table
 		// so it retries at a version we know (KIP-511).
-		c.send(hdr.CorrelationID, unsupportedApiVersions())
+		c.send(hdr.CorrelationID, unsupportedApiVersions(c.b))
 		return true
 	}
 	if hdr.APIVersion < h.min || hdr.APIVersion > h.max {

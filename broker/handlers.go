@@ -24,6 +24,22 @@ type handler struct {
 	// unsupportedFn, when set, builds an error response for a version
 	// outside [min, max] that kmsg can still decode.
 	unsupportedFn func(hdr protocol.RequestHeader, req kmsg.Request) kmsg.Response
+	// transactional marks the transaction APIs: served and advertised only
+	// with samsa.transactions.enable while they are being built (a broker
+	// without it answers them as an unknown API, as before).
+	transactional bool
+}
+
+// txn marks h as one of the transaction APIs (see handler.transactional).
+func (h *handler) txn() *handler {
+	h.transactional = true
+	return h
+}
+
+// serves reports whether b serves h: every API, the transaction ones only
+// with samsa.transactions.enable (b nil: without).
+func (h *handler) serves(b *Broker) bool {
+	return !h.transactional || (b != nil && b.cfg.TransactionsEnabled)
 }
 
 // handlers is the dispatch table, filled by each API file's init. The
@@ -73,11 +89,11 @@ func (h *handler) unsupported(hdr protocol.RequestHeader, body []byte) kmsg.Resp
 	return resp
 }
 
-// apiVersionsTable lists every registered API, sorted by key.
-func apiVersionsTable() []kmsg.ApiVersionsResponseApiKey {
+// apiVersionsTable lists every API b serves, sorted by key.
+func apiVersionsTable(b *Broker) []kmsg.ApiVersionsResponseApiKey {
 	var out []kmsg.ApiVersionsResponseApiKey
 	for _, h := range handlers {
-		if h == nil {
+		if h == nil || !h.serves(b) {
 			continue
 		}
 		k := kmsg.NewApiVersionsResponseApiKey()

@@ -124,6 +124,7 @@ func (b *Broker) derive() error {
 	b.EtcdEndpoints = splitList(b.Str("etcd.endpoints"))
 	b.EtcdPrefix = b.Str("etcd.prefix")
 	b.AdoptExistingData = b.Bool("samsa.adopt.existing.data")
+	b.TransactionsEnabled = b.Bool("samsa.transactions.enable")
 	b.RecoveryThreads = int(b.Int64("num.recovery.threads.per.data.dir"))
 
 	if err := b.deriveListeners(); err != nil {

@@ -148,6 +148,7 @@ type Broker struct {
 	EtcdEndpoints            []string      // empty = embedded etcd
 	EtcdPrefix               string
 	AdoptExistingData        bool // samsa.adopt.existing.data
+	TransactionsEnabled      bool // samsa.transactions.enable
 	RecoveryThreads          int  // num.recovery.threads.per.data.dir
 	NumPartitions            int32
 	DefaultReplicationFactor int16

@@ -263,6 +263,8 @@ var baseBrokerTable = []*def{
 		doc: "Key prefix for samsa's state in etcd."},
 	{name: "samsa.adopt.existing.data", typ: TypeBoolean, dflt: "false",
 		doc: "samsa: when etcd holds no cluster under etcd.prefix but the data directory holds partition logs (etcd was wiped, or another etcd or prefix was given), adopt the data: create the cluster (with the cluster.id of meta.properties, if any) and register every topic found from its partition.metadata, with its topic id, partitions and this broker as the only replica. Topic configs are not recovered. Without it such a start is refused. No effect when etcd already holds the cluster."},
+	{name: "samsa.transactions.enable", typ: TypeBoolean, dflt: "false",
+		doc: "samsa, while transactions are being built: serve and advertise the transaction APIs (InitProducerId with a transactional.id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, WriteTxnMarkers, TxnOffsetCommit, DescribeTransactions, ListTransactions) and accept transactional batches. Off (the default): those APIs are not listed in ApiVersions and a transactional.id is refused, as before."},
 	{name: "etcd.compaction.interval.ms", typ: TypeLong, dflt: "300000", check: between(0, math.MaxInt64/1_000_000), // ms that fit a time.Duration
 		doc: "samsa: every this many ms the controller compacts etcd's history (the whole keyspace, an external etcd's too) to the revision it saw one interval earlier, so committed offsets do not grow etcd without bound. 0 turns it off (for an external etcd that compacts itself); the embedded etcd then still drops history older than an hour."},
 

@@ -58,6 +58,7 @@ var implementedProperties = map[string]string{
 	"etcd.prefix":                              "metadata store",
 	"etcd.compaction.interval.ms":              "coordinator/compact.go: the controller compacts etcd's history",
 	"samsa.adopt.existing.data":                "broker/startup.go: rebuilds a lost cluster's metadata from the data dir",
+	"samsa.transactions.enable":                "broker/handlers.go: serves the transaction APIs (handler.txn)",
 	"inter.broker.listener.name":               "broker/controller_endpoints.go: the endpoint replica fetchers dial",
 	"security.inter.broker.protocol":           "broker/controller_endpoints.go: names the inter-broker listener",
 	"process.roles":                            "combined mode: an embedded etcd member per broker",
