@@ -3,6 +3,13 @@ package broker
 // Fetch (key 1), v4-v18.
 //
 //	v4: isolation level; last stable offset; aborted transactions.
+//	    read_committed (1) reads a consumer up to the last stable offset
+//	    and lists the aborted transactions overlapping what it returns
+//	    (Kafka's collectAbortedTransactions: those whose ABORT marker is
+//	    at or past the fetch offset and whose first offset is below the
+//	    offset after the last batch returned); read_uncommitted (0) reads
+//	    up to the high watermark. Every answer carries the last stable
+//	    offset. A follower reads up to the log end offset either way.
 //	v5: log start offset.
 //	v6: same as v5.
 //	v7: fetch sessions (KIP-227, fetch_session.go): epoch -1 is a full
@@ -74,6 +81,10 @@ func init() { register(kmsg.Fetch, 4, 18, handleFetch) }
 // (Debian's kcat) fails the whole fetch on a null (-1) MessageSetSize.
 var noRecords = []byte{}
 
+// noAborted is the aborted transactions of a read_committed answer that
+// overlaps none.
+var noAborted = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+
 // fileSliceMin is the partition read from which records are sent from the
 // file (sendfile) rather than copied; below it a copy costs less than
 // another system call.
@@ -109,6 +120,9 @@ type fetchPlan struct {
 	maxBytes int32
 	// replica is the fetching follower's broker id, -1 for a consumer.
 	replica int32
+	// readCommitted: isolation level read_committed (a consumer's read
+	// stops at the last stable offset).
+	readCommitted bool
 	reads   int // read passes so far
 
 	// The fetch session (fetch_session.go): what the request is to it, the
@@ -137,10 +151,13 @@ type fetchEntry struct {
 	rp   *kmsg.FetchRequestTopicPartition // &w.rp
 	out  *kmsg.FetchResponseTopicPartition
 	p    *partition // nil when code is set
-	seen int64      // the read limit (high watermark, log end for a follower) at the last read
+	seen int64      // the read limit (high watermark, last stable offset, log end for a follower) at the last read
 	code int16
 	// follower: a replica fetch (reads up to the log end offset).
 	follower bool
+	// committed: a read_committed consumer's (reads up to the last
+	// stable offset).
+	committed bool
 	// skip: the answer carries no records (a diverging epoch, or a
 	// preferred read replica elsewhere).
 	skip bool
@@ -170,7 +187,7 @@ func newFetchPlan(b *Broker, rc *reqCtx) *fetchPlan {
 		pl.externalFn = pl.external
 	}
 	pl.b, pl.rc = b, rc
-	pl.next, pl.reads, pl.replica = 0, 0, -1
+	pl.next, pl.reads, pl.replica, pl.readCommitted = 0, 0, -1, false
 	rc.release, rc.fetchExternal = pl.releaseFn, pl.externalFn
 	return pl
 }
@@ -273,6 +290,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		fetchRequestError(req, resp, kerr.UnknownServerError.Code)
 		return resp
 	}
+	pl.readCommitted = req.IsolationLevel == 1 && pl.replica < 0
 	pl.resolve(req, resp)
 	pl.maxBytes = req.MaxBytes
 	if pl.maxBytes <= 0 {
@@ -398,7 +416,7 @@ func (pl *fetchPlan) resolve(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 		sp.LogStartOffset = -1
 		sp.PreferredReadReplica = -1
 		sp.RecordBatches = noRecords
-		e := fetchEntry{w: w, rp: rp, out: sp}
+		e := fetchEntry{w: w, rp: rp, out: sp, committed: pl.readCommitted}
 		switch {
 		case !known:
 			e.code = kerr.UnknownTopicID.Code
@@ -581,6 +599,9 @@ func (e *fetchEntry) moved() bool {
 	if e.follower {
 		return e.p.log.LogEndOffset() != e.seen || e.followerBehind()
 	}
+	if e.committed {
+		return e.p.log.LastStableOffset() != e.seen
+	}
 	return e.p.log.HighWatermark() != e.seen
 }
 
@@ -625,17 +646,27 @@ func (pl *fetchPlan) read() (int, bool) {
 				continue
 			}
 		}
-		upTo := l.HighWatermark()
-		if e.follower {
+		hwm := l.HighWatermark()
+		stable := l.LastStableOffset()
+		upTo := hwm
+		switch {
+		case e.follower:
 			upTo = l.LogEndOffset()
 			hadError = hadError || e.followerBehind()
+		case e.committed:
+			upTo = stable
 		}
 		e.seen = upTo
-		hwm := l.HighWatermark()
 		lso := l.LogStartOffset()
 		sp.HighWatermark = hwm
-		sp.LastStableOffset = hwm
+		sp.LastStableOffset = stable
 		sp.LogStartOffset = lso
+		sp.AbortedTransactions = nil
+		if e.committed {
+			// Kafka answers read_committed with a list, empty or not,
+			// read_uncommitted with null.
+			sp.AbortedTransactions = noAborted
+		}
 		if off < lso || off > l.LogEndOffset() {
 			e.fail(kerr.OffsetOutOfRange.Code)
 			hadError = true
@@ -669,6 +700,9 @@ func (pl *fetchPlan) read() (int, bool) {
 		}
 		if fs.Len == 0 {
 			continue
+		}
+		if e.committed {
+			e.abortedTxns(off, fs.NextOffset(), upTo)
 		}
 		if fs.Cold() {
 			// Older than the page-cache hot window: from the read-ahead
@@ -747,7 +781,7 @@ func (pl *fetchPlan) checkEpoch(e *fetchEntry) (int16, bool) {
 	rp, sp := e.rp, e.out
 	off := rp.FetchOffset
 	sp.HighWatermark = l.HighWatermark()
-	sp.LastStableOffset = sp.HighWatermark
+	sp.LastStableOffset = l.LastStableOffset()
 	sp.LogStartOffset = l.LogStartOffset()
 	if rp.LastFetchedEpoch >= 0 {
 		end, epoch := l.EndOffsetForEpoch(rp.LastFetchedEpoch)
@@ -776,6 +810,27 @@ func (pl *fetchPlan) checkEpoch(e *fetchEntry) (int16, bool) {
 	return 0, false
 }
 
+// abortedTxns lists in the answer the aborted transactions overlapping the
+// records read from off: up to next, the offset of the batch after them
+// when the read knows it, else the read limit upTo (a bound past the
+// records names at most a transaction whose batches the consumer does not
+// get in this answer, which it ignores). Nothing is allocated when the
+// range holds no aborted transaction, the common case.
+func (e *fetchEntry) abortedTxns(off, next, upTo int64) {
+	if next < 0 || next > upTo {
+		next = upTo
+	}
+	ab := e.p.log.AbortedTransactions(off, next)
+	if len(ab) == 0 {
+		return
+	}
+	out := make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, len(ab))
+	for i, a := range ab {
+		out[i] = kmsg.FetchResponseTopicPartitionAbortedTransaction{ProducerID: a.ProducerID, FirstOffset: a.FirstOffset}
+	}
+	e.out.AbortedTransactions = out
+}
+
 // fail answers the entry with an error and no records. Kafka's answer then
 // carries -1 as the high watermark, last stable and log start offsets (the
 // LogReadResult of a failed read). A follower's OFFSET_OUT_OF_RANGE keeps
@@ -786,6 +841,7 @@ func (e *fetchEntry) fail(code int16) {
 	sp := e.out
 	sp.ErrorCode = code
 	sp.RecordBatches = noRecords
+	sp.AbortedTransactions = nil
 	if e.follower && code == kerr.OffsetOutOfRange.Code {
 		return
 	}

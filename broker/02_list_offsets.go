@@ -4,8 +4,11 @@ package broker
 //
 //	v0: old-style offset arrays; removed by KIP-896, not served.
 //	v1: a single offset and its timestamp.
-//	v2: isolation level (READ_COMMITTED answers up to the last stable
-//	    offset, which equals the high watermark until transactions exist).
+//	v2: isolation level: READ_COMMITTED answers up to the last stable
+//	    offset (latest is the last stable offset; a lookup by timestamp,
+//	    or the largest timestamp, finds only offsets below it), as
+//	    Kafka's lastFetchableOffset; READ_UNCOMMITTED up to the high
+//	    watermark.
 //	v3: same as v2.
 //	v4: current leader epoch in the request, leader epoch in the response.
 //	v5: same as v4 (OFFSET_NOT_AVAILABLE may be returned).
@@ -76,7 +79,7 @@ func handleListOffsets(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			} else if !b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, rt.Topic) { // acl.go
 				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			} else {
-				sp.ErrorCode = b.listOffset(rt.Topic, rp, &sp)
+				sp.ErrorCode = b.listOffset(rt.Topic, rp, &sp, req.IsolationLevel == 1)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -85,7 +88,7 @@ func handleListOffsets(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	return resp
 }
 
-func (b *Broker) listOffset(topic string, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) int16 {
+func (b *Broker) listOffset(topic string, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition, readCommitted bool) int16 {
 	p := b.partition(topic, rp.Partition)
 	if p == nil {
 		ke, _ := b.notServedError(b.store.Snapshot(), topic, rp.Partition, false, true)
@@ -100,7 +103,11 @@ func (b *Broker) listOffset(topic string, rp *kmsg.ListOffsetsRequestTopicPartit
 		}
 	}
 	l := p.log
+	// hwm: the last fetchable offset + 1 for the isolation level.
 	hwm := l.HighWatermark()
+	if readCommitted {
+		hwm = l.LastStableOffset()
+	}
 	switch ts := rp.Timestamp; {
 	case ts == tsLatest:
 		// Kafka's leader-epoch cache holds the leader's epoch from the

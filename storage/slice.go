@@ -36,6 +36,11 @@ func (f FileSlice) Release() {
 	}
 }
 
+// NextOffset is the base offset of the batch right after the slice when
+// the read found it (the upper bound of what the slice holds, for a
+// read_committed fetch's aborted transactions), else -1.
+func (f FileSlice) NextOffset() int64 { return f.next }
+
 // ReadAt reads the slice's bytes at off (relative to Pos) into p, for
 // callers that cannot send from the file.
 func (f FileSlice) ReadAt(p []byte, off int64) (int, error) {
