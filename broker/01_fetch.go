@@ -123,7 +123,7 @@ type fetchPlan struct {
 	// readCommitted: isolation level read_committed (a consumer's read
 	// stops at the last stable offset).
 	readCommitted bool
-	reads   int // read passes so far
+	reads         int // read passes so far
 
 	// The fetch session (fetch_session.go): what the request is to it, the
 	// session of an incremental fetch and its epoch after this request.
