@@ -17,6 +17,23 @@ package broker
 //	v12: same as v11 (KIP-890 part 2 on the transactional side).
 //	v13: topics named by id (KIP-516).
 //
+// Transactions (samsa.transactions.enable; without it a transactional id
+// is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED and a transactional
+// batch with INVALID_RECORD, as before transactions existed): a request
+// carrying a transactional batch needs a transactional id and WRITE on it
+// (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every partition, Kafka's
+// hasTransactionalRecords check), and its transactional batches must come
+// from one producer (else INVALID_PRODUCER_ID_MAPPING). The first batch of
+// a transaction on a partition (the log has none open for the producer at
+// its epoch) is checked with the producer's transaction coordinator before
+// it is appended (KIP-890 part 1, txn_bridge.go); from v12 (transaction
+// version 2) the coordinator adds the partition to the transaction itself.
+// The coordinator's PRODUCER_FENCED is answered INVALID_PRODUCER_EPOCH (as
+// Kafka has answered produce since 2.7), TRANSACTION_ABORTABLE below v11
+// INVALID_TXN_STATE (older clients do not know it). The log refuses a
+// non-transactional batch from a producer with a transaction open
+// (INVALID_TXN_STATE).
+//
 // acks=0 gets no response at all; an error with acks=0 closes the
 // connection so the client notices, as Kafka does.
 //
@@ -60,6 +77,11 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 
 	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 	anyErr := false
+	var txnErr *kerr.Error // fails every partition (transactions enabled)
+	var txnMsg string
+	if b.cfg.TransactionsEnabled {
+		txnErr, txnMsg = b.checkTxnProduce(rc, req)
+	}
 	var snap *coordinator.Snapshot
 	var leaders map[int32]bool // brokers to list in the response (v10+)
 	var waits []ackWait        // acks=all: what must be committed before the answer
@@ -111,10 +133,12 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			var kerrv *kerr.Error
 			var msg string
 			switch {
+			case txnErr != nil:
+				kerrv, msg = txnErr, txnMsg
 			case !acksOK:
 				kerrv, msg = kerr.InvalidRequiredAcks, fmt.Sprintf("acks must be -1, 0 or 1, not %d", req.Acks)
-			case req.TransactionID != nil:
-				kerrv, msg = kerr.TransactionalIDAuthorizationFailed, "transactions are not supported by this broker yet"
+			case req.TransactionID != nil && !b.cfg.TransactionsEnabled:
+				kerrv, msg = kerr.TransactionalIDAuthorizationFailed, "transactions are not enabled on this broker (samsa.transactions.enable)"
 			case !topicKnown:
 				kerrv, msg = kerr.UnknownTopicID, "unknown topic id"
 			case !b.authorize(rc, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, name): // acl.go
@@ -144,7 +168,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 					}
 				}
 				var next int64
-				kerrv, msg, next = b.produceToPartition(rc.ctx, p, req.Version, rp.Records, sp)
+				kerrv, msg, next = b.produceToPartition(rc.ctx, p, req.Version, req.TransactionID, rp.Records, sp)
 				if kerrv == nil && req.Acks == -1 {
 					waits = append(waits, ackWait{p: p, sp: sp, name: name, target: next, epoch: epoch})
 				}
@@ -200,7 +224,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 // original's). On a refusal it fills what Kafka fills: the log start offset
 // for the errors Kafka's log raises (record validation, sequences and
 // epochs), the refused records (v8+) for a batch refused for their content.
-func (b *Broker) produceToPartition(ctx context.Context, p *partition, version int16, records []byte, sp *kmsg.ProduceResponseTopicPartition) (kerrv *kerr.Error, msg string, next int64) {
+func (b *Broker) produceToPartition(ctx context.Context, p *partition, version int16, txnID *string, records []byte, sp *kmsg.ProduceResponseTopicPartition) (kerrv *kerr.Error, msg string, next int64) {
 	cfg := p.cfg.Load()
 	now := b.clock().Now().UnixMilli() // the dev clock in samsatest and samsa dev
 	hdr, err := protocol.ValidateProduceBatch(records, protocol.ValidateOptions{
@@ -247,7 +271,12 @@ func (b *Broker) produceToPartition(ctx context.Context, p *partition, version i
 		records = re
 	}
 	if hdr.IsTransactional() {
-		return kerr.InvalidRecord, "transactional record batches are not supported by this broker yet", 0
+		if !b.cfg.TransactionsEnabled || txnID == nil {
+			return kerr.InvalidRecord, "transactional record batches need transactions enabled on this broker (samsa.transactions.enable)", 0
+		}
+		if kerrv, msg := b.verifyTxnBatch(ctx, p, version, *txnID, &hdr); kerrv != nil {
+			return kerrv, msg, 0
+		}
 	}
 	appendTime := int64(-1)
 	if cfg.LogAppendTime {
@@ -276,6 +305,13 @@ func (b *Broker) produceToPartition(ctx context.Context, p *partition, version i
 	case errors.Is(err, storage.ErrUnknownProducer):
 		sp.LogStartOffset = p.log.LogStartOffset()
 		return kerr.UnknownProducerID, err.Error(), 0
+	case errors.Is(err, storage.ErrInvalidTxnState):
+		sp.LogStartOffset = p.log.LogStartOffset()
+		return kerr.InvalidTxnState, fmt.Sprintf("%v: producer %d has a transaction open on %s-%d; its batches must be transactional until it ends",
+			err, hdr.ProducerID, p.topic, p.index), 0
+	case errors.Is(err, storage.ErrCoordinatorFenced):
+		sp.LogStartOffset = p.log.LogStartOffset()
+		return kerr.TransactionCoordinatorFenced, err.Error(), 0
 	case errors.Is(err, storage.ErrClosed):
 		return kerr.NotLeaderForPartition, "the partition is being closed", 0
 	case errors.Is(err, storage.ErrNoSpace):
@@ -298,6 +334,64 @@ func (b *Broker) produceToPartition(ctx context.Context, p *partition, version i
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
 	return nil, "", res.LastOffset + 1
+}
+
+// checkTxnProduce is the request-wide transactional check of Kafka's
+// handleProduceRequest: with a transactional batch anywhere, the request
+// must name a transactional id its principal may WRITE, and (Kafka's
+// ReplicaManager) carry transactional batches of one producer only. It
+// reads one header per partition, and nothing for a request without a
+// transactional batch beyond that.
+func (b *Broker) checkTxnProduce(rc *reqCtx, req *kmsg.ProduceRequest) (*kerr.Error, string) {
+	txn := false
+	pid := int64(-1)
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			h, err := protocol.ParseBatchHeader(req.Topics[i].Partitions[j].Records)
+			if err != nil || !h.IsTransactional() {
+				continue // an invalid batch is refused by its partition's validation
+			}
+			if txn && h.ProducerID != pid {
+				return kerr.InvalidProducerIDMapping, fmt.Sprintf("transactional records of more than one producer id (%d and %d) in one request", pid, h.ProducerID)
+			}
+			txn, pid = true, h.ProducerID
+		}
+	}
+	if !txn {
+		return nil, ""
+	}
+	if req.TransactionID == nil {
+		return kerr.TransactionalIDAuthorizationFailed, "transactional records without a transactional id"
+	}
+	if !b.authorize(rc, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, *req.TransactionID) { // acl.go
+		return kerr.TransactionalIDAuthorizationFailed, ""
+	}
+	return nil, ""
+}
+
+// verifyTxnBatch checks a transactional batch with the producer's
+// transaction coordinator before it is appended, unless the log has the
+// producer's transaction open at the batch's epoch already (Kafka's
+// maybeStartTransactionVerification: only a transaction's first batch on a
+// partition is verified). From Produce v12 (transaction version 2) the
+// coordinator adds the partition to the transaction.
+func (b *Broker) verifyTxnBatch(ctx context.Context, p *partition, version int16, txnID string, hdr *protocol.BatchHeader) (*kerr.Error, string) {
+	if e, ok := p.log.ProducerState(hdr.ProducerID); ok && e.CurrentTxnFirstOffset >= 0 && e.ProducerEpoch == hdr.ProducerEpoch {
+		return nil, ""
+	}
+	kerrv := b.txnVerifyPartition(ctx, txnID, hdr.ProducerID, hdr.ProducerEpoch, p.topic, p.index, version >= 12)
+	switch {
+	case kerrv == nil:
+		return nil, ""
+	case kerrv == kerr.ProducerFenced:
+		// Kafka answers produce with INVALID_PRODUCER_EPOCH (abortable)
+		// rather than the fatal PRODUCER_FENCED since 2.7.
+		kerrv = kerr.InvalidProducerEpoch
+	case kerrv == kerr.TransactionAbortable && version < 11:
+		kerrv = kerr.InvalidTxnState // unknown to clients before Produce v11
+	}
+	return kerrv, fmt.Sprintf("%s-%d is not part of an ongoing transaction of %q (producer %d, epoch %d): %s",
+		p.topic, p.index, txnID, hdr.ProducerID, hdr.ProducerEpoch, kerrv.Message)
 }
 
 // ackWait is one acks=all partition of a produce waiting to be committed.
