@@ -66,6 +66,9 @@ type Broker struct {
 
 	// groups is the group coordinator (groups.go); nil until Start.
 	groups *group.Coordinator
+	// txn is the transaction coordinator (txn_coordinator.go); empty
+	// without samsa.transactions.enable.
+	txn txnCoordinator
 
 	replication // followers' fetchers and leaders' ISR writes (replica*.go)
 
@@ -214,6 +217,10 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.closeStarted()
 		return fmt.Errorf("broker: start group coordinator: %w", err)
 	}
+	if err := b.startTxn(ctx); err != nil {
+		b.closeStarted()
+		return fmt.Errorf("broker: start transaction coordinator: %w", err)
+	}
 	// Open every partition this broker hosts before accepting requests, so
 	// the first Produce after a restart does not see NOT_LEADER.
 	b.reconcile()
@@ -264,6 +271,7 @@ func (b *Broker) brokerInfo() coordinator.BrokerInfo {
 // closeStarted undoes a partial Start.
 func (b *Broker) closeStarted() {
 	b.stopController()
+	b.closeTxn()
 	if b.groups != nil {
 		b.groups.Close()
 	}
@@ -301,6 +309,7 @@ func (b *Broker) Close() error {
 	b.wg.Wait()
 	b.stopController()
 	b.fetchers.close()
+	b.closeTxn()
 	if b.groups != nil {
 		b.groups.Close()
 	}
