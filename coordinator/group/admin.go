@@ -151,7 +151,7 @@ func (c *Coordinator) deleteGroup(ctx context.Context, g *group, explicit bool) 
 		g.mu.Unlock()
 		return kerr.NonEmptyGroup.Code
 	}
-	if !explicit && len(g.offsets) > 0 {
+	if !explicit && (len(g.offsets) > 0 || len(g.txnOffsets) > 0) {
 		g.mu.Unlock()
 		return kerr.NonEmptyGroup.Code
 	}
@@ -167,6 +167,7 @@ func (c *Coordinator) deleteGroup(ctx context.Context, g *group, explicit bool) 
 		clientv3.OpDelete(c.groupKey(g.id)),
 		clientv3.OpDelete(c.chunksPrefix(g.id), clientv3.WithPrefix()),
 		clientv3.OpDelete(c.offsetsPrefix(g.id), clientv3.WithPrefix()),
+		clientv3.OpDelete(c.txnOffsetsPrefix(g.id), clientv3.WithPrefix()),
 	)
 	if err != nil {
 		c.log.Warn().Err(err).Str("group", g.id).Msg("cannot delete group")

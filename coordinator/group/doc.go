@@ -59,6 +59,11 @@
 //	                                   record's JSON is the concatenation of its chunks
 //	offsets/<group>/<topic>/<partition> offsetRecord: offset, leader epoch, metadata,
 //	                                   commit timestamp (ms), optional expire timestamp
+//	txn-offsets/<group>/<producer id>/<topic>/<partition>
+//	                                   pendingOffsetRecord: an offsetRecord and the producer
+//	                                   epoch of a TxnOffsetCommit whose transaction has not
+//	                                   ended (txn_offsets.go): moved to offsets/ by its COMMIT
+//	                                   marker, deleted by its ABORT
 //
 // <group> is the group id with '%', '/' and control bytes %XX-escaped (the
 // empty id is "%"), so a group id is always one key segment and a prefix
@@ -91,8 +96,8 @@
 // atomic, a larger commit is not (the partitions of the transactions that
 // succeeded are stored and acknowledged, the rest get an error). A group
 // record of any size is replaced atomically (above). Deleting a group is
-// one transaction (its record and range deletes of its chunks and
-// offsets).
+// one transaction (its record and range deletes of its chunks, offsets
+// and pending transactional offsets).
 //
 // # Locks
 //

@@ -103,6 +103,9 @@ type group struct {
 	cg *consumerGroup // kindConsumer only
 
 	offsets map[string]map[int32]offsetRecord
+	// txnOffsets are the pending transactional offsets by producer id
+	// (txn_offsets.go); nil until the first.
+	txnOffsets map[int64]pendingOffsets
 }
 
 // member is a classic group member.

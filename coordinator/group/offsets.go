@@ -46,6 +46,9 @@ type Offset struct {
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	// Unstable: asked with RequireStable, the partition has a pending
+	// transactional offset (UNSTABLE_OFFSET_COMMIT; Offset is then -1).
+	Unstable bool
 }
 
 func (g *group) setOffsetLocked(topic string, partition int32, rec offsetRecord) {
@@ -230,13 +233,17 @@ type FetchArgs struct {
 	MemberEpoch int32
 	// Topics to fetch; nil means every committed partition.
 	Topics map[string][]int32
+	// RequireStable (OffsetFetch v7+, KIP-447): a partition with a
+	// pending transactional offset is answered Unstable.
+	RequireStable bool
 }
 
 // FetchOffsets returns the committed offsets of a group: for each asked
 // partition, its offset or -1 when nothing is committed (as Kafka: an
 // unknown group is not an error). The error code is group-level.
-// require_stable needs no waiting: samsa has no pending transactional
-// offsets yet.
+// With RequireStable a partition some producer has a transactional
+// offset pending for is Unstable instead (the consumer retries until the
+// transaction ends).
 func (c *Coordinator) FetchOffsets(a FetchArgs) (map[string]map[int32]Offset, int16) {
 	g, code := c.find(a.Group, false)
 	if code != 0 {
@@ -272,10 +279,17 @@ func (c *Coordinator) FetchOffsets(a FetchArgs) (map[string]map[int32]Offset, in
 			return nil, code
 		}
 	}
+	unstable := func(t string, p int32) bool {
+		return a.RequireStable && len(g.txnOffsets) > 0 && g.hasPendingLocked(t, p)
+	}
 	if a.Topics == nil {
 		for t, ps := range g.offsets {
 			m := make(map[int32]Offset, len(ps))
 			for p, r := range ps {
+				if unstable(t, p) {
+					m[p] = Offset{Offset: -1, LeaderEpoch: -1, Unstable: true}
+					continue
+				}
 				m[p] = Offset{Offset: r.Offset, LeaderEpoch: r.LeaderEpoch, Metadata: r.Metadata}
 			}
 			out[t] = m
@@ -284,6 +298,15 @@ func (c *Coordinator) FetchOffsets(a FetchArgs) (map[string]map[int32]Offset, in
 	}
 	for t, ps := range a.Topics {
 		for _, p := range ps {
+			if unstable(t, p) {
+				m := out[t]
+				if m == nil {
+					m = make(map[int32]Offset)
+					out[t] = m
+				}
+				m[p] = Offset{Offset: -1, LeaderEpoch: -1, Unstable: true}
+				continue
+			}
 			r, ok := g.offsets[t][p]
 			if !ok {
 				missing(t, p)
@@ -439,7 +462,7 @@ func (c *Coordinator) ExpireOffsets(ctx context.Context) int {
 			c.log.Info().Str("group", g.id).Int("offsets", len(expired)).Msg("expired offsets")
 		}
 		g.mu.Lock()
-		gone := !g.dead && g.isEmptyLocked() && len(g.offsets) == 0 &&
+		gone := !g.dead && g.isEmptyLocked() && len(g.offsets) == 0 && len(g.txnOffsets) == 0 &&
 			(g.kind == kindConsumer || g.state == stateEmpty)
 		g.mu.Unlock()
 		if gone {

@@ -352,5 +352,13 @@ func (c *Coordinator) readGroups(ctx context.Context, rev int64, include func(id
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("group: load offsets: %w", err)
 	}
+	tprefix := c.cfg.Key("txn-offsets") + "/"
+	_, err = c.getPrefix(ctx, tprefix, rev, func(key string, val []byte) error {
+		c.loadTxnOffset(get, strings.TrimPrefix(key, tprefix), val) // txn_offsets.go
+		return nil
+	})
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("group: load pending transactional offsets: %w", err)
+	}
 	return groups, n, rev, nil
 }
