@@ -11,9 +11,12 @@ package broker
 //	v4: PRODUCER_FENCED may be returned (KIP-588).
 //	v5: same as v4 (transactions v2 clients, KIP-890).
 //
-// Idempotent producers only for now: a transactional id is answered with
-// a clear error until the transaction coordinator exists. Producer ids are
-// taken from blocks reserved in etcd, so they are unique across brokers and
+// With a transactional id (and samsa.transactions.enable) the request
+// goes to the transaction coordinator (coordinator/txn, wired in
+// txn_coordinator.go): this broker must coordinate the id (else
+// NOT_COORDINATOR) and the principal needs WRITE on it. Without the gate
+// a transactional id is refused as before. Producer ids are taken from
+// blocks reserved in etcd, so they are unique across brokers and
 // restarts.
 
 import (
@@ -23,6 +26,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/coordinator/txn"
 )
 
 func init() { register(kmsg.InitProducerID, 0, 5, handleInitProducerID) }
@@ -39,8 +44,11 @@ func handleInitProducerID(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 		return resp
 	}
 	if req.TransactionalID != nil {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		return resp
+		if !b.cfg.TransactionsEnabled {
+			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			return resp
+		}
+		return initTransactionalProducerID(b, rc, req, resp)
 	}
 	if !b.authorizeIdempotentWrite(rc) { // acl.go
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
@@ -59,6 +67,38 @@ func handleInitProducerID(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 	}
 	resp.ProducerID = id
 	resp.ProducerEpoch = 0
+	return resp
+}
+
+// initTransactionalProducerID is InitProducerId with a transactional id
+// (Kafka's TransactionCoordinator.handleInitProducerId).
+func initTransactionalProducerID(b *Broker, rc *reqCtx, req *kmsg.InitProducerIDRequest, resp *kmsg.InitProducerIDResponse) kmsg.Response {
+	id := *req.TransactionalID
+	if !b.authorize(rc, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, id) { // acl.go
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp
+	}
+	if id == "" {
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		return resp
+	}
+	if e := b.txnError(id); e != nil { // txn_coordinator.go
+		resp.ErrorCode = e.Code
+		return resp
+	}
+	pid, epoch := int64(-1), int16(-1)
+	if req.Version >= 3 {
+		pid, epoch = req.ProducerID, req.ProducerEpoch
+	}
+	ctx, cancel := context.WithTimeout(rc.ctx, txnRequestTimeout)
+	defer cancel()
+	res := b.txn.coord.InitProducerID(ctx, txn.InitProducerIDArgs{
+		TransactionalID: id, TimeoutMs: req.TransactionTimeoutMillis, ProducerID: pid, ProducerEpoch: epoch,
+	})
+	resp.ErrorCode = fencedCode(b.txnCode(id, res.ErrorCode), req.Version < 4)
+	if res.ErrorCode == 0 {
+		resp.ProducerID, resp.ProducerEpoch = res.ProducerID, res.ProducerEpoch
+	}
 	return resp
 }
 
