@@ -50,7 +50,7 @@ func handleApiVersions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		return resp
 	}
 	resp.ApiKeys = apiVersionsTable(b)
-	fillFeatures(resp)
+	fillFeatures(b, resp)
 	return resp
 }
 

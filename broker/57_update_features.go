@@ -28,7 +28,7 @@ func handleUpdateFeatures(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 	req := kreq.(*kmsg.UpdateFeaturesRequest)
 	resp := req.ResponseKind().(*kmsg.UpdateFeaturesResponse)
 	for _, u := range req.FeatureUpdates {
-		if code, msg := checkFeatureUpdate(req.Version, u); code != nil {
+		if code, msg := checkFeatureUpdate(b, req.Version, u); code != nil {
 			resp.ErrorCode = code.Code
 			resp.ErrorMessage = strPtr(msg)
 			return resp
@@ -45,12 +45,12 @@ func handleUpdateFeatures(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 }
 
 // checkFeatureUpdate refuses an update samsa cannot carry out.
-func checkFeatureUpdate(version int16, u kmsg.UpdateFeaturesRequestFeatureUpdate) (*kerr.Error, string) {
+func checkFeatureUpdate(b *Broker, version int16, u kmsg.UpdateFeaturesRequestFeatureUpdate) (*kerr.Error, string) {
 	if version >= 1 && (u.UpgradeType < 1 || u.UpgradeType > 3) {
 		return kerr.InvalidUpdateVersion, fmt.Sprintf("unknown upgrade type %d for feature %s", u.UpgradeType, u.Feature)
 	}
 	target := max(u.MaxVersionLevel, 0) // below 1: remove the feature, level 0
-	f := featureByName(u.Feature)
+	f := featureByName(b, u.Feature)
 	if f == nil {
 		return kerr.InvalidUpdateVersion, fmt.Sprintf("invalid update version %d for feature %s: samsa does not know this feature", u.MaxVersionLevel, u.Feature)
 	}

@@ -27,8 +27,8 @@ type feature struct {
 // release whose protocol samsa follows (4.4-IV2, Kafka 4.4's latest
 // production level); group.version 1 is KIP-848's consumer protocol, which
 // samsa serves; the others are 0 because samsa does not implement what
-// their level 1 turns on: transaction.version (KIP-890, transactions are
-// not implemented), kraft.version (the metadata quorum is etcd, whose
+// their level 1 turns on: transaction.version (KIP-890; 2 with
+// samsa.transactions.enable, see brokerFeatures), kraft.version (the metadata quorum is etcd, whose
 // membership is not changed through Kafka's APIs), share.version (KIP-932
 // share groups), streams.version (KIP-1071 streams groups) and
 // eligible.leader.replicas.version (KIP-966).
@@ -36,7 +36,7 @@ var features = []feature{
 	{name: "metadata.version", level: 33, levelName: "4.4-IV2", why: "the Kafka 4.4 protocol samsa follows"},
 	{name: "kraft.version", level: 0, why: "the metadata quorum is etcd, not KRaft"},
 	{name: "group.version", level: 1, why: "KIP-848 consumer groups are served"},
-	{name: "transaction.version", level: 0, why: "transactions are not implemented"},
+	{name: "transaction.version", level: 0, why: "transactions are not enabled (samsa.transactions.enable)"},
 	{name: "share.version", level: 0, why: "share groups (KIP-932) are not implemented"},
 	{name: "streams.version", level: 0, why: "streams groups (KIP-1071) are not implemented"},
 	{name: "eligible.leader.replicas.version", level: 0, why: "eligible leader replicas (KIP-966) are not implemented"},
@@ -48,18 +48,41 @@ var features = []feature{
 // broker of one release and grows when a release raises a level, so that
 // clients that keep the features of the highest epoch they have seen take
 // the newer ones during a rolling upgrade.
-func featuresEpoch() int64 {
+func featuresEpoch(fs []feature) int64 {
 	var sum int64
-	for _, f := range features {
+	for _, f := range fs {
 		sum += int64(f.level)
 	}
 	return sum
 }
 
-func featureByName(name string) *feature {
-	for i := range features {
-		if features[i].name == name {
-			return &features[i]
+// txnFeatures is the table with samsa.transactions.enable:
+// transaction.version 2, the level whose protocol the transaction
+// coordinator serves (TV2: EndTxn v5, Produce v12 adding partitions; TV0/1
+// clients are served as well, as Kafka serves them at level 2).
+var txnFeatures = func() []feature {
+	fs := append([]feature(nil), features...)
+	for i := range fs {
+		if fs[i].name == "transaction.version" {
+			fs[i].level, fs[i].why = 2, "transactions (KIP-890 transaction version 2) are served"
+		}
+	}
+	return fs
+}()
+
+// brokerFeatures is the feature table b runs (b nil: without the gate).
+func brokerFeatures(b *Broker) []feature {
+	if b != nil && b.cfg.TransactionsEnabled {
+		return txnFeatures
+	}
+	return features
+}
+
+func featureByName(b *Broker, name string) *feature {
+	fs := brokerFeatures(b)
+	for i := range fs {
+		if fs[i].name == name {
+			return &fs[i]
 		}
 	}
 	return nil
@@ -68,11 +91,12 @@ func featureByName(name string) *feature {
 // fillFeatures sets the feature fields of an ApiVersions v3+ answer. Before
 // v4, features whose supported minimum is 0 are left out, as Kafka leaves
 // them out (KAFKA-17011: v3 clients could not parse a minimum of 0).
-func fillFeatures(resp *kmsg.ApiVersionsResponse) {
+func fillFeatures(b *Broker, resp *kmsg.ApiVersionsResponse) {
 	if resp.Version < 3 {
 		return
 	}
-	for _, f := range features {
+	fs := brokerFeatures(b)
+	for _, f := range fs {
 		if f.level == 0 && resp.Version < 4 {
 			continue
 		}
@@ -85,5 +109,5 @@ func fillFeatures(resp *kmsg.ApiVersionsResponse) {
 			resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
 		}
 	}
-	resp.FinalizedFeaturesEpoch = featuresEpoch()
+	resp.FinalizedFeaturesEpoch = featuresEpoch(fs)
 }
