@@ -148,7 +148,8 @@ func mustAppend(t testing.TB, l *Log, b []byte, epoch int32) AppendResult {
 }
 
 // faultFS injects failures into writes and fsyncs of files whose name
-// contains match, and counts fsyncs.
+// contains match (or, through writeErr and syncErr, of any path it picks),
+// and counts fsyncs.
 type faultFS struct {
 	OSFS
 	mu         sync.Mutex
@@ -168,9 +169,17 @@ type faultFS struct {
 	// failRangeSync, when set, picks by their flags the SyncRange calls
 	// (the trimmer's write-back path) on matching files that fail.
 	failRangeSync func(flags int) bool
-	syncs         map[string]int    // Sync calls by path (files and directories)
-	onSync        func(path string) // called before each Sync, without mu
-	events        []string          // "create <path>" and "sync <path>", in order
+	// writeErr, when set, is asked before every Write and WriteAt with
+	// the file's path (whatever match is): an error fails the write with
+	// nothing written. Called without mu.
+	writeErr func(path string) error
+	// syncErr, when set, is asked before every Sync of a file or a
+	// directory with its path (whatever match is): an error fails the
+	// Sync, which is then not counted. Called without mu, after onSync.
+	syncErr func(path string) error
+	syncs   map[string]int    // Sync calls by path (files and directories)
+	onSync  func(path string) // called before each Sync, without mu
+	events  []string          // "create <path>" and "sync <path>", in order
 }
 
 var errInjected = errors.New("injected fault")
@@ -207,6 +216,20 @@ func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (File, error
 func (f *faultFS) event(e string) {
 	f.mu.Lock()
 	f.events = append(f.events, e)
+	f.mu.Unlock()
+}
+
+// setWriteErr sets writeErr (see faultFS) while the log may be writing.
+func (f *faultFS) setWriteErr(fn func(string) error) {
+	f.mu.Lock()
+	f.writeErr = fn
+	f.mu.Unlock()
+}
+
+// setSyncErr sets syncErr.
+func (f *faultFS) setSyncErr(fn func(string) error) {
+	f.mu.Lock()
+	f.syncErr = fn
 	f.mu.Unlock()
 }
 
@@ -272,7 +295,21 @@ func (f *faultFile) Close() error {
 
 func (f *faultFile) hit() bool { return strings.Contains(f.name, f.fs.match) }
 
+// injected is what hook (writeErr or syncErr, read under mu) says for f.
+func (f *faultFile) injected(hook *func(string) error) error {
+	f.fs.mu.Lock()
+	fn := *hook
+	f.fs.mu.Unlock()
+	if fn == nil {
+		return nil
+	}
+	return fn(f.name)
+}
+
 func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
+	if err := f.injected(&f.fs.writeErr); err != nil {
+		return 0, err
+	}
 	f.fs.mu.Lock()
 	torn, fail, full := f.fs.tornAfter, f.fs.failWrites, f.fs.noSpaceAfter
 	if f.hit() && torn >= 0 {
@@ -293,9 +330,12 @@ func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 	return f.File.WriteAt(p, off)
 }
 
-// Write is File.Write with noSpaceAfter (whole-file writes: checkpoints,
-// snapshots).
+// Write is File.Write with writeErr and noSpaceAfter (whole-file writes:
+// checkpoints, snapshots).
 func (f *faultFile) Write(p []byte) (int, error) {
+	if err := f.injected(&f.fs.writeErr); err != nil {
+		return 0, err
+	}
 	f.fs.mu.Lock()
 	full := f.fs.noSpaceAfter
 	f.fs.mu.Unlock()
@@ -312,6 +352,9 @@ func (f *faultFile) Sync() error {
 	f.fs.mu.Unlock()
 	if onSync != nil {
 		onSync(f.name)
+	}
+	if err := f.injected(&f.fs.syncErr); err != nil {
+		return err
 	}
 	f.fs.mu.Lock()
 	fail := f.fs.failSync && f.hit()
