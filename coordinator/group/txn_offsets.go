@@ -22,11 +22,21 @@ package group
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Errors of CompleteTxnOffsets for a partition this coordinator cannot
+// complete: the marker must go to the partition's coordinator, or wait
+// for its load.
+var (
+	ErrNotHeld     = errors.New("group: the __consumer_offsets partition is not held by this coordinator")
+	ErrLoadPending = errors.New("group: the __consumer_offsets partition is still loading")
 )
 
 // TxnCommitArgs identifies a transactional committer (TxnOffsetCommit).
@@ -230,9 +240,22 @@ func (g *group) validateTxnCommitLocked(a TxnCommitArgs) int16 {
 // groups of __consumer_offsets partition partition (every group when the
 // coordinator is not placed): on commit their pending offsets of the
 // producer become committed offsets, on abort they are dropped (Kafka's
-// onTransactionCompleted). It returns the first error; the marker writer
-// retries, and what was completed stays completed.
+// onTransactionCompleted). It returns the first error (ErrNotHeld,
+// ErrLoadPending for a partition not held or not loaded yet, an etcd
+// error); the marker writer retries, and what was completed stays
+// completed.
 func (c *Coordinator) CompleteTxnOffsets(ctx context.Context, partition int32, producerID int64, commit bool) error {
+	if c.cfg.Placed {
+		c.mu.Lock()
+		ps := c.parts[partition]
+		c.mu.Unlock()
+		switch {
+		case ps == nil:
+			return fmt.Errorf("%w: %d", ErrNotHeld, partition)
+		case !ps.loaded:
+			return fmt.Errorf("%w: %d", ErrLoadPending, partition)
+		}
+	}
 	var first error
 	for _, g := range c.all() {
 		if c.cfg.Placed && g.part != partition {
@@ -263,8 +286,12 @@ func (c *Coordinator) completeGroupTxn(ctx context.Context, g *group, producerID
 	}
 	g.mu.Lock()
 	if g.dead {
+		unloaded := g.unloaded
 		g.mu.Unlock()
-		return nil // unloaded: the next coordinator completes them; deleted: gone
+		if unloaded { // the partition's next coordinator completes them
+			return fmt.Errorf("%w: group %q unloaded", ErrNotHeld, g.id)
+		}
+		return nil // deleted, and its pending offsets with it
 	}
 	var items []item
 	for t, ps := range g.txnOffsets[producerID] {
