@@ -9,8 +9,10 @@ package broker
 //	v4: same as v3.
 //	v5: committed leader epoch.
 //	v6: flexible.
-//	v7: require_stable (samsa has no pending transactional offsets yet,
-//	    so every offset is stable).
+//	v7: require_stable (KIP-447): a partition with a transactional offset
+//	    pending (TxnOffsetCommit whose transaction has not ended) is
+//	    answered UNSTABLE_OFFSET_COMMIT with offset -1, which the consumer
+//	    retries; without it the committed offset is answered as before.
 //	v8: several groups per request (KIP-709), per-group error codes.
 //	v9: KIP-848 member id and epoch, validated for consumer groups.
 //	v10: topics by id.
@@ -56,7 +58,7 @@ func handleOffsetFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 					topics = append(topics, fetchTopic{name: t.Topic, id: t.TopicID, partitions: t.Partitions})
 				}
 			}
-			code, out := b.fetchGroupOffsets(snap, req.Version, rg.Group, rg.MemberID, rg.MemberEpoch, topics, rg.Topics == nil)
+			code, out := b.fetchGroupOffsets(snap, req.Version, rg.Group, rg.MemberID, rg.MemberEpoch, topics, rg.Topics == nil, req.RequireStable)
 			code, out = b.authorizeOffsetFetch(rc, rg.Group, topics, code, out, rg.Topics == nil) // acl.go
 			g := kmsg.NewOffsetFetchResponseGroup()
 			g.Group = rg.Group
@@ -75,7 +77,7 @@ func handleOffsetFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	for _, t := range req.Topics {
 		topics = append(topics, fetchTopic{name: t.Topic, partitions: t.Partitions})
 	}
-	code, out := b.fetchGroupOffsets(snap, req.Version, req.Group, nil, -1, topics, all)
+	code, out := b.fetchGroupOffsets(snap, req.Version, req.Group, nil, -1, topics, all, req.Version >= 7 && req.RequireStable)
 	code, out = b.authorizeOffsetFetch(rc, req.Group, topics, code, out, all) // acl.go
 	if req.Version >= 2 {
 		resp.ErrorCode = code
@@ -95,7 +97,7 @@ func handleOffsetFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 
 // fetchGroupOffsets answers one group: a group-level error code and the
 // topics (every requested partition, or every committed one when all).
-func (b *Broker) fetchGroupOffsets(snap *coordinator.Snapshot, version int16, groupID string, memberID *string, memberEpoch int32, topics []fetchTopic, all bool) (int16, []fetchedTopic) {
+func (b *Broker) fetchGroupOffsets(snap *coordinator.Snapshot, version int16, groupID string, memberID *string, memberEpoch int32, topics []fetchTopic, all, requireStable bool) (int16, []fetchedTopic) {
 	partErr := func(code int16) []fetchedTopic {
 		out := make([]fetchedTopic, 0, len(topics))
 		for _, t := range topics {
@@ -110,7 +112,7 @@ func (b *Broker) fetchGroupOffsets(snap *coordinator.Snapshot, version int16, gr
 	if e := b.groupError(groupID); e != nil {
 		return e.Code, partErr(e.Code)
 	}
-	args := group.FetchArgs{Group: groupID, MemberID: memberID, MemberEpoch: memberEpoch}
+	args := group.FetchArgs{Group: groupID, MemberID: memberID, MemberEpoch: memberEpoch, RequireStable: requireStable}
 	unknownID := make(map[int]bool)
 	if !all {
 		args.Topics = make(map[string][]int32, len(topics))
@@ -174,6 +176,9 @@ func (b *Broker) fetchGroupOffsets(snap *coordinator.Snapshot, version int16, gr
 func offsetFetchPartition(p int32, o group.Offset, code int16) kmsg.OffsetFetchResponseGroupTopicPartition {
 	rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 	rp.Partition = p
+	if o.Unstable && code == 0 {
+		code = kerr.UnstableOffsetCommit.Code
+	}
 	rp.Offset = o.Offset
 	rp.LeaderEpoch = o.LeaderEpoch
 	rp.Metadata = strPtr(o.Metadata)
