@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -35,6 +36,35 @@ func (b *Broker) txnVerifyPartition(ctx context.Context, transactionalID string,
 	}
 	ctx, cancel := context.WithTimeout(ctx, txnRequestTimeout)
 	defer cancel()
+	// CONCURRENT_TRANSACTIONS usually means the producer's previous
+	// transaction is still writing its markers (a TV2 producer produces
+	// right after EndTxn): ask again a few times before answering, as
+	// Kafka's broker does (add.partitions.to.txn.retry.backoff.ms 20,
+	// .max.ms 100), so that the producer need not back off.
+	deadline := time.Now().Add(verifyRetryMax)
+	for {
+		code := b.verifyOnce(ctx, transactionalID, producerID, producerEpoch, topic, partition, add)
+		if code != kerr.ConcurrentTransactions.Code || time.Now().Add(verifyRetryBackoff).After(deadline) {
+			return verifyError(code, add)
+		}
+		select {
+		case <-ctx.Done():
+			return verifyError(code, add)
+		case <-time.After(verifyRetryBackoff):
+		}
+	}
+}
+
+// Kafka's add.partitions.to.txn.retry.backoff.ms and
+// add.partitions.to.txn.retry.backoff.max.ms defaults.
+const (
+	verifyRetryBackoff = 20 * time.Millisecond
+	verifyRetryMax     = 100 * time.Millisecond
+)
+
+// verifyOnce asks the coordinator once and returns its code.
+func (b *Broker) verifyOnce(ctx context.Context, transactionalID string, producerID int64, producerEpoch int16,
+	topic string, partition int32, add bool) int16 {
 	var code int16
 	info, e, _ := b.coordinatorFor(transactionalID, 1)
 	switch {
@@ -52,7 +82,7 @@ func (b *Broker) txnVerifyPartition(ctx context.Context, transactionalID string,
 	default:
 		code = b.verifyRemote(ctx, info.ID, transactionalID, producerID, producerEpoch, topic, partition, add)
 	}
-	return verifyError(code, add)
+	return code
 }
 
 // verifyRemote asks the coordinator broker id with AddPartitionsToTxn v4+
