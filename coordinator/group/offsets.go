@@ -103,10 +103,34 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, a CommitArgs, commits [
 	}
 
 	now := c.now().UnixMilli()
+	done, txns, err := storeCommits(ctx, g, commits, codes, c.cfg.OffsetMetadataMaxBytes,
+		func(cm Commit, meta string) (string, offsetRecord) {
+			rec := offsetRecord{Offset: cm.Offset, LeaderEpoch: cm.LeaderEpoch, Metadata: meta, CommitTimestamp: now}
+			if a.RetentionMs > 0 {
+				rec.ExpireTimestamp = now + a.RetentionMs
+			}
+			return c.offsetKey(a.Group, cm.Topic, cm.Partition), rec
+		},
+		func(cm Commit, rec offsetRecord) { g.setOffsetLocked(cm.Topic, cm.Partition, rec) })
+	if err != nil {
+		c.log.Warn().Err(err).Str("group", a.Group).Int("stored_txns", done).Int("txns", txns).Msg("offset commit failed")
+	}
+	return codes
+}
+
+// storeCommits stores one record per commit (build gives its key and
+// value; a commit whose metadata exceeds maxMeta gets
+// OFFSET_METADATA_TOO_LARGE) in as few etcd transactions as etcd's limits
+// allow, under the group's write lock, and applies each stored one with
+// apply (g.mu held). The codes of the commits that were not stored are
+// set; it returns how many of the txns etcd transactions were committed
+// and the write error that stopped the rest.
+func storeCommits[R any](ctx context.Context, g *group, commits []Commit, codes []int16, maxMeta int,
+	build func(cm Commit, meta string) (string, R), apply func(cm Commit, rec R)) (done, txns int, err error) {
 	var b txnBatcher
 	type kv struct {
 		i   int
-		rec offsetRecord
+		rec R
 	}
 	var chunkItems [][]kv
 	var cur []kv
@@ -115,16 +139,12 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, a CommitArgs, commits [
 		if cm.Metadata != nil {
 			meta = *cm.Metadata
 		}
-		if len(meta) > c.cfg.OffsetMetadataMaxBytes {
+		if len(meta) > maxMeta {
 			codes[i] = kerr.OffsetMetadataTooLarge.Code
 			continue
 		}
-		rec := offsetRecord{Offset: cm.Offset, LeaderEpoch: cm.LeaderEpoch, Metadata: meta, CommitTimestamp: now}
-		if a.RetentionMs > 0 {
-			rec.ExpireTimestamp = now + a.RetentionMs
-		}
+		key, rec := build(cm, meta)
 		val, _ := json.Marshal(rec)
-		key := c.offsetKey(a.Group, cm.Topic, cm.Partition)
 		before := len(b.chunks)
 		b.add(clientv3.OpPut(key, string(val)), len(key)+len(val))
 		if len(b.chunks) != before {
@@ -138,16 +158,18 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, a CommitArgs, commits [
 		chunkItems = append(chunkItems, cur)
 	}
 	if len(chunks) == 0 {
-		return codes
+		return 0, 0, nil
 	}
-
-	if err := g.lockWrites(ctx); err != nil {
+	setAll := func(code int16) {
 		for _, items := range chunkItems {
 			for _, it := range items {
-				codes[it.i] = storeErrorCode(err)
+				codes[it.i] = code
 			}
 		}
-		return codes
+	}
+	if err := g.lockWrites(ctx); err != nil {
+		setAll(storeErrorCode(err))
+		return 0, len(chunks), nil // answered; not a failed write
 	}
 	defer g.wmu.unlock()
 	g.mu.Lock()
@@ -156,29 +178,22 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, a CommitArgs, commits [
 	if dead {
 		// Deleted (or unloaded) while we validated: do not resurrect it
 		// in etcd.
-		for _, items := range chunkItems {
-			for _, it := range items {
-				codes[it.i] = gone
-			}
-		}
-		return codes
+		setAll(gone)
+		return 0, len(chunks), nil
 	}
-	done, err := g.commitTxns(ctx, chunks)
-	if err != nil {
-		c.log.Warn().Err(err).Str("group", a.Group).Int("stored_txns", done).Int("txns", len(chunks)).Msg("offset commit failed")
-	}
+	done, err = g.commitTxns(ctx, chunks)
 	g.mu.Lock()
 	for ci, items := range chunkItems {
 		for _, it := range items {
 			if ci < done {
-				g.setOffsetLocked(commits[it.i].Topic, commits[it.i].Partition, it.rec)
+				apply(commits[it.i], it.rec)
 			} else {
 				codes[it.i] = storeErrorCode(err)
 			}
 		}
 	}
 	g.mu.Unlock()
-	return codes
+	return done, len(chunks), err
 }
 
 // storeErrorCode is the answer to a request whose etcd write failed:

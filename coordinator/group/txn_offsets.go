@@ -127,79 +127,20 @@ func (c *Coordinator) TxnCommitOffsets(ctx context.Context, a TxnCommitArgs, com
 	}
 
 	now := c.now().UnixMilli()
-	var b txnBatcher
-	type kv struct {
-		i   int
-		rec pendingOffsetRecord
-	}
-	var chunkItems [][]kv
-	var cur []kv
-	for i, cm := range commits {
-		meta := ""
-		if cm.Metadata != nil {
-			meta = *cm.Metadata
-		}
-		if len(meta) > c.cfg.OffsetMetadataMaxBytes {
-			codes[i] = kerr.OffsetMetadataTooLarge.Code
-			continue
-		}
-		rec := pendingOffsetRecord{
-			offsetRecord:  offsetRecord{Offset: cm.Offset, LeaderEpoch: cm.LeaderEpoch, Metadata: meta, CommitTimestamp: now},
-			ProducerEpoch: a.ProducerEpoch,
-		}
-		val, _ := json.Marshal(rec)
-		key := c.txnOffsetKey(a.Group, a.ProducerID, cm.Topic, cm.Partition)
-		before := len(b.chunks)
-		b.add(clientv3.OpPut(key, string(val)), len(key)+len(val))
-		if len(b.chunks) != before {
-			chunkItems = append(chunkItems, cur)
-			cur = nil
-		}
-		cur = append(cur, kv{i, rec})
-	}
-	chunks := b.done()
-	if len(cur) > 0 {
-		chunkItems = append(chunkItems, cur)
-	}
-	if len(chunks) == 0 {
-		return codes
-	}
-	if err := g.lockWrites(ctx); err != nil {
-		for _, items := range chunkItems {
-			for _, it := range items {
-				codes[it.i] = storeErrorCode(err)
+	done, txns, err := storeCommits(ctx, g, commits, codes, c.cfg.OffsetMetadataMaxBytes,
+		func(cm Commit, meta string) (string, pendingOffsetRecord) {
+			return c.txnOffsetKey(a.Group, a.ProducerID, cm.Topic, cm.Partition), pendingOffsetRecord{
+				offsetRecord:  offsetRecord{Offset: cm.Offset, LeaderEpoch: cm.LeaderEpoch, Metadata: meta, CommitTimestamp: now},
+				ProducerEpoch: a.ProducerEpoch,
 			}
-		}
-		return codes
-	}
-	defer g.wmu.unlock()
-	g.mu.Lock()
-	dead, gone := g.dead, g.goneCode(kerr.CoordinatorNotAvailable.Code)
-	g.mu.Unlock()
-	if dead {
-		for _, items := range chunkItems {
-			for _, it := range items {
-				codes[it.i] = gone
-			}
-		}
-		return codes
-	}
-	done, err := g.commitTxns(ctx, chunks)
+		},
+		func(cm Commit, rec pendingOffsetRecord) {
+			g.setPendingLocked(a.ProducerID, cm.Topic, cm.Partition, rec)
+		})
 	if err != nil {
-		c.log.Warn().Err(err).Str("group", a.Group).Int64("producer_id", a.ProducerID).Int("stored_txns", done).Int("txns", len(chunks)).
+		c.log.Warn().Err(err).Str("group", a.Group).Int64("producer_id", a.ProducerID).Int("stored_txns", done).Int("txns", txns).
 			Msg("transactional offset commit failed")
 	}
-	g.mu.Lock()
-	for ci, items := range chunkItems {
-		for _, it := range items {
-			if ci < done {
-				g.setPendingLocked(a.ProducerID, commits[it.i].Topic, commits[it.i].Partition, it.rec)
-			} else {
-				codes[it.i] = storeErrorCode(err)
-			}
-		}
-	}
-	g.mu.Unlock()
 	return codes
 }
 
