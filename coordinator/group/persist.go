@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/samsa-io/samsa/coordinator/placement"
 )
 
 // etcd's default limits are 128 operations per transaction and 1.5 MiB per
@@ -79,30 +80,10 @@ type offsetRecord struct {
 	ExpireTimestamp int64  `json:"expire_timestamp,omitempty"` // unix ms; OffsetCommit v2-v4 retention
 }
 
-// escapeGroup makes a group id a single etcd key segment: '%', '/' and
-// control bytes are %XX-escaped, and the empty id is "%".
-func escapeGroup(s string) string {
-	if s == "" {
-		return "%"
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch == '%' || ch == '/' || ch < 0x20 || ch == 0x7f {
-			fmt.Fprintf(&b, "%%%02X", ch)
-		} else {
-			b.WriteByte(ch)
-		}
-	}
-	return b.String()
-}
+// escapeGroup and unescapeGroup: placement.EscapeID, one key segment per id.
+func escapeGroup(s string) string { return placement.EscapeID(s) }
 
-func unescapeGroup(s string) (string, error) {
-	if s == "%" {
-		return "", nil
-	}
-	return url.PathUnescape(s)
-}
+func unescapeGroup(s string) (string, error) { return placement.UnescapeID(s) }
 
 func (c *Coordinator) groupKey(id string) string { return c.cfg.Key("groups", escapeGroup(id)) }
 

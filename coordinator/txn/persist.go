@@ -10,10 +10,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
-	"net/url"
 	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/samsa-io/samsa/coordinator/placement"
 )
 
 // Chunking limits (variables for tests). A record whose JSON passes
@@ -37,31 +38,10 @@ type chunkRef struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// escapeID makes a transactional id one key segment: '%', '/' and
-// control bytes are %XX-escaped, the empty id (never stored: refused with
-// INVALID_REQUEST) would be "%".
-func escapeID(s string) string {
-	if s == "" {
-		return "%"
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch == '%' || ch == '/' || ch < 0x20 || ch == 0x7f {
-			fmt.Fprintf(&b, "%%%02X", ch)
-		} else {
-			b.WriteByte(ch)
-		}
-	}
-	return b.String()
-}
+// escapeID and unescapeID: placement.EscapeID, one key segment per id.
+func escapeID(s string) string { return placement.EscapeID(s) }
 
-func unescapeID(s string) (string, error) {
-	if s == "%" {
-		return "", nil
-	}
-	return url.PathUnescape(s)
-}
+func unescapeID(s string) (string, error) { return placement.UnescapeID(s) }
 
 func (c *Coordinator) txnKey(id string) string { return c.cfg.Key("transactions", escapeID(id)) }
 
