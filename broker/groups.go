@@ -107,12 +107,24 @@ func (b *Broker) startGroups(ctx context.Context) error {
 			return err
 		}
 	}
+	b.runPlacement(ctx, offsetsTopic, gc, gc.WaitLoaded, "group-placement", "groups")
+	return nil
+}
+
+// runPlacement starts a coordinator's placement.Tracker on topic (h is
+// told which of its partitions this broker leads, now and on every
+// change) and waits a little for the first loads: the coordinator then
+// serves from the first request when its load is quick (the usual case);
+// a slow etcd leaves it loading while the broker starts (requests
+// meanwhile get COORDINATOR_LOAD_IN_PROGRESS).
+func (b *Broker) runPlacement(ctx context.Context, topic string, h placement.Handler,
+	waitLoaded func(context.Context) error, component, what string) {
 	tr := placement.NewTracker(placement.TrackerConfig{
-		Broker:    cfg.BrokerID,
-		View:      b.placementView(offsetsTopic),
+		Broker:    b.cfg.BrokerID,
+		View:      b.placementView(topic),
 		Subscribe: b.store.Subscribe,
-		Handler:   gc,
-		Logger:    b.log.With().Str("component", "group-placement").Logger(),
+		Handler:   h,
+		Logger:    b.log.With().Str("component", component).Logger(),
 	})
 	tr.Sync() // elect the partitions led now
 	b.wg.Add(1)
@@ -120,15 +132,11 @@ func (b *Broker) startGroups(ctx context.Context) error {
 		defer b.wg.Done()
 		tr.Run(b.ctx)
 	}()
-	// Serve the groups from the first request when their load is quick
-	// (the usual case); a slow etcd leaves them loading while the broker
-	// starts (requests meanwhile get COORDINATOR_LOAD_IN_PROGRESS).
 	wctx, cancel := context.WithTimeout(ctx, initialGroupLoadWait)
 	defer cancel()
-	if err := gc.WaitLoaded(wctx); err != nil && ctx.Err() == nil {
-		b.log.Warn().Dur("waited", initialGroupLoadWait).Msg("groups still loading; starting anyway")
+	if err := waitLoaded(wctx); err != nil && ctx.Err() == nil {
+		b.log.Warn().Dur("waited", initialGroupLoadWait).Msg(what + " still loading; starting anyway")
 	}
-	return nil
 }
 
 // initialGroupLoadWait bounds Start's wait for the groups of the

@@ -13,7 +13,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/samsa-io/samsa/coordinator/placement"
 	"github.com/samsa-io/samsa/coordinator/txn"
 )
 
@@ -51,24 +50,7 @@ func (b *Broker) startTxn(ctx context.Context) error {
 	}
 	b.txn.coord = tc
 	tc.Start()
-	tr := placement.NewTracker(placement.TrackerConfig{
-		Broker:    b.cfg.BrokerID,
-		View:      b.placementView(transactionTopic),
-		Subscribe: b.store.Subscribe,
-		Handler:   tc,
-		Logger:    b.log.With().Str("component", "txn-placement").Logger(),
-	})
-	tr.Sync()
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		tr.Run(b.ctx)
-	}()
-	wctx, cancel := context.WithTimeout(ctx, initialGroupLoadWait)
-	defer cancel()
-	if err := tc.WaitLoaded(wctx); err != nil && ctx.Err() == nil {
-		b.log.Warn().Dur("waited", initialGroupLoadWait).Msg("transactions still loading; starting anyway")
-	}
+	b.runPlacement(ctx, transactionTopic, tc, tc.WaitLoaded, "txn-placement", "transactions")
 	return nil
 }
 
