@@ -74,7 +74,7 @@ const (
 	whyThrottle           = "samsa does not throttle replication"
 	whyTiered             = "samsa has no tiered storage"
 	whyCheckpoint         = "samsa-checkpoint is written when a log flushes, rolls, deletes segments and closes, not on a timer"
-	whyTransactions       = "transactions are not supported yet"
+	whyTransactions       = "transactions are served only with samsa.transactions.enable=true, still being built (with it, transaction.max.timeout.ms and transactional.id.expiration.ms act)"
 	whyShareGroups        = "share groups (KIP-932) are not implemented"
 	whyStreamsGroups      = "streams groups (KIP-1071) are not implemented"
 	whyAssignmentInterval = "samsa computes a KIP-848 group's target assignment at once, not on an interval or off the coordinator's thread"
