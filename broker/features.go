@@ -36,7 +36,7 @@ var features = []feature{
 	{name: "metadata.version", level: 33, levelName: "4.4-IV2", why: "the Kafka 4.4 protocol samsa follows"},
 	{name: "kraft.version", level: 0, why: "the metadata quorum is etcd, not KRaft"},
 	{name: "group.version", level: 1, why: "KIP-848 consumer groups are served"},
-	{name: "transaction.version", level: 0, why: "transactions are not enabled (samsa.transactions.enable)"},
+	{name: "transaction.version", level: 0, why: "transactions are turned off (samsa.transactions.enable=false)"},
 	{name: "share.version", level: 0, why: "share groups (KIP-932) are not implemented"},
 	{name: "streams.version", level: 0, why: "streams groups (KIP-1071) are not implemented"},
 	{name: "eligible.leader.replicas.version", level: 0, why: "eligible leader replicas (KIP-966) are not implemented"},
@@ -56,7 +56,7 @@ func featuresEpoch(fs []feature) int64 {
 	return sum
 }
 
-// txnFeatures is the table with samsa.transactions.enable:
+// txnFeatures is the table with samsa.transactions.enable (the default):
 // transaction.version 2, the level whose protocol the transaction
 // coordinator serves (TV2: EndTxn v5, Produce v12 adding partitions; TV0/1
 // clients are served as well, as Kafka serves them at level 2).
@@ -70,7 +70,8 @@ var txnFeatures = func() []feature {
 	return fs
 }()
 
-// brokerFeatures is the feature table b runs (b nil: without the gate).
+// brokerFeatures is the feature table b runs (b nil: with transactions
+// turned off).
 func brokerFeatures(b *Broker) []feature {
 	if b != nil && b.cfg.TransactionsEnabled {
 		return txnFeatures

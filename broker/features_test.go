@@ -44,7 +44,7 @@ func finalized(resp *kmsg.ApiVersionsResponse) map[string][2]int16 {
 }
 
 // TestApiVersionsFeatures: v3+ lists the feature levels samsa runs at
-// (metadata.version 4.4-IV2, group.version 1 for KIP-848, the rest 0),
+// (metadata.version 4.4-IV2, group.version 1 for KIP-848, transaction.version 2, the rest 0),
 // finalized with an epoch; v3 leaves out the features whose supported
 // minimum is 0, as Kafka does.
 func TestApiVersionsFeatures(t *testing.T) {
@@ -60,11 +60,14 @@ func TestApiVersionsFeatures(t *testing.T) {
 		if sup["metadata.version"] != [2]int16{33, 33} || sup["group.version"] != [2]int16{1, 1} {
 			t.Fatalf("v%d: supported %v", v, sup)
 		}
-		if _, ok := sup["transaction.version"]; ok == (v < 4) {
-			t.Fatalf("v%d: supported %v: transaction.version (minimum 0) must be listed from v4 only", v, sup)
+		if sup["transaction.version"] != [2]int16{2, 2} {
+			t.Fatalf("v%d: supported %v: want transaction.version 2", v, sup)
 		}
-		if len(fin) != 2 || fin["metadata.version"] != [2]int16{33, 33} || fin["group.version"] != [2]int16{1, 1} {
-			t.Fatalf("v%d: finalized %v, want metadata.version 33 and group.version 1 only", v, fin)
+		if _, ok := sup["share.version"]; ok == (v < 4) {
+			t.Fatalf("v%d: supported %v: share.version (minimum 0) must be listed from v4 only", v, sup)
+		}
+		if len(fin) != 3 || fin["metadata.version"] != [2]int16{33, 33} || fin["group.version"] != [2]int16{1, 1} || fin["transaction.version"] != [2]int16{2, 2} {
+			t.Fatalf("v%d: finalized %v, want metadata.version 33, group.version 1 and transaction.version 2 only", v, fin)
 		}
 		if resp.FinalizedFeaturesEpoch < 0 {
 			t.Fatalf("v%d: finalized epoch %d", v, resp.FinalizedFeaturesEpoch)
@@ -150,7 +153,7 @@ func TestUpdateFeatures(t *testing.T) {
 		v    int16
 		ups  []kmsg.UpdateFeaturesRequestFeatureUpdate
 	}{
-		{"transaction.version 2", 1, []kmsg.UpdateFeaturesRequestFeatureUpdate{up("group.version", 1, 1), up("transaction.version", 2, 1)}},
+		{"transaction.version 1", 1, []kmsg.UpdateFeaturesRequestFeatureUpdate{up("group.version", 1, 1), up("transaction.version", 1, 1)}},
 		{"disable group.version", 2, []kmsg.UpdateFeaturesRequestFeatureUpdate{up("group.version", 0, 3)}},
 		{"downgrade metadata.version", 0, []kmsg.UpdateFeaturesRequestFeatureUpdate{up("metadata.version", 22, 0)}},
 		{"unknown feature", 1, []kmsg.UpdateFeaturesRequestFeatureUpdate{up("samsa.version", 1, 1)}},
@@ -164,7 +167,7 @@ func TestUpdateFeatures(t *testing.T) {
 	// Nothing changed.
 	req := kmsg.NewPtrApiVersionsRequest()
 	req.Version = 4
-	if fin := finalized(apiVersionsAt(t, addr, req)); fin["group.version"] != [2]int16{1, 1} || len(fin) != 2 {
+	if fin := finalized(apiVersionsAt(t, addr, req)); fin["group.version"] != [2]int16{1, 1} || fin["transaction.version"] != [2]int16{2, 2} || len(fin) != 3 {
 		t.Fatalf("finalized after refused updates: %v", fin)
 	}
 }

@@ -32,18 +32,17 @@ func (b *Broker) startTxn(ctx context.Context) error {
 	}
 	b.txn.peers = newTxnPeers(b)
 	tc, err := txn.New(txn.Config{
-		Client:      b.store.Client(),
-		Key:         b.store.Key,
-		Logger:      b.log,
-		Clock:       b.clock(),
-		ProducerIDs: txnProducerIDs{b},
-		Markers:     txnMarkerWriter{b},
-		Groups:      txnGroupOffsets{b},
-		MaxTimeout:  b.cfg.TransactionMaxTimeout,
-		// transaction.abort.timed.out.transaction.cleanup.interval.ms and
-		// transaction.remove.expired.transaction.cleanup.interval.ms
-		// take Kafka's defaults (10 s, 1 h).
-		IDExpiration: b.cfg.TransactionalIDExpiration,
+		Client:                b.store.Client(),
+		Key:                   b.store.Key,
+		Logger:                b.log,
+		Clock:                 b.clock(),
+		ProducerIDs:           txnProducerIDs{b},
+		Markers:               txnMarkerWriter{b},
+		Groups:                txnGroupOffsets{b},
+		MaxTimeout:            b.cfg.TransactionMaxTimeout,
+		AbortTimedOutInterval: b.cfg.TxnAbortTimedOutInterval,
+		IDExpiration:          b.cfg.TransactionalIDExpiration,
+		RemoveExpiredInterval: b.cfg.TxnRemoveExpiredInterval,
 	})
 	if err != nil {
 		return err

@@ -53,7 +53,7 @@ func TestTxnApiVersionsGate(t *testing.T) {
 		if gate {
 			_, addr = startTxnBroker(t)
 		} else {
-			_, addr = startTestBroker(t)
+			_, addr = startTestBroker(t, "samsa.transactions.enable=false")
 		}
 		resp := apiVersions(t, addr)
 		got := map[int16][2]int16{}
@@ -86,10 +86,10 @@ func TestTxnApiVersionsGate(t *testing.T) {
 	}
 }
 
-// TestTxnInitProducerIDGateOff: without the gate a transactional id is
-// refused as before.
+// TestTxnInitProducerIDGateOff: with samsa.transactions.enable=false a
+// transactional id is refused.
 func TestTxnInitProducerIDGateOff(t *testing.T) {
-	_, addr := startTestBroker(t)
+	_, addr := startTestBroker(t, "samsa.transactions.enable=false")
 	req := kmsg.NewPtrInitProducerIDRequest()
 	req.TransactionalID = kmsg.StringPtr("tx")
 	req.TransactionTimeoutMillis = 60000

@@ -382,11 +382,11 @@ func TestTxnProduceTV2ReadCommitted(t *testing.T) {
 	}
 }
 
-// TestTxnGateOff: without samsa.transactions.enable TxnOffsetCommit is
+// TestTxnGateOff: with samsa.transactions.enable=false TxnOffsetCommit is
 // neither advertised nor served, and a transactional produce is refused as
 // before transactions existed.
 func TestTxnGateOff(t *testing.T) {
-	b, addr := startTestBroker(t)
+	b, addr := startTestBroker(t, "samsa.transactions.enable=false")
 	createTopic(t, addr, "off", 1, nil)
 	for _, k := range apiVersionsTable(b) {
 		if k.ApiKey == kmsg.TxnOffsetCommit.Int16() {

@@ -14,7 +14,7 @@ import (
 // and checks that each answer arrives in order and decodes at that version.
 // ApiVersions must never list a version the broker cannot serve.
 func TestEveryAdvertisedVersionAnswers(t *testing.T) {
-	_, addr := startTestBroker(t)
+	b, addr := startTestBroker(t)
 	createTopic(t, addr, "vt", 1, nil)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -23,7 +23,7 @@ func TestEveryAdvertisedVersionAnswers(t *testing.T) {
 	defer c.Close()
 	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("versions-test"))
 	corr := int32(0)
-	for _, k := range apiVersionsTable(nil) {
+	for _, k := range apiVersionsTable(b) {
 		for v := k.MinVersion; v <= k.MaxVersion; v++ {
 			if k.ApiKey == kmsg.Produce.Int16() && v < 3 {
 				continue // advertised from v0 for librdkafka, refused (tested elsewhere)

@@ -163,6 +163,8 @@ func (b *Broker) derive() error {
 	b.TxnTopicMinISR = int32(b.Int64("transaction.state.log.min.isr"))
 	b.TransactionMaxTimeout = msToDuration(b.Int64("transaction.max.timeout.ms"))
 	b.TransactionalIDExpiration = msToDuration(b.Int64("transactional.id.expiration.ms"))
+	b.TxnAbortTimedOutInterval = msToDuration(b.Int64("transaction.abort.timed.out.transaction.cleanup.interval.ms"))
+	b.TxnRemoveExpiredInterval = msToDuration(b.Int64("transaction.remove.expired.transaction.cleanup.interval.ms"))
 	b.ProducerIDExpiration = msToDuration(b.Int64("producer.id.expiration.ms"))
 
 	// Topics the broker creates itself obey the request limit too.

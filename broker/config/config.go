@@ -180,6 +180,8 @@ type Broker struct {
 	TxnTopicMinISR               int32         // transaction.state.log.min.isr
 	TransactionMaxTimeout        time.Duration
 	TransactionalIDExpiration    time.Duration
+	TxnAbortTimedOutInterval     time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms
+	TxnRemoveExpiredInterval     time.Duration // transaction.remove.expired.transaction.cleanup.interval.ms
 	ProducerIDExpiration         time.Duration
 
 	// static holds the properties set in server.properties, the

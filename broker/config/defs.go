@@ -74,7 +74,6 @@ const (
 	whyThrottle           = "samsa does not throttle replication"
 	whyTiered             = "samsa has no tiered storage"
 	whyCheckpoint         = "samsa-checkpoint is written when a log flushes, rolls, deletes segments and closes, not on a timer"
-	whyTransactions       = "transactions are served only with samsa.transactions.enable=true, still being built (with it, transaction.max.timeout.ms and transactional.id.expiration.ms act)"
 	whyShareGroups        = "share groups (KIP-932) are not implemented"
 	whyStreamsGroups      = "streams groups (KIP-1071) are not implemented"
 	whyAssignmentInterval = "samsa computes a KIP-848 group's target assignment at once, not on an interval or off the coordinator's thread"
@@ -263,8 +262,8 @@ var baseBrokerTable = []*def{
 		doc: "Key prefix for samsa's state in etcd."},
 	{name: "samsa.adopt.existing.data", typ: TypeBoolean, dflt: "false",
 		doc: "samsa: when etcd holds no cluster under etcd.prefix but the data directory holds partition logs (etcd was wiped, or another etcd or prefix was given), adopt the data: create the cluster (with the cluster.id of meta.properties, if any) and register every topic found from its partition.metadata, with its topic id, partitions and this broker as the only replica. Topic configs are not recovered. Without it such a start is refused. No effect when etcd already holds the cluster."},
-	{name: "samsa.transactions.enable", typ: TypeBoolean, dflt: "false",
-		doc: "samsa, while transactions are being built: serve and advertise the transaction APIs (InitProducerId with a transactional.id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, WriteTxnMarkers, TxnOffsetCommit, DescribeTransactions, ListTransactions) and accept transactional batches. Off (the default): those APIs are not listed in ApiVersions and a transactional.id is refused, as before."},
+	{name: "samsa.transactions.enable", typ: TypeBoolean, dflt: "true",
+		doc: "samsa: serve and advertise the transaction APIs (InitProducerId with a transactional.id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, WriteTxnMarkers, TxnOffsetCommit, DescribeTransactions, ListTransactions) and accept transactional batches, as Kafka does (the default). false: those APIs are not listed in ApiVersions, a transactional.id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED and transactional batches with INVALID_RECORD."},
 	{name: "etcd.compaction.interval.ms", typ: TypeLong, dflt: "300000", check: between(0, math.MaxInt64/1_000_000), // ms that fit a time.Duration
 		doc: "samsa: every this many ms the controller compacts etcd's history (the whole keyspace, an external etcd's too) to the revision it saw one interval earlier, so committed offsets do not grow etcd without bound. 0 turns it off (for an external etcd that compacts itself); the embedded etcd then still drops history older than an hour."},
 
@@ -394,12 +393,16 @@ var baseBrokerTable = []*def{
 		doc: "Partitions of __transaction_state (fixes transaction coordinator placement)."},
 	{name: "transaction.state.log.replication.factor", typ: TypeShort, dflt: "3", check: atLeast(1),
 		doc: "Replication factor of __transaction_state; like offsets.topic.replication.factor, capped by the brokers up at its creation and raised later."},
-	{name: "transaction.state.log.min.isr", status: inert, why: whyTransactions, typ: TypeInt, dflt: "1", check: atLeast(1),
+	{name: "transaction.state.log.min.isr", typ: TypeInt, dflt: "1", check: atLeast(1),
 		doc: "min.insync.replicas of __transaction_state."},
-	{name: "transaction.max.timeout.ms", status: inert, why: whyTransactions, typ: TypeInt, dflt: "900000", check: atLeast(1),
+	{name: "transaction.max.timeout.ms", typ: TypeInt, dflt: "900000", check: atLeast(1),
 		doc: "Largest transaction timeout a producer may ask for."},
-	{name: "transactional.id.expiration.ms", status: inert, why: whyTransactions, typ: TypeInt, dflt: "604800000", check: atLeast(1),
+	{name: "transactional.id.expiration.ms", typ: TypeInt, dflt: "604800000", check: atLeast(1),
 		doc: "Forget an idle transactional id after this long."},
+	{name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", typ: TypeInt, dflt: "10000", check: atLeast(1),
+		doc: "How often the transaction coordinator aborts transactions that ran past their timeout."},
+	{name: "transaction.remove.expired.transaction.cleanup.interval.ms", typ: TypeInt, dflt: "3600000", check: atLeast(1),
+		doc: "How often the transaction coordinator removes transactional ids past transactional.id.expiration.ms."},
 
 	// Broker defaults of topic configs (ServerTopicConfigSynonyms).
 	{name: "log.cleanup.policy", dynamic: true, typ: TypeList, dflt: "delete", check: listIn("compact", "delete"),
