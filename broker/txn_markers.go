@@ -15,8 +15,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -148,6 +151,39 @@ func (b *Broker) markerError(p *partition, err error) markerResult {
 	}
 }
 
+// txnMarkerTestDelayEnv names a fault hook for the compat tests only
+// (compat-tests/txn_crash_test.go): every marker job waits this many
+// milliseconds after its PrepareCommit/PrepareAbort state is in etcd and
+// before any marker is written, so that a test can kill -9 the broker in
+// between. Never set it in production: EndTxn answers, and every later
+// request of the producer meets CONCURRENT_TRANSACTIONS, for that long.
+const txnMarkerTestDelayEnv = "SAMSA_TEST_TXN_MARKER_DELAY_MS"
+
+// txnMarkerTestDelay is the hook's delay, read once at process start; 0
+// when unset or invalid.
+var txnMarkerTestDelay = readTxnMarkerTestDelay()
+
+// readTxnMarkerTestDelay parses the hook's variable. It runs before any
+// broker (and its logger) exists, so it warns on its own JSON logger to
+// stderr: a broker running with the hook must say so at start.
+func readTxnMarkerTestDelay() time.Duration {
+	v, ok := os.LookupEnv(txnMarkerTestDelayEnv)
+	if !ok {
+		return 0
+	}
+	log := zerolog.New(os.Stderr).With().Timestamp().Logger()
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms <= 0 || ms > int64(time.Hour/time.Millisecond) {
+		log.Error().Str("env", txnMarkerTestDelayEnv).Str("value", v).
+			Msg("TEST FAULT HOOK: ignored; want a number of milliseconds from 1 to 3600000")
+		return 0
+	}
+	d := time.Duration(ms) * time.Millisecond
+	log.Warn().Str("env", txnMarkerTestDelayEnv).Dur("delay", d).
+		Msg("TEST FAULT HOOK ACTIVE: every transaction marker job is delayed after its Prepare state is durable; never use this in production")
+	return d
+}
+
 // txnMarkerWriter is the coordinator's txn.MarkerWriter.
 type txnMarkerWriter struct{ b *Broker }
 
@@ -159,6 +195,17 @@ type txnMarkerWriter struct{ b *Broker }
 // and the coordinator sends the job again (markers are idempotent).
 func (w txnMarkerWriter) WriteTxnMarkers(ctx context.Context, m txn.Markers) error {
 	b := w.b
+	if d := txnMarkerTestDelay; d > 0 {
+		b.log.Warn().Str("transactional_id", m.TransactionalID).Bool("commit", m.Commit).Dur("delay", d).
+			Msg("test fault hook: delaying the transaction markers")
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("broker: transaction markers: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 	mk := txnMarker{producerID: m.ProducerID, producerEpoch: m.ProducerEpoch, coordinatorEpoch: m.CoordinatorEpoch,
 		commit: m.Commit, transactionVersion: int16(m.TransactionVersion)}
 	snap := b.store.Snapshot()
