@@ -24,7 +24,8 @@ func handleDescribeTransactions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.R
 	for _, id := range req.TransactionalIDs {
 		st := kmsg.NewDescribeTransactionsResponseTransactionState()
 		st.TransactionalID = id
-		st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
+		// Kafka leaves the fields of an entry it cannot describe at the
+		// schema's defaults, 0.
 		switch {
 		case !b.authorize(rc, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, id): // acl.go
 			st.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code

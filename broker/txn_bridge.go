@@ -45,11 +45,11 @@ func (b *Broker) txnVerifyPartition(ctx context.Context, transactionalID string,
 	for {
 		code := b.verifyOnce(ctx, transactionalID, producerID, producerEpoch, topic, partition, add)
 		if code != kerr.ConcurrentTransactions.Code || time.Now().Add(verifyRetryBackoff).After(deadline) {
-			return verifyError(code, add)
+			return verifyError(code)
 		}
 		select {
 		case <-ctx.Done():
-			return verifyError(code, add)
+			return verifyError(code)
 		case <-time.After(verifyRetryBackoff):
 		}
 	}
@@ -128,17 +128,16 @@ func (b *Broker) verifyRemote(ctx context.Context, id int32, transactionalID str
 }
 
 // verifyError maps a coordinator code for the produce path.
-func verifyError(code int16, add bool) *kerr.Error {
+func verifyError(code int16) *kerr.Error {
 	switch code {
 	case 0:
 		return nil
 	case kerr.ProducerFenced.Code:
 		return kerr.InvalidProducerEpoch
 	case kerr.TransactionAbortable.Code:
-		if add {
-			return kerr.TransactionAbortable
-		}
-		return kerr.InvalidTxnState
+		// Callers answer INVALID_TXN_STATE to versions that do not know
+		// it (Produce before v11, TxnOffsetCommit before v4).
+		return kerr.TransactionAbortable
 	case kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code, kerr.CoordinatorLoadInProgress.Code,
 		kerr.ConcurrentTransactions.Code, kerr.RequestTimedOut.Code:
 		return kerr.NotEnoughReplicas

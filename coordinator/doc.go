@@ -35,6 +35,10 @@
 //	<prefix><cluster-id>/producer-ids               {"next": N}: the first unallocated producer id
 //	<prefix><cluster-id>/groups/, offsets/          consumer groups and committed offsets
 //	                                                (package group; its doc.go has the layout)
+//	<prefix><cluster-id>/txn-offsets/<group>/...    transactional offset commits pending their
+//	                                                transaction's end (package group)
+//	<prefix><cluster-id>/transactions/<id>          one transactional id's state (package txn;
+//	                                                its doc.go has the layout)
 //	<prefix><cluster-id>/acls/<id>                  ACL: one ACL binding, id = hash of the binding
 //	<prefix><cluster-id>/scram/<mechanism>/<user>   ScramCredential (salt, StoredKey, ServerKey,
 //	                                                iterations; user path-escaped)
@@ -50,8 +54,8 @@
 // partition states (and, for reassignments, topic assignments) that admin
 // requests and the controller's reassignment completions write,
 // producer_ids.go producer-ids, store.go cluster-id, configs.go configs/
-// (for the broker's AlterConfigs handlers), package group groups/ and
-// offsets/, acls.go acls/, scram.go scram/, quotas.go quotas/; compact.go
+// (for the broker's AlterConfigs handlers), package group groups/,
+// offsets/ and txn-offsets/, package txn transactions/, acls.go acls/, scram.go scram/, quotas.go quotas/; compact.go
 // compacts the history.
 //
 // # Admin requests and reassignments
@@ -177,7 +181,8 @@
 //	  AlterSCRAM              scram/<mechanism>/<user> (one txn per AlterUserScramCredentials)
 //	  AlterQuotas             quotas/<entity> (compares its mod revision)
 //	outside both:
-//	  <prefix>cluster-id, groups/, offsets/ (package group)
+//	  <prefix>cluster-id, groups/, offsets/, txn-offsets/ (package group),
+//	  transactions/ (package txn)
 //
 // A new key written with another in one transaction belongs in the same
 // range; a key written often belongs in neither.

@@ -76,6 +76,7 @@ var fieldRules = map[string]ruleKind{
 	"ProducerID":             producerID,
 	"SessionID":              sessionID,
 	"LogAppendTime":          brokerTime,
+	"StartTimestamp":         brokerTime, // DescribeTransactions
 	"LastFetchTimestamp":     brokerTime, // DescribeQuorum
 	"LastCaughtUpTimestamp":  brokerTime,
 	"FinalizedFeaturesEpoch": metadataOffset,
@@ -551,7 +552,9 @@ func (n *Normalizer) walkBatches(b []byte, path string, out *[]Field) {
 		if int32(crc32.Checksum(raw[21:], crc32c)) != rb.CRC {
 			crc = "invalid"
 		}
-		logAppend := rb.Attributes&0x08 != 0
+		// A control batch (a transaction marker) is stamped by the broker
+		// with its clock, as a LogAppendTime batch is.
+		logAppend := rb.Attributes&0x08 != 0 || rb.Attributes&0x20 != 0
 		ts := func(t int64) string {
 			if logAppend {
 				return "<time>"

@@ -161,8 +161,6 @@ func consumerGroupScenarios() []Scenario {
 				r.Check("idempotent-with-unknown-pid", init(nil, 60000, 999_999, 0))
 				r.Check("idempotent-pid-without-epoch", init(nil, 60000, 999_999, -1))
 			}
-			// Last: samsa refuses transactions, so Kafka allocates ids
-			// here that samsa does not.
 			r.Check("transactional", init(kmsg.StringPtr(r.name("txn")), 60000, -1, -1))
 			r.Check("transactional-bad-timeout", init(kmsg.StringPtr(r.name("txn2")), 3_600_000, -1, -1))
 			r.Check("transactional-empty-id", init(kmsg.StringPtr(""), 60000, -1, -1))

@@ -15,6 +15,7 @@ func AllScenarios() []Scenario {
 		consumerGroupScenarios(),
 		configScenarios(),
 		adminScenarios(),
+		txnScenarios(),
 		lastScenarios(),
 	} {
 		all = append(all, group...)
