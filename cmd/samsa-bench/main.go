@@ -9,6 +9,10 @@
 //	         from the start of every partition; reports records/s and MiB/s
 //	e2e      produce at a fixed --rate and consume the same records; reports
 //	         end-to-end latency (produce call -> consumer poll) p50/p99/p99.9
+//	txn      transactions of --txn-records records each (acks=all, one
+//	         transactional id), one after the other as fast as they
+//	         commit; every --abort-every'th is aborted instead; reports
+//	         transactions/s, records/s and begin-to-committed latency
 //	ready    poll the first of --brokers with ApiVersions (a new connection
 //	         every --poll-interval) until one is answered without error;
 //	         reports the time since --since (a Unix time in nanoseconds,
@@ -66,6 +70,9 @@ type config struct {
 	linger      time.Duration
 	since       int64
 	pollEvery   time.Duration
+	txnRecords  int
+	abortEvery  int
+	isolation   string // consume: uncommitted or committed
 	// dial connects to a broker: plain TCP, or TLS with --tls-ca.
 	dial func(ctx context.Context, network, host string) (net.Conn, error)
 }
@@ -93,6 +100,8 @@ func main() {
 		runErr = runConsume(ctx, cfg)
 	case "e2e":
 		runErr = runE2E(ctx, cfg)
+	case "txn":
+		runErr = runTxn(ctx, cfg)
 	case "ready":
 		runErr = runReady(ctx, cfg)
 	}
@@ -117,7 +126,10 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to produce/consume (0: until --records)")
 	fs.Int64Var(&cfg.records, "records", 0, "stop after this many records (0: until --duration; consume: everything present at start)")
 	fs.BoolVar(&cfg.createTopic, "create-topic", true, "create the topic first (an existing topic is used as it is)")
-	fs.StringVar(&cfg.mode, "mode", "produce", "produce, consume, e2e or ready")
+	fs.StringVar(&cfg.mode, "mode", "produce", "produce, consume, e2e, txn or ready")
+	fs.IntVar(&cfg.txnRecords, "txn-records", 10, "txn: records per transaction")
+	fs.IntVar(&cfg.abortEvery, "abort-every", 0, "txn: abort every this many transactions instead of committing them (0: none)")
+	fs.StringVar(&cfg.isolation, "isolation", "uncommitted", "consume: read_uncommitted (uncommitted) or read_committed (committed)")
 	fs.IntVar(&cfg.rate, "rate", 1000, "e2e: records per second")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
 	fs.StringVar(&cfg.compression, "compression", "none", "producer compression: none, gzip, snappy, lz4, zstd")
@@ -139,8 +151,12 @@ func parseFlags(args []string) (*config, error) {
 	switch {
 	case len(cfg.brokers) == 0:
 		return nil, errors.New("--brokers is empty")
-	case cfg.mode != "produce" && cfg.mode != "consume" && cfg.mode != "e2e" && cfg.mode != "ready":
-		return nil, fmt.Errorf("--mode %q: want produce, consume, e2e or ready", cfg.mode)
+	case cfg.mode != "produce" && cfg.mode != "consume" && cfg.mode != "e2e" && cfg.mode != "txn" && cfg.mode != "ready":
+		return nil, fmt.Errorf("--mode %q: want produce, consume, e2e, txn or ready", cfg.mode)
+	case cfg.txnRecords < 1 || cfg.abortEvery < 0:
+		return nil, errors.New("--txn-records must be at least 1 and --abort-every at least 0")
+	case cfg.isolation != "uncommitted" && cfg.isolation != "committed":
+		return nil, fmt.Errorf("--isolation %q: want uncommitted or committed", cfg.isolation)
 	case cfg.acks != "0" && cfg.acks != "1" && cfg.acks != "all" && cfg.acks != "-1":
 		return nil, fmt.Errorf("--acks %q: want 0, 1 or all", cfg.acks)
 	case cfg.recordSize < 0 || (cfg.mode == "e2e" && cfg.recordSize < 8):
@@ -418,6 +434,7 @@ func runConsume(ctx context.Context, cfg *config) error {
 		kgo.SeedBrokers(cfg.brokers...), kgo.Dialer(cfg.dial),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.topic: offsets}),
 		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.FetchIsolationLevel(isolationLevel(cfg.isolation)),
 	)
 	if err != nil {
 		return err
@@ -457,13 +474,108 @@ func runConsume(ctx context.Context, cfg *config) error {
 
 	n := count.Load()
 	secs := elapsed.Seconds()
-	fmt.Printf("RESULT mode=consume partitions=%d records=%d bytes=%d seconds=%.2f recps=%.0f MBps=%.2f\n",
-		len(offsets), n, bytes, secs, float64(n)/secs, float64(bytes)/mib/secs)
+	fmt.Printf("RESULT mode=consume isolation=%s partitions=%d records=%d bytes=%d seconds=%.2f recps=%.0f MBps=%.2f\n",
+		cfg.isolation, len(offsets), n, bytes, secs, float64(n)/secs, float64(bytes)/mib/secs)
 	if n < target {
 		if fetchErr != nil {
 			return fmt.Errorf("read %d of %d records before the time limit; first fetch error: %w", n, target, fetchErr)
 		}
 		return fmt.Errorf("read %d of %d records before the time limit", n, target)
+	}
+	return nil
+}
+
+func isolationLevel(name string) kgo.IsolationLevel {
+	if name == "committed" {
+		return kgo.ReadCommitted()
+	}
+	return kgo.ReadUncommitted()
+}
+
+// runTxn runs transactions one after the other: begin, --txn-records
+// records, flush, commit (or abort), as a transactional producer does.
+func runTxn(ctx context.Context, cfg *config) error {
+	parts, err := ensureTopic(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	opts := producerOpts(&config{brokers: cfg.brokers, topic: cfg.topic, linger: cfg.linger, compression: cfg.compression, acks: "all", dial: cfg.dial})
+	opts = append(opts, kgo.TransactionalID(fmt.Sprintf("samsa-bench-%d", time.Now().UnixNano())),
+		kgo.TransactionTimeout(60*time.Second))
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+
+	value := make([]byte, cfg.recordSize)
+	rand.New(rand.NewSource(1)).Read(value)
+	var (
+		committed     atomic.Int64 // records
+		txns, aborted int64
+		lat           latencies
+		firstErr      firstError
+	)
+	stopProgress := make(chan struct{})
+	go progress("txn", &committed, stopProgress)
+	fmt.Fprintf(os.Stderr, "txn: topic=%s partitions=%d txn_records=%d record_size=%d abort_every=%d duration=%v records=%d\n",
+		cfg.topic, parts, cfg.txnRecords, cfg.recordSize, cfg.abortEvery, cfg.duration, cfg.records)
+	start := time.Now()
+	var deadline time.Time
+	if cfg.duration > 0 {
+		deadline = start.Add(cfg.duration)
+	}
+	var runErr error
+	for ctx.Err() == nil && (cfg.records <= 0 || committed.Load() < cfg.records) && (deadline.IsZero() || time.Now().Before(deadline)) {
+		t0 := time.Now()
+		if err := cl.BeginTransaction(); err != nil {
+			runErr = fmt.Errorf("begin: %w", err)
+			break
+		}
+		for range cfg.txnRecords {
+			cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					firstErr.set(err)
+				}
+			})
+		}
+		abort := cfg.abortEvery > 0 && (txns+aborted+1)%int64(cfg.abortEvery) == 0
+		if err := cl.Flush(ctx); err != nil {
+			runErr = fmt.Errorf("flush: %w", err)
+			break
+		}
+		if err := firstErr.get(); err != nil {
+			runErr = fmt.Errorf("produce: %w", err)
+			break
+		}
+		commit := kgo.TryCommit
+		if abort {
+			commit = kgo.TryAbort
+		}
+		if err := cl.EndTransaction(ctx, commit); err != nil {
+			runErr = fmt.Errorf("end transaction: %w", err)
+			break
+		}
+		if abort {
+			aborted++
+			continue
+		}
+		lat.add(time.Since(t0))
+		txns++
+		committed.Add(int64(cfg.txnRecords))
+	}
+	elapsed := time.Since(start)
+	close(stopProgress)
+	secs := elapsed.Seconds()
+	n := committed.Load()
+	avg, p50, p99, p999, pmax := lat.summary()
+	fmt.Printf("RESULT mode=txn partitions=%d txn_records=%d record_size=%d txns=%d aborted=%d records=%d seconds=%.2f txnps=%.1f recps=%.0f lat_avg_ms=%.2f lat_p50_ms=%.2f lat_p99_ms=%.2f lat_p999_ms=%.2f lat_max_ms=%.2f\n",
+		parts, cfg.txnRecords, cfg.recordSize, txns, aborted, n, secs, float64(txns+aborted)/secs, float64(n)/secs, avg, p50, p99, p999, pmax)
+	if runErr != nil {
+		return runErr
+	}
+	if txns == 0 {
+		return errors.New("no transaction committed")
 	}
 	return nil
 }
