@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.Future;
 import org.apache.kafka.clients.admin.Admin;
@@ -192,6 +193,10 @@ class TransactionsTest {
     }
 
     Map<TopicPartition, Long> listOffsets(List<TopicPartition> tps, IsolationLevel level) throws Exception {
+        return listOffsets(admin, tps, level);
+    }
+
+    static Map<TopicPartition, Long> listOffsets(Admin admin, List<TopicPartition> tps, IsolationLevel level) throws Exception {
         Map<TopicPartition, OffsetSpec> req = new HashMap<>();
         for (TopicPartition tp : tps) {
             req.put(tp, OffsetSpec.latest());
@@ -209,10 +214,14 @@ class TransactionsTest {
      * commitTransaction may still stop short of the last transaction.
      */
     Map<TopicPartition, Long> awaitStable(List<TopicPartition> tps) throws Exception {
+        return awaitStable(admin, tps);
+    }
+
+    static Map<TopicPartition, Long> awaitStable(Admin admin, List<TopicPartition> tps) throws Exception {
         long deadline = System.currentTimeMillis() + DEADLINE_MS;
         while (true) {
-            Map<TopicPartition, Long> hw = listOffsets(tps, IsolationLevel.READ_UNCOMMITTED);
-            Map<TopicPartition, Long> lso = listOffsets(tps, IsolationLevel.READ_COMMITTED);
+            Map<TopicPartition, Long> hw = listOffsets(admin, tps, IsolationLevel.READ_UNCOMMITTED);
+            Map<TopicPartition, Long> lso = listOffsets(admin, tps, IsolationLevel.READ_COMMITTED);
             if (hw.equals(lso)) {
                 return hw;
             }
@@ -253,6 +262,10 @@ class TransactionsTest {
     Map<TopicPartition, OffsetAndMetadata> groupOffsets(String group, boolean requireStable) throws Exception {
         return admin.listConsumerGroupOffsets(group, new ListConsumerGroupOffsetsOptions().requireStable(requireStable))
                 .partitionsToOffsetAndMetadata().get();
+    }
+
+    TransactionDescription describe(String txnId) throws Exception {
+        return admin.describeTransactions(List.of(txnId)).description(txnId).get();
     }
 
     static boolean causedBy(Throwable t, Class<?>... kinds) {
@@ -469,6 +482,10 @@ class TransactionsTest {
                     firstOpen.merge(new TopicPartition(md.topic(), md.partition()), md.offset(), Math::min);
                 }
 
+                TransactionDescription d = describe(topic + "-tx");
+                assertEquals(TransactionState.ONGOING, d.state(), "state of the open transaction: " + d);
+                assertEquals(Set.copyOf(tps), d.topicPartitions(), "partitions of the open transaction");
+
                 // The last stable offset is the open transaction's first offset.
                 assertEquals(firstOpen, listOffsets(tps, IsolationLevel.READ_COMMITTED), "ListOffsets read_committed (the LSO)");
                 Map<TopicPartition, Long> hw = listOffsets(tps, IsolationLevel.READ_UNCOMMITTED);
@@ -565,8 +582,17 @@ class TransactionsTest {
             // ones were refused by the partition.
             assertEquals(concat(byPartition(zombie), byPartition(fresh)), readAll(topic, n, IsolationLevel.READ_UNCOMMITTED), "read_uncommitted");
 
-            TransactionDescription d = admin.describeTransactions(List.of(txnId)).description(txnId).get();
-            assertEquals(TransactionState.COMPLETE_COMMIT, d.state(), "state of " + txnId + ": " + d);
+            // The coordinator logs CompleteCommit once every marker is written.
+            long deadline = System.currentTimeMillis() + DEADLINE_MS;
+            TransactionDescription d;
+            while ((d = describe(txnId)).state() != TransactionState.COMPLETE_COMMIT) {
+                assertEquals(TransactionState.PREPARE_COMMIT, d.state(), "state of " + txnId + " after the second producer's commit: " + d);
+                if (System.currentTimeMillis() > deadline) {
+                    fail(txnId + " still " + d + " after " + DEADLINE_MS + " ms");
+                }
+                Thread.sleep(50);
+            }
+            assertTrue(d.topicPartitions().isEmpty(), "partitions of the completed " + txnId + ": " + d);
         });
     }
 }
