@@ -74,6 +74,13 @@ func metrics() []metric {
 		}
 	}
 	ms = append(ms,
+		metric{key: txnRateKey, label: fmt.Sprintf("transactions/s, %d records of 1 partition each, one producer", txnSmallRecords), unit: "txn/s", higherBetter: true},
+		metric{key: txnRateKey + "/p99", label: "transaction begin-to-commit p99 (the same run)", unit: "ms"},
+		metric{key: txnConsumeKey("uncommitted"), label: "consume transactional data, read_uncommitted (8 partitions)", unit: "MiB/s", higherBetter: true},
+		metric{key: txnConsumeKey("committed"), label: "consume transactional data, read_committed (8 partitions)", unit: "MiB/s", higherBetter: true},
+		metric{key: txnCommittedCostKey, label: "read_committed / read_uncommitted consume throughput", unit: "ratio", higherBetter: true},
+	)
+	ms = append(ms,
 		metric{key: cpuKey("consume/hot"), label: "broker CPU per GiB, consume hot (page cache)", unit: "s/GiB", target: 0.4},
 		metric{key: cpuKey("consume/cold"), label: "broker CPU per GiB, consume cold (after drop_caches)", unit: "s/GiB", target: 0.4},
 	)

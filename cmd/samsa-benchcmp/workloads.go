@@ -175,6 +175,15 @@ func runRound(ctx context.Context, o *options, system string, round int) *roundR
 		r.e2eJava()
 	}
 
+	// Transactions (txn.go): small transactions per second, and what
+	// read_committed costs a consumer of transactional data.
+	if !b.alive() || ctx.Err() != nil {
+		r.fail("txn", fmt.Errorf("%s is gone: %v", system, b.waitErr))
+		return res
+	}
+	r.txnRate()
+	r.txnConsume()
+
 	if v, err := procStatus(b.pid(), "VmHWM"); err == nil {
 		res.Values["peak_rss_mib"] = v
 	} else {

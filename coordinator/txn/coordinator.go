@@ -103,6 +103,9 @@ type Config struct {
 	// MarkerRetryBackoff is the wait before a failed marker job is sent
 	// again (100 ms).
 	MarkerRetryBackoff time.Duration
+	// SettleWait bounds the wait of a request that meets another change
+	// of its transactional id in flight (settle.go; SettleWait).
+	SettleWait time.Duration
 }
 
 func (cfg *Config) setDefaults() {
@@ -119,6 +122,7 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.IDExpiration, 7*24*time.Hour)
 	def(&cfg.RemoveExpiredInterval, time.Hour)
 	def(&cfg.MarkerRetryBackoff, 100*time.Millisecond)
+	def(&cfg.SettleWait, SettleWait)
 }
 
 // partitionFor is the __transaction_state partition of a transactional
@@ -176,6 +180,9 @@ type txnState struct {
 	// gone: unloaded or expired; a request still holding it answers
 	// NOT_COORDINATOR.
 	gone bool // guarded by mu
+	// settled, when not nil, is closed at the next change of m, pending
+	// or gone (requests waiting out CONCURRENT_TRANSACTIONS, settle.go).
+	settled chan struct{} // guarded by mu
 }
 
 // New builds a coordinator; the scan loops run once Start is called.
@@ -316,6 +323,7 @@ func markGone(ts []*txnState) {
 	for _, t := range ts {
 		t.mu.Lock()
 		t.gone = true
+		t.changedLocked()
 		t.mu.Unlock()
 	}
 }

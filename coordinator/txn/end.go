@@ -138,6 +138,15 @@ func decideState(cur *meta, a EndTxnArgs, isRetry bool) endDecision {
 // before the transaction completes. With TV2 the result carries the
 // producer id and epoch the producer continues with.
 func (c *Coordinator) EndTxn(ctx context.Context, a EndTxnArgs) ProducerResult {
+	var res ProducerResult
+	c.settling(ctx, a.TransactionalID, func() int16 {
+		res = c.endTxn(ctx, a)
+		return res.ErrorCode
+	})
+	return res
+}
+
+func (c *Coordinator) endTxn(ctx context.Context, a EndTxnArgs) ProducerResult {
 	ts, code := c.locked(a.TransactionalID)
 	if code != 0 {
 		return failed(code)
@@ -356,6 +365,7 @@ func (c *Coordinator) ExpireTransactionalIDs(ctx context.Context) {
 		if code == 0 {
 			ts.gone = true
 		}
+		ts.changedLocked()
 		ts.mu.Unlock()
 		if code == 0 {
 			c.forget(ts)

@@ -93,6 +93,8 @@ type env struct {
 	clock   *fakeClock
 	pids    *fakePIDs
 	markers *fakeMarkers
+	// settleWait is the coordinators' Config.SettleWait (0: the default).
+	settleWait time.Duration
 }
 
 func newEnv(t *testing.T) *env {
@@ -129,6 +131,7 @@ func (e *env) coord(t *testing.T, markers *fakeMarkers) *Coordinator {
 		Client: e.store.Client(), Key: e.store.Key, Logger: zerolog.Nop(), Clock: e.clock,
 		ProducerIDs: e.pids, Markers: markers, Groups: fakeGroups{},
 		MaxTimeout: time.Minute, IDExpiration: time.Hour, MarkerRetryBackoff: 5 * time.Millisecond,
+		SettleWait: e.settleWait,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -104,6 +104,15 @@ func fenceAbort(cur *meta, tenure int32, now int64) *meta {
 // is fenced (PRODUCER_FENCED); an ongoing transaction is aborted first
 // and the producer told CONCURRENT_TRANSACTIONS until that completes.
 func (c *Coordinator) InitProducerID(ctx context.Context, a InitProducerIDArgs) ProducerResult {
+	var res ProducerResult
+	c.settling(ctx, a.TransactionalID, func() int16 {
+		res = c.initProducerID(ctx, a)
+		return res.ErrorCode
+	})
+	return res
+}
+
+func (c *Coordinator) initProducerID(ctx context.Context, a InitProducerIDArgs) ProducerResult {
 	if a.TransactionalID == "" {
 		return failed(kerr.InvalidRequest.Code)
 	}
@@ -207,6 +216,7 @@ func (c *Coordinator) install(ctx context.Context, ts *txnState, next *meta, pre
 	rev, code := c.persist(ctx, ts, next, prev)
 	ts.mu.Lock()
 	ts.pending = false
+	ts.changedLocked()
 	if code != 0 {
 		created := ts.m == nil
 		ts.mu.Unlock()
@@ -224,6 +234,7 @@ func (c *Coordinator) install(ctx context.Context, ts *txnState, next *meta, pre
 func (c *Coordinator) abandon(ts *txnState) {
 	ts.mu.Lock()
 	ts.pending = false
+	ts.changedLocked()
 	created := ts.m == nil
 	ts.mu.Unlock()
 	if created {
@@ -286,6 +297,10 @@ func (c *Coordinator) locked(id string) (*txnState, int16) {
 // AddPartitions adds partitions to the producer's transaction, starting
 // it if none is ongoing. The code applies to every partition.
 func (c *Coordinator) AddPartitions(ctx context.Context, a AddPartitionsArgs) int16 {
+	return c.settling(ctx, a.TransactionalID, func() int16 { return c.addPartitions(ctx, a) })
+}
+
+func (c *Coordinator) addPartitions(ctx context.Context, a AddPartitionsArgs) int16 {
 	ts, code := c.locked(a.TransactionalID)
 	if code != 0 {
 		return code

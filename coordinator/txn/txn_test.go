@@ -149,6 +149,7 @@ func TestTV1Commit(t *testing.T) {
 // same end and for new work, INVALID_TXN_STATE for the opposite end.
 func TestPrepareIsConcurrent(t *testing.T) {
 	e := newEnv(t)
+	e.settleWait = time.Millisecond
 	e.markers.gate = make(chan struct{})
 	c := e.leader(t)
 	r := initPID(c, "t", -1, -1)
@@ -163,23 +164,47 @@ func TestPrepareIsConcurrent(t *testing.T) {
 	waitState(t, e, c, "t", CompleteCommit)
 }
 
+// Requests that meet the markers of the previous transaction wait for
+// them (SettleWait) instead of answering CONCURRENT_TRANSACTIONS: the next
+// transaction's AddPartitionsToTxn, sent right after the commit, succeeds
+// once the markers are written.
+func TestSettleWaitsForMarkers(t *testing.T) {
+	e := newEnv(t)
+	e.settleWait = time.Minute // the wait is bounded by the gate, not by time
+	e.markers.gate = make(chan struct{})
+	c := e.leader(t)
+	r := initPID(c, "t", -1, -1)
+	want(t, "add", add(c, "t", r, TV1, tps("a", 0)...), 0)
+	want(t, "commit", end(c, "t", r, true, TV1).ErrorCode, 0)
+	waitState(t, e, c, "t", PrepareCommit)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		close(e.markers.gate)
+	}()
+	want(t, "next transaction's add", add(c, "t", r, TV1, tps("a", 1)...), 0)
+	waitState(t, e, c, "t", Ongoing)
+}
+
 // A new producer's InitProducerId aborts the ongoing transaction with a
-// bumped epoch (CONCURRENT_TRANSACTIONS until done); the zombie is fenced.
+// bumped epoch (CONCURRENT_TRANSACTIONS until done, which the init waits
+// out within SettleWait); the zombie is fenced.
 func TestInitAbortsOngoing(t *testing.T) {
 	for _, tv := range []TransactionVersion{TV1, TV2} {
 		e := newEnv(t)
+		e.settleWait = time.Minute
 		c := e.leader(t)
 		old := initPID(c, "t", -1, -1)
 		want(t, "add", add(c, "t", old, tv, tps("a", 0)...), 0)
-		want(t, "new producer's init", initPID(c, "t", -1, -1).ErrorCode, kerr.ConcurrentTransactions.Code)
-		waitState(t, e, c, "t", CompleteAbort)
+		// The init aborts the ongoing transaction with the epoch bumped
+		// and, once its markers are written (within SettleWait), bumps
+		// it again for the new producer.
+		r := initPID(c, "t", -1, -1)
+		if r.ErrorCode != 0 || r.ProducerEpoch != old.ProducerEpoch+2 {
+			t.Fatalf("tv %d: new producer's init %+v", tv, r)
+		}
 		jobs := e.markers.taken()
 		if len(jobs) != 1 || jobs[0].Commit || jobs[0].ProducerEpoch != old.ProducerEpoch+1 {
 			t.Fatalf("tv %d: fencing markers %+v", tv, jobs)
-		}
-		r := initPID(c, "t", -1, -1)
-		if r.ErrorCode != 0 || r.ProducerEpoch != old.ProducerEpoch+2 {
-			t.Fatalf("tv %d: retried init %+v", tv, r)
 		}
 		want(t, "zombie add", add(c, "t", old, tv, tps("a", 1)...), kerr.ProducerFenced.Code)
 		want(t, "zombie commit", end(c, "t", old, true, tv).ErrorCode, kerr.ProducerFenced.Code)
