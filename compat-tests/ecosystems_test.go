@@ -84,7 +84,12 @@ func ecosystems() []ecosystem {
 			// connect-distributed: Kafka Connect's distributed worker
 			// in-process (KafkaConnectTest.java), its internal topics
 			// compacted on samsa, a worker restart resuming from them.
-			clients:  map[string][]string{"java-kafka-clients": {"group-commit-resume-kip848", "connect-distributed"}},
+			// The transaction cells (TransactionsTest.java,
+			// StreamsEosTest.java): commit/abort, sendOffsetsToTransaction,
+			// read_committed up to the LSO, zombie fencing and a Kafka
+			// Streams exactly_once_v2 word count.
+			clients: map[string][]string{"java-kafka-clients": {"group-commit-resume-kip848", "connect-distributed",
+				scTxnCommitAbort, "transactions-send-offsets", scReadCommitted, "zombie-fencing", "streams-exactly-once-v2"}},
 			prefixes: map[string]string{"java-kafka-clients": "java-"},
 		},
 		{
@@ -99,9 +104,9 @@ func ecosystems() []ecosystem {
 				return []string{filepath.Join(root, "compat-tests", "python", ".venv", "bin", "python"), "-m", "pytest", "-q", "-rf"}
 			},
 			clients: map[string][]string{
-				"python-confluent-kafka": {"group-commit-resume-kip848"},
-				"python-kafka-python":    nil,
-				"python-aiokafka":        nil,
+				"python-confluent-kafka": {"group-commit-resume-kip848", scTxnCommitAbort, scReadCommitted},
+				"python-kafka-python":    {scTxnCommitAbort, scReadCommitted},
+				"python-aiokafka":        {scTxnCommitAbort, scReadCommitted},
 			},
 			prefixes: map[string]string{
 				"python-confluent-kafka": "py-ck-",
@@ -123,7 +128,7 @@ func ecosystems() []ecosystem {
 			command: func(string) []string {
 				return []string{"node", "--test", "--test-concurrency=1", "test/"}
 			},
-			clients:  map[string][]string{"node-kafkajs": nil},
+			clients:  map[string][]string{"node-kafkajs": {scTxnCommitAbort, scReadCommitted}},
 			prefixes: map[string]string{"node-kafkajs": "node-kjs-"},
 		},
 	}

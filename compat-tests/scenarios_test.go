@@ -47,6 +47,11 @@ const (
 	// A consumer of many partitions on one incremental fetch session
 	// (franz-go's default).
 	scFetchIncrementalMany = "fetch-incremental-many-partitions"
+	// Transactions: the client as a transactional producer (commit,
+	// abort, commit; read back read_committed and read_uncommitted), and
+	// as a read_committed consumer stopping at the last stable offset.
+	scTxnCommitAbort = "transactions-commit-abort"
+	scReadCommitted  = "read-committed"
 )
 
 // scProduceConsume is the scenario name for one codec.
