@@ -7,11 +7,15 @@ package broker
 //	    state: id, epoch, last sequence, last timestamp, coordinator epoch
 //	    and the start offset of an ongoing transaction.
 //
-// Answered from the log's producer state (storage's ProducerStateManager),
-// idempotent producers only: no transaction is ever open, so the
-// coordinator epoch and the transaction start offset are -1. A partition
-// this broker does not lead gets Kafka's errors (UNKNOWN_TOPIC_OR_PARTITION,
-// NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR for an offline replica).
+// Answered from the log's producer state (storage's ProducerStateManager):
+// the coordinator epoch of a producer's last marker and the first offset of
+// its open transaction (-1: none). A partition this broker does not lead
+// gets Kafka's errors (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER,
+// KAFKA_STORAGE_ERROR for an offline replica). __consumer_offsets and
+// __transaction_state keep their contents in etcd and have no log here:
+// their leader answers that they have no producers, as Kafka's does for
+// logs only its coordinators write (kafka-transactions.sh find-hanging
+// --broker-id asks for every partition the broker holds).
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -29,6 +33,11 @@ func handleDescribeProducers(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Resp
 			sp := kmsg.NewDescribeProducersResponseTopicPartition()
 			sp.Partition = pi
 			p := b.partition(rt.Topic, pi)
+			if p == nil && b.leadsStateTopic(rt.Topic, pi) {
+				sp.ActiveProducers = []kmsg.DescribeProducersResponseTopicPartitionActiveProducer{}
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			if p == nil || !p.leader.Load() {
 				ke, msg := b.notServedError(b.store.Snapshot(), rt.Topic, pi, false, true)
 				sp.ErrorCode, sp.ErrorMessage = ke.Code, strPtr(msg)
@@ -48,4 +57,14 @@ func handleDescribeProducers(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Resp
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+// leadsStateTopic reports whether topic is __consumer_offsets or
+// __transaction_state and this broker leads its partition.
+func (b *Broker) leadsStateTopic(topic string, partition int32) bool {
+	if topic != offsetsTopic && topic != transactionTopic {
+		return false
+	}
+	st, ok := b.store.Snapshot().Partition(topic, partition)
+	return ok && st.Leader == b.cfg.BrokerID && b.leaseValid()
 }

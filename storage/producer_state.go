@@ -156,11 +156,18 @@ func (p *producerState) expire(nowMs, expirationMs int64) {
 	}
 }
 
-// entry is the exported view of one producer.
+// entry is the exported view of one producer. A producer whose batches
+// were dropped by an epoch bump (a transaction version 2 marker) is still
+// listed, with no last sequence, offset or timestamp (-1), as Kafka lists
+// it.
 func (p *producerState) entry(id int64) (ProducerEntry, bool) {
 	e := p.producers[id]
-	if e == nil || e.n == 0 {
+	if e == nil {
 		return ProducerEntry{}, false
+	}
+	if e.n == 0 {
+		return ProducerEntry{ProducerID: id, ProducerEpoch: e.epoch, LastSequence: -1, LastOffset: -1, LastTimestamp: -1,
+			CoordinatorEpoch: e.coordinatorEpoch, CurrentTxnFirstOffset: e.txnFirst}, true
 	}
 	l := e.last()
 	return ProducerEntry{ProducerID: id, ProducerEpoch: e.epoch, LastSequence: l.lastSeq,
