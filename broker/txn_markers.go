@@ -245,9 +245,19 @@ func (w txnMarkerWriter) WriteTxnMarkers(ctx context.Context, m txn.Markers) err
 }
 
 // failed is the error of one partition's result, nil when it is done:
-// written, or its topic deleted meanwhile.
+// written, its topic deleted meanwhile, or the marker refused as
+// obsolete. A partition that holds a newer epoch of the producer
+// (INVALID_PRODUCER_EPOCH) or markers of a newer coordinator
+// (TRANSACTION_COORDINATOR_FENCED) has moved past this transaction: no
+// retry could ever write the marker, and Kafka's coordinator stops
+// sending it too.
 func (w txnMarkerWriter) failed(tp txn.TopicPartition, r markerResult) error {
 	if r.code == 0 {
+		return nil
+	}
+	if r.code == kerr.InvalidProducerEpoch.Code || r.code == kerr.TransactionCoordinatorFenced.Code {
+		w.b.log.Warn().Str("topic", tp.Topic).Int32("partition", tp.Partition).Str("error", kerr.ErrorForCode(r.code).Error()).
+			Str("reason", r.msg).Msg("transaction marker refused as obsolete; not sent again")
 		return nil
 	}
 	if r.code == kerr.UnknownTopicOrPartition.Code {
