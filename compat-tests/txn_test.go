@@ -32,7 +32,7 @@ import (
 //     transactional id fences the first.
 //   - exactly-once-copy (franz-go): a GroupTransactSession copier chain
 //     whose copier, a child process (txn_helpers_test.go), is killed
-//     mid-transaction.
+//     mid-transaction and replaced, with a second member joining.
 
 // txgCommitAbortPartitions is the partition count of the commit-abort
 // topics.
@@ -956,10 +956,13 @@ func txgCopyInput(ctx context.Context, addr, topic string) ([][]testRecord, erro
 // another. Copier A aborts every 4th transaction (its records are
 // processed again) and is SIGKILLed holding an open transaction whose
 // records are written; copier B, with the same transactional id and
-// static group member id, fences it and finishes, aborting every 5th.
-// read_committed, the output is the input exactly: every record once, in
-// its input partition's order; read_uncommitted, it also holds every
-// aborted and the killed transaction's records.
+// static group member id, fences it and takes its place, aborting every
+// 5th, while copier C (a transactional id of its own) joins the group:
+// the partitions are rebalanced between B and C mid-stream (the session
+// aborts a transaction the rebalance overtook). read_committed, the
+// output is the input exactly: every record once, in its input
+// partition's order; read_uncommitted, it also holds every aborted and
+// the killed transaction's records, as many as the copiers reported.
 func TestTxnGroupTransactSession(t *testing.T) {
 	s := StartSamsa(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -1039,20 +1042,31 @@ func txgExactlyOnceCopy(ctx context.Context, t *testing.T, addr string) error {
 	<-a.exited
 	t.Logf("copier A: %d transactions ended, then SIGKILLed holding transaction %d of %d records (%s)", len(ends), hold.Txn, hold.Records, a.exitStatus())
 
-	cfgB := cfg
-	cfgB.Name, cfgB.AbortEvery = "B", 5
-	b, err := txgStartCopier(t, cfgB)
-	if err != nil {
-		return err
+	// B takes over A's place (same transactional id and static member
+	// id); C, with a transactional id of its own, joins the group with it,
+	// so that the partitions are rebalanced between them mid-stream.
+	cfgB, cfgC := cfg, cfg
+	cfgB.Name, cfgB.AbortEvery, cfgB.MaxPoll = "B", 5, 150
+	cfgC.Name, cfgC.AbortEvery, cfgC.MaxPoll = "C", 6, 150
+	cfgC.TxnID, cfgC.InstanceID = prefix+".copier-c", prefix+".copier-1"
+	var rest []*txgCopier
+	for _, cfg := range []txgCopierConfig{cfgB, cfgC} {
+		cp, err := txgStartCopier(t, cfg)
+		if err != nil {
+			return err
+		}
+		rest = append(rest, cp)
 	}
-	// B is done once the group's committed offsets are past every input
-	// record (franz-go commits the offset after the last consumed one).
-	// Its events wait in their channel meanwhile.
+	// They are done once the group's committed offsets are past every
+	// input record (franz-go commits the offset after the last consumed
+	// one). Their events wait in their channels meanwhile.
 	err = pollUntil(ctx, "the copiers' group has not committed the whole input", func() (bool, error) {
-		select {
-		case <-b.exited:
-			return false, fmt.Errorf("copier B exited (%s): %s", b.exitStatus(), b.tail(30))
-		default:
+		for _, cp := range rest {
+			select {
+			case <-cp.exited:
+				return false, fmt.Errorf("copier %s exited (%s): %s", cp.name, cp.exitStatus(), cp.tail(30))
+			default:
+			}
 		}
 		for p := range int32(txgCopyPartitions) {
 			want := input[p][len(input[p])-1].Offset + 1
@@ -1066,17 +1080,21 @@ func txgExactlyOnceCopy(ctx context.Context, t *testing.T, addr string) error {
 	if err != nil {
 		return err
 	}
-	b.stdin.Close()
-	if _, err := wait(b, "done"); err != nil {
-		return err
+	for _, cp := range rest {
+		cp.stdin.Close()
 	}
-	select {
-	case <-b.exited:
-	case <-ctx.Done():
-		return fmt.Errorf("copier B did not exit after its stdin closed: %w", ctx.Err())
-	}
-	if !b.cmd.ProcessState.Success() {
-		return fmt.Errorf("copier B: %s: %s", b.exitStatus(), b.tail(30))
+	for _, cp := range rest {
+		if _, err := wait(cp, "done"); err != nil {
+			return err
+		}
+		select {
+		case <-cp.exited:
+		case <-ctx.Done():
+			return fmt.Errorf("copier %s did not exit after its stdin closed: %w", cp.name, ctx.Err())
+		}
+		if !cp.cmd.ProcessState.Success() {
+			return fmt.Errorf("copier %s: %s: %s", cp.name, cp.exitStatus(), cp.tail(30))
+		}
 	}
 	return txgCheckCopy(ctx, t, addr, out, input, ends, hold)
 }
@@ -1131,8 +1149,8 @@ func txgCheckCopy(ctx context.Context, t *testing.T, addr, out string, input [][
 			return fmt.Errorf("read_committed output partition %d: %d records, the input has %d", p, len(got), len(want))
 		}
 	}
-	if by["A"] == 0 || by["B"] == 0 {
-		return fmt.Errorf("committed output records per copier %v: want some from both", by)
+	if by["A"] == 0 || by["B"] == 0 || by["C"] == 0 {
+		return fmt.Errorf("committed output records per copier %v: want some from each of A, B and C", by)
 	}
 	ru, err := txgReadToSentinels(ctx, addr, out, txgCopyPartitions, false)
 	if err != nil {
