@@ -519,3 +519,50 @@ func filepathExt(name string) string {
 	}
 	return ""
 }
+
+// TestVirtualClockTimesOutTransactions: the transaction coordinator reads
+// the broker's clock and schedules its timed-out scan on it: an Advance
+// past transaction.timeout.ms aborts the open transaction at once (no
+// wait for the 10 s scan interval): the last stable offset moves past its
+// records and the producer is fenced.
+func TestVirtualClockTimesOutTransactions(t *testing.T) {
+	clock := NewVirtualClock()
+	b, addr := startDevBroker(t, DevOptions{Clock: clock, NoSync: true})
+	ctx := devCtx(t)
+	createTopic(t, addr, "vtx", 1, nil)
+	waitLeader(t, b, "vtx", 0)
+	cl := devClient(t, addr, kgo.TransactionalID("vtx-tx"), kgo.TransactionTimeout(time.Minute), kgo.DefaultProduceTopic("vtx"))
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		req := kmsg.NewPtrDescribeTransactionsRequest()
+		req.TransactionalIDs = []string{"vtx-tx"}
+		resp, err := req.RequestWith(ctx, devClient(t, addr))
+		if err != nil || len(resp.TransactionStates) != 1 {
+			t.Fatalf("DescribeTransactions: %v %+v", err, resp)
+		}
+		return resp.TransactionStates[0].State
+	}
+	if s := state(); s != "Ongoing" {
+		t.Fatalf("state %s before the clock moved, want Ongoing", s)
+	}
+	clock.Advance(2 * time.Minute)
+	deadline := time.Now().Add(5 * time.Second) // a hang guard; the scan runs at the Advance
+	for state() != "CompleteAbort" {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %s after the clock passed the transaction timeout, want CompleteAbort", state())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p := b.partition("vtx", 0)
+	if lso, leo := p.log.LastStableOffset(), p.log.LogEndOffset(); lso != leo || leo != 2 {
+		t.Fatalf("LSO %d, log end %d after the abort, want both 2 (the record and the abort marker)", lso, leo)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err == nil {
+		t.Fatal("the timed-out producer's commit succeeded")
+	}
+}

@@ -43,6 +43,9 @@ func (b *Broker) startTxn(ctx context.Context) error {
 		AbortTimedOutInterval: b.cfg.TxnAbortTimedOutInterval,
 		IDExpiration:          b.cfg.TransactionalIDExpiration,
 		RemoveExpiredInterval: b.cfg.TxnRemoveExpiredInterval,
+		AfterFunc: func(d time.Duration, f func()) func() bool {
+			return b.clock().AfterFunc(d, f).Stop
+		},
 	})
 	if err != nil {
 		return err

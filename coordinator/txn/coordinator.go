@@ -106,6 +106,11 @@ type Config struct {
 	// SettleWait bounds the wait of a request that meets another change
 	// of its transactional id in flight (settle.go; SettleWait).
 	SettleWait time.Duration
+	// AfterFunc, when set, schedules the timed scans (the timed-out
+	// aborts, the expirations) on the clock's timers instead of the wall
+	// clock's: a virtual clock's Advance then runs them at once
+	// (broker.VirtualClock). It returns the timer's Stop.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
 func (cfg *Config) setDefaults() {
@@ -217,13 +222,26 @@ func (c *Coordinator) Start() {
 
 func (c *Coordinator) every(d time.Duration, f func(context.Context)) {
 	defer c.wg.Done()
-	t := time.NewTicker(d)
-	defer t.Stop()
+	if c.cfg.AfterFunc == nil {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-t.C:
+				f(c.ctx)
+			}
+		}
+	}
 	for {
+		due := make(chan struct{})
+		stop := c.cfg.AfterFunc(d, func() { close(due) })
 		select {
 		case <-c.ctx.Done():
+			stop()
 			return
-		case <-t.C:
+		case <-due:
 			f(c.ctx)
 		}
 	}
