@@ -14,7 +14,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -671,75 +670,11 @@ func (s *txgConfluentStream) close() error { return s.cons.Close() }
 
 // ---- kafka-go -----------------------------------------------------------------------------
 
-// kafka-go has no transactional producer: only the read-committed cell.
-func TestTxnKafkaGo(t *testing.T) {
-	c := kafkagoClient
-	setBudget(c, 30*time.Second)
-	s := StartSamsa(t)
-	addr := s.Addr
-
-	runScenario(t, c, scReadCommitted, func(ctx context.Context, t *testing.T) error {
-		f, err := txgPrepareReadCommitted(ctx, addr, topicName(c, scReadCommitted))
-		if err != nil {
-			return err
-		}
-		defer f.close()
-		rctx, cancel := context.WithCancel(context.Background())
-		st := &txgChanStream{ch: make(chan txgItem, 64)}
-		var wg sync.WaitGroup
-		var readers []*kafkago.Reader
-		st.stop = func() error {
-			cancel()
-			wg.Wait()
-			var errs []error
-			for _, r := range readers {
-				errs = append(errs, r.Close())
-			}
-			return errors.Join(errs...)
-		}
-		defer st.close()
-		for p := range txgRCPartitions {
-			r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{addr}, Topic: f.topic, Partition: p,
-				MaxWait: 200 * time.Millisecond, IsolationLevel: kafkago.ReadCommitted})
-			readers = append(readers, r)
-			if err := r.SetOffset(kafkago.FirstOffset); err != nil {
-				return fmt.Errorf("partition %d: set offset: %w", p, err)
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					m, err := r.ReadMessage(rctx)
-					if rctx.Err() != nil {
-						return
-					}
-					it := txgItem{err: err}
-					if err == nil {
-						it.rec = fromKafkagoMessage(m)
-					}
-					select {
-					case st.ch <- it:
-					case <-rctx.Done():
-						return
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-		err = txgRunReadCommitted(ctx, f, st, nil)
-		// kafka-go's Reader neither hides control batches nor drops
-		// aborted transactions' records (segmentio/kafka-go#1332, open):
-		// say so when that is what failed and the LSO held (no record of
-		// the open transaction; checkOpenView has checked samsa's answer).
-		var d *txgDelivered
-		if errors.As(err, &d) && d.counts["open-transaction"] == 0 {
-			err = fmt.Errorf("%w (a kafka-go gap, segmentio/kafka-go#1332: its Reader delivers control records and aborted transactions' records; it did stop at samsa's LSO)", err)
-		}
-		return err
-	})
-}
+// kafka-go has no read_committed cell: its Reader takes an IsolationLevel
+// and samsa's fetches stop at the last stable offset for it, but it
+// neither hides control batches nor drops aborted transactions' records
+// (segmentio/kafka-go#1332, open), so it does not support read_committed
+// consumption; like its missing OAUTHBEARER, the cell is not run.
 
 // ---- kcat ---------------------------------------------------------------------------------
 
