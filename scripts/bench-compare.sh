@@ -58,6 +58,7 @@ fi
 "$GO" build -o "$bindir/samsa-bench" ./cmd/samsa-bench
 "$GO" build -o "$bindir/samsa-benchcmp" ./cmd/samsa-benchcmp
 rev="$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
+quick=()
 
 # QUICK=1 (or BENCH_QUICK=1): one round of every row with shorter runs; only
 # the defaults change, every BENCH_* variable set still wins.
@@ -67,6 +68,7 @@ if [[ "${QUICK:-${BENCH_QUICK:-}}" == 1 ]]; then
 	: "${BENCH_COST_MIB:=128}" "${BENCH_COST_PASSES:=2}" "${BENCH_SATURATION_DURATION:=3s}"
 	: "${BENCH_DISK_MIB:=512}" "${BENCH_TCP_MIB:=2048}"
 	rev="$rev (QUICK=1)"
+	quick=(--quick)
 fi
 
 args=(
@@ -88,6 +90,7 @@ args=(
 	--disk-mib "${BENCH_DISK_MIB:-2048}"
 	--tcp-mib "${BENCH_TCP_MIB:-8192}"
 	--systems "${BENCH_SYSTEMS:-samsa,kafka}"
+	"${quick[@]}"
 )
 [[ -n "${BENCH_OUT:-}" ]] && args+=(--out "$BENCH_OUT")
 # shellcheck disable=SC2206

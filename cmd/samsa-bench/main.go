@@ -79,7 +79,24 @@ type config struct {
 
 const mib = 1024 * 1024
 
+// tools are the load generators of the benchmark's phases, each in a file
+// of its own that registers it in init: `samsa-bench TOOL [flags]` runs
+// one with its own flags (and its own RESULT line).
+var tools = map[string]func(ctx context.Context, args []string) error{}
+
 func main() {
+	if len(os.Args) > 1 {
+		if tool, ok := tools[os.Args[1]]; ok {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			err := tool(ctx, os.Args[2:])
+			stop()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "samsa-bench %s: %v\n", os.Args[1], err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "samsa-bench:", err)

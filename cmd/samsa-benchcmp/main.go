@@ -76,6 +76,8 @@ type options struct {
 	note            string
 	keepData        bool
 	skipMachine     bool
+	// quick: QUICK=1, the extra phases (phases.go) pick their small sizes.
+	quick bool
 	// Broker cost per byte (cost.go).
 	costMiB    int
 	costPasses int
@@ -129,6 +131,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.note, "note", "", "a line for the report's header (e.g. the source revision)")
 	fs.BoolVar(&o.keepData, "keep-data", false, "keep the brokers' data dirs (for debugging)")
 	fs.BoolVar(&o.skipMachine, "skip-machine", false, "skip the disk and loopback measurements")
+	fs.BoolVar(&o.quick, "quick", false, "QUICK=1: the scale, group and cluster phases use their small sizes")
+	registerPhaseFlags(fs)
 	fs.IntVar(&o.costMiB, "cost-mib", 192, "MiB written for the hot and cold consume cost runs (samsa keeps 256 MiB hot at most: stay below)")
 	fs.IntVar(&o.costPasses, "cost-passes", 3, "passes over those MiB per hot and per cold consume measurement")
 	fs.DurationVar(&o.saturationDuration, "saturation-duration", 5*time.Second, "length of each of the pre-pass's two saturation produce runs")
@@ -244,6 +248,7 @@ func run(ctx context.Context, o *options) error {
 			logf("round %d/%d: %s", round, o.rounds, sys)
 			start := time.Now()
 			rr := runRound(ctx, o, sys, round)
+			runPhases(ctx, o, sys, round, rr) // phases.go
 			rr.Seconds = time.Since(start).Seconds()
 			if v, ok := res.Footprint[sys]; ok {
 				rr.Values[installKey] = v

@@ -80,6 +80,7 @@ func metrics() []metric {
 		metric{key: txnConsumeKey("committed"), label: "consume transactional data, read_committed (8 partitions)", unit: "MiB/s", higherBetter: true},
 		metric{key: txnCommittedCostKey, label: "read_committed / read_uncommitted consume throughput", unit: "ratio", higherBetter: true},
 	)
+	ms = append(ms, phaseMetrics()...) // phases.go
 	ms = append(ms,
 		metric{key: cpuKey("consume/hot"), label: "broker CPU per GiB, consume hot (page cache)", unit: "s/GiB", target: 0.4},
 		metric{key: cpuKey("consume/cold"), label: "broker CPU per GiB, consume cold (after drop_caches)", unit: "s/GiB", target: 0.4},
