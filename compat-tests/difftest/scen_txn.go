@@ -353,6 +353,46 @@ func txnScenarios() []Scenario {
 			r.txnEnd(id, ps, false, false)
 		}},
 
+		{Name: "txn-writetxnmarkers", API: kmsg.WriteTxnMarkers, Run: func(r *Run) {
+			topic := r.name("t")
+			r.CreateTopic(topic, 1, nil)
+			id := r.name("tx")
+			ps := r.txnInit(id, 60000)
+			r.txnAddAndProduce(id, ps, topic, 0, 0, "m", 2, false)
+			markers := func(p [2]txnProducer, topic string, partition int32) func(*Side) kmsg.Request {
+				return func(s *Side) kmsg.Request {
+					req := kmsg.NewPtrWriteTxnMarkersRequest()
+					req.Version = r.V
+					m := kmsg.NewWriteTxnMarkersRequestMarker()
+					m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch = p[s.I].id, p[s.I].epoch, false, 0
+					if r.V >= 2 {
+						m.TransactionVersion = 1
+					}
+					mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+					mt.Topic, mt.Partitions = topic, []int32{partition}
+					m.Topics = append(m.Topics, mt)
+					req.Markers = append(req.Markers, m)
+					return req
+				}
+			}
+			r.Check("unknown-topic", markers(ps, r.name("none"), 0))
+			r.Check("unknown-partition", markers(ps, topic, 5))
+			stale := ps
+			for i := range stale {
+				stale[i].epoch--
+			}
+			r.Check("stale-epoch", markers(stale, topic, 0))
+			// A broker's abort marker for the open transaction closes it
+			// on the partition (the coordinator's own comes later).
+			r.Check("abort", markers(ps, topic, 0))
+			r.Check("read-committed-after-marker", func(s *Side) kmsg.Request {
+				req := fetchReq(s, r.Max(kmsg.Fetch), topic, 0, 0)
+				req.IsolationLevel = 1
+				return req
+			})
+			r.txnEnd(id, ps, false, false)
+		}},
+
 		{Name: "txn-log", API: kmsg.Fetch, MinV: 4, Run: func(r *Run) {
 			topic := r.name("t")
 			r.CreateTopic(topic, 1, nil)
