@@ -229,24 +229,7 @@ func retriable(code int16) bool {
 // still settling: it resends to a side whose answer has a retriable error
 // (errOf picks the error code out of an answer) for up to 20 s.
 func (r *Run) DoRetry(build Builder, errOf func(kmsg.Response) int16) [2]kmsg.Response {
-	var out [2]kmsg.Response
-	deadline := time.Now().Add(20 * time.Second)
-	for i, s := range r.Sides {
-		for {
-			a := s.request("main", build(s))
-			if a.Err != nil {
-				r.Fatalf("set-up on %s: %v", s.Name, a.Err)
-			}
-			if code := errOf(a.Resp); retriable(code) && time.Now().Before(deadline) {
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			s.Norm.LearnTopicIDs(a.Resp)
-			out[i] = a.Resp
-			break
-		}
-	}
-	return out
+	return r.DoRetryCodes(build, errOf)
 }
 
 // produceErr is the first error code of a Produce response.
