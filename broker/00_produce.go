@@ -270,10 +270,12 @@ func (b *Broker) produceToPartition(ctx context.Context, p *partition, version i
 		}
 		records = re
 	}
+	guard := int64(-1) // the verification guard (storage.Log.TxnGuard)
 	if hdr.IsTransactional() {
 		if !b.cfg.TransactionsEnabled || txnID == nil {
 			return kerr.InvalidRecord, "transactional record batches need transactions enabled on this broker (samsa.transactions.enable)", 0
 		}
+		guard = p.log.TxnGuard()
 		if kerrv, msg := b.verifyTxnBatch(ctx, p, version, *txnID, &hdr); kerrv != nil {
 			return kerrv, msg, 0
 		}
@@ -282,7 +284,12 @@ func (b *Broker) produceToPartition(ctx context.Context, p *partition, version i
 	if cfg.LogAppendTime {
 		appendTime = now
 	}
-	res, err := p.log.Append(records, p.leaderEpoch.Load(), appendTime)
+	var res storage.AppendResult
+	if guard >= 0 {
+		res, err = p.log.AppendVerified(records, p.leaderEpoch.Load(), appendTime, guard)
+	} else {
+		res, err = p.log.Append(records, p.leaderEpoch.Load(), appendTime)
+	}
 	if (err == nil || errors.Is(err, storage.ErrDuplicateSequence)) && p.log.Durable() {
 		// samsa.log.durable: answered once fsynced, with the batches other
 		// producers appended meanwhile (storage/durable.go).
@@ -305,6 +312,13 @@ func (b *Broker) produceToPartition(ctx context.Context, p *partition, version i
 	case errors.Is(err, storage.ErrUnknownProducer):
 		sp.LogStartOffset = p.log.LogStartOffset()
 		return kerr.UnknownProducerID, err.Error(), 0
+	case errors.Is(err, storage.ErrStaleVerification):
+		// Kafka's verification guard: the client can abort and go on.
+		e := kerr.TransactionAbortable
+		if version < 11 {
+			e = kerr.InvalidTxnState
+		}
+		return e, fmt.Sprintf("%v on %s-%d", err, p.topic, p.index), 0
 	case errors.Is(err, storage.ErrInvalidTxnState):
 		sp.LogStartOffset = p.log.LogStartOffset()
 		return kerr.InvalidTxnState, fmt.Sprintf("%v: producer %d has a transaction open on %s-%d; its batches must be transactional until it ends",
@@ -389,6 +403,10 @@ func (b *Broker) verifyTxnBatch(ctx context.Context, p *partition, version int16
 		kerrv = kerr.InvalidProducerEpoch
 	case kerrv == kerr.TransactionAbortable && version < 11:
 		kerrv = kerr.InvalidTxnState // unknown to clients before Produce v11
+	}
+	if kerrv == kerr.InvalidProducerEpoch {
+		return kerrv, fmt.Sprintf("producer %d epoch %d of %q is fenced: its transaction coordinator has a newer epoch",
+			hdr.ProducerID, hdr.ProducerEpoch, txnID)
 	}
 	return kerrv, fmt.Sprintf("%s-%d is not part of an ongoing transaction of %q (producer %d, epoch %d): %s",
 		p.topic, p.index, txnID, hdr.ProducerID, hdr.ProducerEpoch, kerrv.Message)

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -21,6 +22,10 @@ var (
 	// ErrInvalidTxnState: a non-transactional batch from a producer whose
 	// transaction is open (INVALID_TXN_STATE).
 	ErrInvalidTxnState = errors.New("storage: invalid transaction state")
+	// ErrStaleVerification (an ErrInvalidTxnState): a transactional batch
+	// whose producer's transaction ended (a marker) after the batch was
+	// verified (Log.AppendVerified).
+	ErrStaleVerification = fmt.Errorf("%w: the transaction ended after the batch was verified", ErrInvalidTxnState)
 	// ErrCoordinatorFenced: a transaction marker from an older transaction
 	// coordinator than the last one seen (TRANSACTION_COORDINATOR_FENCED).
 	ErrCoordinatorFenced = errors.New("storage: transaction coordinator fenced")

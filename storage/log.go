@@ -169,6 +169,29 @@ func (l *Log) writable() error {
 // last five batches of that producer) returns ErrDuplicateSequence together
 // with the AppendResult of the original batch; nothing is written.
 func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (AppendResult, error) {
+	return l.appendGuarded(batch, leaderEpoch, logAppendTime, -1)
+}
+
+// TxnGuard is the verification guard of a transactional batch (Kafka's
+// VerificationGuard, KIP-890 part 1): take it before the batch is checked
+// with the transaction coordinator (or found to belong to the producer's
+// open transaction here) and append with AppendVerified. It is the log end
+// offset: a marker of the producer appended after it ended the transaction
+// the check saw.
+func (l *Log) TxnGuard() int64 { return l.leo.Load() }
+
+// AppendVerified is Append for a transactional batch checked under guard:
+// if a marker of the producer was appended since guard and the producer
+// has no transaction open, the batch would open one that no coordinator
+// knows (a hanging transaction), and it is refused with
+// ErrStaleVerification. Transaction version 2 markers bump the epoch,
+// which refuses such a batch by itself (ErrInvalidEpoch): the guard
+// compares the older markers only.
+func (l *Log) AppendVerified(batch []byte, leaderEpoch int32, logAppendTime int64, guard int64) (AppendResult, error) {
+	return l.appendGuarded(batch, leaderEpoch, logAppendTime, guard)
+}
+
+func (l *Log) appendGuarded(batch []byte, leaderEpoch int32, logAppendTime int64, guard int64) (AppendResult, error) {
 	h, err := decodeBatchHeader(batch)
 	if err == nil && int64(len(batch)) != h.Size() {
 		err = errBadLength
@@ -182,7 +205,7 @@ func (l *Log) Append(batch []byte, leaderEpoch int32, logAppendTime int64) (Appe
 	if err := l.writable(); err != nil {
 		return AppendResult{}, err
 	}
-	if orig, err := l.producers.check(&h); err != nil {
+	if orig, err := l.producers.check(&h, guard); err != nil {
 		if errors.Is(err, ErrDuplicateSequence) {
 			return AppendResult{BaseOffset: orig.firstOffset, LastOffset: orig.lastOffset,
 				LogAppendTime: orig.appendTime, LogStartOffset: l.logStart.Load()}, err

@@ -38,10 +38,15 @@ type producerEntry struct {
 	// txnFirst is the first offset of the producer's ongoing transaction
 	// (Kafka's currentTxnFirstOffset), -1 when none.
 	txnFirst int64
+	// lastMarker is the offset of the producer's last transaction marker
+	// of transaction version 0/1 this leader appended since the state was
+	// loaded (-1: none): the verification guard (AppendVerified) compares
+	// it. Not in snapshots.
+	lastMarker int64
 }
 
 func newProducerEntry(epoch int16) *producerEntry {
-	return &producerEntry{epoch: epoch, coordinatorEpoch: -1, txnFirst: -1}
+	return &producerEntry{epoch: epoch, coordinatorEpoch: -1, txnFirst: -1, lastMarker: -1}
 }
 
 // setEpoch moves the entry to epoch; a new epoch forgets the batches
@@ -88,7 +93,7 @@ func inSequence(last, next int32) bool {
 
 // check validates h against the producer's state. It returns the original
 // batch for a duplicate (with ErrDuplicateSequence).
-func (p *producerState) check(h *batchInfo) (batchMeta, error) {
+func (p *producerState) check(h *batchInfo, guard int64) (batchMeta, error) {
 	if h.ProducerID < 0 || h.BaseSequence < 0 || h.IsControl() {
 		return batchMeta{}, nil
 	}
@@ -119,6 +124,13 @@ func (p *producerState) check(h *batchInfo) (batchMeta, error) {
 	if e.txnFirst >= 0 && !h.IsTransactional() {
 		// Kafka's appendDataBatch: the producer has a transaction open.
 		return batchMeta{}, ErrInvalidTxnState
+	}
+	if guard >= 0 && h.IsTransactional() && e.txnFirst < 0 && e.lastMarker >= guard {
+		// The batch was verified (or found in the open transaction)
+		// before a marker ended that transaction: appended now it would
+		// open a transaction no coordinator knows (Kafka's verification
+		// guard, KIP-890 part 1).
+		return batchMeta{}, fmt.Errorf("%w (producer %d, marker at offset %d)", ErrStaleVerification, h.ProducerID, e.lastMarker)
 	}
 	return batchMeta{}, nil
 }

@@ -231,6 +231,15 @@ func (l *Log) AppendTxnMarker(m TxnMarker) (AppendResult, error) {
 	if err := l.commitControlLocked(seg, batch, &h, !m.Commit, m.CoordinatorEpoch, nowMs); err != nil {
 		return AppendResult{}, err
 	}
+	if m.TransactionVersion < 2 {
+		// The verification guard: the marker kept the epoch, so a batch
+		// of the ended transaction checked before it would pass the
+		// epoch check (a transaction version 2 marker bumps the epoch,
+		// which fences such a batch by itself).
+		if e := l.producers.producers[m.ProducerID]; e != nil {
+			e.lastMarker = base
+		}
+	}
 	return AppendResult{BaseOffset: base, LastOffset: base, LogAppendTime: -1, LogStartOffset: l.logStart.Load()}, nil
 }
 

@@ -452,3 +452,52 @@ func TestTxnSnapshotCodec(t *testing.T) {
 }
 
 func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// The verification guard (KIP-890 part 1): a transactional batch verified
+// before its producer's transaction was ended by a marker is refused
+// (ErrStaleVerification) instead of opening a transaction no coordinator
+// knows; one verified after the marker, or with no marker in between, is
+// appended.
+func TestTxnVerificationGuard(t *testing.T) {
+	l := mustOpen(t, t.TempDir(), Config{}, testOpts(t, nil, nil))
+	defer l.Close()
+	// TV1: the marker keeps the epoch, so only the guard tells a late
+	// batch of the ended transaction from the next one's first.
+	tv1Abort := TxnMarker{ProducerID: 7, ProducerEpoch: 0, CoordinatorEpoch: 1, TransactionVersion: 1}
+	guard := l.TxnGuard()
+	if _, err := l.AppendVerified(txnBatch(2, 7, 0, 0), 0, -1, guard); err != nil { // 0-1, opens the transaction
+		t.Fatal(err)
+	}
+	late := l.TxnGuard()       // a second batch of the same transaction is checked...
+	mustMarker(t, l, tv1Abort) // 2: ...and the coordinator aborts meanwhile
+	_, err := l.AppendVerified(txnBatch(1, 7, 0, 2), 0, -1, late)
+	if !errors.Is(err, ErrStaleVerification) || !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("a batch verified before the abort marker: %v, want ErrStaleVerification", err)
+	}
+	if l.LogEndOffset() != 3 {
+		t.Fatalf("log end %d, want 3: nothing appended", l.LogEndOffset())
+	}
+	if e, ok := l.ProducerState(7); !ok || e.CurrentTxnFirstOffset != -1 {
+		t.Fatalf("producer state %+v: no transaction may be open", e)
+	}
+	// The next transaction, verified after the marker, is appended.
+	if _, err := l.AppendVerified(txnBatch(1, 7, 0, 2), 0, -1, l.TxnGuard()); err != nil {
+		t.Fatalf("the next transaction's first batch: %v", err)
+	}
+	if e, _ := l.ProducerState(7); e.CurrentTxnFirstOffset != 3 {
+		t.Fatalf("producer state %+v, want its transaction open at 3", e)
+	}
+	// Transaction version 2: the marker bumps the epoch, which fences a
+	// late batch of the ended transaction by itself; the next
+	// transaction's first batch, checked while the marker was being
+	// written (the coordinator adds the partition once it is), is
+	// appended.
+	next := l.TxnGuard()
+	mustMarker(t, l, commit(7, 1)) // 4, epoch 0 -> 1
+	if _, err := l.AppendVerified(txnBatch(1, 7, 0, 3), 0, -1, next); !errors.Is(err, ErrInvalidEpoch) {
+		t.Fatalf("a late batch at the old epoch: %v, want ErrInvalidEpoch", err)
+	}
+	if _, err := l.AppendVerified(txnBatch(1, 7, 1, 0), 0, -1, next); err != nil {
+		t.Fatalf("the next transaction's first batch at the bumped epoch: %v", err)
+	}
+}
