@@ -267,6 +267,7 @@ func (t CleanStats) plus(st CleanStats) CleanStats {
 	t.Superseded += st.Superseded
 	t.Tombstones += st.Tombstones
 	t.Keyless += st.Keyless
+	t.Aborted += st.Aborted
 	t.Segments += st.Segments
 	t.Duration += st.Duration
 	return t

@@ -426,9 +426,10 @@ func TestCompactionBoundedDedupeBuffer(t *testing.T) {
 
 // TestCompactionKeepsProducerStateAndControlBatches: a producer's last
 // batch survives as an empty batch when all its records are superseded,
-// so its sequence and epoch are still known after a restart; transactional
-// and control batches are kept byte for byte (transactions are not
-// implemented: their records take no part in the deduplication).
+// so its sequence and epoch are still known after a restart; a committed
+// transaction's records are deduplicated as any others (its batch, the
+// producer's last, is kept empty, still transactional); control batches
+// are kept byte for byte.
 func TestCompactionKeepsProducerStateAndControlBatches(t *testing.T) {
 	dir := t.TempDir()
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
@@ -455,7 +456,7 @@ func TestCompactionKeepsProducerStateAndControlBatches(t *testing.T) {
 	mustAppend(t, l, txn, 0) // 2
 	ctrl := withAttrs(protocol.AttrTransactional|protocol.AttrControl, kvBatch(t, 0, 1000, kv{key: "\x00\x00\x00\x01", value: "\x00\x00\x00\x00\x00\x00"}))
 	mustAppend(t, l, ctrl, 0)                                                                    // 3
-	mustAppend(t, l, kvBatch(t, 0, 1000, kv{key: "p", value: "2"}, kv{key: "q", value: "2"}), 0) // 4-5: supersedes 0-1 and not the txn one
+	mustAppend(t, l, kvBatch(t, 0, 1000, kv{key: "p", value: "2"}, kv{key: "q", value: "2"}), 0) // 4-5: supersedes 0-1 and the committed txn one
 	l.roll()
 	mustAppend(t, l, kvBatch(t, 0, 1000, kv{key: "z", value: "z"}), 0)
 	l.SetHighWatermark(l.LogEndOffset())
@@ -467,8 +468,8 @@ func TestCompactionKeepsProducerStateAndControlBatches(t *testing.T) {
 		heads = append(heads, h)
 		switch h.BaseOffset {
 		case 2:
-			if !bytes.Equal(b[:h.Size()], stampedAt(txn, 2)) {
-				t.Fatal("transactional batch changed")
+			if h.NumRecords != 0 || h.ProducerID != 88 || h.Attributes&protocol.AttrTransactional == 0 || h.BaseSequence != 0 {
+				t.Fatalf("the committed transactional batch after cleaning: %+v, want it kept empty (producer 88's last), transactional", h)
 			}
 		case 3:
 			if !bytes.Equal(b[:h.Size()], stampedAt(ctrl, 3)) {

@@ -36,14 +36,20 @@ package storage
 //     starts and the earliest pending delete horizon in
 //     samsa-cleaner-checkpoint.
 //
-// Transactions: nothing at or past the last stable offset is cleaned.
-// Control batches and transactional batches are kept byte for byte and
-// their records do not take part in the map, so that an aborted
-// transaction's records can never hide a committed value; the aborted
-// transactions of the cleaned segments' transaction indexes go to the
-// cleaned segment's. Kafka goes further (it removes aborted batches, and
-// markers once delete.retention.ms passed after their transaction's data
-// is gone); samsa keeps them, which costs space, not correctness.
+// Transactions: nothing at or past the last stable offset is cleaned, so
+// every transaction with data in the cleaned range has ended, and its
+// outcome is in the transaction indexes: the aborted transactions of every
+// segment (the active one too: a marker can lie past the cleaned range)
+// are read when the pass starts. A committed transaction's records are
+// cleaned like any others (they take part in the map and are kept or
+// removed by it); an aborted transaction's records never enter the map
+// and are removed (Kafka's cleaner discards aborted batches), the batch
+// kept empty when it is its producer's last, as any batch. Control
+// batches (the markers) are kept byte for byte, and the aborted
+// transactions of the cleaned segments' indexes go to the cleaned
+// segment's. Kafka also removes a marker once delete.retention.ms passed
+// after its transaction's data is gone; samsa keeps markers, which costs
+// a few bytes per transaction, not correctness.
 //
 // Crash safety is Kafka's .cleaned / .swap protocol. A group is written to
 // "<base>.log.cleaned" (and .index.cleaned, .timeindex.cleaned) and fsynced;
@@ -220,11 +226,12 @@ type CleanStats struct {
 	BytesRead, BytesWritten  int64
 	BatchesRead, BatchesKept int64
 	// Records removed: superseded by a later offset of their key,
-	// tombstones past their delete horizon, records without a key.
-	Superseded, Tombstones, Keyless int64
-	Segments                        int // segments rewritten
-	EndOffset                       int64
-	Duration                        time.Duration
+	// tombstones past their delete horizon, records without a key, records
+	// of aborted transactions.
+	Superseded, Tombstones, Keyless, Aborted int64
+	Segments                                 int // segments rewritten
+	EndOffset                                int64
+	Duration                                 time.Duration
 }
 
 // clean runs one cleaning of the log if it needs one (cleanableLocked).
@@ -267,6 +274,12 @@ func (l *Log) cleanWith(om **offsetMap, set cleanerSettings, stop <-chan struct{
 			lastOfProducer[id] = e.last().lastOffset
 		}
 	}
+	abortedTxns := map[int64][]AbortedTxn{}
+	for _, s := range l.segments() {
+		for _, a := range s.txn.entries.view() {
+			abortedTxns[a.ProducerID] = append(abortedTxns[a.ProducerID], a)
+		}
+	}
 	l.truncMu.RLock()
 	for _, s := range c.segs {
 		s.pin() // listed under truncMu: not closed
@@ -292,7 +305,7 @@ func (l *Log) cleanWith(om **offsetMap, set cleanerSettings, stop <-chan struct{
 		m.clear()
 	}
 	p := &cleanPass{l: l, om: *om, cfg: &cfg, nowMs: nowMs, stop: stop, throttle: set.throttle, newHorizon: nowMs + cfg.DeleteRetention.Milliseconds(),
-		lastOfProducer: lastOfProducer, minHorizon: -1, st: &st}
+		lastOfProducer: lastOfProducer, abortedTxns: abortedTxns, minHorizon: -1, st: &st}
 	if cfg.DeleteRetention.Milliseconds() > math.MaxInt64-nowMs {
 		p.newHorizon = math.MaxInt64
 	}
@@ -417,8 +430,11 @@ type cleanPass struct {
 	nowMs          int64
 	newHorizon     int64           // the delete horizon a batch gets when it first keeps a tombstone
 	lastOfProducer map[int64]int64 // producer id -> last offset of its last batch
-	minHorizon     int64           // earliest horizon of a kept tombstone, -1 none
-	st             *CleanStats
+	// abortedTxns are the aborted transactions of every segment's index
+	// when the pass started, by producer id.
+	abortedTxns map[int64][]AbortedTxn
+	minHorizon  int64 // earliest horizon of a kept tombstone, -1 none
+	st          *CleanStats
 
 	buf         []byte // the scanner's read buffer
 	plain, recs []byte // decompressed records; re-encoded records
@@ -476,7 +492,7 @@ func (p *cleanPass) buildMap(c *cleanable) (int64, error) {
 			if h.NextOffset() <= c.firstDirty {
 				continue
 			}
-			if h.IsControl() || h.IsTransactional() {
+			if h.IsControl() || (h.IsTransactional() && p.abortedBatch(&h)) {
 				end = h.NextOffset()
 				continue
 			}
@@ -734,9 +750,10 @@ func (l *Log) swapIn(group []*segment, cs *segment, committed *bool) error {
 // (header h) and returns the header as written; wrote is false when the
 // batch goes entirely.
 func (p *cleanPass) filter(out, b []byte, h *batchInfo) (_ []byte, wrote bool, _ batchInfo, _ error) {
-	if h.IsControl() || h.IsTransactional() {
+	if h.IsControl() {
 		return append(out, b...), true, *h, nil
 	}
+	aborted := h.IsTransactional() && p.abortedBatch(h)
 	plain, err := protocol.DecodeRecords(b, p.plain[:0], 0)
 	if err != nil {
 		return out, false, *h, err
@@ -754,6 +771,9 @@ func (p *cleanPass) filter(out, b []byte, h *batchInfo) (_ []byte, wrote bool, _
 	for it.Next(&r) {
 		keep := true
 		switch off := h.BaseOffset + int64(r.OffsetDelta); {
+		case aborted:
+			p.st.Aborted++
+			keep = false
 		case r.Key == nil:
 			p.st.Keyless++
 			keep = false
@@ -904,3 +924,15 @@ func (l *Log) CleanedUpTo() int64 {
 
 // ActiveSegmentBase is the base offset of the segment appends go to.
 func (l *Log) ActiveSegmentBase() int64 { return l.active().base }
+
+// abortedBatch reports whether the transactional batch h belongs to an
+// aborted transaction: one of its producer's aborted transactions spans
+// its offset.
+func (p *cleanPass) abortedBatch(h *batchInfo) bool {
+	for _, a := range p.abortedTxns[h.ProducerID] {
+		if a.FirstOffset <= h.BaseOffset && h.BaseOffset <= a.LastOffset {
+			return true
+		}
+	}
+	return false
+}

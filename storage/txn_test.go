@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/samsa-io/samsa/protocol"
@@ -499,5 +501,69 @@ func TestTxnVerificationGuard(t *testing.T) {
 	}
 	if _, err := l.AppendVerified(txnBatch(1, 7, 1, 0), 0, -1, next); err != nil {
 		t.Fatalf("the next transaction's first batch at the bumped epoch: %v", err)
+	}
+}
+
+// txnKVBatch is kvBatch as a transactional batch of producer pid.
+func txnKVBatch(t *testing.T, pid int64, epoch int16, seq int32, recs ...kv) []byte {
+	t.Helper()
+	var plain []byte
+	for i, r := range recs {
+		rec := protocol.Record{TimestampDelta: int64(i), OffsetDelta: int32(i), Key: []byte(r.key), Value: []byte(r.value)}
+		plain = protocol.AppendRecord(plain, &rec)
+	}
+	h := protocol.BatchHeader{LastOffsetDelta: int32(len(recs) - 1), BaseTimestamp: 1000, MaxTimestamp: 1000 + int64(len(recs)) - 1,
+		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, Attributes: protocol.AttrTransactional}
+	b, _, err := protocol.AppendBatch(nil, &h, protocol.CompressionNone, 0, plain, int32(len(recs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Compaction of transactional data: a committed transaction's records are
+// compacted like any others (a later committed value hides an older
+// plain one, and is hidden by a later one); an aborted transaction's
+// records are removed and never hide a value (its abort marker is in a
+// later segment than its data: the outcome comes from every segment's
+// transaction index); markers and the aborted-transaction index stay.
+func TestTxnCompactionAbortedAndCommitted(t *testing.T) {
+	cfg := compactCfg()
+	cfg.SegmentBytes = 300
+	l := mustOpen(t, t.TempDir(), cfg, testOpts(t, nil, nil))
+	defer l.Close()
+	hw := func() { l.SetHighWatermark(l.LogEndOffset()) }
+	mustAppend(t, l, kvBatch(t, protocol.CompressionNone, 1000, kv{key: "a", value: "a-plain"}, kv{key: "b", value: "b-plain"}), 0) // 0-1
+	mustAppend(t, l, txnKVBatch(t, 7, 0, 0, kv{key: "a", value: "a-committed"}), 0)                                                 // 2
+	mustAppend(t, l, txnKVBatch(t, 8, 0, 0, kv{key: "b", value: "b-aborted"}), 0)                                                   // 3
+	mustMarker(t, l, commit(7, 1))                                                                                                  // 4
+	hw()
+	for i := range 6 { // filler: segments to clean
+		mustAppend(t, l, kvBatch(t, protocol.CompressionNone, 1000, kv{key: fmt.Sprintf("f%d", i), value: strings.Repeat("x", 60)}), 0)
+	}
+	mustMarker(t, l, abort(8, 1)) // the abort marker, in a later segment
+	for i := range 6 {
+		mustAppend(t, l, kvBatch(t, protocol.CompressionNone, 1000, kv{key: fmt.Sprintf("g%d", i), value: strings.Repeat("y", 60)}), 0)
+	}
+	hw()
+	if n := len(l.segments()); n < 4 {
+		t.Fatalf("%d segments, want several", n)
+	}
+	st := cleanNow(t, l, 1<<20)
+	if st.Aborted != 1 || st.Superseded < 1 {
+		t.Fatalf("clean stats %+v: want the aborted record removed and a-plain superseded", st)
+	}
+	values := map[string][]string{}
+	for _, r := range readRecords(t, l) {
+		if r.key == "a" || r.key == "b" {
+			values[r.key] = append(values[r.key], r.value)
+		}
+	}
+	if !reflect.DeepEqual(values["a"], []string{"a-committed"}) || !reflect.DeepEqual(values["b"], []string{"b-plain"}) {
+		t.Fatalf("after cleaning a=%q b=%q, want a=[a-committed] (the committed transaction hides the plain value) and b=[b-plain] (the aborted one removed, hiding nothing)",
+			values["a"], values["b"])
+	}
+	if got := l.AbortedTransactions(0, l.LogEndOffset()); len(got) != 1 || got[0].ProducerID != 8 || got[0].FirstOffset != 3 {
+		t.Fatalf("aborted transactions after cleaning %+v, want producer 8's from offset 3", got)
 	}
 }
