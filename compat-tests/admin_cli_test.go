@@ -139,7 +139,8 @@ func TestKafkaAdminTools(t *testing.T) {
 		for _, re := range []string{
 			`(?m)^Feature: metadata\.version\s+SupportedMinVersion: 4\.4-IV2\s+SupportedMaxVersion: 4\.4-IV2\s+FinalizedVersionLevel: 4\.4-IV2\s+Epoch: \d+$`,
 			`(?m)^Feature: group\.version\s+SupportedMinVersion: 1\s+SupportedMaxVersion: 1\s+FinalizedVersionLevel: 1\s+Epoch: \d+$`,
-			`(?m)^Feature: transaction\.version\s+SupportedMinVersion: 0\s+SupportedMaxVersion: 0\s+FinalizedVersionLevel: 0\s+Epoch: \d+$`,
+			`(?m)^Feature: transaction\.version\s+SupportedMinVersion: 2\s+SupportedMaxVersion: 2\s+FinalizedVersionLevel: 2\s+Epoch: \d+$`,
+			`(?m)^Feature: share\.version\s+SupportedMinVersion: 0\s+SupportedMaxVersion: 0\s+FinalizedVersionLevel: 0\s+Epoch: \d+$`,
 		} {
 			if !regexp.MustCompile(re).MatchString(out) {
 				t.Errorf("kafka-features describe: no match for %s in:\n%s", re, out)
@@ -151,9 +152,15 @@ func TestKafkaAdminTools(t *testing.T) {
 		out := run(t, clsFeatures, "upgrade", "--feature", "group.version=1")
 		want(t, "upgrade group.version=1", out, "group.version was upgraded to 1.")
 		// Refused: the tool prints why and exits non-zero.
-		out, _, _ = kt.run(ctx, "", clsFeatures, "--bootstrap-server", s.Addr, "upgrade", "--feature", "transaction.version=2")
-		if !strings.Contains(out, "Could not upgrade transaction.version to 2. invalid update version 2 for feature transaction.version") {
-			t.Errorf("upgrade transaction.version=2:\n%s", out)
+		out = run(t, clsFeatures, "upgrade", "--feature", "transaction.version=2")
+		want(t, "upgrade transaction.version=2", out, "transaction.version was upgraded to 2.")
+		out, _, _ = kt.run(ctx, "", clsFeatures, "--bootstrap-server", s.Addr, "upgrade", "--feature", "share.version=1")
+		if !strings.Contains(out, "Could not upgrade share.version to 1. invalid update version 1 for feature share.version") {
+			t.Errorf("upgrade share.version=1:\n%s", out)
+		}
+		out, _, _ = kt.run(ctx, "", clsFeatures, "--bootstrap-server", s.Addr, "downgrade", "--feature", "transaction.version=1")
+		if !strings.Contains(out, "Could not downgrade transaction.version to 1.") {
+			t.Errorf("downgrade transaction.version=1:\n%s", out)
 		}
 		out, _, _ = kt.run(ctx, "", clsFeatures, "--bootstrap-server", s.Addr, "downgrade", "--feature", "group.version=0")
 		if !strings.Contains(out, "Could not downgrade group.version to 0.") {
