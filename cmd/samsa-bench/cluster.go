@@ -14,9 +14,12 @@ package main
 // nanoseconds, taken just before the kill and once the process was reaped.
 //
 // The failover time (kill_to_ack_ms) runs from the kill to the first
-// acknowledgement of a record produced after the process was gone: the dead
-// leader cannot have acknowledged such a record, whereas an answer it wrote
-// just before it died may still be read from the socket after the kill.
+// acknowledgement of a record produced after the kill: the dead leader
+// cannot have acknowledged such a record (an acks=all answer needs a
+// follower's fetch, far longer than a SIGKILL takes to stop a process),
+// whereas an answer it wrote just before it died may still be read from
+// the socket after the kill. reap_ms is how long the killed process took
+// to be reaped (a JVM's heap is unmapped then), for the record only.
 // max_gap_ms is the longest silence between two acknowledgements of the
 // run, the same outage seen from the producer alone.
 //
@@ -26,7 +29,7 @@ package main
 // client. The run ends --after past the first such acknowledgement, or at
 // --duration, and in any case at --timeout; the last line on stdout is
 //
-//	RESULT mode=failover rate=... records=... acked=... errors=... kill_to_ack_ms=... max_gap_ms=...
+//	RESULT mode=failover rate=... records=... acked=... errors=... kill_to_ack_ms=... max_gap_ms=... reap_ms=...
 //
 // kill_to_ack_ms is -1 when there was no kill or no acknowledgement after it.
 
@@ -137,13 +140,15 @@ type ackEvent struct {
 
 type failoverStats struct {
 	acked, failed int
-	// killToAck: -1 when no record produced after deadNs was acknowledged.
+	// killToAck: -1 when no record produced after the kill was
+	// acknowledged.
 	killToAck time.Duration
 	maxGap    time.Duration
 }
 
-// failoverFigures computes the run's figures from its records.
-func failoverFigures(evs []ackEvent, killNs, deadNs int64) failoverStats {
+// failoverFigures computes the run's figures from its records and the
+// kill's time (0: no kill).
+func failoverFigures(evs []ackEvent, killNs int64) failoverStats {
 	st := failoverStats{killToAck: -1}
 	var acks []int64
 	first := int64(-1)
@@ -154,7 +159,7 @@ func failoverFigures(evs []ackEvent, killNs, deadNs int64) failoverStats {
 		}
 		st.acked++
 		acks = append(acks, e.answered)
-		if killNs > 0 && e.sent > deadNs && (first < 0 || e.answered < first) {
+		if killNs > 0 && e.sent > killNs && (first < 0 || e.answered < first) {
 			first = e.answered
 		}
 	}
@@ -206,10 +211,11 @@ func runFailoverTool(ctx context.Context, args []string) error {
 		mu        sync.Mutex
 		evs       []ackEvent // guarded by mu
 		acked     atomic.Int64
-		deadNs    atomic.Int64 // 0 until the kill file is read
-		recovered atomic.Int64 // answer time of a record produced after deadNs
+		killAt    atomic.Int64 // 0 until the kill file is read
+		recovered atomic.Int64 // answer time of a record produced after killAt
 		firstErr  firstError
 		killNs    int64
+		deadNs    int64
 	)
 	stopProgress := make(chan struct{})
 	go progress("failover", &acked, stopProgress)
@@ -237,12 +243,12 @@ func runFailoverTool(ctx context.Context, args []string) error {
 			}
 			ready = true
 		}
-		if deadNs.Load() == 0 && now.Sub(lastPoll) >= 10*time.Millisecond {
+		if killNs == 0 && now.Sub(lastPoll) >= 10*time.Millisecond {
 			lastPoll = now
 			if data, err := os.ReadFile(c.killFile); err == nil {
 				if k, d, ok := parseKillFile(data); ok {
-					killNs = k
-					deadNs.Store(d)
+					killNs, deadNs = k, d
+					killAt.Store(k)
 					fmt.Fprintf(os.Stderr, "failover: leader killed %.1f ms ago\n", float64(now.UnixNano()-k)/1e6)
 				}
 			}
@@ -258,7 +264,7 @@ func runFailoverTool(ctx context.Context, args []string) error {
 				return
 			}
 			acked.Add(1)
-			if d := deadNs.Load(); d > 0 && t > d {
+			if k := killAt.Load(); k > 0 && t > k {
 				recovered.CompareAndSwap(0, at)
 			}
 		})
@@ -282,7 +288,7 @@ func runFailoverTool(ctx context.Context, args []string) error {
 	close(stopProgress)
 
 	mu.Lock()
-	st := failoverFigures(evs, killNs, deadNs.Load())
+	st := failoverFigures(evs, killNs)
 	mu.Unlock()
 	ms := func(d time.Duration) float64 {
 		if d < 0 {
@@ -290,8 +296,9 @@ func runFailoverTool(ctx context.Context, args []string) error {
 		}
 		return float64(d) / float64(time.Millisecond)
 	}
-	fmt.Printf("RESULT mode=failover rate=%d record_size=%d records=%d acked=%d errors=%d seconds=%.2f kill_to_ack_ms=%.1f max_gap_ms=%.1f\n",
-		c.rate, c.recordSize, sent, st.acked, st.failed, time.Since(start).Seconds(), ms(st.killToAck), ms(st.maxGap))
+	fmt.Printf("RESULT mode=failover rate=%d record_size=%d records=%d acked=%d errors=%d seconds=%.2f kill_to_ack_ms=%.1f max_gap_ms=%.1f reap_ms=%.1f\n",
+		c.rate, c.recordSize, sent, st.acked, st.failed, time.Since(start).Seconds(), ms(st.killToAck), ms(st.maxGap),
+		ms(time.Duration(deadNs-killNs)))
 	switch {
 	case killNs == 0:
 		return fmt.Errorf("no kill in --kill-file %s before the run ended", c.killFile)

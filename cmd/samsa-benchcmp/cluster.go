@@ -17,7 +17,9 @@ package main
 //	session=3s  samsa broker.session.timeout.ms=3000; Kafka the same and
 //	            broker.heartbeat.interval.ms=1000
 //
-// On the first, produce: a topic of 8 partitions with replication factor 3
+// On the first, produce: after a warm-up of --warmup-records on a topic of
+// its own (not measured, none when 0: the JVMs compile their hot paths, as
+// in the round), a topic of 8 partitions with replication factor 3
 // (min.insync.replicas left at 1: acks=all waits for every in-sync
 // replica, all three here), samsa-bench --mode produce acks=all against
 // the three bootstrap addresses for --cluster-produce-duration; the row is
@@ -34,7 +36,7 @@ package main
 // --cluster-failover-rate (acks=all, idempotent, linger 0); once it has had
 // a second of acks, the leader is killed with SIGKILL and the tool reports
 // the time from the kill to the first ack of a record produced after the
-// process was gone. Before each further failover the killed broker is
+// kill. Before each further failover the killed broker is
 // started again on its data and the cluster waits until all three are
 // listed.
 //
@@ -102,7 +104,7 @@ func init() {
 }
 
 func clusterFlags(fs *flag.FlagSet) {
-	fs.IntVar(&clusterFailovers, "cluster-failovers", 3, "cluster: failovers per session timeout setting and round; the row is their median (--quick: 1)")
+	fs.IntVar(&clusterFailovers, "cluster-failovers", 2, "cluster: failovers per session timeout setting and round; the row is their median (--quick: 1)")
 	fs.IntVar(&clusterFailoverRate, "cluster-failover-rate", 500, "cluster: records/s produced during a failover")
 	fs.DurationVar(&clusterProduceDuration, "cluster-produce-duration", 0, "cluster: length of the replication factor 3 produce run (0: --bench-duration; --quick: 3s)")
 	fs.StringVar(&clusterScript, "kafka-cluster-sh", "", "cluster: script that prepares and runs a Kafka cluster (default: kafka-cluster.sh next to --kafka-sh)")
@@ -550,6 +552,18 @@ func (c *clusterSet) cpu() (float64, error) {
 func (c *clusterSet) produce(r *rounder, d time.Duration) {
 	const topic = "cluster-rf3-p8"
 	key := clusterProduceKey
+	if c.o.warmupRecords > 0 {
+		const warm = "cluster-warmup"
+		if err := c.createTopic(warm, 8, nil); err != nil {
+			r.fail(key+" warm-up", err)
+			return
+		}
+		start := time.Now()
+		r.tool("cluster/warmup", c.o.runTimeout, c.o.benchBin, "--mode", "produce", "--brokers", strings.Join(c.addrs(), ","),
+			"--topic", warm, "--create-topic=false", "--acks", "all", "--record-size", strconv.Itoa(c.o.recordSize),
+			"--records", strconv.FormatInt(c.o.warmupRecords, 10), "--duration", "30s", "--timeout", c.o.runTimeout.String())
+		logf("  %s cluster warmed up (%d records, at most 30 s) in %.0f s", c.system, c.o.warmupRecords, time.Since(start).Seconds())
+	}
 	if err := c.createTopic(topic, 8, nil); err != nil {
 		r.fail(key, err)
 		return
@@ -658,8 +672,8 @@ wait:
 	if n := rec.Parsed["errors"]; n > 0 {
 		logf("  %s %s: %.0f records failed during it (see %s)", c.system, step, n, rec.RawLogAt)
 	}
-	logf("  %s %s: node %d (quorum leader %d, controller %d) killed -> first ack %.0f ms later (longest gap between acks %.0f ms)",
-		c.system, step, victim, quorum, controller, ms, rec.Parsed["max_gap_ms"])
+	logf("  %s %s: node %d (quorum leader %d, controller %d) killed -> first ack %.0f ms later (longest gap between acks %.0f ms; reaped in %.0f ms)",
+		c.system, step, victim, quorum, controller, ms, rec.Parsed["max_gap_ms"], rec.Parsed["reap_ms"])
 	return ms, true
 }
 
