@@ -8,9 +8,10 @@ package main
 //	                 commits (generation -1, no member id, as kadm commits
 //	                 for a group without members), one OffsetCommit request
 //	                 per group and turn, one request in flight per client
-//	                 (each client has its own connection). Then every group's
-//	                 offsets are fetched back and compared with the last
-//	                 commit acknowledged for it.
+//	                 (each client has its own connection), after a first
+//	                 commit per group and --warmup of the same load (neither
+//	                 measured). Then every group's offsets are fetched back
+//	                 and compared with the last commit acknowledged for it.
 //	group-rebalance  --members consumers of one group (franz-go, classic
 //	                 protocol with the cooperative-sticky balancer and
 //	                 --heartbeat-interval, or KIP-848 with the broker's
@@ -72,6 +73,7 @@ type commitConfig struct {
 	groups     int
 	committers int
 	duration   time.Duration
+	warmup     time.Duration
 	timeout    time.Duration
 	prefix     string // group ids are prefix-0, prefix-1, ...
 }
@@ -86,6 +88,7 @@ func parseCommitFlags(args []string) (*commitConfig, error) {
 	fs.IntVar(&c.groups, "groups", 100, "groups committing")
 	fs.IntVar(&c.committers, "committers", 20, "concurrent committers (clients), each with its share of the groups")
 	fs.DurationVar(&c.duration, "duration", 15*time.Second, "length of the measured window")
+	fs.DurationVar(&c.warmup, "warmup", 0, "the same load for this long before the window, not measured")
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Minute, "bound on the whole run")
 	fs.StringVar(&c.prefix, "group-prefix", "commits", "group ids are PREFIX-0 .. PREFIX-(groups-1)")
 	if err := fs.Parse(args); err != nil {
@@ -100,8 +103,8 @@ func parseCommitFlags(args []string) (*commitConfig, error) {
 		return nil, errors.New("--brokers is empty")
 	case c.partitions < 1 || c.groups < 1 || c.committers < 1:
 		return nil, errors.New("--partitions, --groups and --committers must be at least 1")
-	case c.duration <= 0 || c.timeout <= c.duration:
-		return nil, errors.New("--duration must be positive and shorter than --timeout")
+	case c.duration <= 0 || c.warmup < 0 || c.timeout <= c.duration+c.warmup:
+		return nil, errors.New("--duration must be positive, --warmup not negative, and both together shorter than --timeout")
 	}
 	if c.committers > c.groups {
 		c.committers = c.groups
@@ -127,6 +130,41 @@ type committer struct {
 	// the last one acknowledged without error (-1: none). Only this
 	// committer's goroutine touches them.
 	next, acked []int64
+}
+
+// commitStats are the counts of one commit run.
+type commitStats struct {
+	lat                     latencies
+	requests, errs, offsets atomic.Int64
+	firstErr                firstError
+}
+
+// run has every committer commit its groups in turn until the deadline,
+// one request in flight each; what is in flight at the deadline finishes.
+func (st *commitStats) run(ctx context.Context, c *commitConfig, cs []*committer, topicID [16]byte, what string, deadline time.Time) {
+	stop := make(chan struct{})
+	defer close(stop)
+	go progress(what, &st.offsets, stop)
+	var wg sync.WaitGroup
+	for _, k := range cs {
+		wg.Add(1)
+		go func(k *committer) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i = (i + 1) % len(k.groups) {
+				t0 := time.Now()
+				err := k.commit(ctx, c, topicID, i)
+				st.lat.add(time.Since(t0))
+				st.requests.Add(1)
+				if err != nil {
+					st.errs.Add(1)
+					st.firstErr.set(err)
+					continue
+				}
+				st.offsets.Add(int64(c.partitions))
+			}
+		}(k)
+	}
+	wg.Wait()
 }
 
 func runGroupCommits(ctx context.Context, args []string) error {
@@ -181,37 +219,22 @@ func runGroupCommits(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "group-commits: %d groups warmed up in %.1f s\n", c.groups, time.Since(warm).Seconds())
 
-	var (
-		lat            latencies
-		requests, errs atomic.Int64
-		firstErr       firstError
-		count          atomic.Int64 // offsets, for the progress line
-	)
-	stop := make(chan struct{})
-	go progress("offsets committed", &count, stop)
-	start := time.Now()
-	deadline := start.Add(c.duration)
-	for _, k := range cs {
-		wg.Add(1)
-		go func(k *committer) {
-			defer wg.Done()
-			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i = (i + 1) % len(k.groups) {
-				t0 := time.Now()
-				err := k.commit(ctx, c, topicID, i)
-				lat.add(time.Since(t0))
-				requests.Add(1)
-				if err != nil {
-					errs.Add(1)
-					firstErr.set(err)
-					continue
-				}
-				count.Add(int64(c.partitions))
-			}
-		}(k)
+	// Then --warmup of the same load, not measured either: a JVM compiles
+	// its hot paths under the first seconds of it.
+	if c.warmup > 0 {
+		var w commitStats
+		w.run(ctx, c, cs, topicID, "warm-up commits", time.Now().Add(c.warmup))
+		if err := w.firstErr.get(); err != nil {
+			return fmt.Errorf("warm-up (%d of %d commits failed): %w", w.errs.Load(), w.requests.Load(), err)
+		}
+		fmt.Fprintf(os.Stderr, "group-commits: warm-up of %v: %d offsets committed\n", c.warmup, w.offsets.Load())
 	}
-	wg.Wait()
+
+	var st commitStats
+	start := time.Now()
+	st.run(ctx, c, cs, topicID, "offsets committed", start.Add(c.duration))
 	elapsed := time.Since(start).Seconds()
-	close(stop)
+	firstErr := &st.firstErr
 
 	// Every group's offsets read back: what was acknowledged must be there.
 	verified, mismatched := 0, 0
@@ -227,14 +250,14 @@ func runGroupCommits(ctx context.Context, args []string) error {
 		}
 	}
 
-	n := requests.Load()
-	good := n - errs.Load()
-	_, p50, p99, p999, pmax := lat.summary()
+	n, nerr := st.requests.Load(), st.errs.Load()
+	good := n - nerr
+	_, p50, p99, p999, pmax := st.lat.summary()
 	fmt.Printf("RESULT tool=group-commits groups=%d partitions=%d committers=%d seconds=%.2f requests=%d errors=%d offsets=%d reqps=%.1f offsetsps=%.1f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f verified_groups=%d mismatched_groups=%d\n",
-		c.groups, c.partitions, len(cs), elapsed, n, errs.Load(), good*int64(c.partitions),
+		c.groups, c.partitions, len(cs), elapsed, n, nerr, good*int64(c.partitions),
 		float64(good)/elapsed, float64(good*int64(c.partitions))/elapsed, p50, p99, p999, pmax, verified, mismatched)
 	if err := firstErr.get(); err != nil {
-		return fmt.Errorf("%d failed commits, %d groups not as committed; first: %w", errs.Load(), mismatched, err)
+		return fmt.Errorf("%d failed commits, %d groups not as committed; first: %w", nerr, mismatched, err)
 	}
 	return nil
 }

@@ -24,6 +24,8 @@ func TestParseCommitFlags(t *testing.T) {
 	for _, bad := range [][]string{
 		{"--groups", "0"},
 		{"--duration", "3m", "--timeout", "2m"},
+		{"--duration", "1m", "--warmup", "1m", "--timeout", "2m"},
+		{"--warmup", "-1s"},
 		{"--brokers", ""},
 		{"extra"},
 	} {

@@ -10,7 +10,9 @@ package main
 //	                    partitions of one topic in one OffsetCommit request,
 //	                    round-robin, by --groups-committers clients (one
 //	                    request in flight each, a connection each) for
-//	                    --groups-commit-window. Simple commits: generation
+//	                    --groups-commit-window, after --groups-commit-warmup
+//	                    of the same (a JVM's hot paths compile under the
+//	                    first seconds of load). Simple commits: generation
 //	                    -1 and no member id, as for a group without members.
 //	                    Rows: partition offsets committed per second,
 //	                    requests per second, request latency p50 and p99.
@@ -54,7 +56,7 @@ func init() {
 // groupsSizes are the phase's sizes: the flags', or QUICK's.
 type groupsSizes struct {
 	commitGroups, commitPartitions, committers int
-	commitWindow                               time.Duration
+	commitWindow, commitWarmup                 time.Duration
 	members, rebalancePartitions               int
 	heartbeat                                  time.Duration
 	classicCycles, consumerCycles              int
@@ -78,6 +80,7 @@ func groupsFlags(fs *flag.FlagSet) {
 	fs.IntVar(&s.commitPartitions, "groups-commit-partitions", 50, "groups phase: partitions of the committed topic, all in each OffsetCommit")
 	fs.IntVar(&s.committers, "groups-committers", 20, "groups phase: concurrent committers, each with a connection and its share of the groups")
 	fs.DurationVar(&s.commitWindow, "groups-commit-window", 15*time.Second, "groups phase: length of the measured commit run (QUICK: 5s)")
+	fs.DurationVar(&s.commitWarmup, "groups-commit-warmup", 5*time.Second, "groups phase: the same commits for this long before the measured run, not measured (QUICK: 2s)")
 	fs.IntVar(&s.members, "groups-members", 20, "groups phase: members of the rebalanced group before one joins (QUICK: 10)")
 	fs.IntVar(&s.rebalancePartitions, "groups-rebalance-partitions", 20, "groups phase: partitions of the rebalanced group's topic")
 	fs.DurationVar(&s.heartbeat, "groups-heartbeat", 100*time.Millisecond, "groups phase: heartbeat interval of the classic members (KIP-848: the broker's)")
@@ -92,6 +95,7 @@ func (s groupsSizes) sizes(quick bool) groupsSizes {
 	}
 	s.commitGroups = min(s.commitGroups, 20)
 	s.commitWindow = min(s.commitWindow, 5*time.Second)
+	s.commitWarmup = min(s.commitWarmup, 2*time.Second)
 	s.members = min(s.members, 10)
 	s.classicCycles = min(s.classicCycles, 3)
 	s.consumerCycles = min(s.consumerCycles, 1)
@@ -181,12 +185,12 @@ func runGroupsPhase(ctx context.Context, o *options, system string, round int, r
 
 func (r *rounder) groupCommits(s groupsSizes) {
 	const step = "groups/commit"
-	timeout := s.commitWindow + 3*time.Minute
+	timeout := s.commitWarmup + s.commitWindow + 3*time.Minute
 	cpu0, err0 := cpuSeconds(r.b.pid())
 	rec := r.toolRec(step, timeout+30*time.Second, r.o.benchBin, "group-commits", "--brokers", r.b.addr,
 		"--topic", "groups-commits", "--partitions", strconv.Itoa(s.commitPartitions),
 		"--groups", strconv.Itoa(s.commitGroups), "--committers", strconv.Itoa(s.committers),
-		"--duration", s.commitWindow.String(), "--timeout", timeout.String())
+		"--warmup", s.commitWarmup.String(), "--duration", s.commitWindow.String(), "--timeout", timeout.String())
 	cpu1, err1 := cpuSeconds(r.b.pid())
 	if err0 == nil && err1 == nil {
 		rec.CPUSecs = cpu1 - cpu0

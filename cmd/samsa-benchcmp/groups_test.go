@@ -58,14 +58,14 @@ func TestGroupsRebalanceValues(t *testing.T) {
 }
 
 func TestGroupsSizes(t *testing.T) {
-	full := groupsSizes{commitGroups: 100, commitPartitions: 50, committers: 20, commitWindow: 15 * time.Second,
+	full := groupsSizes{commitGroups: 100, commitPartitions: 50, committers: 20, commitWindow: 15 * time.Second, commitWarmup: 5 * time.Second,
 		members: 20, rebalancePartitions: 20, heartbeat: 100 * time.Millisecond, classicCycles: 5, consumerCycles: 3}
 	if got := full.sizes(false); got != full {
 		t.Errorf("not quick: %+v", got)
 	}
 	q := full.sizes(true)
 	want := full
-	want.commitGroups, want.commitWindow, want.members, want.classicCycles, want.consumerCycles = 20, 5*time.Second, 10, 3, 1
+	want.commitGroups, want.commitWindow, want.commitWarmup, want.members, want.classicCycles, want.consumerCycles = 20, 5*time.Second, 2*time.Second, 10, 3, 1
 	if q != want {
 		t.Errorf("quick: %+v, want %+v", q, want)
 	}
