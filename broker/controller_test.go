@@ -165,8 +165,14 @@ func TestFailoverElectsISRMember(t *testing.T) {
 	if err := c.brokers[others[0]].waitApplied(testCtx(t), c.snap().Revision); err != nil {
 		t.Fatal(err)
 	}
-	md := metadataOf(t, c.addrs[others[0]], "fo")
-	if p0 := md.Partitions[0]; p0.Leader != after[0].Leader || p0.LeaderEpoch != after[0].LeaderEpoch || !slices.Contains(p0.OfflineReplicas, victim) {
+	// Applying the snapshot and taking the leadership over are two steps:
+	// wait for the second (a hang guard, not a timing assertion).
+	var p0 kadm.PartitionDetail
+	ok := waitUntil(10*time.Second, func() bool {
+		p0 = metadataOf(t, c.addrs[others[0]], "fo").Partitions[0]
+		return p0.Leader == after[0].Leader
+	})
+	if !ok || p0.LeaderEpoch != after[0].LeaderEpoch || !slices.Contains(p0.OfflineReplicas, victim) {
 		t.Errorf("metadata of partition 0: %+v", p0)
 	}
 }

@@ -374,7 +374,8 @@ func TestTopicVanishedWithoutTombstoneSetAsideWhileRunning(t *testing.T) {
 			t.Fatalf("vanish-0 deleted or still in place: %v", dirNames(t, dir))
 		}
 	}
-	if !logs.hasLine("warn", "set aside as stray", stray) {
+	// The line follows the rename.
+	if !waitUntil(10*time.Second, func() bool { return logs.hasLine("warn", "set aside as stray", stray) }) {
 		t.Errorf("no warn line names %s:\n%s", stray, logs.String())
 	}
 	// The records are all still there.
@@ -555,4 +556,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// waitUntil is waitFor that reports instead of failing: false when cond
+// is still false after d.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
