@@ -45,7 +45,9 @@ func startBroker(ctx context.Context, o *options, system, dir string) (*broker, 
 	b := &broker{system: system, addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, exited: make(chan struct{})}
 	switch system {
 	case "samsa", samsaCache0:
-		args := []string{"--data-dir", filepath.Join(dir, "data"), "--listeners", "PLAINTEXT://" + b.addr, "--log-format", "json"}
+		// No admin listener: its default port would clash with any other
+		// samsa on the machine.
+		args := []string{"--data-dir", filepath.Join(dir, "data"), "--listeners", "PLAINTEXT://" + b.addr, "--log-format", "json", "--admin-listener", ""}
 		if system == samsaCache0 {
 			// The page cache left to the kernel (storage/cache.go off).
 			args = append(args, "--override", "log.cache.hot.bytes=0")
