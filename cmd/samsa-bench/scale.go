@@ -20,8 +20,9 @@ package main
 //	               ApiVersions request and then stay idle; VmRSS of the
 //	               broker (--pid, this machine) before and with them open
 //	scale-fanin    --producers separate franz-go clients (acks=all), each
-//	               its share of a fixed total --rate to one topic; ack
-//	               latency percentiles over all of them
+//	               its share of a fixed total --rate to one topic, for
+//	               --warmup unmeasured and then --duration; ack latency
+//	               percentiles over all of them
 //
 // Topics are named <prefix><index>, index zero-padded to three digits.
 // Every run is bounded by --timeout; the RESULT line comes last on stdout.
@@ -678,7 +679,8 @@ func runScaleFanin(ctx context.Context, args []string) error {
 	fs, c := newScaleFlags("scale-fanin")
 	producers := fs.Int("producers", 200, "producer clients, each a kgo.Client of its own")
 	rate := fs.Int("rate", 2000, "records per second, all producers together")
-	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	duration := fs.Duration("duration", 10*time.Second, "how long to send, measured")
+	warmup := fs.Duration("warmup", 0, "how long to send at the same rate before that, not measured")
 	recordSize := fs.Int("record-size", 1024, "record value size in bytes")
 	acks := fs.String("acks", "all", "producer acks: 1 or all")
 	linger := fs.Duration("linger", 0, "producer linger")
@@ -693,8 +695,8 @@ func runScaleFanin(ctx context.Context, args []string) error {
 		return errors.New("--producers, --rate and --duration must be positive")
 	case *acks != "1" && *acks != "all":
 		return fmt.Errorf("--acks %q: want 1 or all", *acks)
-	case *recordSize < 0 || *linger < 0:
-		return errors.New("--record-size and --linger must not be negative")
+	case *recordSize < 0 || *linger < 0 || *warmup < 0:
+		return errors.New("--record-size, --linger and --warmup must not be negative")
 	}
 	// A few connections per client (metadata, produce).
 	if err := scaleRaiseNoFile(uint64(*producers)*4 + 256); err != nil {
@@ -746,20 +748,23 @@ func runScaleFanin(ctx context.Context, args []string) error {
 	if err := warmErr.get(); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "scale-fanin: %d producers ready in %.0f ms; %d records/s in total to %s (%d partitions), acks=%s, %v\n",
-		*producers, scaleMsSince(warm), *rate, topic, parts, *acks, *duration)
+	fmt.Fprintf(os.Stderr, "scale-fanin: %d producers ready in %.0f ms; %d records/s in total to %s (%d partitions), acks=%s, %v unmeasured then %v\n",
+		*producers, scaleMsSince(warm), *rate, topic, parts, *acks, *warmup, *duration)
 
 	var (
 		acked, failed, sent atomic.Int64
+		warmFailed          atomic.Int64
 		lat                 latencies
 		firstErr            firstError
 	)
 	stopProgress := make(chan struct{})
 	go progress("scale-fanin", &acked, stopProgress)
 	// Producer i sends at rate/producers, its schedule shifted by i/producers
-	// of its interval so that the sends spread over time.
+	// of its interval so that the sends spread over time. Records sent
+	// before start (the --warmup) count nowhere.
 	interval := time.Duration(float64(time.Second) * float64(*producers) / float64(*rate))
-	start := time.Now()
+	begin := time.Now()
+	start := begin.Add(*warmup)
 	end := start.Add(*duration)
 	for i, cl := range clients {
 		wg.Add(1)
@@ -767,13 +772,22 @@ func runScaleFanin(ctx context.Context, args []string) error {
 			defer wg.Done()
 			offset := time.Duration(int64(interval) * int64(i) / int64(*producers))
 			for k := int64(0); ; k++ {
-				at := start.Add(offset + time.Duration(k)*interval)
+				at := begin.Add(offset + time.Duration(k)*interval)
 				if !at.Before(end) || !scaleSleep(ctx, time.Until(at)) {
 					return
 				}
 				t0 := time.Now()
-				sent.Add(1)
+				measured := !at.Before(start)
+				if measured {
+					sent.Add(1)
+				}
 				cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+					if !measured {
+						if err != nil {
+							warmFailed.Add(1)
+						}
+						return
+					}
 					if err != nil {
 						failed.Add(1)
 						firstErr.set(err)
@@ -802,8 +816,8 @@ func runScaleFanin(ctx context.Context, args []string) error {
 
 	n := acked.Load()
 	avg, p50, p99, p999, pmax := lat.summary()
-	fmt.Printf("RESULT tool=scale-fanin producers=%d partitions=%d acks=%s rate=%d sent=%d records=%d errors=%d seconds=%.2f recps=%.1f lat_avg_ms=%.2f lat_p50_ms=%.2f lat_p99_ms=%.2f lat_p999_ms=%.2f lat_max_ms=%.2f\n",
-		*producers, parts, *acks, *rate, sent.Load(), n, failed.Load(), elapsed.Seconds(), float64(n)/elapsed.Seconds(), avg, p50, p99, p999, pmax)
+	fmt.Printf("RESULT tool=scale-fanin producers=%d partitions=%d acks=%s rate=%d warmup_s=%.1f warmup_errors=%d sent=%d records=%d errors=%d seconds=%.2f recps=%.1f lat_avg_ms=%.2f lat_p50_ms=%.2f lat_p99_ms=%.2f lat_p999_ms=%.2f lat_max_ms=%.2f\n",
+		*producers, parts, *acks, *rate, warmup.Seconds(), warmFailed.Load(), sent.Load(), n, failed.Load(), elapsed.Seconds(), float64(n)/elapsed.Seconds(), avg, p50, p99, p999, pmax)
 	// Failed records are counted (errors=), not fatal.
 	if f := failed.Load(); f > 0 {
 		fmt.Fprintf(os.Stderr, "scale-fanin: %d records failed; first error: %v\n", f, firstErr.get())
