@@ -26,6 +26,9 @@
 #   BENCH_DISK_MIB      MiB per dd run of the machine's limits [2048]
 #   BENCH_TCP_MIB       MiB of the loopback TCP limit (at most 10 s) [8192]
 #   BENCH_SYSTEMS       brokers to run, in round order [samsa,kafka]
+#   BENCH_PHASES        the phases after each round: all, none, or a list of
+#                       scale, groups, cluster [all]
+#   BENCH_PHASE_ROUNDS  the phases run in the first this many rounds [1]
 #   BENCH_OUT           results folder [bench-results/<UTC timestamp>]
 #   BENCH_ARGS          more samsa-benchcmp flags (see bin/samsa-benchcmp --help)
 #   KAFKA_VERSION       Apache Kafka release from Maven Central [4.4.0]
@@ -90,6 +93,8 @@ args=(
 	--disk-mib "${BENCH_DISK_MIB:-2048}"
 	--tcp-mib "${BENCH_TCP_MIB:-8192}"
 	--systems "${BENCH_SYSTEMS:-samsa,kafka}"
+	--phases "${BENCH_PHASES:-all}"
+	--phase-rounds "${BENCH_PHASE_ROUNDS:-1}"
 	"${quick[@]}"
 )
 [[ -n "${BENCH_OUT:-}" ]] && args+=(--out "$BENCH_OUT")

@@ -20,7 +20,9 @@ import (
 //	         group, classic and KIP-848
 //	cluster  cluster.go: three brokers, replication factor 3
 //
-// Each phase is a function of the round; --phases selects them.
+// Each phase is a function of the round; --phases selects them, and they
+// run in the first --phase-rounds rounds only (1 by default: a phase takes
+// minutes, and `make bench` has 45).
 
 // phase is one of them.
 type phase struct {
@@ -33,10 +35,16 @@ type phase struct {
 // phases is filled by each phase file's init.
 var phases []phase
 
-var phaseSelect string
+var (
+	phaseSelect string
+	// phaseRounds: the phases run in the first this many rounds only (each
+	// is minutes long; their rows are the median of those rounds).
+	phaseRounds int
+)
 
 func registerPhaseFlags(fs *flag.FlagSet) {
 	fs.StringVar(&phaseSelect, "phases", "all", "the phases after each round to run: all, none, or a comma-separated list (scale, groups, cluster)")
+	fs.IntVar(&phaseRounds, "phase-rounds", 1, "run the phases in the first this many rounds only")
 	for _, p := range phases {
 		if p.flags != nil {
 			p.flags(fs)
@@ -57,6 +65,9 @@ func phaseSelected(name string) bool {
 }
 
 func runPhases(ctx context.Context, o *options, system string, round int, rr *roundResult) {
+	if round > phaseRounds {
+		return
+	}
 	for _, p := range phases {
 		if ctx.Err() != nil {
 			return
