@@ -146,9 +146,16 @@ LOG
 		{ cat "$dir/format.log" >&2; die "formatting $dir/data failed"; }
 }
 
-# cluster_id prints a random base64url 16-byte id, as `kafka-storage random-uuid`.
+# cluster_id prints a random base64url 16-byte id, as `kafka-storage
+# random-uuid`: never one starting with "-", which the format tool's option
+# parser would take for an option (Kafka's own generator avoids it too).
 cluster_id() {
-	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+	local id
+	while :; do
+		id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+		[[ "$id" != -* ]] && break
+	done
+	printf '%s\n' "$id"
 }
 
 exec_kafka() {
