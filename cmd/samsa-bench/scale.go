@@ -153,14 +153,15 @@ func runScaleCreate(ctx context.Context, args []string) error {
 	fs, c := newScaleFlags("scale-create")
 	batch := fs.Int("batch", 10, "topics per CreateTopics request")
 	pollEvery := fs.Duration("poll-interval", 50*time.Millisecond, "pause between Metadata listings once the topics are requested")
+	stall := fs.Duration("stall", time.Minute, "give up when this long passes without one more partition listed with a leader")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := c.check(fs); err != nil {
 		return err
 	}
-	if *batch < 1 || *pollEvery <= 0 {
-		return errors.New("--batch and --poll-interval must be positive")
+	if *batch < 1 || *pollEvery <= 0 || *stall <= 0 {
+		return errors.New("--batch, --poll-interval and --stall must be positive")
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -203,21 +204,37 @@ func runScaleCreate(ctx context.Context, args []string) error {
 
 	var last scaleListing
 	listings := 0
+	progressed := time.Now()
 	for {
 		resp, err := scaleMetadataAll().RequestWith(ctx, cl)
 		listings++
 		if err == nil {
-			last = listScale(resp, c.prefix)
-			if last.complete(c.topics, c.partitions) {
+			l := listScale(resp, c.prefix)
+			if l.complete(c.topics, c.partitions) {
 				break
 			}
+			if l.led > last.led {
+				progressed = time.Now()
+			}
+			last = l
 		}
+		var why string
 		select {
 		case <-ctx.Done():
-			fmt.Printf("RESULT tool=scale-create topics=%d partitions=%d create_ms=-1\n", c.topics, c.topics*c.partitions)
-			return fmt.Errorf("after %v: %d topics, %d partitions listed, %d with leaders (want %d); last error: %v",
-				c.timeout, last.topics, last.partitions, last.led, c.topics*c.partitions, err)
+			why = fmt.Sprintf("after %v", c.timeout)
 		case <-time.After(*pollEvery):
+			if time.Since(progressed) > *stall {
+				why = fmt.Sprintf("no partition got a leader for %v", *stall)
+			}
+		}
+		if why != "" {
+			fmt.Printf("RESULT tool=scale-create topics=%d partitions=%d led=%d create_ms=-1\n", c.topics, c.topics*c.partitions, last.led)
+			msg := fmt.Sprintf("%s: %d topics, %d partitions listed, %d with leaders (want %d)",
+				why, last.topics, last.partitions, last.led, c.topics*c.partitions)
+			if err != nil {
+				msg += fmt.Sprintf("; last error: %v", err)
+			}
+			return errors.New(msg)
 		}
 	}
 	fmt.Printf("RESULT tool=scale-create topics=%d partitions=%d requests=%d listings=%d requested_ms=%.1f create_ms=%.1f\n",

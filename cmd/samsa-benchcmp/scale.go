@@ -47,7 +47,9 @@ package main
 // any --scale-* flag set wins over both.
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -285,6 +287,7 @@ func (r *rounder) scaleTool(step, tool string, timeout time.Duration, want []sca
 	rec.Result = lastMatchingLine(rec.stdout, "RESULT ")
 	r.res.Runs = append(r.res.Runs, rec.runRecord)
 	if rec.Error != "" {
+		r.scaleWhy(step, rec.RawLogAt)
 		return nil
 	}
 	vals, err := pickScaleFields(rec.Parsed, want)
@@ -296,6 +299,22 @@ func (r *rounder) scaleTool(step, tool string, timeout time.Duration, want []sca
 		r.res.Values[k] = v
 	}
 	return rec.Parsed
+}
+
+// scaleWhy adds to the round's errors the last line a failed tool wrote
+// (the line that says what went wrong), and says so when the broker ran out
+// of file descriptors.
+func (r *rounder) scaleWhy(step, raw string) {
+	if data, err := os.ReadFile(raw); err == nil {
+		if line := lastLine(strings.TrimSpace(string(data))); line != "" {
+			r.fail(step, errors.New(line))
+		}
+	}
+	if data, err := os.ReadFile(r.b.log.Name()); err == nil && bytes.Contains(data, []byte("too many open files")) {
+		var l syscall.Rlimit
+		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l)
+		r.fail(step, fmt.Errorf("%s ran out of file descriptors (\"too many open files\" in its log; RLIMIT_NOFILE %d, hard %d)", r.res.System, l.Cur, l.Max))
+	}
 }
 
 // scaleStart starts a fresh broker in dir and waits for its first
