@@ -141,10 +141,16 @@ func openSegment(fsys FS, dir string, base int64, cfg *Config, create bool) (*se
 		return nil, err
 	}
 	for i, f := range [2]*File{&s.oi.f, &s.ti.f} {
-		if *f, err = fsys.OpenFile(p[1+i], flag, 0o644); err != nil && !(!create && errors.Is(err, os.ErrNotExist)) {
+		// Opened only while used (lazy_file.go).
+		lf, err := openLazyFile(fsys, p[1+i], flag, indexFiles)
+		if err != nil {
+			if !create && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
 			s.close()
 			return nil, err
 		}
+		*f = lf
 	}
 	if err = s.txn.open(fsys, p[3], create); err != nil {
 		s.close()
@@ -180,10 +186,11 @@ func (s *segment) createIndexes(fsys FS) error {
 		if *f != nil {
 			continue
 		}
-		var err error
-		if *f, err = fsys.OpenFile(p[1+i], os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		lf, err := openLazyFile(fsys, p[1+i], os.O_RDWR|os.O_CREATE, indexFiles)
+		if err != nil {
 			return err
 		}
+		*f = lf
 	}
 	return nil
 }
