@@ -43,18 +43,6 @@ split_ports() {
 	done
 }
 
-# cluster_id prints a random base64url 16-byte id, as `kafka-storage
-# random-uuid`: never one starting with "-", which the format tool's option
-# parser would take for an option (Kafka's own generator avoids it too).
-cluster_id() {
-	local id
-	while :; do
-		id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-		[[ "$id" != -* ]] && break
-	done
-	printf '%s\n' "$id"
-}
-
 prepare() {
 	local dir="$1" ports_arg="$2" cports_arg="$3"
 	shift 3
@@ -77,7 +65,7 @@ prepare() {
 		voters+="${voters:+,}$i@127.0.0.1:${cports[i - 1]}"
 	done
 	local id
-	id="$(cluster_id)"
+	id="$("$kafka_sh" cluster-id)"
 	local -a formats=()
 	for ((i = 1; i <= n; i++)); do
 		local node="$dir/node$i"
@@ -115,17 +103,7 @@ PROPS
 		} >"$node/server.properties"
 		# kafka.sh exec reads the node's own log4j2.properties: warnings
 		# and errors, and the line that says the server started.
-		cat >"$node/log4j2.properties" <<'LOG'
-status = warn
-appender.out.type = Console
-appender.out.name = STDOUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = warn
-rootLogger.appenderRef.out.ref = STDOUT
-logger.server.name = kafka.server.KafkaRaftServer
-logger.server.level = info
-LOG
+		"$kafka_sh" log4j "$node"
 		# A static quorum (controller.quorum.voters): no --standalone
 		# or --initial-controllers. The nodes format at once.
 		"$kafka_sh" run kafka.tools.StorageTool format -t "$id" -c "$node/server.properties" \

@@ -15,6 +15,8 @@
 #                                          it listens (DIR/kafka.pid, DIR/kafka.log)
 #   scripts/kafka.sh stop DIR              SIGTERM the broker started by `start` (KILL
 #                                          after 30 s)
+#   scripts/kafka.sh cluster-id            print a new KRaft cluster id
+#   scripts/kafka.sh log4j DIR             write DIR/log4j2.properties, the broker's
 #   scripts/kafka.sh run CLASS ARGS...     run a class from Kafka's jars, e.g.
 #                                          org.apache.kafka.tools.ProducerPerformance
 #
@@ -127,8 +129,18 @@ socket.request.max.bytes=104857600
 log.retention.hours=168
 log.segment.bytes=1073741824
 PROPS
-	cat >"$dir/log4j2.properties" <<'LOG'
-# Warnings and errors to stdout, plus the line that says the server started.
+	write_log4j "$dir"
+	# --standalone: a one-voter dynamic quorum (KIP-853), as the quickstart does.
+	"$java" -cp "$libs/*" -Dlog4j2.configurationFile="file:$dir/log4j2.properties" \
+		kafka.tools.StorageTool format --standalone \
+		-t "$(cluster_id)" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+		{ cat "$dir/format.log" >&2; die "formatting $dir/data failed"; }
+}
+
+# write_log4j writes DIR/log4j2.properties, the broker's: warnings and
+# errors to stdout, plus the line that says the server started.
+write_log4j() {
+	cat >"$1/log4j2.properties" <<'LOG'
 status = warn
 appender.out.type = Console
 appender.out.name = STDOUT
@@ -139,11 +151,6 @@ rootLogger.appenderRef.out.ref = STDOUT
 logger.server.name = kafka.server.KafkaRaftServer
 logger.server.level = info
 LOG
-	# --standalone: a one-voter dynamic quorum (KIP-853), as the quickstart does.
-	"$java" -cp "$libs/*" -Dlog4j2.configurationFile="file:$dir/log4j2.properties" \
-		kafka.tools.StorageTool format --standalone \
-		-t "$(cluster_id)" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
-		{ cat "$dir/format.log" >&2; die "formatting $dir/data failed"; }
 }
 
 # cluster_id prints a random base64url 16-byte id, as `kafka-storage
@@ -207,6 +214,8 @@ prepare) [[ $# -eq 3 ]] || die "usage: prepare DIR PORT CONTROLLER_PORT"; prepar
 exec) [[ $# -eq 1 ]] || die "usage: exec DIR"; exec_kafka "$@" ;;
 start) [[ $# -eq 3 ]] || die "usage: start DIR PORT CONTROLLER_PORT"; start "$@" ;;
 stop) [[ $# -eq 1 ]] || die "usage: stop DIR"; stop "$@" ;;
+cluster-id) cluster_id ;;
+log4j) [[ $# -eq 1 ]] || die "usage: log4j DIR"; write_log4j "$1" ;;
 run)
 	[[ $# -ge 1 ]] || die "usage: run CLASS ARGS..."
 	fetch >/dev/null
