@@ -91,11 +91,7 @@ func parseFailoverFlags(args []string) (*failoverConfig, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	for _, b := range strings.Split(brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			c.brokers = append(c.brokers, b)
-		}
-	}
+	c.brokers = splitList(brokers)
 	switch {
 	case len(c.brokers) == 0:
 		return nil, errors.New("--brokers is empty")

@@ -112,16 +112,6 @@ func parseCommitFlags(args []string) (*commitConfig, error) {
 	return &c, nil
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, x := range strings.Split(s, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 // committer is one client and the groups it commits for.
 type committer struct {
 	cl     *kgo.Client

@@ -160,11 +160,7 @@ func parseFlags(args []string) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	for _, b := range strings.Split(brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			cfg.brokers = append(cfg.brokers, b)
-		}
-	}
+	cfg.brokers = splitList(brokers)
 	switch {
 	case len(cfg.brokers) == 0:
 		return nil, errors.New("--brokers is empty")
@@ -216,6 +212,17 @@ func parseFlags(args []string) (*config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// splitList is a comma-separated list (--brokers), blanks dropped.
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func codec(name string) (kgo.CompressionCodec, error) {

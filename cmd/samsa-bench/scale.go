@@ -93,15 +93,7 @@ func (c *scaleCommon) check(fs *flag.FlagSet) error {
 	return nil
 }
 
-func (c *scaleCommon) brokerList() []string {
-	var out []string
-	for _, b := range strings.Split(c.brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return out
-}
+func (c *scaleCommon) brokerList() []string { return splitList(c.brokers) }
 
 func (c *scaleCommon) topicName(i int) string { return fmt.Sprintf("%s%03d", c.prefix, i) }
 
