@@ -42,7 +42,7 @@ func startBroker(ctx context.Context, o *options, system, dir string) (*broker, 
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	b := &broker{system: system, addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, exited: make(chan struct{})}
+	b := &broker{system: system, addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir}
 	switch system {
 	case "samsa", samsaCache0:
 		// No admin listener: its default port would clash with any other
@@ -71,20 +71,31 @@ func startBroker(ctx context.Context, o *options, system, dir string) (*broker, 
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	t0, err := b.launch()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return b, t0, nil
+}
+
+// launch starts b.cmd with its output to b.log, in a process group of its
+// own (a Ctrl-C of `make bench` reaches us, and we stop the broker in
+// order), and reaps it; the time is taken just before the start. On an
+// error b.log is closed.
+func (b *broker) launch() (time.Time, error) {
+	b.exited = make(chan struct{})
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
-	// Its own process group: a Ctrl-C of `make bench` reaches us, and we
-	// stop the broker in order.
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	t0 := time.Now()
 	if err := b.cmd.Start(); err != nil {
 		b.log.Close()
-		return nil, time.Time{}, err
+		return time.Time{}, err
 	}
 	go func() {
 		b.waitErr = b.cmd.Wait()
 		close(b.exited)
 	}()
-	return b, t0, nil
+	return t0, nil
 }
 
 func (b *broker) pid() int { return b.cmd.Process.Pid }

@@ -263,17 +263,10 @@ func (c *clusterSet) start(id int) error {
 		return err
 	}
 	fmt.Fprintf(lf, "=== benchcmp %s: start %s %s\n", time.Now().Format(time.RFC3339Nano), cmd.Path, strings.Join(cmd.Args[1:], " "))
-	b := &broker{system: c.system, addr: c.addr(id), dir: nd, cmd: cmd, log: lf, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		lf.Close()
+	b := &broker{system: c.system, addr: c.addr(id), dir: nd, cmd: cmd, log: lf}
+	if _, err := b.launch(); err != nil {
 		return fmt.Errorf("starting node %d: %w", id, err)
 	}
-	go func() {
-		b.waitErr = cmd.Wait()
-		close(b.exited)
-	}()
 	c.nodes[id-1] = b
 	return nil
 }

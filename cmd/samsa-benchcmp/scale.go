@@ -394,24 +394,17 @@ func scaleRestartBroker(old *broker, tag string) (*broker, time.Time, error) {
 	if old.alive() {
 		return nil, time.Time{}, fmt.Errorf("%s still runs", old.system)
 	}
-	b := &broker{system: old.system, addr: old.addr, dir: old.dir, exited: make(chan struct{})}
+	b := &broker{system: old.system, addr: old.addr, dir: old.dir}
 	b.cmd = exec.Command(old.cmd.Path, old.cmd.Args[1:]...)
 	var err error
 	b.log, err = os.Create(filepath.Join(old.dir, fmt.Sprintf("%s-%s.log", old.system, tag)))
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	t0 := time.Now()
-	if err := b.cmd.Start(); err != nil {
-		b.log.Close()
+	t0, err := b.launch()
+	if err != nil {
 		return nil, time.Time{}, err
 	}
-	go func() {
-		b.waitErr = b.cmd.Wait()
-		close(b.exited)
-	}()
 	return b, t0, nil
 }
 
