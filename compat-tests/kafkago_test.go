@@ -48,6 +48,12 @@ func TestKafkaGo(t *testing.T) {
 			return err
 		}
 		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		for i := 0; err == nil && kafkagoStaleMetadata(md) && i < 50; i++ {
+			// Client.Metadata answers from the transport's cache (refreshed
+			// every 100 ms here), which may predate the topic or its leader.
+			time.Sleep(100 * time.Millisecond)
+			md, err = cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		}
 		if err != nil {
 			return fmt.Errorf("metadata: %w", err)
 		}
@@ -297,10 +303,13 @@ func TestKafkaGo(t *testing.T) {
 		}
 		return fxNoNewSession(ctx, s.AdminAddr, func() error {
 			got, err := kafkagoClientFetch(ctx, cl, topic, seqRecords)
-			for i := 0; err != nil && strings.Contains(err.Error(), "topic not found") && i < 20; i++ {
-				// kafka-go's transport seems to answer from its metadata cache,
-				// which may predate the topic: it says "topic not found"
-				// without asking the broker. Give the cache time to refresh.
+			for i := 0; err != nil && kafkagoStaleCache(err) && i < 20; i++ {
+				// kafka-go's transport routes from its metadata cache (all
+				// topics, refreshed every 6 s), which may predate the topic
+				// ("topic not found") or date from the moment it was being
+				// created, before its leader opened the log ("topic partition
+				// has no leader"): it says so without asking the broker. Give
+				// the cache time to refresh.
 				time.Sleep(500 * time.Millisecond)
 				got, err = kafkagoClientFetch(ctx, cl, topic, seqRecords)
 			}
@@ -320,6 +329,29 @@ func TestKafkaGo(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// kafkagoStaleCache reports whether err is one kafka-go's transport
+// answers from its own metadata cache before sending a request.
+func kafkagoStaleCache(err error) bool {
+	return strings.Contains(err.Error(), "topic not found") || strings.Contains(err.Error(), "topic partition has no leader")
+}
+
+// kafkagoStaleMetadata reports whether a cached metadata answer predates
+// its topics or their leaders: a topic unknown, or a partition whose leader
+// is not available yet.
+func kafkagoStaleMetadata(md *kafka.MetadataResponse) bool {
+	for _, t := range md.Topics {
+		if errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
+			return true
+		}
+		for _, p := range t.Partitions {
+			if errors.Is(p.Error, kafka.LeaderNotAvailable) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // kafkagoClientFetch reads n records of partition 0 from its start with
