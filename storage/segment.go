@@ -365,6 +365,30 @@ func putScanner(sc *scanner) {
 	}
 }
 
+// scanBufSize is the read size of a recovery scan; scanBufPool keeps
+// those buffers (a restart scans thousands of segments, and a megabyte
+// allocated and zeroed for each was most of its CPU).
+const scanBufSize = 1 << 20
+
+var scanBufPool = sync.Pool{New: func() any { b := make([]byte, scanBufSize); return &b }}
+
+// getScanBuf returns a buffer for scanning a file of size bytes: the whole
+// file when it is small, scanBufSize (pooled) otherwise.
+func getScanBuf(size int64) []byte {
+	if size < scanBufSize/4 {
+		return make([]byte, max(size, 4<<10))
+	}
+	return *scanBufPool.Get().(*[]byte)
+}
+
+// putScanBuf keeps a getScanBuf buffer of the pooled size for the next scan.
+func putScanBuf(b []byte) {
+	if cap(b) == scanBufSize {
+		b = b[:scanBufSize]
+		scanBufPool.Put(&b)
+	}
+}
+
 var errTorn = errors.New("incomplete batch at end of segment")
 
 func (sc *scanner) window(n int) ([]byte, error) {
@@ -470,7 +494,8 @@ func (s *segment) scan(indexInterval int64, fn func(h *batchInfo)) (fileSize int
 	s.oi.entries.truncate(0)
 	s.ti.entries.truncate(0)
 	s.next, s.maxTs, s.maxTsOffset, s.bytesSinceIndex, s.rollTime = s.base, -1, s.base, 0, -1
-	sc := &scanner{f: s.log, end: fileSize, buf: make([]byte, 1<<20), full: true}
+	sc := &scanner{f: s.log, end: fileSize, buf: getScanBuf(fileSize), full: true}
+	defer func() { putScanBuf(sc.buf) }()
 	valid := int64(0)
 	for {
 		h, _, pos, err := sc.next()
