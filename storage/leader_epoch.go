@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,11 @@ type leaderEpochCache struct {
 	// hold keeps changes in memory while Open has not yet decided that the
 	// log opens; release writes them.
 	hold, dirty bool
+	// onDisk are the entries the checkpoint held when loaded, kept until
+	// release: recovery truncates the cache to the first recovered segment
+	// and assigns the epochs of its batches again, which mostly gives back
+	// the same entries, and then nothing needs writing.
+	onDisk []epochEntry
 }
 
 func loadLeaderEpochCache(fsys FS, dir string) (*leaderEpochCache, error) {
@@ -47,6 +53,7 @@ func loadLeaderEpochCache(fsys FS, dir string) (*leaderEpochCache, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, leaderEpochFile), err)
 	}
 	c.entries = entries
+	c.onDisk = slices.Clone(entries)
 	return c, nil
 }
 
@@ -114,7 +121,10 @@ func (c *leaderEpochCache) release() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.hold = false
-	if !c.dirty {
+	same := slices.Equal(c.entries, c.onDisk)
+	c.onDisk = nil
+	if !c.dirty || same {
+		c.dirty = false
 		return nil
 	}
 	c.dirty = false

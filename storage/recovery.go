@@ -92,6 +92,11 @@ type rebuilt struct {
 	s        *segment
 	fileSize int64 // the log file is cut to s.size when larger
 	reason   error // why the valid batches end before fileSize
+	// recovered: at or after the recovery point, scanned because the
+	// shutdown was not clean. Outside durable mode what recovery writes to
+	// it is not fsynced: the recovery point does not move past it, so a
+	// crash rescans it.
+	recovered bool
 }
 
 // load reads the directory and decides whether the log opens, writing
@@ -197,7 +202,7 @@ func (l *Log) load(opened *[]*segment) error {
 			if err != nil {
 				return segmentErr(s, err)
 			}
-			p.rebuilt = append(p.rebuilt, rebuilt{s: s, fileSize: fileSize, reason: reason})
+			p.rebuilt = append(p.rebuilt, rebuilt{s: s, fileSize: fileSize, reason: reason, recovered: true})
 			if s.size.Load() < fileSize && i+1 < len(segs) {
 				// Nothing after a torn or corrupt batch can be trusted.
 				p.dropped = segs[i+1:]
@@ -242,10 +247,24 @@ func (l *Log) load(opened *[]*segment) error {
 	l.leo.Store(leo)
 	l.logStart.Store(logStart)
 	l.hw.Store(min(max(cp.highWatermark, logStart), leo))
-	l.recoveryPoint.Store(leo)
+	// As Kafka's LogLoader: the recovery point moves only when the log is
+	// flushed. After a clean shutdown it is the log end already; after a
+	// crash it stays where the checkpoint put it (cut to the log end), and
+	// a crash before the next flush scans the recovered segments again. In
+	// durable mode, where the high watermark never passes the recovery
+	// point, applyLoad fsynced the recovered segments and it is the log end.
+	rp := leo
+	if !p.clean && !l.durable {
+		rp = min(max(cp.recoveryPoint, 0), leo)
+	}
+	l.recoveryPoint.Store(rp)
 	l.lastFlushMs.Store(l.now().UnixMilli())
-	if err := writeFileAtomic(l.fs, filepath.Join(l.dir, checkpointFile), l.checkpoint().encode()); err != nil {
-		return err
+	// A checkpoint that already says so (a clean shutdown's, mostly) is not
+	// written again.
+	if now := l.checkpoint(); !haveCP || now != cp {
+		if err := writeFileAtomic(l.fs, filepath.Join(l.dir, checkpointFile), now.encode()); err != nil {
+			return err
+		}
 	}
 	l.logger.Debug().Bool("clean", p.clean).Int64("log_start_offset", logStart).Int64("log_end_offset", leo).
 		Int("segments", len(l.segments())).Msg("log loaded")
@@ -311,6 +330,9 @@ func (l *Log) applyLoad(p *loadPlan, opened *[]*segment) error {
 		}
 	}
 	for _, r := range p.rebuilt {
+		if r.recovered && !l.durable {
+			continue
+		}
 		if err := r.s.sync(); err != nil {
 			return segmentErr(r.s, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -212,4 +213,132 @@ func TestFlushAdvancesRecoveryPoint(t *testing.T) {
 		t.Fatalf("checkpoint %+v %v", cp, err)
 	}
 	l.Close()
+}
+
+// created lists the files fsys created whose name contains part.
+func created(fsys *faultFS, part string) []string {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	var out []string
+	for _, e := range fsys.events {
+		if strings.HasPrefix(e, "create ") && strings.Contains(e, part) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// A reopen writes the recovery checkpoint and the leader-epoch checkpoint
+// only when what they hold changes: not after a clean stop, the epoch one
+// not after a crash whose recovery finds the same epochs again, and both
+// when recovery cuts an epoch off the end.
+func TestReopenRewritesOnlyChangedCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{IndexIntervalBytes: 100}
+	l := mustOpen(t, dir, cfg, testOpts(t, nil, nil))
+	mustAppend(t, l, simpleBatch(3, 40, 0), 0)
+	mustAppend(t, l, simpleBatch(3, 40, 1), 1)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantEpochs := []epochEntry{{0, 0}, {1, 3}}
+
+	// Clean stop: nothing is written but the removal of the marker.
+	fsys := newFaultFS()
+	l = mustOpen(t, dir, cfg, testOpts(t, fsys, nil))
+	if c := created(fsys, ""); len(c) != 0 {
+		t.Fatalf("a clean reopen created files: %v", c)
+	}
+	if _, err := os.Stat(filepath.Join(dir, cleanShutdownFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("clean marker still there after open: %v", err)
+	}
+	if got := l.epochs.entries; !slices.Equal(got, wantEpochs) {
+		t.Fatalf("epochs %v, want %v", got, wantEpochs)
+	}
+	if l.LogEndOffset() != 6 {
+		t.Fatalf("leo %d, want 6", l.LogEndOffset())
+	}
+
+	// Crash with unflushed appends: recovery scans them and finds epochs 0
+	// and 1 again (epoch checkpoint left alone). As in Kafka the recovery
+	// point stays until a flush (nothing recovered is fsynced, the
+	// checkpoint is not written), and a second crash scans them again.
+	mustAppend(t, l, simpleBatch(2, 40, 2), 1)
+	for crashes := 1; crashes <= 2; crashes++ {
+		crash(l)
+		fsys = newFaultFS()
+		l = mustOpen(t, dir, cfg, testOpts(t, fsys, nil))
+		if c := created(fsys, ""); len(c) != 0 {
+			t.Fatalf("crash %d: recovery created files: %v", crashes, c)
+		}
+		if n := fsys.syncs[offsetFileName(dir, 0, logSuffix)]; n != 0 {
+			t.Fatalf("crash %d: recovered segment fsynced %d times", crashes, n)
+		}
+		cp, _, err := readLogCheckpoint(OSFS{}, dir)
+		if err != nil || cp.recoveryPoint != 6 || l.RecoveryPoint() != 6 {
+			t.Fatalf("crash %d: checkpoint %+v (%v), in memory %d, want recovery point 6", crashes, cp, err, l.RecoveryPoint())
+		}
+		if l.LogEndOffset() != 8 || !slices.Equal(l.epochs.entries, wantEpochs) {
+			t.Fatalf("crash %d: leo %d, epochs %v", crashes, l.LogEndOffset(), l.epochs.entries)
+		}
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if cp, _, err := readLogCheckpoint(OSFS{}, dir); err != nil || cp.recoveryPoint != 8 {
+		t.Fatalf("checkpoint after flush %+v (%v), want recovery point 8", cp, err)
+	}
+
+	// An epoch whose first batch was torn is cut off by recovery, and the
+	// checkpoint says so.
+	fsys.tornAfter = 30
+	if _, err := l.Append(simpleBatch(3, 40, 9), 2, -1); !errors.Is(err, ErrStorage) {
+		t.Fatalf("torn write: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, leaderEpochFile)); !strings.Contains(string(b), "\n2 8\n") {
+		t.Fatalf("epoch 2 not checkpointed before its append: %q", b)
+	}
+	crash(l)
+	fsys = newFaultFS()
+	l = mustOpen(t, dir, cfg, testOpts(t, fsys, nil))
+	defer l.Close()
+	if c := created(fsys, leaderEpochFile); len(c) != 1 {
+		t.Fatalf("leader epoch checkpoint writes: %v, want one", c)
+	}
+	back, err := loadLeaderEpochCache(OSFS{}, dir)
+	if err != nil || !slices.Equal(back.entries, wantEpochs) {
+		t.Fatalf("epochs on disk %v (%v), want %v", back.entries, err, wantEpochs)
+	}
+	if l.LogEndOffset() != 8 {
+		t.Fatalf("leo %d, want 8", l.LogEndOffset())
+	}
+}
+
+// In durable mode (the high watermark never passes the recovery point)
+// recovery fsyncs what it recovered and moves the recovery point to the
+// log end, so the recovered records stay visible.
+func TestDurableRecoveryAdvancesRecoveryPoint(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{IndexIntervalBytes: 100}
+	opts := testOpts(t, nil, nil)
+	opts.Durable = true
+	l := mustOpen(t, dir, cfg, opts)
+	mustAppend(t, l, simpleBatch(3, 40, 0), 0)
+	crash(l)
+	fsys := newFaultFS()
+	opts = testOpts(t, fsys, nil)
+	opts.Durable = true
+	l = mustOpen(t, dir, cfg, opts)
+	defer l.Close()
+	if n := fsys.syncs[offsetFileName(dir, 0, logSuffix)]; n == 0 {
+		t.Fatal("recovered segment not fsynced in durable mode")
+	}
+	cp, _, err := readLogCheckpoint(OSFS{}, dir)
+	if err != nil || cp.recoveryPoint != 3 || l.RecoveryPoint() != 3 {
+		t.Fatalf("checkpoint %+v (%v), in memory %d, want recovery point 3", cp, err, l.RecoveryPoint())
+	}
+	l.SetHighWatermark(3)
+	if hw := l.HighWatermark(); hw != 3 {
+		t.Fatalf("high watermark %d, want 3", hw)
+	}
 }
