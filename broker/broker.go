@@ -323,7 +323,7 @@ func (b *Broker) Close() error {
 		cancel()
 	}
 	if b.logs != nil {
-		if err := b.logs.Close(); err != nil {
+		if err := b.logs.CloseThreads(b.conf().RecoveryThreads); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -510,7 +510,13 @@ func (m *Manager) flushTick(now time.Time) {
 }
 
 // Close stops the background jobs and closes every log cleanly.
-func (m *Manager) Close() error {
+func (m *Manager) Close() error { return m.CloseThreads(1) }
+
+// CloseThreads is Close with the logs closed (flushed, checkpointed and
+// marked clean) by threads goroutines at once, as Kafka shuts its logs down
+// with num.recovery.threads.per.data.dir threads: each log's fsyncs wait on
+// the disk, and those of several logs share its journal commits.
+func (m *Manager) CloseThreads(threads int) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -528,11 +534,31 @@ func (m *Manager) Close() error {
 	if m.trimmer != nil {
 		m.trimmer.close()
 	}
-	var first error
-	for _, l := range logs {
-		if err := l.Close(); err != nil && first == nil {
-			first = err
-		}
+	var (
+		first   error
+		firstMu sync.Mutex
+		wg      sync.WaitGroup
+	)
+	next := make(chan *Log)
+	for range max(1, min(threads, len(logs))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for l := range next {
+				if err := l.Close(); err != nil {
+					firstMu.Lock()
+					if first == nil {
+						first = err
+					}
+					firstMu.Unlock()
+				}
+			}
+		}()
 	}
+	for _, l := range logs {
+		next <- l
+	}
+	close(next)
+	wg.Wait()
 	return first
 }

@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +112,47 @@ func TestManager(t *testing.T) {
 	l, err = m.GetOrCreate("a-b", 3, [16]byte{7}, cfg)
 	if err != nil || l.LogEndOffset() != 12 || l.LogStartOffset() != 8 {
 		t.Fatalf("reopen: %v", err)
+	}
+}
+
+// CloseThreads closes every log cleanly, several at once, and returns the
+// error of a log that could not be (its marker is not written).
+func TestManagerCloseThreads(t *testing.T) {
+	dataDir := t.TempDir()
+	fsys := newFaultFS()
+	opts := ManagerOptions{FS: fsys, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)}
+	m, err := NewManager(dataDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 24
+	for p := range int32(n) {
+		l, err := m.GetOrCreate("t", p, [16]byte{9}, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustAppend(t, l, simpleBatch(2, 50, 1), 0)
+	}
+	bad := filepath.Join(dataDir, "t-7")
+	fsys.setSyncErr(func(path string) error {
+		if strings.HasPrefix(path, bad+string(filepath.Separator)) || path == bad {
+			return errInjected
+		}
+		return nil
+	})
+	if err := m.CloseThreads(4); !errors.Is(err, errInjected) {
+		t.Fatalf("CloseThreads: %v, want the injected fsync failure", err)
+	}
+	for p := range n {
+		_, err := os.Stat(filepath.Join(dataDir, fmt.Sprintf("t-%d", p), cleanShutdownFile))
+		if p == 7 && err == nil {
+			t.Fatal("t-7 marked clean after its fsync failed")
+		}
+		if p != 7 && err != nil {
+			t.Fatalf("t-%d not closed cleanly: %v", p, err)
+		}
+	}
+	if m.Get("t", 0) != nil {
+		t.Fatal("a log is still open after CloseThreads")
 	}
 }
