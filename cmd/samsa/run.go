@@ -7,6 +7,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -80,6 +81,9 @@ func logReady(ctx context.Context, b *broker.Broker, log zerolog.Logger) {
 		err := b.Ready()
 		if err == nil {
 			log.Info().Str("bootstrap", b.KafkaAddr()).Int32("broker_id", b.ID()).Dur("startup", b.Uptime()).Msg("samsa ready")
+			// Start-up (etcd, the logs, the coordinators' loading) leaves
+			// garbage the runtime would return to the OS only slowly.
+			debug.FreeOSMemory()
 			return
 		}
 		if time.Now().After(deadline) {
