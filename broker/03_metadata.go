@@ -55,8 +55,8 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	allTopics := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	autoCreate := req.Version < 4 || req.AllowAutoTopicCreation
 
-	// pending are the topics whose auto-creation did not finish in time
-	// (etcd slow or down): they answer LEADER_NOT_AVAILABLE, as Kafka
+	// pending are the topics whose auto-creation did not finish in time or
+	// failed retriably (etcd slow or down): they answer LEADER_NOT_AVAILABLE, as Kafka
 	// answers a topic it is still creating, and the client asks again.
 	var pending map[string]bool
 	if !allTopics {
@@ -75,15 +75,17 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			if validateTopicName(*rt.Topic) != nil {
 				continue
 			}
-			switch e, msg := b.autoCreateTopic(ctx, *rt.Topic); e {
-			case nil:
+			// A retriable failure (etcd slow, down or unreachable: timed
+			// out, or refused at once) leaves the topic pending.
+			switch e, msg := b.autoCreateTopic(ctx, *rt.Topic); {
+			case e == nil:
 				created = true
-			case kerr.RequestTimedOut:
+			case e.Retriable:
 				if pending == nil {
 					pending = make(map[string]bool)
 				}
 				pending[*rt.Topic] = true
-				b.log.Warn().Str("topic", *rt.Topic).Str("error", msg).Msg("auto-creating a topic timed out")
+				b.log.Warn().Str("topic", *rt.Topic).Str("error", msg).Str("code", e.Message).Msg("auto-creating a topic failed; the client is told to retry")
 			}
 		}
 		if created || pending != nil {
