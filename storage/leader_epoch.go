@@ -120,14 +120,11 @@ func (c *leaderEpochCache) persistLocked() error {
 func (c *leaderEpochCache) release() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.hold = false
-	same := slices.Equal(c.entries, c.onDisk)
-	c.onDisk = nil
-	if !c.dirty || same {
-		c.dirty = false
+	write := c.dirty && !slices.Equal(c.entries, c.onDisk)
+	c.hold, c.dirty, c.onDisk = false, false, nil
+	if !write {
 		return nil
 	}
-	c.dirty = false
 	return c.persistLocked()
 }
 

@@ -534,31 +534,16 @@ func (m *Manager) CloseThreads(threads int) error {
 	if m.trimmer != nil {
 		m.trimmer.close()
 	}
-	var (
-		first   error
-		firstMu sync.Mutex
-		wg      sync.WaitGroup
-	)
-	next := make(chan *Log)
-	for range max(1, min(threads, len(logs))) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for l := range next {
-				if err := l.Close(); err != nil {
-					firstMu.Lock()
-					if first == nil {
-						first = err
-					}
-					firstMu.Unlock()
-				}
-			}
-		}()
-	}
+	open := make([]*Log, 0, len(logs))
 	for _, l := range logs {
-		next <- l
+		open = append(open, l)
 	}
-	close(next)
-	wg.Wait()
-	return first
+	errs := make([]error, len(open))
+	parallelEach(len(open), threads, func(i int) { errs[i] = open[i].Close() })
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

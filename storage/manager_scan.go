@@ -123,25 +123,31 @@ type OpenRequest struct {
 func (m *Manager) OpenAll(reqs []OpenRequest, threads int) ([]*Log, []error) {
 	logs := make([]*Log, len(reqs))
 	errs := make([]error, len(reqs))
-	threads = max(1, min(threads, len(reqs)))
+	parallelEach(len(reqs), threads, func(i int) {
+		r := reqs[i]
+		logs[i], errs[i] = m.GetOrCreate(r.Topic, r.Partition, r.TopicID, r.Config)
+	})
+	return logs, errs
+}
+
+// parallelEach calls fn(i) for every i in [0, n), up to threads at once.
+func parallelEach(n, threads int, fn func(i int)) {
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range threads {
+	for range max(1, min(threads, n)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				r := reqs[i]
-				logs[i], errs[i] = m.GetOrCreate(r.Topic, r.Partition, r.TopicID, r.Config)
+				fn(i)
 			}
 		}()
 	}
-	for i := range reqs {
+	for i := range n {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	return logs, errs
 }
 
 // TopicID is the topic id the log's partition.metadata holds (zero when the
