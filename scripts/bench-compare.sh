@@ -18,7 +18,7 @@
 #   BENCH_E2E_DURATION  length of each fixed-rate latency run, light and heavy [15s]
 #   BENCH_E2E_HEAVY_RATE  records/s of the heavy-load latency run [0: half the
 #                       lower saturation rate, from a pre-pass]
-#   BENCH_SATURATION_DURATION  each of the pre-pass's two runs [5s]
+#   BENCH_SATURATION_DURATION  each of the pre-pass's three runs [0: BENCH_DURATION]
 #   BENCH_E2E_RECORDS   records of Kafka's EndToEndLatency run [5000]
 #   BENCH_WARMUP_RECORDS  records per tool of the unmeasured warm-up [200000]
 #   BENCH_COST_MIB      MiB written for the hot/cold consume cost rows [192]
@@ -85,7 +85,7 @@ args=(
 	--e2e-rate "${BENCH_E2E_RATE:-1000}"
 	--e2e-duration "${BENCH_E2E_DURATION:-15s}"
 	--e2e-heavy-rate "${BENCH_E2E_HEAVY_RATE:-0}"
-	--saturation-duration "${BENCH_SATURATION_DURATION:-5s}"
+	--saturation-duration "${BENCH_SATURATION_DURATION:-0}"
 	--e2e-records "${BENCH_E2E_RECORDS:-5000}"
 	--warmup-records "${BENCH_WARMUP_RECORDS:-200000}"
 	--cost-mib "${BENCH_COST_MIB:-192}"

@@ -28,8 +28,8 @@
 //
 // The heavy load's rate comes from a pre-pass before the rounds: each broker
 // is started once on its own and samsa-bench produces to it at full speed
-// (acks=all, 1 partition, --saturation-duration, twice; the better run
-// counts). --e2e-heavy-rate sets the rate instead and skips the pre-pass.
+// (acks=all, 1 partition, three runs of --saturation-duration, by default
+// --bench-duration; the best run counts). --e2e-heavy-rate sets the rate instead and skips the pre-pass.
 //
 // Rounds alternate samsa, Kafka, samsa, Kafka, ...; the table holds the
 // median over rounds. Before the rounds, the machine's own limits are
@@ -135,7 +135,7 @@ func parseFlags(args []string) (*options, error) {
 	registerPhaseFlags(fs)
 	fs.IntVar(&o.costMiB, "cost-mib", 192, "MiB written for the hot and cold consume cost runs (samsa keeps 256 MiB hot at most: stay below)")
 	fs.IntVar(&o.costPasses, "cost-passes", 3, "passes over those MiB per hot and per cold consume measurement")
-	fs.DurationVar(&o.saturationDuration, "saturation-duration", 5*time.Second, "length of each of the pre-pass's two saturation produce runs")
+	fs.DurationVar(&o.saturationDuration, "saturation-duration", 0, "length of each of the pre-pass's three saturation produce runs (0: --bench-duration)")
 	fs.IntVar(&o.e2eHeavyRate, "e2e-heavy-rate", 0, "records/s of the heavy-load latency run (0: half the lower broker's saturation rate, from a pre-pass)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -169,8 +169,11 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("--run-timeout must be positive")
 	case o.costMiB < 1 || o.costPasses < 1:
 		return nil, fmt.Errorf("--cost-mib and --cost-passes must be at least 1")
-	case o.e2eHeavyRate < 0 || (o.e2eHeavyRate == 0 && o.saturationDuration <= 0):
-		return nil, fmt.Errorf("--e2e-heavy-rate must not be negative; without it --saturation-duration must be positive")
+	case o.e2eHeavyRate < 0 || o.saturationDuration < 0:
+		return nil, fmt.Errorf("--e2e-heavy-rate and --saturation-duration must not be negative")
+	}
+	if o.saturationDuration == 0 {
+		o.saturationDuration = o.benchDuration
 	}
 	if o.outDir == "" {
 		o.outDir = filepath.Join("bench-results", time.Now().UTC().Format("20060102T150405Z"))

@@ -9,8 +9,11 @@ package main
 // before any Kafka round has measured anything. Hence a pre-pass: each
 // broker is started once, fresh, and samsa-bench produces to it at full
 // speed with the e2e run's settings (acks=all, 1 partition, --record-size)
-// for --saturation-duration, twice; the better run is its saturation (the
-// first also warms a JVM up). The pre-pass's runs are in results.json and
+// for --saturation-duration (by default the main produce runs' length),
+// saturationRuns times; the best run is its saturation. The first runs warm
+// a JVM up: with two runs of 5 s Kafka's figure swung from 229k to 583k
+// records/s between two make bench runs, and the heavy load with it, so the
+// pre-pass runs three of the main runs' length. The pre-pass's runs are in results.json and
 // raw/ (round 0), not in the table.
 
 import (
@@ -26,7 +29,7 @@ import (
 // heavyShare is the heavy load as a share of the lower saturation rate.
 const heavyShare = 0.5
 
-const saturationRuns = 2
+const saturationRuns = 3
 
 // heavyLoad sets o.heavyRate: --e2e-heavy-rate if given, else from the
 // pre-pass. A failed pre-pass leaves it 0 (no heavy rows) and says why in the
