@@ -56,8 +56,9 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	autoCreate := req.Version < 4 || req.AllowAutoTopicCreation
 
 	// pending are the topics whose auto-creation did not finish in time or
-	// failed retriably (etcd slow or down): they answer LEADER_NOT_AVAILABLE, as Kafka
-	// answers a topic it is still creating, and the client asks again.
+	// failed retriably (etcd slow or down): they answer
+	// LEADER_NOT_AVAILABLE, as Kafka answers a topic it is still creating,
+	// and the client asks again.
 	var pending map[string]bool
 	if !allTopics {
 		// Auto-create what is missing first, then answer from the newest

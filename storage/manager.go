@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -534,10 +536,7 @@ func (m *Manager) CloseThreads(threads int) error {
 	if m.trimmer != nil {
 		m.trimmer.close()
 	}
-	open := make([]*Log, 0, len(logs))
-	for _, l := range logs {
-		open = append(open, l)
-	}
+	open := slices.Collect(maps.Values(logs))
 	errs := make([]error, len(open))
 	parallelEach(len(open), threads, func(i int) { errs[i] = open[i].Close() })
 	for _, err := range errs {

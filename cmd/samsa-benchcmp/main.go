@@ -29,7 +29,8 @@
 // The heavy load's rate comes from a pre-pass before the rounds: each broker
 // is started once on its own and samsa-bench produces to it at full speed
 // (acks=all, 1 partition, three runs of --saturation-duration, by default
-// --bench-duration; the best run counts). --e2e-heavy-rate sets the rate instead and skips the pre-pass.
+// --bench-duration; the best run counts). --e2e-heavy-rate sets the rate
+// instead and skips the pre-pass.
 //
 // Rounds alternate samsa, Kafka, samsa, Kafka, ...; the table holds the
 // median over rounds. Before the rounds, the machine's own limits are

@@ -12,9 +12,8 @@ package main
 // for --saturation-duration (by default the main produce runs' length),
 // saturationRuns times; the best run is its saturation. The first runs warm
 // a JVM up: with two runs of 5 s Kafka's figure swung from 229k to 583k
-// records/s between two make bench runs, and the heavy load with it, so the
-// pre-pass runs three of the main runs' length. The pre-pass's runs are in results.json and
-// raw/ (round 0), not in the table.
+// records/s between two make bench runs, and the heavy load with it. The
+// pre-pass's runs are in results.json and raw/ (round 0), not in the table.
 
 import (
 	"context"
