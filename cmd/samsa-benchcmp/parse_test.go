@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseProducerPerf(t *testing.T) {
@@ -203,5 +204,29 @@ func TestReportNewRows(t *testing.T) {
 	r.HeavyRate, r.HeavyFrom = 0, "not measured: no saturation rate for kafka"
 	if md := r.markdown(); !strings.Contains(md, "heavy load: not measured: no saturation rate for kafka; no heavy-load rows") {
 		t.Errorf("markdown does not say the heavy rows are missing:\n%s", md)
+	}
+}
+
+// The pre-pass's runs default to the main produce runs' length; a length
+// set wins, and a negative one is refused.
+func TestSaturationDurationFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{"--bench-duration", "7s"}, 7 * time.Second},
+		{[]string{"--bench-duration", "7s", "--saturation-duration", "0"}, 7 * time.Second},
+		{[]string{"--bench-duration", "7s", "--saturation-duration", "3s"}, 3 * time.Second},
+	} {
+		o, err := parseFlags(append(c.args, "--out", t.TempDir()))
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if o.saturationDuration != c.want {
+			t.Errorf("%v: saturation duration %v, want %v", c.args, o.saturationDuration, c.want)
+		}
+	}
+	if _, err := parseFlags([]string{"--saturation-duration", "-1s", "--out", t.TempDir()}); err == nil {
+		t.Error("a negative --saturation-duration was accepted")
 	}
 }
