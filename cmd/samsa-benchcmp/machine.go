@@ -23,8 +23,15 @@ type machineLimits struct {
 	DiskBufferedRuns   []float64 `json:"disk_buffered_runs"`
 	DiskFdatasyncRuns  []float64 `json:"disk_fdatasync_runs"`
 	// One TCP stream over 127.0.0.1, 1 MiB writes, in this process.
-	LoopbackMiBps float64  `json:"loopback_tcp_mibps"`
-	Errors        []string `json:"errors,omitempty"`
+	LoopbackMiBps float64 `json:"loopback_tcp_mibps"`
+	// The bare sendfile sender's CPU seconds per GiB (floor.go), hot and
+	// cold (0: not measured): the least the consume cost rows can be. The
+	// median of floorRuns runs each; every run is kept too.
+	SendfileHotCPU   float64   `json:"sendfile_hot_cpu_s_per_gib,omitempty"`
+	SendfileColdCPU  float64   `json:"sendfile_cold_cpu_s_per_gib,omitempty"`
+	SendfileHotRuns  []float64 `json:"sendfile_hot_runs,omitempty"`
+	SendfileColdRuns []float64 `json:"sendfile_cold_runs,omitempty"`
+	Errors           []string  `json:"errors,omitempty"`
 }
 
 const diskRuns = 3
@@ -52,11 +59,12 @@ func measureMachine(ctx context.Context, o *options) *machineLimits {
 	if m.LoopbackMiBps, err = loopbackTCP(ctx, int64(o.tcpMiB)<<20, 10*time.Second); err != nil {
 		m.Errors = append(m.Errors, "loopback: "+err.Error())
 	}
+	sendfileFloor(ctx, o, m)
 	for _, e := range m.Errors {
 		logf("  ERROR machine: %s", e)
 	}
-	logf("  disk buffered %.0f MiB/s, disk fdatasync %.0f MiB/s, loopback TCP %.0f MiB/s",
-		m.DiskBufferedMiBps, m.DiskFdatasyncMiBps, m.LoopbackMiBps)
+	logf("  disk buffered %.0f MiB/s, disk fdatasync %.0f MiB/s, loopback TCP %.0f MiB/s; bare sendfile sender %.3f s per GiB hot, %.3f cold",
+		m.DiskBufferedMiBps, m.DiskFdatasyncMiBps, m.LoopbackMiBps, m.SendfileHotCPU, m.SendfileColdCPU)
 	return m
 }
 

@@ -35,7 +35,8 @@
 // Rounds alternate samsa, Kafka, samsa, Kafka, ...; the table holds the
 // median over rounds. Before the rounds, the machine's own limits are
 // measured: buffered and fdatasync'ed sequential writes of the data disk
-// (dd) and one loopback TCP stream.
+// (dd), one loopback TCP stream, and the CPU per GiB of a bare sendfile
+// sender over loopback, the floor under the consume cost rows (floor.go).
 //
 // Everything listens on and connects to 127.0.0.1 only, and every step is
 // bounded by a timeout.
@@ -93,6 +94,13 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == sendfileSenderArg { // floor.go
+		if err := sendfileSender(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "samsa-benchcmp:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	opts, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "samsa-benchcmp:", err)
@@ -131,7 +139,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&systems, "systems", "samsa,kafka", "brokers to run, in round order")
 	fs.StringVar(&o.note, "note", "", "a line for the report's header (e.g. the source revision)")
 	fs.BoolVar(&o.keepData, "keep-data", false, "keep the brokers' data dirs (for debugging)")
-	fs.BoolVar(&o.skipMachine, "skip-machine", false, "skip the disk and loopback measurements")
+	fs.BoolVar(&o.skipMachine, "skip-machine", false, "skip the machine's limits (disk, loopback, sendfile floor)")
 	fs.BoolVar(&o.quick, "quick", false, "QUICK=1: the scale, group and cluster phases use their small sizes")
 	registerPhaseFlags(fs)
 	fs.IntVar(&o.costMiB, "cost-mib", 192, "MiB written for the hot and cold consume cost runs (samsa keeps 256 MiB hot at most: stay below)")
@@ -236,7 +244,7 @@ func run(ctx context.Context, o *options) error {
 	}
 
 	if !o.skipMachine {
-		logf("machine limits: disk (dd, %d MiB, %d runs buffered and %d with fdatasync) and loopback TCP", o.diskMiB, diskRuns, diskRuns)
+		logf("machine limits: disk (dd, %d MiB, %d runs buffered and %d with fdatasync), loopback TCP and a bare sendfile sender (%d runs of %d × %d MiB)", o.diskMiB, diskRuns, diskRuns, floorRuns, o.costPasses, o.costMiB)
 		res.Limits = measureMachine(ctx, o)
 	}
 

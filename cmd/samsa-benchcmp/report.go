@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -301,6 +302,7 @@ func (r *results) markdown() string {
 				map[string]string{"samsa": "samsa", otherSystem(r): other}[sys], fmtNum(best), bestKey,
 				pct(best, l.DiskBufferedMiBps), pct(best, l.DiskFdatasyncMiBps), pct(best, l.LoopbackMiBps))
 		}
+		b.WriteString(r.floorNotes(rows, l))
 	}
 
 	fmt.Fprintf(&b, "\n## Every round (the medians above are over these)\n\n| metric | samsa | %s |\n|---|---|---|\n", other)
@@ -336,6 +338,41 @@ func (r *results) markdown() string {
 		}
 	}
 	b.WriteString("\nRaw tool output: raw/; every number: results.json; chart: chart.svg. How to read this: bench/README.md.\n")
+	return b.String()
+}
+
+// floorNotes are the bare sendfile sender's rows (floor.go) and what they
+// say of the consume cost rows: a ratio to Kafka below the floor's own is
+// out of reach of any broker that sends over loopback TCP on this machine.
+func (r *results) floorNotes(rows []row, l *machineLimits) string {
+	if l.SendfileHotCPU <= 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n| floor | s/GiB |\n|---|--:|\n| bare sendfile sender over loopback TCP, CPU per GiB, hot (page cache; median of %s) | %s |\n",
+		joinNums(l.SendfileHotRuns), fmtNum(l.SendfileHotCPU))
+	if l.SendfileColdCPU > 0 {
+		fmt.Fprintf(&b, "| the same, cold (page cache dropped before each pass; median of %s) | %s |\n", joinNums(l.SendfileColdRuns), fmtNum(l.SendfileColdCPU))
+	}
+	b.WriteString("\n")
+	other := otherLabel(r)
+	for _, t := range []struct {
+		temp  string
+		floor float64
+	}{{"hot", l.SendfileHotCPU}, {"cold", l.SendfileColdCPU}} {
+		i := slices.IndexFunc(rows, func(w row) bool { return w.key == cpuKey("consume/"+t.temp) })
+		if t.floor <= 0 || i < 0 || math.IsNaN(rows[i].kafka) || rows[i].kafka <= 0 {
+			continue
+		}
+		w := rows[i]
+		reach := "above that: a broker can meet it"
+		if t.floor/w.kafka > w.target {
+			reach = "below that: no broker that sends its log over loopback TCP can meet it on this machine"
+		}
+		fmt.Fprintf(&b, "- consume %s: the bare sender costs %s s per GiB, %s %s's broker (%s) and %s samsa's (%s). A broker that cost nothing beyond the kernel's sendfile path would be at %s %s; the ≤ %s target is %s.\n",
+			t.temp, fmtNum(t.floor), fmtRatio(t.floor/w.kafka), other, fmtNum(w.kafka), fmtRatio(t.floor/w.samsa), fmtNum(w.samsa),
+			fmtRatio(t.floor/w.kafka), other, fmtRatio(w.target), reach)
+	}
 	return b.String()
 }
 
