@@ -58,6 +58,8 @@ if [[ -n "${SAMSA_BIN:-}" ]]; then
 else
 	"$GO" build -o "$bindir/samsa" ./cmd/samsa
 fi
+# The Docker image row: samsa built as the Dockerfile builds it.
+CGO_ENABLED=0 GOOS=linux "$GO" build -trimpath -ldflags="-s -w -X main.version=dev" -o "$bindir/samsa-image" ./cmd/samsa
 "$GO" build -o "$bindir/samsa-bench" ./cmd/samsa-bench
 "$GO" build -o "$bindir/samsa-benchcmp" ./cmd/samsa-benchcmp
 rev="$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
@@ -76,6 +78,7 @@ fi
 
 args=(
 	--samsa "$bindir/samsa" --samsa-bench "$bindir/samsa-bench" --kafka-sh scripts/kafka.sh
+	--image-binary "$bindir/samsa-image"
 	--note "samsa source: $rev"
 	--rounds "${BENCH_ROUNDS:-3}"
 	--records "${BENCH_RECORDS:-1000000}"

@@ -83,3 +83,39 @@ func TestReportFloor(t *testing.T) {
 		t.Errorf("markdown shows a floor that was not measured:\n%s", md)
 	}
 }
+
+// The image layer is the binary and samsa's data dir as a tar, and the
+// report says what it is and what it leaves out.
+func TestImageLayer(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "samsa")
+	if err := os.WriteFile(bin, make([]byte, 1<<20), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := measureImageLayer(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Four headers of 512 bytes (three directories, the binary), the
+	// binary itself and tar's two closing blocks.
+	if want := float64(1<<20+4*512+2*512) / (1 << 20); l.TarMiB != want {
+		t.Errorf("tar: %v MiB, want %v", l.TarMiB, want)
+	}
+	if l.GzipMiB <= 0 || l.GzipMiB >= 0.1 {
+		t.Errorf("gzip of a MiB of zeros: %v MiB", l.GzipMiB)
+	}
+	if _, err := measureImageLayer(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("a missing binary measured")
+	}
+
+	r := &results{Options: map[string]any{"systems": []string{"samsa", "kafka"}}, Image: &imageLayer{TarMiB: 31.5, GzipMiB: 12.2}}
+	r.Rounds = []*roundResult{{System: "samsa", Round: 1, Values: map[string]float64{imageKey: 31.5}}, {System: "kafka", Round: 2, Values: map[string]float64{}}}
+	md := r.markdown()
+	for _, want := range []string{
+		"| Docker image: the layer samsa's Dockerfile adds to its base (tar) | MiB | 31.5 | – | – |  |  |",
+		"- Docker image: not built (no docker engine on this machine, and its base cannot be pulled). The layer samsa's Dockerfile adds, its static stripped binary and /var/lib/samsa, is 31.5 MiB as a tar (12.2 MiB gzipped, what a pull downloads); its base, gcr.io/distroless/static-debian12, is about 2 MiB by the distroless project's README (not measured): about 33.5 MiB in all",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}

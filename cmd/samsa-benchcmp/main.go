@@ -71,6 +71,7 @@ type options struct {
 	tcpMiB          int
 	samsaBin        string
 	benchBin        string
+	imageBin        string
 	kafkaSh         string
 	workDir         string
 	outDir          string
@@ -133,6 +134,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.tcpMiB, "tcp-mib", 8192, "MiB sent through loopback TCP (at most 10 s)")
 	fs.StringVar(&o.samsaBin, "samsa", "bin/samsa", "samsa binary")
 	fs.StringVar(&o.benchBin, "samsa-bench", "bin/samsa-bench", "samsa-bench binary")
+	fs.StringVar(&o.imageBin, "image-binary", "", "samsa built as the Dockerfile builds it (static, -trimpath, -s -w): the image layer row (empty: no row)")
 	fs.StringVar(&o.kafkaSh, "kafka-sh", "scripts/kafka.sh", "script that fetches and runs Apache Kafka")
 	fs.StringVar(&o.workDir, "work-dir", "", "where the brokers' data dirs go (default: a new temp dir; removed at the end)")
 	fs.StringVar(&o.outDir, "out", "", "results folder (default bench-results/<UTC timestamp>)")
@@ -237,6 +239,13 @@ func run(ctx context.Context, o *options) error {
 	}
 
 	res.Footprint = footprint(o.samsaBin, res.KafkaLibs, o.systems)
+	if o.imageBin != "" {
+		var err error
+		if res.Image, err = measureImageLayer(o.imageBin); err != nil {
+			logf("  ERROR image layer: %v", err)
+			res.ImageError = err.Error()
+		}
+	}
 	o.dropCachesProblem = dropCachesProbe()
 	res.DropCaches = o.dropCachesProblem
 	if o.dropCachesProblem != "" {
@@ -264,6 +273,9 @@ func run(ctx context.Context, o *options) error {
 			rr.Seconds = time.Since(start).Seconds()
 			if v, ok := res.Footprint[sys]; ok {
 				rr.Values[installKey] = v
+			}
+			if res.Image != nil && sys == "samsa" {
+				rr.Values[imageKey] = res.Image.TarMiB
 			}
 			res.Rounds = append(res.Rounds, rr)
 			logf("round %d/%d: %s done in %.0f s", round, o.rounds, sys, rr.Seconds)

@@ -60,6 +60,7 @@ func metrics() []metric {
 		metric{key: "ready_ms", label: "start to first ApiVersions answer", unit: "ms", target: 0.1},
 		metric{key: "idle_rss_mib", label: "idle RSS", unit: "MiB", target: 0.1},
 		metric{key: installKey, label: "install size (samsa binary; Kafka: its jars, no JVM)", unit: "MiB"},
+		metric{key: imageKey, label: "Docker image: the layer samsa's Dockerfile adds to its base (tar)", unit: "MiB"},
 		metric{key: "peak_rss_mib", label: "peak RSS (VmHWM after the load)", unit: "MiB"},
 		metric{key: "cpu_s_per_gib", label: "broker CPU per GiB produced (all produce runs)", unit: "s/GiB"},
 		metric{key: "cpu_s_per_gib_consumed", label: "broker CPU per GiB consumed (both consume runs)", unit: "s/GiB"},
@@ -110,6 +111,10 @@ type results struct {
 	Rounds       []*roundResult `json:"rounds"`
 	// Footprint is the install size in MiB per system (footprint.go).
 	Footprint map[string]float64 `json:"install_mib,omitempty"`
+	// Image is the layer samsa's Dockerfile adds (footprint.go); nil when
+	// not measured (ImageError says why, if it failed).
+	Image      *imageLayer `json:"image_layer,omitempty"`
+	ImageError string      `json:"image_layer_error,omitempty"`
 	// DropCaches says why the page cache could not be dropped; "" when it
 	// could (the cold consume rows exist).
 	DropCaches string `json:"drop_caches_problem,omitempty"`
@@ -376,10 +381,17 @@ func (r *results) floorNotes(rows []row, l *machineLimits) string {
 	return b.String()
 }
 
-// loadNotes are the header lines on the heavy load's rate and the cold
-// consume rows.
+// loadNotes are the header lines on the heavy load's rate, the cold
+// consume rows and the Docker image.
 func (r *results) loadNotes() string {
 	var b strings.Builder
+	switch {
+	case r.Image != nil:
+		fmt.Fprintf(&b, "- Docker image: not built (no docker engine on this machine, and its base cannot be pulled). The layer samsa's Dockerfile adds, its static stripped binary and /var/lib/samsa, is %s MiB as a tar (%s MiB gzipped, what a pull downloads); its base, gcr.io/distroless/static-debian12, is about %d MiB by the distroless project's README (not measured): about %s MiB in all\n",
+			fmtNum(r.Image.TarMiB), fmtNum(r.Image.GzipMiB), distrolessStaticMiB, fmtNum(r.Image.TarMiB+distrolessStaticMiB))
+	case r.ImageError != "":
+		fmt.Fprintf(&b, "- Docker image: the layer samsa adds could not be measured: %s\n", r.ImageError)
+	}
 	switch {
 	case r.HeavyRate > 0 && len(r.Saturation) > 0:
 		var sat []string
