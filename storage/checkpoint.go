@@ -29,6 +29,17 @@ func readFile(fsys FS, name string) ([]byte, error) {
 // writeFileAtomic writes name through a temp file: write, fsync, rename,
 // fsync the directory (Kafka's CheckpointFile / atomicMoveWithFallback).
 func writeFileAtomic(fsys FS, name string, data []byte) error {
+	if err := renameIntoPlace(fsys, name, data); err != nil {
+		return err
+	}
+	return syncDir(fsys, filepath.Dir(name))
+}
+
+// renameIntoPlace is writeFileAtomic without the fsync of the directory: name
+// holds either its old content or all of data, durably, but the rename
+// itself is durable only once the caller has fsynced the directory (one
+// fsync can then cover several files).
+func renameIntoPlace(fsys FS, name string, data []byte) error {
 	tmp := name + tmpSuffix
 	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -46,10 +57,7 @@ func writeFileAtomic(fsys FS, name string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := fsys.Rename(tmp, name); err != nil {
-		return err
-	}
-	return syncDir(fsys, filepath.Dir(name))
+	return fsys.Rename(tmp, name)
 }
 
 // syncDir makes renames and creations in dir durable.

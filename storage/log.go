@@ -380,7 +380,7 @@ func (l *Log) flush(end int64, checkpoint, dataOnly bool) error {
 		l.truncMu.RUnlock()
 		l.lastFlushMs.Store(l.now().UnixMilli())
 		if checkpoint {
-			return l.writeCheckpointFlushLocked()
+			return l.writeCheckpointFlushLocked(true)
 		}
 		return nil
 	}
@@ -424,7 +424,7 @@ func (l *Log) flush(end int64, checkpoint, dataOnly bool) error {
 	}
 	l.lastFlushMs.Store(l.now().UnixMilli())
 	if checkpoint {
-		return l.writeCheckpointFlushLocked()
+		return l.writeCheckpointFlushLocked(true)
 	}
 	return nil
 }
@@ -445,9 +445,14 @@ func (l *Log) checkpoint() logCheckpoint {
 
 // writeCheckpointFlushLocked writes samsa-checkpoint; flushMu must be held.
 // With no space left it keeps the previous one (recovery then scans more)
-// and returns ErrNoSpace without failing the log.
-func (l *Log) writeCheckpointFlushLocked() error {
-	if err := writeFileAtomic(l.fs, filepath.Join(l.dir, checkpointFile), l.checkpoint().encode()); err != nil {
+// and returns ErrNoSpace without failing the log. Without dirSync the
+// caller fsyncs the directory (renameIntoPlace).
+func (l *Log) writeCheckpointFlushLocked(dirSync bool) error {
+	write := renameIntoPlace
+	if dirSync {
+		write = writeFileAtomic
+	}
+	if err := write(l.fs, filepath.Join(l.dir, checkpointFile), l.checkpoint().encode()); err != nil {
 		if isNoSpace(err) {
 			return l.noSpace("checkpoint", err)
 		}
@@ -459,7 +464,7 @@ func (l *Log) writeCheckpointFlushLocked() error {
 func (l *Log) writeCheckpoint() error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
-	return l.writeCheckpointFlushLocked()
+	return l.writeCheckpointFlushLocked(true)
 }
 
 // Read returns whole batches starting at the batch containing offset, up to
@@ -609,27 +614,44 @@ func (l *Log) shutdownLocked() error {
 		return l.fail("time index", err)
 	}
 	// Close syncs the active segment even when the recovery point is at the
-	// log end offset: the final time-index entry was just written.
-	l.recoveryPoint.Store(min(l.recoveryPoint.Load(), l.active().base))
+	// log end offset: the final time-index entry was just written. (Marked
+	// as a roll marks the old segment: flush then fsyncs the directory only
+	// if the segment was created since the last flush.)
+	l.active().indexUnsynced.Store(true)
 	if err := l.flushUpTo(leo, false); err != nil {
 		return err
 	}
-	if err := writeProducerSnapshot(l.fs, l.dir, leo, l.producers.encode()); err != nil {
+	// The snapshot and the checkpoint are written (data fsynced) and
+	// renamed into place, then one fsync of the directory makes both
+	// renames durable. Neither needs the other durable first: a checkpoint
+	// whose snapshot a crash lost replays from an older snapshot.
+	if err := renameIntoPlace(l.fs, snapshotPath(l.dir, leo), l.producers.encode()); err != nil {
 		return l.fail("producer snapshot", err)
 	}
 	pruneSnapshots(l.fs, l.dir, l.segments()[0].base, 3)
-	return l.writeCheckpoint()
+	l.flushMu.Lock()
+	err := l.writeCheckpointFlushLocked(false)
+	l.flushMu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := syncDir(l.fs, l.dir); err != nil {
+		return l.fail("fsync directory", err)
+	}
+	return nil
 }
 
+// writeCleanMarker creates the clean-shutdown marker. Close creates it
+// only once everything a clean open trusts is durable (the segments, the
+// snapshot, the checkpoint and their directory entries), so it is not
+// fsynced itself: a marker that survives a crash describes durable files,
+// and one a crash loses costs a recovery at the next open, nothing more.
 func (l *Log) writeCleanMarker() error {
 	f, err := l.fs.OpenFile(filepath.Join(l.dir, cleanShutdownFile), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("storage: clean-shutdown marker: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("storage: clean-shutdown marker: %w", err)
-	}
-	if err := syncDir(l.fs, l.dir); err != nil {
 		return fmt.Errorf("storage: clean-shutdown marker: %w", err)
 	}
 	return nil

@@ -320,7 +320,12 @@ func snapshotOffsets(fsys FS, dir string) ([]int64, error) {
 }
 
 func writeProducerSnapshot(fsys FS, dir string, offset int64, data []byte) error {
-	return writeFileAtomic(fsys, offsetFileName(dir, offset, snapshotSuffix), data)
+	return writeFileAtomic(fsys, snapshotPath(dir, offset), data)
+}
+
+// snapshotPath is the producer snapshot file of offset in dir.
+func snapshotPath(dir string, offset int64) string {
+	return offsetFileName(dir, offset, snapshotSuffix)
 }
 
 // loadLatestSnapshot loads the newest valid snapshot at or below maxOffset.
