@@ -76,7 +76,9 @@ func openLazyFile(fsys FS, path string, flag int, pool *lazyFilePool) (*lazyFile
 	if err != nil {
 		return nil, err
 	}
-	lf := &lazyFile{fs: fsys, path: path, pool: pool, f: f, ident: statIdent(f)}
+	// A file this open may have created or truncated is dirty: its size
+	// is not durable until an fsync.
+	lf := &lazyFile{fs: fsys, path: path, pool: pool, f: f, ident: statIdent(f), dirty: flag&(os.O_CREATE|os.O_TRUNC) != 0}
 	pool.opened(lf)
 	return lf, nil
 }
@@ -171,6 +173,11 @@ func (lf *lazyFile) Sync() error {
 		if lf.closed {
 			return os.ErrClosed
 		}
+		return nil
+	}
+	if !lf.dirty {
+		// Nothing since the last fsync: on this machine's virtual disk an
+		// fsync of an unchanged file still costs a device flush.
 		return nil
 	}
 	if err := lf.f.Sync(); err != nil {

@@ -158,3 +158,52 @@ func TestLazyFileEvictionSyncError(t *testing.T) {
 		t.Fatalf("second Sync: %v (the error is returned once)", err)
 	}
 }
+
+// Sync fsyncs a lazy file only when something changed since its last
+// fsync: created or truncated by its open, written or truncated since.
+func TestLazyFileSyncSkipsAnUnchangedFile(t *testing.T) {
+	pool := &lazyFilePool{limit: 8}
+	fsys := newFaultFS()
+	path := filepath.Join(t.TempDir(), "a.index")
+	want := func(n int, what string) {
+		t.Helper()
+		if got := fsys.syncsOf(path); got != n {
+			t.Fatalf("%s: %d fsyncs, want %d", what, got, n)
+		}
+	}
+	lf, err := openLazyFile(fsys, path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lf.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	want(1, "a created file")
+	if err := lf.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	want(1, "synced again with nothing written")
+	if _, err := lf.WriteAt([]byte("12345678"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(lf.Sync(), lf.Close()); err != nil {
+		t.Fatal(err)
+	}
+	want(2, "after a write")
+	lf, err = openLazyFile(fsys, path, os.O_RDWR, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	if err := lf.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	want(2, "an existing file opened and not written")
+	if err := lf.Truncate(4); err != nil {
+		t.Fatal(err)
+	}
+	if err := lf.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	want(3, "after a truncation")
+}
