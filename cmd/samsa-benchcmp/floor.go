@@ -58,7 +58,7 @@ func sendfileFloor(ctx context.Context, o *options, m *machineLimits) {
 		return
 	}
 	// One unmeasured pass: every page of the file is cached after it.
-	if _, err := floorPass(ctx, self, path, false); err != nil {
+	if _, err := floorPass(ctx, self, path); err != nil {
 		m.Errors = append(m.Errors, "sendfile floor: "+err.Error())
 		return
 	}
@@ -113,7 +113,7 @@ func floorRun(ctx context.Context, self, path string, passes int, cold bool) (fl
 				return 0, fmt.Errorf("dropping the page cache: %w", err)
 			}
 		}
-		p, err := floorPass(ctx, self, path, cold)
+		p, err := floorPass(ctx, self, path)
 		if err != nil {
 			return 0, err
 		}
@@ -130,7 +130,7 @@ func floorRun(ctx context.Context, self, path string, passes int, cold bool) (fl
 type floorResult struct{ bytes, cpu float64 }
 
 // floorPass starts the bare sender once and reads what it sends.
-func floorPass(ctx context.Context, self, path string, cold bool) (floorResult, error) {
+func floorPass(ctx context.Context, self, path string) (floorResult, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return floorResult{}, err

@@ -36,7 +36,7 @@ func TestSendfileFloorPass(t *testing.T) {
 	if st, err := os.Stat(path); err != nil || st.Size() != size {
 		t.Fatalf("floor file: %v, %v", st, err)
 	}
-	p, err := floorPass(context.Background(), self, path, false)
+	p, err := floorPass(context.Background(), self, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestSendfileFloorPass(t *testing.T) {
 	if m, z := medianOrZero([]float64{0.3, 0.1, 0.2}), medianOrZero(nil); m != 0.2 || z != 0 {
 		t.Fatalf("medianOrZero: %v and %v, want 0.2 and 0", m, z)
 	}
-	if _, err := floorPass(context.Background(), self, filepath.Join(t.TempDir(), "missing"), false); err == nil {
+	if _, err := floorPass(context.Background(), self, filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Fatal("a sender that cannot open its file did not fail the pass")
 	}
 }
