@@ -1,24 +1,30 @@
 package main
 
-// The kernel's floor under the consume cost rows (cost.go): what it costs
-// this machine to send log bytes over loopback TCP with sendfile, with no
-// broker, no protocol and no client library around it.
+// The floor under the consume cost rows (cost.go): what it costs this
+// machine to serve samsa-bench's consumer the same bytes with no broker
+// around the kernel's send path.
 //
-// A bare sender, samsa-benchcmp itself started again as a child process
-// (sendfileSenderArg), connects to a reader in this process and sendfile()s
-// a file of --cost-mib from the data disk through one connection, once per
-// pass; the reader discards what it reads. The child counts its own CPU
-// (getrusage, all its threads) from the connection to the last byte, so
-// neither its start-up nor the reader is in the figure. That is the least a
-// broker that sends its log with sendfile can cost per GiB here: with
-// loopback, the kernel runs the receiving side's TCP processing in the
-// sender's context too, so most of it lands on the sender.
+// The bare broker (barebroker.go), samsa-benchcmp itself started again as a
+// child process, serves a topic of 8 partitions written beforehand as Kafka
+// log files on the data disk: --cost-mib of --record-size records in
+// batches as big as the ones samsa-bench's producer writes. It answers the
+// consumer's ApiVersions, Metadata, ListOffsets and Fetch requests and sends
+// each partition's batches from its file with sendfile, as both brokers do.
+// Each pass runs samsa-bench's consume exactly as the consume cost rows do
+// (same command, a new client each time), and the child's CPU is read from
+// /proc/PID/stat around it, as the brokers' is. So the figure is what a broker
+// that sends its log with sendfile and does nothing else costs per GiB read
+// by this client here. On loopback the kernel runs much of the receiving side's TCP
+// work in the sender's context, and how much depends on how the reader
+// reads (one bare sendfile sender cost 0.31-0.37 s per GiB with a Go read
+// loop as its reader, 0.40-0.50 with a Python one): so the reader is the
+// consumer itself.
 //
-// Hot: the file is in the page cache (written, then read once unmeasured).
-// Cold: the page cache is dropped before each pass, as for the cold consume
-// rows (root only). --cost-passes passes make one run, as they make one
-// consume cost measurement; the floor is the median of floorRuns runs, as
-// the brokers' rows are medians of rounds (the runs spread by a third here).
+// Hot: the files are in the page cache (written, then read once
+// unmeasured). Cold: the page cache is dropped before each pass, as for the
+// cold consume rows (root only). --cost-passes passes make one run, as they
+// make one consume cost measurement; the floor is the median of floorRuns
+// runs, as the brokers' rows are medians of rounds.
 
 import (
 	"bufio"
@@ -26,40 +32,40 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
-// sendfileSenderArg, as the first argument, makes samsa-benchcmp the bare
-// sender: `samsa-benchcmp __sendfile-sender ADDR FILE`.
-const sendfileSenderArg = "__sendfile-sender"
-
 const floorRuns = 3
 
-// sendfileFloor measures the bare sender's CPU per GiB, hot and (when the
+// sendfileFloor measures the bare broker's CPU per GiB, hot and (when the
 // page cache can be dropped) cold, and records it in m.
 func sendfileFloor(ctx context.Context, o *options, m *machineLimits) {
+	fail := func(what string, err error) { m.Errors = append(m.Errors, "bare broker floor: "+what+": "+err.Error()) }
 	self, err := os.Executable()
 	if err != nil {
-		m.Errors = append(m.Errors, "sendfile floor: "+err.Error())
+		fail("executable", err)
 		return
 	}
-	path := filepath.Join(o.workDir, "sendfile-floor")
-	defer os.Remove(path)
-	if err := writeFloorFile(path, int64(o.costMiB)<<20); err != nil {
-		m.Errors = append(m.Errors, "sendfile floor: "+err.Error())
+	dir := filepath.Join(o.workDir, "bare-broker")
+	defer os.RemoveAll(dir)
+	records := (int64(o.costMiB) << 20) / int64(o.recordSize)
+	if err := writeBareLog(dir, 8, records, o.recordSize); err != nil {
+		fail("writing its log", err)
 		return
 	}
-	// One unmeasured pass: every page of the file is cached after it.
-	if _, err := floorPass(ctx, self, path); err != nil {
-		m.Errors = append(m.Errors, "sendfile floor: "+err.Error())
+	bb, err := startBareBroker(ctx, self, dir, costTopic)
+	if err != nil {
+		fail("start", err)
+		return
+	}
+	defer bb.stop()
+	// One unmeasured pass: every page of the files is cached after it.
+	if _, _, err := bb.pass(ctx, o, records); err != nil {
+		fail("first pass", err)
 		return
 	}
 	temps := []bool{false}
@@ -68,10 +74,10 @@ func sendfileFloor(ctx context.Context, o *options, m *machineLimits) {
 	}
 	for range floorRuns {
 		for _, cold := range temps {
-			v, err := floorRun(ctx, self, path, o.costPasses, cold)
+			v, err := bb.run(ctx, o, records, cold)
 			switch {
 			case err != nil:
-				m.Errors = append(m.Errors, fmt.Sprintf("sendfile floor (cold=%v): %v", cold, err))
+				fail(fmt.Sprintf("cold=%v", cold), err)
 			case cold:
 				m.SendfileColdRuns = append(m.SendfileColdRuns, v)
 			default:
@@ -91,120 +97,115 @@ func medianOrZero(v []float64) float64 {
 	return median(v)
 }
 
-// writeFloorFile writes size bytes of pseudo-random data to path and syncs it.
-func writeFloorFile(path string, size int64) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	rng := rand.NewChaCha8([32]byte{'s', 'a', 'm', 's', 'a'})
-	_, err = io.CopyN(w, rng, size)
-	return errors.Join(err, w.Flush(), f.Sync(), f.Close())
+// bareProc is a running bare broker.
+type bareProc struct {
+	cmd    *exec.Cmd
+	stdin  io.Closer
+	stderr *strings.Builder
+	addr   string
+	done   chan error
 }
 
-// floorRun sends the file passes times and returns the sender's CPU seconds
-// per GiB over all of them.
-func floorRun(ctx context.Context, self, path string, passes int, cold bool) (float64, error) {
+// startBareBroker starts the child and waits for its address.
+func startBareBroker(ctx context.Context, self, dir, topic string) (*bareProc, error) {
+	cmd := exec.CommandContext(ctx, self, bareBrokerArg, dir, topic)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	b := &bareProc{cmd: cmd, stdin: stdin, stderr: &strings.Builder{}, done: make(chan error, 1)}
+	cmd.Stderr = b.stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			line <- sc.Text()
+		}
+		close(line)
+		_, _ = io.Copy(io.Discard, stdout)
+		b.done <- cmd.Wait()
+	}()
+	select {
+	case l, ok := <-line:
+		if addr, found := strings.CutPrefix(l, "LISTENING "); ok && found {
+			b.addr = addr
+			return b, nil
+		}
+		b.stop()
+		return nil, fmt.Errorf("no address (%q): %s", l, strings.TrimSpace(b.stderr.String()))
+	case <-time.After(time.Minute):
+		b.stop()
+		return nil, errors.New("no address within a minute")
+	}
+}
+
+// stop closes the child's stdin, which makes it exit, and waits for it.
+func (b *bareProc) stop() {
+	b.stdin.Close()
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-b.done
+	}
+}
+
+// run makes --cost-passes passes and returns the child's CPU seconds per
+// GiB over all of them.
+func (b *bareProc) run(ctx context.Context, o *options, records int64, cold bool) (float64, error) {
 	var cpu, nbytes float64
-	for range passes {
+	for range o.costPasses {
 		if cold {
 			if err := dropCaches(ctx); err != nil {
 				return 0, fmt.Errorf("dropping the page cache: %w", err)
 			}
 		}
-		p, err := floorPass(ctx, self, path)
+		c, n, err := b.pass(ctx, o, records)
 		if err != nil {
 			return 0, err
 		}
-		cpu += p.cpu
-		nbytes += p.bytes
+		cpu += c
+		nbytes += n
 	}
 	v, ok := perGiB(cpu, nbytes)
 	if !ok {
-		return 0, errors.New("nothing sent")
+		return 0, errors.New("nothing read")
 	}
 	return v, nil
 }
 
-type floorResult struct{ bytes, cpu float64 }
-
-// floorPass starts the bare sender once and reads what it sends.
-func floorPass(ctx context.Context, self, path string) (floorResult, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// pass reads the topic once with samsa-bench, as costConsume does, and
+// returns the child's CPU seconds and the bytes samsa-bench read.
+func (b *bareProc) pass(ctx context.Context, o *options, records int64) (cpuSecs, nbytes float64, err error) {
+	pid := b.cmd.Process.Pid
+	cpu0, err0 := cpuSeconds(pid)
+	out, err := runCmd(ctx, o.runTimeout, "", o.benchBin, "--mode", "consume", "--brokers", b.addr,
+		"--topic", costTopic, "--duration", (o.runTimeout - 30*time.Second).String(),
+		"--timeout", o.runTimeout.String())
+	cpu1, err1 := cpuSeconds(pid)
 	if err != nil {
-		return floorResult{}, err
+		return 0, 0, fmt.Errorf("samsa-bench: %w: %s; bare broker: %s", err, lastLines(out, 3), strings.TrimSpace(b.stderr.String()))
 	}
-	defer l.Close()
-	received := make(chan error, 1)
-	var got int64
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			received <- err
-			return
-		}
-		defer c.Close()
-		got, err = io.CopyBuffer(io.Discard, c, make([]byte, 1<<20))
-		received <- err
-	}()
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(cctx, self, sendfileSenderArg, l.Addr().String(), path).CombinedOutput()
-	if err != nil {
-		l.Close()
-		return floorResult{}, fmt.Errorf("sender: %w: %s", err, strings.TrimSpace(string(out)))
+	if err := errors.Join(err0, err1); err != nil {
+		return 0, 0, err
 	}
-	if err := <-received; err != nil {
-		return floorResult{}, fmt.Errorf("reader: %w", err)
+	f := resultFields(out)
+	if f["records"] != float64(records) || f["bytes"] != float64(records*int64(o.recordSize)) {
+		return 0, 0, fmt.Errorf("samsa-bench read %.0f records, %.0f bytes; want %d: %s", f["records"], f["bytes"], records, lastLines(out, 3))
 	}
-	f := resultFields(string(out))
-	if f["bytes"] != float64(got) || got == 0 {
-		return floorResult{}, fmt.Errorf("the sender reports %.0f bytes, the reader read %d: %s", f["bytes"], got, strings.TrimSpace(string(out)))
-	}
-	return floorResult{bytes: f["bytes"], cpu: f["cpu_s"]}, nil
+	return cpu1 - cpu0, f["bytes"], nil
 }
 
-// sendfileSender is the child: it connects to addr, sends the whole file
-// with sendfile (Go's TCPConn.ReadFrom of an *os.File) and prints
-// "RESULT bytes=N cpu_s=S", S being its own CPU time over the sending.
-func sendfileSender(args []string) error {
-	if len(args) != 2 {
-		return fmt.Errorf("usage: %s ADDR FILE", sendfileSenderArg)
-	}
-	f, err := os.Open(args[1])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	c, err := net.Dial("tcp", args[0])
-	if err != nil {
-		return err
-	}
-	cpu0, err := selfCPU()
-	if err != nil {
-		return err
-	}
-	n, err := c.(*net.TCPConn).ReadFrom(f)
-	if err != nil {
-		return err
-	}
-	cpu1, err := selfCPU()
-	if err != nil {
-		return err
-	}
-	if err := c.Close(); err != nil {
-		return err
-	}
-	fmt.Printf("RESULT bytes=%d cpu_s=%s\n", n, strconv.FormatFloat(cpu1-cpu0, 'f', 6, 64))
-	return nil
-}
-
-// selfCPU is this process's user+system CPU seconds, all threads.
-func selfCPU() (float64, error) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, err
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9, nil
+// lastLines is the last n lines of out, joined with " | ".
+func lastLines(out string, n int) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], " | ")
 }

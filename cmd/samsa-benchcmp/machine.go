@@ -24,7 +24,7 @@ type machineLimits struct {
 	DiskFdatasyncRuns  []float64 `json:"disk_fdatasync_runs"`
 	// One TCP stream over 127.0.0.1, 1 MiB writes, in this process.
 	LoopbackMiBps float64 `json:"loopback_tcp_mibps"`
-	// The bare sendfile sender's CPU seconds per GiB (floor.go), hot and
+	// The bare broker's CPU seconds per GiB (floor.go), hot and
 	// cold (0: not measured): the least the consume cost rows can be. The
 	// median of floorRuns runs each; every run is kept too.
 	SendfileHotCPU   float64   `json:"sendfile_hot_cpu_s_per_gib,omitempty"`
@@ -63,7 +63,7 @@ func measureMachine(ctx context.Context, o *options) *machineLimits {
 	for _, e := range m.Errors {
 		logf("  ERROR machine: %s", e)
 	}
-	logf("  disk buffered %.0f MiB/s, disk fdatasync %.0f MiB/s, loopback TCP %.0f MiB/s; bare sendfile sender %.3f s per GiB hot, %.3f cold",
+	logf("  disk buffered %.0f MiB/s, disk fdatasync %.0f MiB/s, loopback TCP %.0f MiB/s; bare broker %.3f s per GiB hot, %.3f cold",
 		m.DiskBufferedMiBps, m.DiskFdatasyncMiBps, m.LoopbackMiBps, m.SendfileHotCPU, m.SendfileColdCPU)
 	return m
 }

@@ -95,8 +95,8 @@ type options struct {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == sendfileSenderArg { // floor.go
-		if err := sendfileSender(os.Args[2:]); err != nil {
+	if len(os.Args) > 1 && os.Args[1] == bareBrokerArg { // floor.go
+		if err := bareBroker(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "samsa-benchcmp:", err)
 			os.Exit(1)
 		}
@@ -253,7 +253,7 @@ func run(ctx context.Context, o *options) error {
 	}
 
 	if !o.skipMachine {
-		logf("machine limits: disk (dd, %d MiB, %d runs buffered and %d with fdatasync), loopback TCP and a bare sendfile sender (%d runs of %d × %d MiB)", o.diskMiB, diskRuns, diskRuns, floorRuns, o.costPasses, o.costMiB)
+		logf("machine limits: disk (dd, %d MiB, %d runs buffered and %d with fdatasync), loopback TCP and a bare broker sending its log with sendfile to samsa-bench (%d runs of %d × %d MiB)", o.diskMiB, diskRuns, diskRuns, floorRuns, o.costPasses, o.costMiB)
 		res.Limits = measureMachine(ctx, o)
 	}
 

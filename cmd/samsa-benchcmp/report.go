@@ -346,7 +346,7 @@ func (r *results) markdown() string {
 	return b.String()
 }
 
-// floorNotes are the bare sendfile sender's rows (floor.go) and what they
+// floorNotes are the bare broker's rows (floor.go) and what they
 // say of the consume cost rows: a ratio to Kafka below the floor's own is
 // out of reach of any broker that sends over loopback TCP on this machine.
 func (r *results) floorNotes(rows []row, l *machineLimits) string {
@@ -354,7 +354,7 @@ func (r *results) floorNotes(rows []row, l *machineLimits) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n| floor | s/GiB |\n|---|--:|\n| bare sendfile sender over loopback TCP, CPU per GiB, hot (page cache; median of %s) | %s |\n",
+	fmt.Fprintf(&b, "\n| floor | s/GiB |\n|---|--:|\n| bare broker sending its log files with sendfile to samsa-bench's consumer, CPU per GiB, hot (page cache; median of %s) | %s |\n",
 		joinNums(l.SendfileHotRuns), fmtNum(l.SendfileHotCPU))
 	if l.SendfileColdCPU > 0 {
 		fmt.Fprintf(&b, "| the same, cold (page cache dropped before each pass; median of %s) | %s |\n", joinNums(l.SendfileColdRuns), fmtNum(l.SendfileColdCPU))
@@ -370,11 +370,11 @@ func (r *results) floorNotes(rows []row, l *machineLimits) string {
 			continue
 		}
 		w := rows[i]
-		reach := "above that: a broker can meet it"
+		reach := "above that: a broker as lean as the bare one would meet it"
 		if t.floor/w.kafka > w.target {
-			reach = "below that: no broker that sends its log over loopback TCP can meet it on this machine"
+			reach = "below that: a broker doing no more than the bare one would still miss it on this machine"
 		}
-		fmt.Fprintf(&b, "- consume %s: the bare sender costs %s s per GiB, %s %s's broker (%s) and %s samsa's (%s). A broker that cost nothing beyond the kernel's sendfile path would be at %s %s; the ≤ %s target is %s.\n",
+		fmt.Fprintf(&b, "- consume %s: the bare broker costs %s s per GiB, %s %s's broker (%s) and %s samsa's (%s). A broker that cost no more than the bare one would be at %s %s; the ≤ %s target is %s.\n",
 			t.temp, fmtNum(t.floor), fmtRatio(t.floor/w.kafka), other, fmtNum(w.kafka), fmtRatio(t.floor/w.samsa), fmtNum(w.samsa),
 			fmtRatio(t.floor/w.kafka), other, fmtRatio(w.target), reach)
 	}
