@@ -17,15 +17,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"time"
 
+	"github.com/samsa-io/samsa/protocol"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -107,20 +108,21 @@ func scanBareLog(path string) (*barePartition, error) {
 		return nil, err
 	}
 	bp := &barePartition{path: path}
-	var h [27]byte
+	var hdr [protocol.BatchHeaderSize]byte
 	for pos := int64(0); pos < st.Size(); {
-		if _, err := f.ReadAt(h[:], pos); err != nil {
+		if _, err := f.ReadAt(hdr[:], pos); err != nil {
 			return nil, fmt.Errorf("%s at %d: %w", path, pos, err)
 		}
-		base := int64(binary.BigEndian.Uint64(h[0:]))
-		size := 12 + int64(int32(binary.BigEndian.Uint32(h[8:])))
-		last := base + int64(int32(binary.BigEndian.Uint32(h[23:])))
-		if size < 61 || pos+size > st.Size() || base != bp.end {
-			return nil, fmt.Errorf("%s at %d: not a log of consecutive batches", path, pos)
+		h, err := protocol.ParseBatchHeader(hdr[:])
+		if err == nil && (h.Size() < protocol.BatchHeaderSize || pos+h.Size() > st.Size() || h.BaseOffset != bp.end) {
+			err = errors.New("not a log of consecutive batches")
 		}
-		bp.batches = append(bp.batches, bareBatch{base: base, last: last, pos: pos, size: size})
-		bp.end = last + 1
-		pos += size
+		if err != nil {
+			return nil, fmt.Errorf("%s at %d: %w", path, pos, err)
+		}
+		bp.batches = append(bp.batches, bareBatch{base: h.BaseOffset, last: h.LastOffset(), pos: pos, size: h.Size()})
+		bp.end = h.NextOffset()
+		pos += h.Size()
 	}
 	return bp, nil
 }
@@ -135,59 +137,31 @@ func (s *bareServer) serve(c net.Conn) error {
 		}
 	}()
 	r := bufio.NewReaderSize(c, 64<<10)
-	var buf, out []byte
+	var frame, out []byte
 	for {
-		var size [4]byte
-		if _, err := io.ReadFull(r, size[:]); err != nil {
+		var err error
+		if frame, err = protocol.ReadFrame(r, 1<<20, frame); err != nil {
 			return err
 		}
-		n := int32(binary.BigEndian.Uint32(size[:]))
-		if n < 10 || n > 1<<20 {
-			return fmt.Errorf("request of %d bytes", n)
-		}
-		if cap(buf) < int(n) {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(r, buf); err != nil {
+		h, body, err := protocol.ParseRequestHeader(frame)
+		if err != nil {
 			return err
 		}
-		key, ver := int16(binary.BigEndian.Uint16(buf)), int16(binary.BigEndian.Uint16(buf[2:]))
-		corr := binary.BigEndian.Uint32(buf[4:])
-		body := buf[8:]
-		if idLen := int16(binary.BigEndian.Uint16(body)); idLen > 0 {
-			if int(idLen)+2 > len(body) {
-				return errors.New("truncated client id")
-			}
-			body = body[idLen:]
+		vr, ok := bareVersions[h.APIKey]
+		if !ok {
+			return fmt.Errorf("request key %d is not served", h.APIKey)
 		}
-		body = body[2:]
-		req := kmsg.RequestForKey(key)
-		vr, ok := bareVersions[key]
-		if req == nil || !ok {
-			return fmt.Errorf("request key %d is not served", key)
-		}
-		unsupported := ver < vr[0] || ver > vr[1]
+		unsupported := h.APIVersion < vr[0] || h.APIVersion > vr[1]
 		if unsupported {
-			if key != 18 {
-				return fmt.Errorf("request key %d version %d is not served", key, ver)
+			if h.APIKey != kmsg.ApiVersions.Int16() {
+				return fmt.Errorf("request key %d version %d is not served", h.APIKey, h.APIVersion)
 			}
-			ver = 0 // UNSUPPORTED_VERSION in a v0 response, as Kafka does
+			// UNSUPPORTED_VERSION in a v0 response, as Kafka does.
+			h.APIVersion, body = 0, nil
 		}
-		req.SetVersion(ver)
-		if req.IsFlexible() {
-			var err error
-			if body, err = skipTags(body); err != nil {
-				return err
-			}
-		}
-		if err := req.ReadFrom(body); err != nil && key != 18 {
-			return fmt.Errorf("request key %d v%d: %w", key, ver, err)
-		}
-		out = append(out[:0], 0, 0, 0, 0)
-		out = binary.BigEndian.AppendUint32(out, corr)
-		if req.IsFlexible() && key != 18 {
-			out = append(out, 0) // response header tags; ApiVersions' header is v0
+		req, err := protocol.DecodeRequest(h, body)
+		if err != nil {
+			return err
 		}
 		var resp kmsg.Response
 		switch q := req.(type) {
@@ -198,39 +172,16 @@ func (s *bareServer) serve(c net.Conn) error {
 		case *kmsg.ListOffsetsRequest:
 			resp = s.listOffsets(q)
 		case *kmsg.FetchRequest:
-			if err := s.fetch(c, q, out, files); err != nil {
+			if err := s.fetch(c, q, h.CorrelationID, out[:0], files); err != nil {
 				return err
 			}
 			continue
 		}
-		out = resp.AppendTo(out)
-		binary.BigEndian.PutUint32(out, uint32(len(out)-4))
+		out = protocol.AppendResponse(out[:0], h.CorrelationID, resp)
 		if _, err := c.Write(out); err != nil {
 			return err
 		}
 	}
-}
-
-// skipTags skips a tagged field section.
-func skipTags(b []byte) ([]byte, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 {
-		return nil, errors.New("bad tagged fields")
-	}
-	b = b[k:]
-	for range n {
-		_, k := binary.Uvarint(b) // tag
-		if k <= 0 {
-			return nil, errors.New("bad tagged fields")
-		}
-		b = b[k:]
-		l, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < l {
-			return nil, errors.New("bad tagged fields")
-		}
-		b = b[k+int(l):]
-	}
-	return b, nil
 }
 
 func (s *bareServer) apiVersions(q *kmsg.ApiVersionsRequest, unsupported bool) kmsg.Response {
@@ -309,7 +260,6 @@ func (s *bareServer) partition(topic string, p int32) *barePartition {
 // bareSend is one partition of a fetch response: its batches are the file's
 // bytes [pos, pos+size).
 type bareSend struct {
-	topic     string
 	partition int32
 	errCode   int16
 	hw        int64
@@ -320,26 +270,37 @@ type bareSend struct {
 // partition's fields are written from out, each partition's batches sent
 // from its file with sendfile. As Kafka does, each partition gets whole
 // batches up to its PartitionMaxBytes and the response up to MaxBytes, but
-// the response's first batch always goes. With nothing to send it waits MaxWaitMillis (no new
-// data ever arrives) and answers empty.
-func (s *bareServer) fetch(c net.Conn, q *kmsg.FetchRequest, out []byte, files map[int32]*os.File) error {
-	var sends []bareSend
+// the response's first batch always goes. With nothing to send it waits
+// MaxWaitMillis (no new data ever arrives) and answers empty.
+func (s *bareServer) fetch(c net.Conn, q *kmsg.FetchRequest, corr int32, out []byte, files map[int32]*os.File) error {
+	v := q.Version
+	partLen := int64(4 + 2 + 8 + 8 + 4 + 4) // partition, error, hw, lso, aborted, records length
+	if v >= 5 {
+		partLen += 8 // log start offset
+	}
+	if v >= 11 {
+		partLen += 4 // preferred read replica
+	}
+	sends := make([][]bareSend, len(q.Topics)) // the response's topics are the request's
+	wire := int64(4 + 4 + 4)                   // size, correlation id, throttle
+	if v >= 7 {
+		wire += 2 + 4 // error, session id
+	}
+	wire += 4 // topic count
 	var total int64
-	for _, t := range q.Topics {
+	for ti, t := range q.Topics {
+		wire += 2 + int64(len(t.Topic)) + 4 + int64(len(t.Partitions))*partLen
 		for _, p := range t.Partitions {
-			sd := bareSend{topic: t.Topic, partition: p.Partition, hw: -1}
+			sd := bareSend{partition: p.Partition, hw: -1}
 			bp := s.partition(t.Topic, p.Partition)
 			switch {
 			case bp == nil:
-				sd.errCode = 3
+				sd.errCode = 3 // UNKNOWN_TOPIC_OR_PARTITION
 			case p.FetchOffset < 0 || p.FetchOffset > bp.end:
 				sd.errCode, sd.hw = 1, bp.end // OFFSET_OUT_OF_RANGE
 			default:
 				sd.hw = bp.end
-				i := 0
-				for i < len(bp.batches) && bp.batches[i].last < p.FetchOffset {
-					i++
-				}
+				i := sort.Search(len(bp.batches), func(i int) bool { return bp.batches[i].last >= p.FetchOffset })
 				for ; i < len(bp.batches); i++ {
 					b := bp.batches[i]
 					if (sd.size > 0 && sd.size+b.size > int64(p.PartitionMaxBytes)) || (total > 0 && total+b.size > int64(q.MaxBytes)) {
@@ -352,99 +313,47 @@ func (s *bareServer) fetch(c net.Conn, q *kmsg.FetchRequest, out []byte, files m
 					total += b.size
 				}
 			}
-			sends = append(sends, sd)
+			sends[ti] = append(sends[ti], sd)
 		}
 	}
 	if total == 0 && q.MaxWaitMillis > 0 {
 		time.Sleep(time.Duration(min(q.MaxWaitMillis, 5000)) * time.Millisecond)
 	}
-	v := q.Version
+	out = binary.BigEndian.AppendUint32(out, uint32(wire+total-4))
+	out = binary.BigEndian.AppendUint32(out, uint32(corr))
 	out = binary.BigEndian.AppendUint32(out, 0) // throttle
 	if v >= 7 {
 		out = binary.BigEndian.AppendUint16(out, 0) // error
 		out = binary.BigEndian.AppendUint32(out, 0) // no session
 	}
-	// Topics in request order, each partition under its topic.
-	var topicCount uint32
-	for i, sd := range sends {
-		if i == 0 || sends[i-1].topic != sd.topic {
-			topicCount++
-		}
-	}
-	out = binary.BigEndian.AppendUint32(out, topicCount)
-	wire := int64(len(out)) + total // so far, plus every batch
-	var parts []int
-	for i, sd := range sends {
-		if i == 0 || sends[i-1].topic != sd.topic {
-			n := 0
-			for j := i; j < len(sends) && sends[j].topic == sd.topic; j++ {
-				n++
+	out = binary.BigEndian.AppendUint32(out, uint32(len(q.Topics)))
+	for ti, t := range q.Topics {
+		out = binary.BigEndian.AppendUint16(out, uint16(len(t.Topic)))
+		out = append(out, t.Topic...)
+		out = binary.BigEndian.AppendUint32(out, uint32(len(sends[ti])))
+		for _, sd := range sends[ti] {
+			out = binary.BigEndian.AppendUint32(out, uint32(sd.partition))
+			out = binary.BigEndian.AppendUint16(out, uint16(sd.errCode))
+			out = binary.BigEndian.AppendUint64(out, uint64(sd.hw)) // high watermark
+			out = binary.BigEndian.AppendUint64(out, uint64(sd.hw)) // last stable offset
+			if v >= 5 {
+				out = binary.BigEndian.AppendUint64(out, 0) // log start offset
 			}
-			parts = append(parts, n)
-		}
-	}
-	// The header's length is the whole response's: count the fields first.
-	fieldLen := func(v int16) int64 {
-		n := int64(4 + 2 + 8 + 8 + 4 + 4) // partition, error, hw, lso, aborted, records length
-		if v >= 5 {
-			n += 8
-		}
-		if v >= 11 {
-			n += 4
-		}
-		return n
-	}
-	for i, sd := range sends {
-		if i == 0 || sends[i-1].topic != sd.topic {
-			wire += 2 + int64(len(sd.topic)) + 4
-		}
-		wire += fieldLen(v)
-	}
-	binary.BigEndian.PutUint32(out, uint32(wire-4))
-	ti := 0
-	for i, sd := range sends {
-		if i == 0 || sends[i-1].topic != sd.topic {
-			out = binary.BigEndian.AppendUint16(out, uint16(len(sd.topic)))
-			out = append(out, sd.topic...)
-			out = binary.BigEndian.AppendUint32(out, uint32(parts[ti]))
-			ti++
-		}
-		out = binary.BigEndian.AppendUint32(out, uint32(sd.partition))
-		out = binary.BigEndian.AppendUint16(out, uint16(sd.errCode))
-		out = binary.BigEndian.AppendUint64(out, uint64(sd.hw)) // high watermark
-		out = binary.BigEndian.AppendUint64(out, uint64(sd.hw)) // last stable offset
-		if v >= 5 {
-			out = binary.BigEndian.AppendUint64(out, 0) // log start offset
-		}
-		out = binary.BigEndian.AppendUint32(out, 0xffffffff) // no aborted transactions
-		if v >= 11 {
-			out = binary.BigEndian.AppendUint32(out, 0xffffffff) // no preferred read replica
-		}
-		out = binary.BigEndian.AppendUint32(out, uint32(sd.size))
-		if sd.size == 0 {
-			continue
-		}
-		if _, err := c.Write(out); err != nil {
-			return err
-		}
-		out = out[:0]
-		f := files[sd.partition]
-		if f == nil {
-			var err error
-			if f, err = os.Open(s.parts[sd.partition].path); err != nil {
+			out = binary.BigEndian.AppendUint32(out, 0xffffffff) // no aborted transactions
+			if v >= 11 {
+				out = binary.BigEndian.AppendUint32(out, 0xffffffff) // no preferred read replica
+			}
+			out = binary.BigEndian.AppendUint32(out, uint32(sd.size))
+			if sd.size == 0 {
+				continue
+			}
+			if _, err := c.Write(out); err != nil {
 				return err
 			}
-			files[sd.partition] = f
-		}
-		if _, err := f.Seek(sd.pos, io.SeekStart); err != nil {
-			return err
-		}
-		n, err := c.(*net.TCPConn).ReadFrom(&io.LimitedReader{R: f, N: sd.size})
-		if err == nil && n != sd.size {
-			err = fmt.Errorf("sent %d of %d bytes of partition %d", n, sd.size, sd.partition)
-		}
-		if err != nil {
-			return err
+			out = out[:0]
+			if err := s.sendBatches(c, files, sd); err != nil {
+				return err
+			}
 		}
 	}
 	if len(out) > 0 {
@@ -453,6 +362,27 @@ func (s *bareServer) fetch(c net.Conn, q *kmsg.FetchRequest, out []byte, files m
 		}
 	}
 	return nil
+}
+
+// sendBatches sends sd's bytes of its partition's file with sendfile (Go's
+// TCPConn.ReadFrom of a limited *os.File), opening the file on first use.
+func (s *bareServer) sendBatches(c net.Conn, files map[int32]*os.File, sd bareSend) error {
+	f := files[sd.partition]
+	if f == nil {
+		var err error
+		if f, err = os.Open(s.parts[sd.partition].path); err != nil {
+			return err
+		}
+		files[sd.partition] = f
+	}
+	if _, err := f.Seek(sd.pos, io.SeekStart); err != nil {
+		return err
+	}
+	n, err := c.(*net.TCPConn).ReadFrom(&io.LimitedReader{R: f, N: sd.size})
+	if err == nil && n != sd.size {
+		err = fmt.Errorf("sent %d of %d bytes of partition %d", n, sd.size, sd.partition)
+	}
+	return err
 }
 
 // bareBatchMaxBytes is franz-go's default ProducerBatchMaxBytes: the
@@ -468,9 +398,9 @@ func writeBareLog(dir string, partitions int, records int64, recordSize int) err
 		return err
 	}
 	rng := rand.NewChaCha8([32]byte{'s', 'a', 'm', 's', 'a'})
-	value := make([]byte, recordSize)
-	crcTable := crc32.MakeTable(crc32.Castagnoli)
 	now := time.Now().UnixMilli()
+	rec := protocol.Record{Value: make([]byte, recordSize)}
+	var recs, one, batch []byte
 	for p := range partitions {
 		n := records / int64(partitions)
 		if int64(p) < records%int64(partitions) {
@@ -481,68 +411,41 @@ func writeBareLog(dir string, partitions int, records int64, recordSize int) err
 			return err
 		}
 		w := bufio.NewWriterSize(f, 1<<20)
-		var batch, recs []byte
-		var base int64
-		count := int32(0)
+		h := protocol.BatchHeader{BaseTimestamp: now, MaxTimestamp: now,
+			ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+		var count int32
 		flush := func() error {
 			if count == 0 {
 				return nil
 			}
-			batch = binary.BigEndian.AppendUint64(batch[:0], uint64(base))
-			batch = binary.BigEndian.AppendUint32(batch, uint32(49+len(recs)))
-			batch = binary.BigEndian.AppendUint32(batch, 0) // partition leader epoch
-			batch = append(batch, 2)                        // magic
-			batch = binary.BigEndian.AppendUint32(batch, 0) // crc, below
-			crcFrom := len(batch)
-			batch = binary.BigEndian.AppendUint16(batch, 0) // attributes
-			batch = binary.BigEndian.AppendUint32(batch, uint32(count-1))
-			batch = binary.BigEndian.AppendUint64(batch, uint64(now))
-			batch = binary.BigEndian.AppendUint64(batch, uint64(now))
-			batch = binary.BigEndian.AppendUint64(batch, ^uint64(0)) // producer id -1
-			batch = binary.BigEndian.AppendUint16(batch, 0xffff)     // producer epoch -1
-			batch = binary.BigEndian.AppendUint32(batch, 0xffffffff) // base sequence -1
-			batch = binary.BigEndian.AppendUint32(batch, uint32(count))
-			batch = append(batch, recs...)
-			crc := crc32.Update(0, crcTable, batch[crcFrom:])
-			binary.BigEndian.PutUint32(batch[crcFrom-4:], crc)
-			_, err := w.Write(batch)
-			base += int64(count)
+			h.LastOffsetDelta = count - 1
+			var err error
+			if batch, _, err = protocol.AppendBatch(batch[:0], &h, protocol.CompressionNone, 0, recs, count); err != nil {
+				return err
+			}
+			_, err = w.Write(batch)
+			h.BaseOffset += int64(count)
 			count, recs = 0, recs[:0]
 			return err
 		}
-		var rec []byte
 		for range n {
-			_, _ = rng.Read(value)
-			rec = appendBareRecord(rec[:0], count, value)
-			if count > 0 && 61+len(recs)+len(rec) > bareBatchMaxBytes {
+			_, _ = rng.Read(rec.Value)
+			rec.OffsetDelta = count
+			one = protocol.AppendRecord(one[:0], &rec)
+			if count > 0 && protocol.BatchHeaderSize+len(recs)+len(one) > bareBatchMaxBytes {
 				if err := flush(); err != nil {
 					f.Close()
 					return err
 				}
-				rec = appendBareRecord(rec[:0], 0, value)
+				rec.OffsetDelta = 0
+				one = protocol.AppendRecord(one[:0], &rec)
 			}
-			recs = append(recs, rec...)
+			recs = append(recs, one...)
 			count++
 		}
-		err = errors.Join(flush(), w.Flush(), f.Sync(), f.Close())
-		if err != nil {
+		if err := errors.Join(flush(), w.Flush(), f.Sync(), f.Close()); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// appendBareRecord appends a record (its length first) with offset delta
-// delta, no key, value and no headers.
-func appendBareRecord(dst []byte, delta int32, value []byte) []byte {
-	var body [4 * binary.MaxVarintLen64]byte
-	b := append(body[:0], 0)      // attributes
-	b = binary.AppendVarint(b, 0) // timestamp delta
-	b = binary.AppendVarint(b, int64(delta))
-	b = binary.AppendVarint(b, -1) // no key
-	b = binary.AppendVarint(b, int64(len(value)))
-	dst = binary.AppendVarint(dst, int64(len(b)+len(value)+1))
-	dst = append(dst, b...)
-	dst = append(dst, value...)
-	return binary.AppendVarint(dst, 0) // no headers
 }
